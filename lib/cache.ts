@@ -1,0 +1,216 @@
+/**
+ * HttpCache: one cache (options, storage partitions, interceptor) and the
+ * ways to use it — `fetch`, `dispatcher`, `interceptor()`, `install()` — and
+ * to manage it — `clear`, `delete`, `contains`, `close`.
+ */
+import { Agent, fetch as undiciFetch, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
+import { assertPartition, isSweepable, type Partition, type Storage } from './storage/contract.js';
+import { CircuitBreaker } from './storage/breaker.js';
+import { FailOpenPartition } from './storage/fail-open.js';
+import { Reporter } from './diagnostics.js';
+import { KeyPolicy } from './policy/key.js';
+import { normalizeAbsoluteUrl } from './policy/url.js';
+import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
+import { decodeRecord } from './serialize.js';
+import type { CacheContext } from './interceptor/context.js';
+import { EntryWriter } from './interceptor/writer.js';
+import { createInterceptor } from './interceptor/index.js';
+import { invalidateKeys } from './interceptor/invalidate.js';
+import { forEveryConsumer } from './interceptor/undici-compat.js';
+import { describe } from './describe.js';
+
+export interface DeleteOptions {
+  /** Delete the entries of these URLs (GET/HEAD), their variants and the cached redirects leading to them. */
+  urls?: Array<string | URL>;
+  /** Delete entries the cache can no longer use at all (past freshness, stale windows and revalidation). */
+  expired?: boolean;
+  /** Delete responses received longer ago than this many seconds, or before this Date. */
+  olderThan?: number | Date;
+  /** Delete these raw keys (as listed by `cache.responses.keys()`). */
+  keys?: string[];
+}
+
+export interface ContainsOptions {
+  url?: string | URL;
+  /** Default GET (HEAD shares GET's entries). */
+  method?: string;
+  /** Request headers, when the key depends on them (`matchHeaders`). */
+  headers?: RequestHeadersInput;
+  key?: string;
+}
+
+type FetchInput = Parameters<typeof undiciFetch>[0];
+type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+
+const BREAKER_FAILURES = 5;
+const BREAKER_COOLDOWN_MS = 30_000;
+
+export class HttpCache {
+  /** The responses partition: raw access, errors are thrown (unlike on the request path). */
+  readonly responses: Partition;
+  /** The redirects partition: for each URL, the cached redirects that point at it. */
+  readonly redirects: Partition;
+  readonly storage: Storage;
+  readonly #options: ResolvedOptions;
+  readonly #ctx: CacheContext;
+  readonly #keys: KeyPolicy;
+  #dispatcher: Dispatcher | undefined;
+  #agent: Agent | undefined;
+  #previousGlobal: Dispatcher | undefined;
+  #installed = false;
+
+  constructor(options: CacheOptions = {}) {
+    const resolved = resolveOptions(options);
+    this.#options = resolved;
+    this.storage = resolved.storage;
+    const prefix = resolved.namespace === undefined ? '' : `${resolved.namespace}:`;
+    this.responses = this.storage.partition(`${prefix}responses`);
+    this.redirects = this.storage.partition(`${prefix}redirects`);
+    assertPartition(this.responses, `${prefix}responses`);
+    assertPartition(this.redirects, `${prefix}redirects`);
+
+    const reporter = new Reporter(resolved.logger);
+    const breaker = new CircuitBreaker({
+      failureThreshold: BREAKER_FAILURES,
+      cooldownMs: BREAKER_COOLDOWN_MS,
+      onStateChange: (state, failures) => reporter.breaker({ state, failures }),
+    });
+    this.#keys = new KeyPolicy({ matchHeaders: resolved.matchHeaders, perCredential: resolved.perCredential, custom: resolved.key });
+    const ctx: CacheContext = {
+      options: resolved,
+      keys: this.#keys,
+      responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter),
+      redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter),
+      reporter,
+      writer: undefined as unknown as EntryWriter,
+    };
+    ctx.writer = new EntryWriter(ctx);
+    this.#ctx = ctx;
+  }
+
+  /** The undici interceptor, for `new Agent().compose(cache.interceptor())`. */
+  interceptor(): Dispatcher.DispatcherComposeInterceptor {
+    return createInterceptor(this.#ctx);
+  }
+
+  /** A dispatcher (an undici Agent with the interceptor) for `fetch(url, { dispatcher })`, undici's or Node's global one. */
+  get dispatcher(): Dispatcher {
+    if (this.#dispatcher === undefined) {
+      this.#agent = new Agent();
+      this.#dispatcher = forEveryConsumer(this.#agent.compose(this.interceptor()));
+    }
+    return this.#dispatcher;
+  }
+
+  /** undici's fetch through this cache. A `dispatcher` in `init` gets the cache composed onto it. */
+  fetch(input: FetchInput, init?: FetchInit): ReturnType<typeof undiciFetch> {
+    const dispatcher = init?.dispatcher === undefined ? this.dispatcher : init.dispatcher.compose(this.interceptor());
+    return undiciFetch(input, { ...init, dispatcher });
+  }
+
+  /** Makes this cache the process-wide dispatcher (Node's fetch and undici's). */
+  install(): void {
+    if (this.#installed) return;
+    this.#previousGlobal = getGlobalDispatcher();
+    setGlobalDispatcher(this.dispatcher);
+    this.#installed = true;
+  }
+
+  /** Restores the global dispatcher that was there before `install()`. */
+  uninstall(): void {
+    if (!this.#installed) return;
+    if (this.#previousGlobal !== undefined) setGlobalDispatcher(this.#previousGlobal);
+    this.#previousGlobal = undefined;
+    this.#installed = false;
+  }
+
+  /** Empties both partitions (after the writes in flight have landed). */
+  async clear(): Promise<void> {
+    await this.#ctx.writer.flush();
+    await Promise.all([this.responses.clear(), this.redirects.clear()]);
+  }
+
+  /** Deletes entries by URL, key, age or expiry; returns how many stored records were deleted. */
+  async delete(options: DeleteOptions): Promise<number> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`delete() takes { urls, keys, expired, olderThan }, got ${describe(options)}`);
+    const cutoff = olderThanCutoff(options.olderThan);
+    await this.#ctx.writer.flush();
+    let deleted = 0;
+
+    const keys: string[] = [...(options.keys ?? [])];
+    for (const url of options.urls ?? []) keys.push(this.#keyForUrl(url, 'GET', undefined));
+    if (keys.length > 0) deleted += await invalidateKeys(this.responses, this.redirects, keys);
+
+    if (options.expired === true) {
+      const now = Date.now();
+      for (const partition of [this.responses, this.redirects]) {
+        deleted += isSweepable(partition)
+          ? await partition.deleteExpired(now)
+          : await deleteWhere(partition, (record) => record.expiresAt !== null && record.expiresAt <= now);
+      }
+    }
+    if (cutoff !== undefined) {
+      deleted += await deleteWhere(this.responses, (record) => record.kind === 'response' && record.responseTime < cutoff);
+    }
+    return deleted;
+  }
+
+  /** Whether an entry is stored for a URL (or a raw key). */
+  async contains(options: ContainsOptions): Promise<boolean> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`contains() takes { url, method, headers } or { key }, got ${describe(options)}`);
+    await this.#ctx.writer.flush();
+    let key = options.key;
+    if (key === undefined) {
+      if (options.url === undefined) throw new TypeError('contains() needs a url or a key');
+      const method = (options.method ?? 'GET').toUpperCase();
+      key = this.#keyForUrl(options.url, method === 'HEAD' ? 'GET' : method, options.headers);
+    }
+    return this.responses.has(key);
+  }
+
+  /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. */
+  async close(): Promise<void> {
+    this.uninstall();
+    await this.#ctx.writer.flush();
+    if (this.#agent !== undefined) await this.#agent.close();
+    await this.storage.close();
+  }
+
+  /** Resolves when every write in flight has reached the storage. */
+  async settled(): Promise<void> {
+    await this.#ctx.writer.flush();
+  }
+
+  #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
+    let normalized;
+    try {
+      normalized = normalizeAbsoluteUrl(url, this.#options.ignoredParameters);
+    } catch {
+      throw new TypeError(`not an absolute URL: ${describe(String(url))}`);
+    }
+    return this.#keys.keyFor({ method, url: normalized.keyUrl, headers: normalizeRequestHeaders(headers) });
+  }
+}
+
+export function createCache(options?: CacheOptions): HttpCache {
+  return new HttpCache(options);
+}
+
+function olderThanCutoff(olderThan: unknown): number | undefined {
+  if (olderThan === undefined) return undefined;
+  if (olderThan instanceof Date && !Number.isNaN(olderThan.getTime())) return olderThan.getTime();
+  if (typeof olderThan === 'number' && Number.isFinite(olderThan) && olderThan >= 0) return Date.now() - olderThan * 1000;
+  throw new TypeError(`olderThan must be seconds or a Date, got ${describe(olderThan)}`);
+}
+
+/** The slow path for backends without a fast one: read every record, delete those that match. */
+async function deleteWhere(partition: Partition, matches: (record: NonNullable<ReturnType<typeof decodeRecord>>) => boolean): Promise<number> {
+  const doomed: string[] = [];
+  for await (const [key, bytes] of partition.entries()) {
+    const record = decodeRecord(bytes);
+    // Unreadable records are of no use either.
+    if (record === undefined || matches(record)) doomed.push(key);
+  }
+  return doomed.length === 0 ? 0 : partition.bulkDelete(doomed);
+}

@@ -1,0 +1,13 @@
+export { createCache, HttpCache, type DeleteOptions, type ContainsOptions } from './cache.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+export {
+  StorageRequestError,
+  isSweepable,
+  type Storage,
+  type Partition,
+  type SetOptions,
+  type SweepablePartition,
+} from './storage/contract.js';
+export type { CacheOptions, Expiration, UrlExpiration, FilterInput } from './options.js';
+export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
+export { channels, type Logger } from './diagnostics.js';

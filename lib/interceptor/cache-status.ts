@@ -1,0 +1,44 @@
+/**
+ * The RFC 9211 Cache-Status member this cache adds to every response it
+ * handles, appended after any member from caches nearer the origin (§2).
+ */
+import type { ResponseHeaders } from '../policy/headers.js';
+
+export const CACHE_NAME = 'cachette';
+
+/** RFC 9211 §2.2 forward reasons. */
+export type ForwardReason = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'miss' | 'request' | 'stale' | 'partial';
+
+export interface CacheStatus {
+  hit?: boolean;
+  fwd?: ForwardReason;
+  fwdStatus?: number;
+  stored?: boolean;
+  collapsed?: boolean;
+  /** Remaining freshness in seconds (negative when stale). */
+  ttl?: number;
+  detail?: string;
+}
+
+const TOKEN = /^[A-Za-z*][!#$%&'*+\-.^_`|~0-9A-Za-z:/]*$/;
+
+export function formatCacheStatus(status: CacheStatus): string {
+  let value = CACHE_NAME;
+  if (status.hit === true) value += '; hit';
+  if (status.fwd !== undefined) value += `; fwd=${status.fwd}`;
+  if (status.fwdStatus !== undefined) value += `; fwd-status=${status.fwdStatus}`;
+  if (status.stored === true) value += '; stored';
+  if (status.collapsed === true) value += '; collapsed';
+  if (status.ttl !== undefined && Number.isFinite(status.ttl)) value += `; ttl=${Math.floor(status.ttl)}`;
+  if (status.detail !== undefined) {
+    value += TOKEN.test(status.detail) ? `; detail=${status.detail}` : `; detail=${JSON.stringify(status.detail)}`;
+  }
+  return value;
+}
+
+/** A copy of `headers` with our member appended to Cache-Status. */
+export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
+  const previous = headers['cache-status'];
+  const value = previous === undefined ? member : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${member}`;
+  return { ...headers, 'cache-status': value };
+}

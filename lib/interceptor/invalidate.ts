@@ -1,0 +1,42 @@
+/**
+ * Removing a URL's entries: the response (or the Vary index and the variants
+ * it lists) and, through the redirects partition, the cached redirects that
+ * lead to it, transitively.
+ */
+import { decodeRecord } from '../serialize.js';
+
+/** The part of a partition invalidation needs; both the raw and the fail-open views fit. */
+export interface InvalidationTarget {
+  getMany(keys: string[]): Promise<Map<string, Uint8Array>>;
+  bulkDelete(keys: string[]): Promise<number>;
+}
+
+/** Redirect chains longer than this are not followed back (browsers stop at 20). */
+const MAX_DEPTH = 20;
+
+/** Deletes the entries under `keys` with their variants and aliases; returns how many responses went. */
+export async function invalidateKeys(responses: InvalidationTarget, redirects: InvalidationTarget, keys: Iterable<string>): Promise<number> {
+  const seen = new Set<string>();
+  const doomed = new Set<string>();
+  const aliasRecords: string[] = [];
+  let level = [...new Set(keys)];
+  for (let depth = 0; level.length > 0 && depth < MAX_DEPTH; depth++) {
+    for (const key of level) seen.add(key);
+    const [stored, aliases] = await Promise.all([responses.getMany(level), redirects.getMany(level)]);
+    const next: string[] = [];
+    for (const key of level) {
+      doomed.add(key);
+      const bytes = stored.get(key);
+      const record = bytes === undefined ? undefined : decodeRecord(bytes);
+      if (record?.kind === 'variants') for (const variant of record.keys) doomed.add(variant);
+      const aliasBytes = aliases.get(key);
+      if (aliasBytes === undefined) continue;
+      aliasRecords.push(key);
+      const alias = decodeRecord(aliasBytes);
+      if (alias?.kind === 'aliases') for (const source of alias.keys) if (!seen.has(source)) next.push(source);
+    }
+    level = [...new Set(next)];
+  }
+  const [deleted] = await Promise.all([responses.bulkDelete([...doomed]), redirects.bulkDelete(aliasRecords)]);
+  return deleted;
+}

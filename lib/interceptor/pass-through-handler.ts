@@ -1,0 +1,47 @@
+/** Forwards a response untouched but for our Cache-Status member (for requests the cache does not handle). */
+import type { Dispatcher } from 'undici';
+import type { ResponseHeaders } from '../policy/headers.js';
+import { withCacheStatus } from './cache-status.js';
+
+type Handler = Dispatcher.DispatchHandler;
+type Controller = Dispatcher.DispatchController;
+
+export class PassThroughHandler implements Handler {
+  readonly #downstream: Handler;
+  readonly #member: string;
+  readonly #onResponse: ((status: number, headers: ResponseHeaders) => void) | undefined;
+
+  constructor(downstream: Handler, member: string, onResponse?: (status: number, headers: ResponseHeaders) => void) {
+    this.#downstream = downstream;
+    this.#member = member;
+    this.#onResponse = onResponse;
+  }
+
+  onRequestStart(controller: Controller, context: unknown): void {
+    this.#downstream.onRequestStart?.(controller, context);
+  }
+
+  onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: import('node:stream').Duplex): void {
+    this.#downstream.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
+  }
+
+  onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
+    if (statusCode >= 200) {
+      this.#onResponse?.(statusCode, headers);
+      headers = withCacheStatus(headers, this.#member);
+    }
+    this.#downstream.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
+  }
+
+  onResponseData(controller: Controller, chunk: Buffer): void {
+    this.#downstream.onResponseData?.(controller, chunk);
+  }
+
+  onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
+    this.#downstream.onResponseEnd?.(controller, trailers as never);
+  }
+
+  onResponseError(controller: Controller, error: Error): void {
+    this.#downstream.onResponseError?.(controller, error);
+  }
+}

@@ -1,0 +1,236 @@
+/**
+ * The options of `createCache`, validated once: a bad value throws a
+ * TypeError naming the option and the value, at construction time.
+ */
+import { describe } from './describe.js';
+import { assertStorage, type Storage } from './storage/contract.js';
+import { MemoryStorage } from './storage/memory.js';
+import { compileGlob, type UrlMatcher } from './policy/glob.js';
+import type { KeyFunction } from './policy/key.js';
+import type { ResponseHeaders } from './policy/headers.js';
+import type { Logger } from './diagnostics.js';
+
+/** Seconds, `'never'`, or an absolute `Date`. */
+export type Expiration = number | 'never' | Date;
+/** An expiration, or `'no-store'`: do not cache matching URLs at all. */
+export type UrlExpiration = Expiration | 'no-store';
+
+export interface FilterInput {
+  method: string;
+  /** The request URL (normalized, ignored parameters redacted). */
+  url: string;
+  status: number;
+  headers: Readonly<ResponseHeaders>;
+}
+
+export interface CacheOptions {
+  /** Where entries live. Default: a new `MemoryStorage()`. */
+  storage?: Storage;
+  /** Prefix for the partitions, so that several caches can share one storage. */
+  namespace?: string;
+  /** Lifetime for responses without explicit freshness (or for all, with `cacheControl: false`). */
+  expireAfter?: Expiration;
+  /** URL glob → expiration; the first match wins; `'no-store'` disables caching for matches. */
+  urlsExpireAfter?: Record<string, UrlExpiration> | Map<string, UrlExpiration>;
+  /** Honour response caching headers (RFC 9111). Default: true. */
+  cacheControl?: boolean;
+  /** RFC 9111 cache type. Default: `'shared'`, safe for a server handling many users. */
+  type?: 'private' | 'shared';
+  /** Methods whose responses are cached. Default: `['GET', 'HEAD']`. */
+  methods?: string[];
+  /** Status codes whose responses are stored. Default: any the RFC allows (see the README). */
+  statuses?: number[];
+  /** Request headers that become part of the key. */
+  matchHeaders?: string[];
+  /** Query parameters, headers and body fields left out of the key and redacted in stored data. */
+  ignoredParameters?: string[];
+  /** Custom key function. */
+  key?: KeyFunction;
+  /** Decide per response whether to store it. */
+  filter?: (response: FilterInput) => boolean;
+  /** Serve stale entries when the origin fails: true (any age), false, or seconds past staleness. */
+  staleIfError?: boolean | number;
+  /** Serve stale entries at once and refresh them in the background: true, false, or seconds. */
+  staleWhileRevalidate?: boolean | number;
+  /** Bodies larger than this many bytes stream through unstored. Default: 10 MiB. */
+  maxEntrySize?: number;
+  /** Requests with Authorization or Cookie: `'bypass'` (default) or `'per-credential'` keys. */
+  credentialed?: 'bypass' | 'per-credential';
+  /** Receives warnings and debug messages; nothing is printed by default. */
+  logger?: Logger;
+}
+
+export interface ResolvedOptions {
+  storage: Storage;
+  namespace: string | undefined;
+  expireAfter: Expiration | undefined;
+  urlRules: Array<{ pattern: string; matches: UrlMatcher; expiration: UrlExpiration }>;
+  cacheControl: boolean;
+  shared: boolean;
+  methods: ReadonlySet<string>;
+  statuses: ReadonlySet<number> | undefined;
+  matchHeaders: readonly string[];
+  ignoredParameters: ReadonlySet<string>;
+  key: KeyFunction | undefined;
+  filter: ((response: FilterInput) => boolean) | undefined;
+  /** Windows in ms past staleness: 0 = only what the response allows, Infinity = any. */
+  staleIfError: number;
+  staleWhileRevalidate: number;
+  maxEntrySize: number;
+  perCredential: boolean;
+  logger: Logger | undefined;
+}
+
+export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
+
+const KNOWN_OPTIONS = new Set<string>([
+  'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
+  'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
+  'credentialed', 'logger',
+]);
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
+  if (options === null || typeof options !== 'object') {
+    throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
+  }
+  for (const name of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+  }
+
+  const storage = options.storage ?? new MemoryStorage();
+  assertStorage(storage);
+
+  const namespace = options.namespace;
+  if (namespace !== undefined && (typeof namespace !== 'string' || !/^[\w.:/-]{1,100}$/.test(namespace))) {
+    throw new TypeError(`namespace must be 1 to 100 letters, digits or "_.:/-", got ${describe(namespace)}`);
+  }
+
+  const expireAfter = options.expireAfter === undefined ? undefined : checkExpiration(options.expireAfter, 'expireAfter', false);
+  const urlRules = resolveUrlRules(options.urlsExpireAfter);
+
+  const cacheControl = options.cacheControl ?? true;
+  if (typeof cacheControl !== 'boolean') throw new TypeError(`cacheControl must be a boolean, got ${describe(cacheControl)}`);
+  if (!cacheControl && expireAfter === undefined && urlRules.length === 0) {
+    throw new TypeError('cacheControl: false ignores response headers, so it needs expireAfter or urlsExpireAfter to know how long to keep responses');
+  }
+
+  const type = options.type ?? 'shared';
+  if (type !== 'shared' && type !== 'private') throw new TypeError(`type must be "private" or "shared", got ${describe(type)}`);
+
+  const methods = checkStringList(options.methods ?? ['GET', 'HEAD'], 'methods', (method) => TOKEN.test(method)).map((m) => m.toUpperCase());
+  if (methods.length === 0) throw new TypeError('methods must name at least one method (to disable the cache, do not install it)');
+
+  let statuses: Set<number> | undefined;
+  if (options.statuses !== undefined) {
+    if (!Array.isArray(options.statuses)) throw new TypeError(`statuses must be an array of status codes, got ${describe(options.statuses)}`);
+    for (const status of options.statuses) {
+      if (!Number.isInteger(status) || status < 200 || status > 599) {
+        throw new TypeError(`statuses must hold final status codes (200 to 599), got ${describe(status)}`);
+      }
+    }
+    statuses = new Set(options.statuses);
+  }
+
+  const matchHeaders = checkStringList(options.matchHeaders ?? [], 'matchHeaders', (name) => TOKEN.test(name)).map((h) => h.toLowerCase());
+  const ignoredParameters = checkStringList(options.ignoredParameters ?? [], 'ignoredParameters', (name) => name !== '');
+
+  if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError(`key must be a function, got ${describe(options.key)}`);
+  if (options.filter !== undefined && typeof options.filter !== 'function') throw new TypeError(`filter must be a function, got ${describe(options.filter)}`);
+
+  const maxEntrySize = options.maxEntrySize ?? DEFAULT_MAX_ENTRY_SIZE;
+  if (!Number.isInteger(maxEntrySize) || maxEntrySize < 0) {
+    throw new TypeError(`maxEntrySize must be a whole number of bytes, got ${describe(maxEntrySize)}`);
+  }
+
+  const credentialed = options.credentialed ?? 'bypass';
+  if (credentialed !== 'bypass' && credentialed !== 'per-credential') {
+    throw new TypeError(`credentialed must be "bypass" or "per-credential", got ${describe(credentialed)}`);
+  }
+
+  const logger = options.logger;
+  if (logger !== undefined && (logger === null || typeof logger !== 'object')) {
+    throw new TypeError(`logger must be an object with debug/info/warn/error methods, got ${describe(logger)}`);
+  }
+
+  return {
+    storage,
+    namespace,
+    expireAfter,
+    urlRules,
+    cacheControl,
+    shared: type === 'shared',
+    methods: new Set(methods),
+    statuses,
+    matchHeaders,
+    ignoredParameters: new Set([...ignoredParameters, ...ignoredParameters.map((name) => name.toLowerCase())]),
+    key: options.key,
+    filter: options.filter,
+    staleIfError: checkWindow(options.staleIfError, 'staleIfError'),
+    staleWhileRevalidate: checkWindow(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+    maxEntrySize,
+    perCredential: credentialed === 'per-credential',
+    logger,
+  };
+}
+
+function checkExpiration(value: unknown, name: string, allowNoStore: true): UrlExpiration;
+function checkExpiration(value: unknown, name: string, allowNoStore: false): Expiration;
+function checkExpiration(value: unknown, name: string, allowNoStore: boolean): UrlExpiration {
+  if (value === 'never') return value;
+  if (allowNoStore && value === 'no-store') return value;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
+  if (value instanceof Date && !Number.isNaN(value.getTime())) return value;
+  const choices = allowNoStore ? 'seconds, "never", "no-store" or a Date' : 'seconds, "never" or a Date';
+  throw new TypeError(`${name} must be ${choices}, got ${describe(value)}`);
+}
+
+function resolveUrlRules(rules: CacheOptions['urlsExpireAfter']): ResolvedOptions['urlRules'] {
+  if (rules === undefined) return [];
+  if (rules === null || typeof rules !== 'object' || Array.isArray(rules)) {
+    throw new TypeError(`urlsExpireAfter must be an object (or a Map) of URL glob → expiration, got ${describe(rules)}`);
+  }
+  const pairs = rules instanceof Map ? [...rules.entries()] : Object.entries(rules);
+  return pairs.map(([pattern, expiration]) => {
+    if (typeof pattern !== 'string' || pattern === '') throw new TypeError(`urlsExpireAfter keys must be URL globs, got ${describe(pattern)}`);
+    return {
+      pattern,
+      matches: compileGlob(pattern),
+      expiration: checkExpiration(expiration, `urlsExpireAfter[${JSON.stringify(pattern)}]`, true),
+    };
+  });
+}
+
+function checkStringList(value: unknown, name: string, valid: (item: string) => boolean): string[] {
+  if (!Array.isArray(value)) throw new TypeError(`${name} must be an array of strings, got ${describe(value)}`);
+  for (const item of value) {
+    if (typeof item !== 'string' || !valid(item)) throw new TypeError(`${name} must hold valid names, got ${describe(item)}`);
+  }
+  return value as string[];
+}
+
+function checkWindow(value: unknown, name: string): number {
+  if (value === undefined || value === false) return 0;
+  if (value === true) return Number.POSITIVE_INFINITY;
+  if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000;
+  throw new TypeError(`${name} must be a boolean or seconds, got ${describe(value)}`);
+}
+
+/**
+ * The lifetime configured for a URL, in ms: the first matching urlsExpireAfter
+ * rule, else expireAfter. `'no-store'` when a rule says not to cache.
+ */
+export function configuredLifetime(options: ResolvedOptions, url: string, now: number): number | 'no-store' | undefined {
+  for (const rule of options.urlRules) {
+    if (rule.matches(url)) return toLifetime(rule.expiration, now);
+  }
+  return options.expireAfter === undefined ? undefined : toLifetime(options.expireAfter, now);
+}
+
+function toLifetime(expiration: UrlExpiration, now: number): number | 'no-store' {
+  if (expiration === 'no-store') return 'no-store';
+  if (expiration === 'never') return Number.POSITIVE_INFINITY;
+  if (expiration instanceof Date) return Math.max(0, expiration.getTime() - now);
+  return expiration * 1000;
+}

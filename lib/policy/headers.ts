@@ -1,0 +1,125 @@
+/** Header shapes in and out of undici, normalized once per request. */
+
+/** Request headers as undici accepts them in dispatch options. */
+export type RequestHeadersInput =
+  | Record<string, string | string[] | undefined>
+  | Array<string | Buffer | Array<string | Buffer>>
+  | Iterable<[string, string | string[] | undefined]>
+  | null
+  | undefined;
+
+/** Lower-case names; repeated fields joined as RFC 9110 §5.3 allows (Cookie with "; "). */
+export type RequestHeaders = Record<string, string>;
+
+/** Response headers as undici hands them to `onResponseStart`. */
+export type ResponseHeaders = Record<string, string | string[] | undefined>;
+
+export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHeaders {
+  const headers: RequestHeaders = Object.create(null);
+  if (input == null) return headers;
+  if (Array.isArray(input)) {
+    if (input.length > 0 && Array.isArray(input[0])) {
+      for (const pair of input as Array<Array<string | Buffer>>) addField(headers, pair[0], pair[1]);
+    } else {
+      for (let i = 0; i + 1 < input.length; i += 2) addField(headers, input[i] as string | Buffer, input[i + 1] as string | Buffer | string[]);
+    }
+    return headers;
+  }
+  if (typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of input as Iterable<[string, string | string[] | undefined]>) addField(headers, name, value);
+    return headers;
+  }
+  for (const name in input as Record<string, unknown>) {
+    addField(headers, name, (input as Record<string, string | string[] | undefined>)[name]);
+  }
+  return headers;
+}
+
+function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): void {
+  if (rawName == null || rawValue == null) return;
+  const name = String(rawName).toLowerCase();
+  const value = Array.isArray(rawValue) ? rawValue.map(String).join(joiner(name)) : String(rawValue);
+  const previous = headers[name];
+  headers[name] = previous === undefined ? value : previous + joiner(name) + value;
+}
+
+function joiner(name: string): string {
+  return name === 'cookie' ? '; ' : ', ';
+}
+
+/**
+ * Connection-specific fields are never stored (RFC 9111 §3.1), nor are fields
+ * that only make sense for one hop or one proxy.
+ */
+const HOP_BY_HOP = new Set([
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  'proxy-authenticate',
+  'proxy-authentication-info',
+  'proxy-authorization',
+]);
+
+/** Response header pairs to store: flat, lower-case names, hop-by-hop fields and those named by Connection left out. */
+export function storableHeaderPairs(headers: ResponseHeaders, omit?: ReadonlySet<string>): string[] {
+  const connection = headers['connection'];
+  const named = connection === undefined ? undefined : new Set(splitList(connection).map((token) => token.toLowerCase()));
+  const pairs: string[] = [];
+  for (const rawName in headers) {
+    const value = headers[rawName];
+    if (value === undefined) continue;
+    const name = rawName.toLowerCase();
+    if (HOP_BY_HOP.has(name) || named?.has(name) || omit?.has(name)) continue;
+    if (Array.isArray(value)) for (const item of value) pairs.push(name, String(item));
+    else pairs.push(name, String(value));
+  }
+  return pairs;
+}
+
+/** Builds the object form undici handlers expect; repeated names become arrays. */
+export function pairsToHeaders(pairs: readonly string[], skip?: (name: string) => boolean): ResponseHeaders {
+  const headers: Record<string, string | string[]> = {};
+  for (let i = 0; i < pairs.length; i += 2) {
+    const name = pairs[i] as string;
+    if (skip !== undefined && skip(name)) continue;
+    const value = pairs[i + 1] as string;
+    const previous = headers[name];
+    if (previous === undefined) headers[name] = value;
+    else if (Array.isArray(previous)) previous.push(value);
+    else headers[name] = [previous, value];
+  }
+  return headers;
+}
+
+/** The first value of a header, whatever its shape. */
+export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+}
+
+/** All values of a list-valued header joined, as RFC 9110 §5.3 treats repeated fields. */
+export function joinedHeader(headers: ResponseHeaders, name: string): string | undefined {
+  const value = headers[name];
+  return Array.isArray(value) ? value.join(', ') : value;
+}
+
+/** The value of a name in flat pairs (first occurrence). */
+export function pairValue(pairs: readonly string[], name: string): string | undefined {
+  for (let i = 0; i < pairs.length; i += 2) if (pairs[i] === name) return pairs[i + 1];
+  return undefined;
+}
+
+/** Splits a comma-separated list field (RFC 9110 §5.6.1), dropping empty members. */
+export function splitList(value: string | string[]): string[] {
+  const joined = Array.isArray(value) ? value.join(',') : value;
+  const members: string[] = [];
+  for (const part of joined.split(',')) {
+    const trimmed = part.trim();
+    if (trimmed !== '') members.push(trimmed);
+  }
+  return members;
+}

@@ -1,0 +1,74 @@
+/**
+ * Cache keys: method + normalized URL + the headers named in `matchHeaders`
+ * + a digest of the credentials (when credentialed requests are cached per
+ * credential) + a digest of the body (for non-safe methods cached on purpose).
+ * Keys are SHA-256 digests: fixed length, whatever the URL, so every backend
+ * can hold them (DynamoDB caps a sort key at 1,024 bytes).
+ */
+import { hash } from 'node:crypto';
+import type { RequestHeaders } from './headers.js';
+
+/** What a key is computed from; also what a custom `key` function receives. */
+export interface CacheKeyRequest {
+  method: string;
+  /** Normalized URL (sorted query, ignored parameters removed). */
+  url: string;
+  /** Lower-case request headers. */
+  headers: Readonly<RequestHeaders>;
+  /** The request body, for methods cached on purpose (POST); JSON key order normalized. */
+  body?: Uint8Array | undefined;
+}
+
+export type KeyFunction = (request: CacheKeyRequest) => string;
+
+/** Request fields that carry a user's credentials (RFC 9111 §3.5; cookies likewise). */
+export const CREDENTIAL_HEADERS = ['authorization', 'cookie'] as const;
+
+export function hasCredentials(headers: Readonly<RequestHeaders>): boolean {
+  return headers['authorization'] !== undefined || headers['cookie'] !== undefined;
+}
+
+export function digest(text: string | Uint8Array): string {
+  return hash('sha256', text, 'base64url');
+}
+
+export interface KeyPolicyOptions {
+  matchHeaders: readonly string[];
+  /** Key credentialed requests by a digest of their credentials. */
+  perCredential: boolean;
+  custom?: KeyFunction | undefined;
+}
+
+export class KeyPolicy {
+  readonly #matchHeaders: readonly string[];
+  readonly #perCredential: boolean;
+  readonly #custom: KeyFunction | undefined;
+
+  constructor(options: KeyPolicyOptions) {
+    this.#matchHeaders = options.matchHeaders;
+    this.#perCredential = options.perCredential;
+    this.#custom = options.custom;
+  }
+
+  keyFor(request: CacheKeyRequest): string {
+    if (this.#custom !== undefined) {
+      const key = this.#custom(request);
+      if (typeof key !== 'string' || key === '') {
+        throw new TypeError(`the key function must return a non-empty string, got ${typeof key}`);
+      }
+      // Keep user keys readable when short; digest long ones so any backend can hold them.
+      return key.length <= 256 ? key : digest(key);
+    }
+    let text = `${request.method} ${request.url}`;
+    for (const name of this.#matchHeaders) {
+      const value = request.headers[name];
+      text += `\n${name}:${value === undefined ? '' : value}`;
+    }
+    if (this.#perCredential && hasCredentials(request.headers)) {
+      // Never the credential itself: a digest of it.
+      text += `\ncredentials:${digest(`${request.headers['authorization'] ?? ''}\n${request.headers['cookie'] ?? ''}`)}`;
+    }
+    if (request.body !== undefined) text += `\nbody:${digest(request.body)}`;
+    return digest(text);
+  }
+}

@@ -1,0 +1,77 @@
+/**
+ * What the cache makes of a request before any I/O: whether it takes part at
+ * all (with a named reason when not), its normalized URL, headers,
+ * directives and key.
+ */
+import { parseCacheControl, type CacheControl } from './cache-control.js';
+import { normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
+import { hasCredentials, type KeyPolicy } from './key.js';
+import { normalizeRequestUrl, type NormalizedUrl } from './url.js';
+import type { ResolvedOptions } from '../options.js';
+
+export interface CacheRequest {
+  method: string;
+  /** The method whose stored responses answer this request (HEAD is answered from GET). */
+  lookupMethod: string;
+  url: NormalizedUrl;
+  headers: RequestHeaders;
+  directives: CacheControl;
+  authorized: boolean;
+  key: string;
+}
+
+export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'range' | 'key-error' | 'bad-url';
+
+export type RequestAnalysis =
+  | { cacheable: true; request: CacheRequest }
+  | { cacheable: false; reason: BypassReason; method: string; url: string | undefined; headers: RequestHeaders | undefined };
+
+export interface DispatchLike {
+  origin?: string | URL | undefined;
+  path: string;
+  method: string;
+  headers?: unknown;
+}
+
+export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy): RequestAnalysis {
+  const method = opts.method.toUpperCase();
+  if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
+
+  let url: NormalizedUrl;
+  try {
+    url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters);
+  } catch {
+    return { cacheable: false, reason: 'bad-url', method, url: undefined, headers: undefined };
+  }
+  const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
+  const bypass = (reason: BypassReason): RequestAnalysis => ({ cacheable: false, reason, method, url: url.storedUrl, headers });
+
+  if (!options.perCredential && hasCredentials(headers)) return bypass('credentialed');
+  // Partial content needs range support this cache does not have: never answer a Range from a full entry.
+  if (headers['range'] !== undefined) return bypass('range');
+
+  const directives = requestDirectives(headers);
+  // RFC 9111 §5.2.1.5: no-store on a request: do not store, and do not use the cache either.
+  if (directives.noStore === true) return bypass('request-no-store');
+
+  const lookupMethod = method === 'HEAD' ? 'GET' : method;
+  let key: string;
+  try {
+    key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers });
+  } catch {
+    return bypass('key-error');
+  }
+  return {
+    cacheable: true,
+    request: { method, lookupMethod, url, headers, directives, authorized: headers['authorization'] !== undefined, key },
+  };
+}
+
+/** Request Cache-Control, with `Pragma: no-cache` read as no-cache when Cache-Control is absent (RFC 9111 §5.4). */
+export function requestDirectives(headers: RequestHeaders): CacheControl {
+  const cacheControl = headers['cache-control'];
+  if (cacheControl !== undefined) return parseCacheControl(cacheControl);
+  const pragma = headers['pragma'];
+  if (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma)) return { noCache: true };
+  return {};
+}

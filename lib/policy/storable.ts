@@ -1,0 +1,186 @@
+/**
+ * Whether a response may be stored (RFC 9111 §3) and, if so, for how long.
+ * Every refusal carries a named reason: it goes to the diagnostics channel
+ * and to Cache-Status `detail`.
+ */
+import { parseCacheControl, type CacheControl } from './cache-control.js';
+import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
+import { headerValue, splitList, type ResponseHeaders } from './headers.js';
+import { configuredLifetime, type ResolvedOptions } from '../options.js';
+import { ResponseFlags } from '../serialize.js';
+
+export type NotStoredReason =
+  | 'status'
+  | 'partial-content'
+  | 'no-store'
+  | 'request-no-store'
+  | 'private'
+  | 'authorization'
+  | 'set-cookie'
+  | 'vary-star'
+  | 'url-rule'
+  | 'filter'
+  | 'not-reusable'
+  | 'must-understand';
+
+export interface StorePlan {
+  store: true;
+  lifetime: number;
+  freshness: FreshnessSource;
+  initialAge: number;
+  flags: number;
+  staleWhileRevalidate: number;
+  staleIfError: number;
+  hiddenFields: string[] | null;
+  /** Lower-case request header names from Vary, sorted; empty when the response does not vary. */
+  vary: string[];
+  /** Response fields not to store (private="x" in a shared cache, Set-Cookie). */
+  omit: Set<string>;
+  /** When the storage may drop the entry (epoch ms), undefined for never. */
+  expiresAt: number | undefined;
+}
+
+export type StoreDecision = StorePlan | { store: false; reason: NotStoredReason };
+
+export interface StoreInput {
+  options: ResolvedOptions;
+  method: string;
+  /** Stored (redacted) request URL, for urlsExpireAfter and filter. */
+  url: string;
+  requestDirectives: CacheControl;
+  /** The request carried Authorization. */
+  authorized: boolean;
+  status: number;
+  headers: ResponseHeaders;
+  requestTime: number;
+  responseTime: number;
+}
+
+/** RFC 9110 statuses whose semantics this cache implements (for must-understand, RFC 9111 §5.2.2.3). */
+const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501]);
+/** How long a stale entry with a validator is kept around for revalidation, at least. */
+const REVALIDATION_RETENTION_MS = 24 * 3600 * 1000;
+/** How long stale entries are kept when a stale window is unbounded (`true`). */
+const UNBOUNDED_STALE_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+export function storeDecision(input: StoreInput): StoreDecision {
+  const { options, headers, status } = input;
+  const shared = options.shared;
+  const honour = options.cacheControl;
+  const directives = parseCacheControl(headers['cache-control']);
+
+  if (input.requestDirectives.noStore === true) return { store: false, reason: 'request-no-store' };
+
+  // RFC 9111 §3: the status must be final and understood; 206 needs range support we do not have.
+  if (status === 206) return { store: false, reason: 'partial-content' };
+  if (status === 304 || status < 200) return { store: false, reason: 'status' };
+  if (options.statuses !== undefined) {
+    if (!options.statuses.has(status)) return { store: false, reason: 'status' };
+  } else if (!honour && !HEURISTICALLY_CACHEABLE.has(status)) {
+    // Without headers to go by, only statuses RFC 9110 §15.1 deems cacheable by default.
+    return { store: false, reason: 'status' };
+  }
+
+  // no-store is honoured whatever `cacheControl` says (DESIGN: never store no-store responses),
+  // unless must-understand is present and the status understood (RFC 9111 §5.2.2.3).
+  if (directives.noStore === true) {
+    if (directives.mustUnderstand !== true) return { store: false, reason: 'no-store' };
+    if (!UNDERSTOOD.has(status)) return { store: false, reason: 'must-understand' };
+  } else if (directives.mustUnderstand === true && !UNDERSTOOD.has(status)) {
+    return { store: false, reason: 'must-understand' };
+  }
+
+  const omit = new Set<string>(['set-cookie']);
+  // RFC 9111 §5.2.2.7: a shared cache does not store a private response; private="x" only drops x.
+  if (shared && directives.private !== undefined) {
+    if (directives.private === true) return { store: false, reason: 'private' };
+    for (const field of directives.private) omit.add(field);
+  }
+
+  // RFC 9111 §3.5: a shared cache stores a response to an authorized request only when told it may.
+  if (shared && input.authorized && !(directives.mustRevalidate || directives.public || directives.sMaxAge !== undefined)) {
+    return { store: false, reason: 'authorization' };
+  }
+
+  // A shared cache never hands one user's cookie to another. It stores a response that
+  // sets one only when the origin says the rest is shareable, and then without the cookie.
+  if (shared && headers['set-cookie'] !== undefined) {
+    const qualified = (list: true | string[] | undefined) => Array.isArray(list) && list.includes('set-cookie');
+    if (!(directives.public || directives.sMaxAge !== undefined || qualified(directives.noCache) || qualified(directives.private))) {
+      return { store: false, reason: 'set-cookie' };
+    }
+  }
+
+  const varyField = headers['vary'];
+  const vary = varyField === undefined ? [] : splitList(varyField).map((name) => name.toLowerCase());
+  // RFC 9111 §4.1: Vary: * never matches, so storing it is pointless.
+  if (vary.includes('*')) return { store: false, reason: 'vary-star' };
+
+  const configured = configuredLifetime(options, input.url, input.responseTime);
+  if (configured === 'no-store') return { store: false, reason: 'url-rule' };
+
+  if (options.filter !== undefined && !options.filter({ method: input.method, url: input.url, status, headers })) {
+    return { store: false, reason: 'filter' };
+  }
+
+  const freshness = freshnessLifetime({
+    status,
+    headers,
+    directives: honour ? directives : {},
+    shared,
+    cacheControl: honour,
+    configured,
+    responseTime: input.responseTime,
+  });
+  // Without explicit freshness, only heuristically cacheable statuses get a configured or heuristic lifetime.
+  if (honour && options.statuses === undefined && (freshness.source === 'configured' || freshness.source === 'none')
+    && !HEURISTICALLY_CACHEABLE.has(status)) {
+    return { store: false, reason: 'status' };
+  }
+
+  let flags = 0;
+  if (honour) {
+    if (directives.noCache === true) flags |= ResponseFlags.noCache;
+    if (directives.mustRevalidate) flags |= ResponseFlags.mustRevalidate;
+    if (directives.proxyRevalidate) flags |= ResponseFlags.proxyRevalidate;
+    if (directives.sMaxAge !== undefined) flags |= ResponseFlags.sMaxAge;
+    if (directives.immutable) flags |= ResponseFlags.immutable;
+    if (directives.public) flags |= ResponseFlags.public;
+  }
+  if (input.authorized) flags |= ResponseFlags.authorized;
+
+  const staleWhileRevalidate = honour ? directives.staleWhileRevalidate ?? -1 : -1;
+  const staleIfError = honour ? directives.staleIfError ?? -1 : -1;
+  const hasValidator = headers['etag'] !== undefined || headerValue(headers, 'last-modified') !== undefined;
+
+  const staleWindow = Math.max(
+    staleWhileRevalidate * 1000,
+    staleIfError * 1000,
+    options.staleWhileRevalidate,
+    options.staleIfError,
+    hasValidator ? Math.max(REVALIDATION_RETENTION_MS, Math.min(freshness.lifetime, UNBOUNDED_STALE_RETENTION_MS)) : 0,
+  );
+  // An entry that is stale at once, cannot be revalidated and may never be served stale is of no use.
+  if (freshness.lifetime <= 0 && staleWindow <= 0) return { store: false, reason: 'not-reusable' };
+
+  const initialAge = correctedInitialAge(headers, input.requestTime, input.responseTime);
+  const staleAt = input.responseTime - initialAge + freshness.lifetime;
+  const expiresAt = freshness.lifetime === Number.POSITIVE_INFINITY
+    ? undefined
+    : staleAt + Math.min(staleWindow, UNBOUNDED_STALE_RETENTION_MS);
+
+  return {
+    store: true,
+    lifetime: freshness.lifetime,
+    freshness: freshness.source,
+    initialAge,
+    flags,
+    staleWhileRevalidate,
+    staleIfError,
+    hiddenFields: Array.isArray(directives.noCache) && honour ? directives.noCache : null,
+    vary: [...new Set(vary)].sort(),
+    omit,
+    expiresAt,
+  };
+}
+

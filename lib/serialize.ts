@@ -1,0 +1,179 @@
+/**
+ * The stored records, as msgpack arrays that start with a magic number and a
+ * format version. Decoding never throws: unknown versions, foreign or corrupt
+ * bytes come back as `undefined`, and the cache treats them as a miss.
+ */
+import { Packr } from 'msgpackr';
+
+const MAGIC = 0xcac;
+/** Bump when the layout below changes; older records then read as misses. */
+export const FORMAT_VERSION = 1;
+
+const KIND_RESPONSE = 1;
+const KIND_VARIANTS = 2;
+const KIND_ALIASES = 3;
+
+/** One stored response, with what the policy needs to reuse it without re-parsing headers. */
+export interface StoredResponse {
+  kind: 'response';
+  /** When the cache has no more use for the record (epoch ms), null for never. */
+  expiresAt: number | null;
+  status: number;
+  statusText: string;
+  /** Response header pairs, flat: [name, value, name, value, ...]; names lower-case. */
+  headers: string[];
+  body: Uint8Array;
+  method: string;
+  /** The request URL, with ignored parameters redacted. */
+  url: string;
+  /** Request header pairs named by Vary, flat; a null value means the header was absent. */
+  vary: Array<string | null> | null;
+  /** Epoch ms when the request was sent and when its response arrived (RFC 9111 §4.2.3). */
+  requestTime: number;
+  responseTime: number;
+  /** Corrected initial age in ms (RFC 9111 §4.2.3). */
+  initialAge: number;
+  /** Freshness lifetime in ms; Infinity for "never expires". */
+  lifetime: number;
+  /** Bit set of response directives that matter on reuse (see `ResponseFlags`). */
+  flags: number;
+  /** Seconds of stale-while-revalidate / stale-if-error allowed by the response, -1 when absent. */
+  staleWhileRevalidate: number;
+  staleIfError: number;
+  /** Header names not to send without revalidation (`no-cache="field"`), or null. */
+  hiddenFields: string[] | null;
+}
+
+/** The index stored at a URL's key when its response varies on request headers (RFC 9111 §4.1). */
+export interface StoredVariants {
+  kind: 'variants';
+  expiresAt: number | null;
+  /** Lower-case request header names from Vary, sorted. */
+  names: string[];
+  /** Random per index: variant keys include it, so deleting the index orphans every variant. */
+  generation: string;
+  /** Keys of the variants stored so far (newest last, bounded), to delete them with the URL. */
+  keys: string[];
+}
+
+/** The redirect responses (their keys) whose Location points at a URL. */
+export interface StoredAliases {
+  kind: 'aliases';
+  expiresAt: number | null;
+  keys: string[];
+}
+
+export type StoredRecord = StoredResponse | StoredVariants | StoredAliases;
+
+export const ResponseFlags = {
+  noCache: 1,
+  mustRevalidate: 2,
+  proxyRevalidate: 4,
+  sMaxAge: 8,
+  immutable: 16,
+  public: 32,
+  /** Stored from a response that had Authorization on its request. */
+  authorized: 64,
+} as const;
+
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export function encodeRecord(record: StoredRecord): Uint8Array {
+  switch (record.kind) {
+    case 'response':
+      return packr.pack([
+        MAGIC, FORMAT_VERSION, KIND_RESPONSE, record.expiresAt,
+        record.status, record.statusText, record.headers, record.body, record.method, record.url, record.vary,
+        record.requestTime, record.responseTime, record.initialAge, record.lifetime, record.flags,
+        record.staleWhileRevalidate, record.staleIfError, record.hiddenFields,
+      ]);
+    case 'variants':
+      return packr.pack([MAGIC, FORMAT_VERSION, KIND_VARIANTS, record.expiresAt, record.names, record.generation, record.keys]);
+    case 'aliases':
+      return packr.pack([MAGIC, FORMAT_VERSION, KIND_ALIASES, record.expiresAt, record.keys]);
+  }
+}
+
+export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
+  let fields: unknown;
+  try {
+    fields = packr.unpack(bytes);
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(fields) || fields[0] !== MAGIC || fields[1] !== FORMAT_VERSION) return undefined;
+  const expiresAt = fields[3];
+  if (expiresAt !== null && !isFiniteNumber(expiresAt)) return undefined;
+  switch (fields[2]) {
+    case KIND_RESPONSE:
+      return readResponse(fields, expiresAt);
+    case KIND_VARIANTS:
+      return readVariants(fields, expiresAt);
+    case KIND_ALIASES:
+      return fields.length === 5 && isStringArray(fields[4]) ? { kind: 'aliases', expiresAt, keys: fields[4] } : undefined;
+    default:
+      return undefined;
+  }
+}
+
+function readResponse(f: unknown[], expiresAt: number | null): StoredResponse | undefined {
+  if (f.length !== 19) return undefined;
+  const [, , , , status, statusText, headers, body, method, url, vary, requestTime, responseTime, initialAge, lifetime, flags, swr, sie, hidden] = f;
+  if (
+    !Number.isInteger(status) || (status as number) < 100 || (status as number) > 999 ||
+    typeof statusText !== 'string' ||
+    !isStringArray(headers) || headers.length % 2 !== 0 ||
+    !(body instanceof Uint8Array) ||
+    typeof method !== 'string' || typeof url !== 'string' ||
+    !(vary === null || (isNullableStringArray(vary) && vary.length % 2 === 0)) ||
+    !isFiniteNumber(requestTime) || !isFiniteNumber(responseTime) || !isFiniteNumber(initialAge) ||
+    typeof lifetime !== 'number' || Number.isNaN(lifetime) ||
+    !Number.isInteger(flags) ||
+    !isFiniteNumber(swr) || !isFiniteNumber(sie) ||
+    !(hidden === null || isStringArray(hidden))
+  ) {
+    return undefined;
+  }
+  return {
+    kind: 'response',
+    expiresAt,
+    status: status as number,
+    statusText,
+    headers,
+    body,
+    method,
+    url,
+    vary: vary as Array<string | null> | null,
+    requestTime,
+    responseTime,
+    initialAge,
+    lifetime,
+    flags: flags as number,
+    staleWhileRevalidate: swr,
+    staleIfError: sie,
+    hiddenFields: hidden as string[] | null,
+  };
+}
+
+function readVariants(f: unknown[], expiresAt: number | null): StoredVariants | undefined {
+  if (f.length !== 7) return undefined;
+  const [, , , , names, generation, keys] = f;
+  if (!isStringArray(names) || typeof generation !== 'string' || !isStringArray(keys)) return undefined;
+  return { kind: 'variants', expiresAt, names, generation, keys };
+}
+
+function isFiniteNumber(value: unknown): value is number {
+  return typeof value === 'number' && Number.isFinite(value);
+}
+
+function isStringArray(value: unknown): value is string[] {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (typeof item !== 'string') return false;
+  return true;
+}
+
+function isNullableStringArray(value: unknown): value is Array<string | null> {
+  if (!Array.isArray(value)) return false;
+  for (const item of value) if (item !== null && typeof item !== 'string') return false;
+  return true;
+}

@@ -1,0 +1,89 @@
+/**
+ * The storage contract every backend implements: named partitions holding
+ * opaque bytes under string keys, Map-like and asynchronous.
+ *
+ * Freshness is decided by the cache, never by the backend alone: `expiresAt`
+ * is the moment after which the cache has no use left for a value (not even
+ * to revalidate it), so a backend may drop it from then on.
+ */
+
+import { describe } from '../describe.js';
+
+export interface SetOptions {
+  /** Epoch milliseconds after which the value may be dropped. */
+  expiresAt?: number | undefined;
+}
+
+export interface Partition {
+  get(key: string): Promise<Uint8Array | undefined>;
+  getMany(keys: string[]): Promise<Map<string, Uint8Array>>;
+  set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void>;
+  delete(key: string): Promise<boolean>;
+  has(key: string): Promise<boolean>;
+  /** Deletes the keys that exist, ignores the others, and returns how many it deleted. */
+  bulkDelete(keys: Iterable<string>): Promise<number>;
+  /** Empties this partition only. */
+  clear(): Promise<void>;
+  keys(): AsyncIterable<string>;
+  entries(): AsyncIterable<[string, Uint8Array]>;
+  size(): Promise<number>;
+}
+
+export interface Storage {
+  /** Cheap and free of I/O: partitions are views onto the backend. */
+  partition(name: string): Partition;
+  close(): Promise<void>;
+}
+
+/**
+ * Optional fast paths a backend may offer for maintenance. The cache uses
+ * them when present and falls back to `keys()` / `entries()` otherwise.
+ */
+export interface SweepablePartition extends Partition {
+  /** Deletes every value whose `expiresAt` is at or before `now`; returns the count. */
+  deleteExpired(now: number): Promise<number>;
+}
+
+export function isSweepable(partition: Partition): partition is SweepablePartition {
+  return typeof (partition as Partial<SweepablePartition>).deleteExpired === 'function';
+}
+
+const partitionMethods = ['get', 'getMany', 'set', 'delete', 'has', 'bulkDelete', 'clear', 'keys', 'entries', 'size'] as const;
+
+/** Checks, once, that an object implements the contract; throws a TypeError naming what is missing. */
+export function assertStorage(storage: unknown, optionName = 'storage'): asserts storage is Storage {
+  if (storage === null || typeof storage !== 'object') {
+    throw new TypeError(`${optionName} must be a Storage (an object with partition() and close()), got ${describe(storage)}`);
+  }
+  for (const method of ['partition', 'close'] as const) {
+    if (typeof (storage as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`${optionName} needs to have a ${method}() function`);
+    }
+  }
+}
+
+export function assertPartition(partition: unknown, name: string): asserts partition is Partition {
+  if (partition === null || typeof partition !== 'object') {
+    throw new TypeError(`storage.partition('${name}') must return a Partition, got ${describe(partition)}`);
+  }
+  for (const method of partitionMethods) {
+    if (typeof (partition as Record<string, unknown>)[method] !== 'function') {
+      throw new TypeError(`storage.partition('${name}') needs to have a ${method}() function`);
+    }
+  }
+}
+
+/**
+ * Thrown by a backend when it refused one request (a value too large, a key it
+ * cannot hold) while the storage itself is healthy. The cache reports it but
+ * does not count it toward opening the circuit breaker.
+ */
+export class StorageRequestError extends Error {
+  override readonly name = 'StorageRequestError';
+  readonly reason: string;
+
+  constructor(message: string, reason: string, options?: { cause?: unknown }) {
+    super(message, options);
+    this.reason = reason;
+  }
+}

@@ -1,0 +1,262 @@
+import type { Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
+import { describe } from '../describe.js';
+
+export interface MemoryStorageOptions {
+  /** Most entries held across all partitions. Default: unbounded (bytes bound it). */
+  maxEntries?: number;
+  /** Most bytes held across all partitions (values, keys and a per-entry overhead). Default: 64 MiB. */
+  maxBytes?: number;
+}
+
+const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
+// A rough cost of the bookkeeping around each value (node object, Map slot),
+// so that a flood of tiny entries is bounded too.
+const ENTRY_OVERHEAD_BYTES = 96;
+
+interface Node {
+  owner: MemoryPartition;
+  key: string;
+  value: Uint8Array;
+  expiresAt: number | undefined;
+  bytes: number;
+  newer: Node | null;
+  older: Node | null;
+}
+
+/**
+ * An in-process LRU store bounded by the bytes it holds. Every operation is
+ * O(1) apart from listing: a doubly linked list orders all entries of all
+ * partitions by last use, so the bound is shared, and eviction takes the
+ * least recently used entry whichever partition it lives in.
+ *
+ * Values are copied on the way in; the bytes `get()` returns are the stored
+ * ones and must be treated as read-only.
+ */
+export class MemoryStorage implements Storage {
+  readonly maxEntries: number;
+  readonly maxBytes: number;
+  #partitions = new Map<string, MemoryPartition>();
+  #newest: Node | null = null;
+  #oldest: Node | null = null;
+  #entries = 0;
+  #bytes = 0;
+
+  constructor(options: MemoryStorageOptions = {}) {
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`MemoryStorage options must be an object, got ${describe(options)}`);
+    }
+    this.maxEntries = checkLimit(options.maxEntries, 'maxEntries', Number.POSITIVE_INFINITY);
+    this.maxBytes = checkLimit(options.maxBytes, 'maxBytes', DEFAULT_MAX_BYTES);
+  }
+
+  partition(name: string): Partition {
+    let partition = this.#partitions.get(name);
+    if (partition === undefined) {
+      partition = new MemoryPartition(this);
+      this.#partitions.set(name, partition);
+    }
+    return partition;
+  }
+
+  /** Entries and bytes currently held across all partitions. */
+  get usage(): { entries: number; bytes: number } {
+    return { entries: this.#entries, bytes: this.#bytes };
+  }
+
+  async close(): Promise<void> {
+    for (const partition of this.#partitions.values()) partition.removeAll();
+  }
+
+  /** @internal */
+  link(node: Node): boolean {
+    if (node.bytes > this.maxBytes) return false;
+    node.newer = null;
+    node.older = this.#newest;
+    if (this.#newest !== null) this.#newest.newer = node;
+    this.#newest = node;
+    if (this.#oldest === null) this.#oldest = node;
+    this.#entries += 1;
+    this.#bytes += node.bytes;
+    while ((this.#bytes > this.maxBytes || this.#entries > this.maxEntries) && this.#oldest !== null) {
+      const evicted = this.#oldest;
+      evicted.owner.forget(evicted.key);
+      this.unlink(evicted);
+    }
+    return true;
+  }
+
+  /** @internal */
+  unlink(node: Node): void {
+    if (node.newer !== null) node.newer.older = node.older;
+    else this.#newest = node.older;
+    if (node.older !== null) node.older.newer = node.newer;
+    else this.#oldest = node.newer;
+    node.newer = null;
+    node.older = null;
+    this.#entries -= 1;
+    this.#bytes -= node.bytes;
+  }
+
+  /** @internal */
+  touch(node: Node): void {
+    if (this.#newest === node) return;
+    // Detach without changing the totals, then put back in front.
+    if (node.newer !== null) node.newer.older = node.older;
+    if (node.older !== null) node.older.newer = node.newer;
+    else this.#oldest = node.newer;
+    node.newer = null;
+    node.older = this.#newest;
+    if (this.#newest !== null) this.#newest.newer = node;
+    this.#newest = node;
+  }
+}
+
+class MemoryPartition implements SweepablePartition {
+  #storage: MemoryStorage;
+  #nodes = new Map<string, Node>();
+
+  constructor(storage: MemoryStorage) {
+    this.#storage = storage;
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    return this.#live(key, Date.now())?.value;
+  }
+
+  async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
+    const now = Date.now();
+    const found = new Map<string, Uint8Array>();
+    for (const key of keys) {
+      const node = this.#live(key, now);
+      if (node !== undefined) found.set(key, node.value);
+    }
+    return found;
+  }
+
+  async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void> {
+    checkKey(key);
+    if (!(value instanceof Uint8Array)) {
+      throw new TypeError(`value must be a Uint8Array, got ${describe(value)}`);
+    }
+    this.#remove(key);
+    const node: Node = {
+      owner: this,
+      key,
+      value: new Uint8Array(value),
+      expiresAt: opts?.expiresAt,
+      bytes: value.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      newer: null,
+      older: null,
+    };
+    this.#nodes.set(key, node);
+    // A value bigger than the whole store is not kept: the cache treats that as a miss later.
+    if (!this.#storage.link(node)) this.#nodes.delete(key);
+  }
+
+  async delete(key: string): Promise<boolean> {
+    const node = this.#nodes.get(key);
+    if (node === undefined) return false;
+    const live = !isExpired(node, Date.now());
+    this.#remove(key);
+    return live;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return this.#live(key, Date.now()) !== undefined;
+  }
+
+  async bulkDelete(keys: Iterable<string>): Promise<number> {
+    const now = Date.now();
+    let deleted = 0;
+    for (const key of keys) {
+      const node = this.#nodes.get(key);
+      if (node === undefined) continue;
+      if (!isExpired(node, now)) deleted += 1;
+      this.#remove(key);
+    }
+    return deleted;
+  }
+
+  async clear(): Promise<void> {
+    this.removeAll();
+  }
+
+  async *keys(): AsyncIterable<string> {
+    for (const [key] of this.#snapshot()) yield key;
+  }
+
+  async *entries(): AsyncIterable<[string, Uint8Array]> {
+    yield* this.#snapshot();
+  }
+
+  async size(): Promise<number> {
+    const now = Date.now();
+    let count = 0;
+    for (const node of this.#nodes.values()) if (!isExpired(node, now)) count += 1;
+    return count;
+  }
+
+  async deleteExpired(now: number): Promise<number> {
+    let deleted = 0;
+    for (const node of [...this.#nodes.values()]) {
+      if (isExpired(node, now)) {
+        this.#remove(node.key);
+        deleted += 1;
+      }
+    }
+    return deleted;
+  }
+
+  /** @internal Called by the storage when it evicts one of this partition's nodes. */
+  forget(key: string): void {
+    this.#nodes.delete(key);
+  }
+
+  /** @internal */
+  removeAll(): void {
+    for (const node of this.#nodes.values()) this.#storage.unlink(node);
+    this.#nodes.clear();
+  }
+
+  #live(key: string, now: number): Node | undefined {
+    const node = this.#nodes.get(key);
+    if (node === undefined) return undefined;
+    if (isExpired(node, now)) {
+      this.#remove(key);
+      return undefined;
+    }
+    this.#storage.touch(node);
+    return node;
+  }
+
+  #remove(key: string): void {
+    const node = this.#nodes.get(key);
+    if (node === undefined) return;
+    this.#nodes.delete(key);
+    this.#storage.unlink(node);
+  }
+
+  // Listing works on a copy so that callers may delete while they iterate.
+  #snapshot(): Array<[string, Uint8Array]> {
+    const now = Date.now();
+    const live: Array<[string, Uint8Array]> = [];
+    for (const node of this.#nodes.values()) if (!isExpired(node, now)) live.push([node.key, node.value]);
+    return live;
+  }
+}
+
+function isExpired(node: Node, now: number): boolean {
+  return node.expiresAt !== undefined && node.expiresAt <= now;
+}
+
+function checkKey(key: unknown): asserts key is string {
+  if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${describe(key)}`);
+}
+
+function checkLimit(value: unknown, name: string, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !(value > 0) || (Number.isFinite(value) && !Number.isInteger(value))) {
+    throw new TypeError(`MemoryStorage ${name} must be a positive integer, got ${describe(value)}`);
+  }
+  return value;
+}

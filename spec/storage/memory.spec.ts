@@ -1,0 +1,85 @@
+import { expect } from 'chai';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import type { SweepablePartition } from '../../lib/storage/contract.js';
+import { storageConformance } from './conformance.js';
+
+describe('MemoryStorage', () => {
+  describe('conformance', () => {
+    storageConformance({ create: () => new MemoryStorage() });
+  });
+
+  describe('LRU bounds', () => {
+    const value = (size: number): Uint8Array => new Uint8Array(size).fill(7);
+
+    it('evicts the least recently used entry past maxEntries', async () => {
+      const storage = new MemoryStorage({ maxEntries: 3 });
+      const partition = storage.partition('p');
+      await partition.set('a', value(1));
+      await partition.set('b', value(1));
+      await partition.set('c', value(1));
+      await partition.get('a'); // a is now the most recently used
+      await partition.set('d', value(1));
+      expect(await partition.has('b')).to.equal(false);
+      expect(await partition.has('a')).to.equal(true);
+      expect(await partition.has('c')).to.equal(true);
+      expect(await partition.has('d')).to.equal(true);
+    });
+
+    it('stays within maxBytes, counting the bytes it holds', async () => {
+      const storage = new MemoryStorage({ maxBytes: 100_000 });
+      const partition = storage.partition('p');
+      for (let i = 0; i < 100; i++) await partition.set(`k${i}`, value(10_000));
+      expect(storage.usage.bytes).to.be.at.most(100_000);
+      expect(storage.usage.entries).to.be.within(8, 9);
+      // The newest survive.
+      expect(await partition.has('k99')).to.equal(true);
+      expect(await partition.has('k0')).to.equal(false);
+    });
+
+    it('shares one bound between partitions', async () => {
+      const storage = new MemoryStorage({ maxEntries: 2 });
+      await storage.partition('one').set('a', value(1));
+      await storage.partition('two').set('b', value(1));
+      await storage.partition('two').set('c', value(1));
+      expect(await storage.partition('one').has('a')).to.equal(false);
+      expect(await storage.partition('two').size()).to.equal(2);
+    });
+
+    it('does not keep a value larger than the whole store, and keeps the rest', async () => {
+      const storage = new MemoryStorage({ maxBytes: 1000 });
+      const partition = storage.partition('p');
+      await partition.set('small', value(10));
+      await partition.set('huge', value(5000));
+      expect(await partition.has('huge')).to.equal(false);
+      expect(await partition.has('small')).to.equal(true);
+    });
+
+    it('overwriting a key replaces its bytes in the count', async () => {
+      const storage = new MemoryStorage();
+      const partition = storage.partition('p');
+      await partition.set('k', value(5000));
+      const before = storage.usage.bytes;
+      await partition.set('k', value(1000));
+      expect(storage.usage.bytes).to.equal(before - 4000);
+      expect(storage.usage.entries).to.equal(1);
+      await partition.delete('k');
+      expect(storage.usage).to.deep.equal({ entries: 0, bytes: 0 });
+    });
+
+    it('deleteExpired removes only what has expired', async () => {
+      const storage = new MemoryStorage();
+      const partition = storage.partition('p') as SweepablePartition;
+      await partition.set('old', value(1), { expiresAt: Date.now() - 1 });
+      await partition.set('new', value(1), { expiresAt: Date.now() + 60_000 });
+      await partition.set('forever', value(1));
+      expect(await partition.deleteExpired(Date.now())).to.equal(1);
+      expect(storage.usage.entries).to.equal(2);
+    });
+
+    it('rejects bad limits with a TypeError naming the option', () => {
+      expect(() => new MemoryStorage({ maxBytes: -1 })).to.throw(TypeError, /maxBytes/);
+      expect(() => new MemoryStorage({ maxEntries: 1.5 })).to.throw(TypeError, /maxEntries/);
+      expect(() => new MemoryStorage({ maxBytes: '10MB' as unknown as number })).to.throw(TypeError, /maxBytes must be a positive integer, got "10MB"/);
+    });
+  });
+});
