@@ -36,6 +36,24 @@ export function formatCacheStatus(status: CacheStatus): string {
   return value;
 }
 
+/**
+ * A copy of `headers` with our member appended to Cache-Status. undici 8
+ * consumers (fetch, request) read `controller.rawHeaders` when it is set, so
+ * the member goes there too.
+ */
+export function announce(controller: { rawHeaders?: unknown }, headers: ResponseHeaders, member: string): ResponseHeaders {
+  const raw = controller.rawHeaders;
+  if (Array.isArray(raw)) {
+    // A second Cache-Status field line: consumers join repeated lines in order (RFC 9110 §5.3).
+    controller.rawHeaders = [...raw, CACHE_STATUS_NAME, Buffer.from(member, 'latin1')];
+  } else if (raw !== null && typeof raw === 'object') {
+    controller.rawHeaders = withCacheStatus(raw as ResponseHeaders, member);
+  }
+  return withCacheStatus(headers, member);
+}
+
+const CACHE_STATUS_NAME = Buffer.from('cache-status', 'latin1');
+
 /** A copy of `headers` with our member appended to Cache-Status. */
 export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
   const previous = headers['cache-status'];

@@ -10,7 +10,7 @@ import type { CacheRequest } from '../policy/request.js';
 import { storeDecision, type StorePlan } from '../policy/storable.js';
 import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredVariants } from '../serialize.js';
-import { formatCacheStatus, withCacheStatus, type ForwardReason } from './cache-status.js';
+import { announce, formatCacheStatus, type ForwardReason } from './cache-status.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -108,7 +108,7 @@ export class CachingHandler implements Handler {
       ttl: plan === undefined ? undefined : (plan.lifetime - plan.initialAge) / 1000,
       detail,
     });
-    this.#downstream.onResponseStart?.(controller, statusCode, withCacheStatus(headers, member) as never, statusMessage);
+    this.#downstream.onResponseStart?.(controller, statusCode, announce(controller, headers, member) as never, statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

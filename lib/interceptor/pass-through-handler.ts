@@ -1,7 +1,7 @@
 /** Forwards a response untouched but for our Cache-Status member (for requests the cache does not handle). */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import { withCacheStatus } from './cache-status.js';
+import { announce } from './cache-status.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -28,7 +28,7 @@ export class PassThroughHandler implements Handler {
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode >= 200) {
       this.#onResponse?.(statusCode, headers);
-      headers = withCacheStatus(headers, this.#member);
+      headers = announce(controller, headers, this.#member);
     }
     this.#downstream.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
   }

@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
+import { consumersReadRawHeaders, toRawHeaders } from './undici-compat.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
@@ -12,8 +13,8 @@ type Handler = Dispatcher.DispatchHandler;
 const CHUNK_BYTES = 64 * 1024;
 
 class ReplayController implements Dispatcher.DispatchController {
-  rawHeaders: string[] | null = null;
-  rawTrailers: string[] | null = null;
+  rawHeaders: Buffer[] | null = null;
+  rawTrailers: Buffer[] | null = null;
   #aborted = false;
   #paused = false;
   #reason: Error | null = null;
@@ -101,6 +102,10 @@ export function replay(handler: Handler, response: ReplayResponse): void {
   };
 
   controller.bind(() => queueMicrotask(pump), fail);
+  if (consumersReadRawHeaders) {
+    controller.rawHeaders = toRawHeaders(response.headers);
+    controller.rawTrailers = [];
+  }
 
   try {
     handler.onRequestStart?.(controller, {});

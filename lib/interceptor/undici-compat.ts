@@ -29,3 +29,22 @@ export function modernHandler(handler: Dispatcher.DispatchHandler): Dispatcher.D
 export function forEveryConsumer(dispatcher: Dispatcher): Dispatcher {
   return Dispatcher1Wrapper === undefined ? dispatcher : new Dispatcher1Wrapper(dispatcher);
 }
+
+/**
+ * undici 8's fetch and request read the headers from `controller.rawHeaders`
+ * (Buffer pairs) and ignore the parsed object when it is set; a controller
+ * that answers from the cache must provide them.
+ */
+export const consumersReadRawHeaders = Dispatcher1Wrapper !== undefined;
+
+export function toRawHeaders(headers: Record<string, string | string[] | undefined>): Buffer[] {
+  const raw: Buffer[] = [];
+  for (const name in headers) {
+    const value = headers[name];
+    if (value === undefined) continue;
+    const nameBytes = Buffer.from(name, 'latin1');
+    if (Array.isArray(value)) for (const item of value) raw.push(nameBytes, Buffer.from(item, 'latin1'));
+    else raw.push(nameBytes, Buffer.from(value, 'latin1'));
+  }
+  return raw;
+}

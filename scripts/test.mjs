@@ -1,0 +1,66 @@
+#!/usr/bin/env node
+// Runs the whole suite twice: on this machine's Node (20, with undici 7) and on
+// Node 24 with undici 8 (fetched with `npx -y node@24`; undici 8 is the
+// devDependency "undici-v8", swapped in by scripts/undici8.mjs). Ends with one
+// line, "N passed, N failed", the totals of both runs.
+//
+//   node scripts/test.mjs [mocha args...]      both runtimes
+//   node scripts/test.mjs --runtime=current    this Node only (quicker, for development)
+import { spawnSync, execFileSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, existsSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const args = process.argv.slice(2);
+const runtimeArg = args.find((arg) => arg.startsWith('--runtime='));
+const mochaArgs = args.filter((arg) => arg !== runtimeArg);
+const only = runtimeArg?.split('=')[1];
+const mocha = join(root, 'node_modules', 'mocha', 'bin', 'mocha.js');
+const work = mkdtempSync(join(tmpdir(), 'cachette-test-'));
+
+function node24() {
+  // npx caches the download; later runs only resolve the path.
+  const out = execFileSync('npx', ['-y', 'node@24', '-p', 'process.execPath'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] });
+  return out.trim().split('\n').pop();
+}
+
+const runs = [];
+if (only === undefined || only === 'current') {
+  runs.push({ label: `Node ${process.version}, undici 7`, node: process.execPath, env: {} });
+}
+if (only === undefined || only === '24') {
+  runs.push({
+    label: 'Node 24, undici 8',
+    node: node24(),
+    env: {
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'scripts', 'undici8.mjs')}`.trim(),
+      CACHETTE_EXPECT_UNDICI: '8',
+    },
+  });
+}
+
+let passed = 0;
+let failed = 0;
+for (const [index, run] of runs.entries()) {
+  const stats = join(work, `stats-${index}.json`);
+  console.log(`\n=== ${run.label} (${run.node})`);
+  const result = spawnSync(run.node, [mocha, ...mochaArgs], {
+    cwd: root,
+    stdio: 'inherit',
+    env: { ...process.env, ...run.env, CACHETTE_TEST_STATS: stats },
+  });
+  if (existsSync(stats)) {
+    const totals = JSON.parse(readFileSync(stats, 'utf8'));
+    passed += totals.passes;
+    failed += totals.failures;
+  } else {
+    // The runner died before reporting: count the run as one failure so it cannot pass silently.
+    console.error(`mocha exited (${result.status ?? result.signal}) without totals`);
+    failed += 1;
+  }
+}
+rmSync(work, { recursive: true, force: true });
+console.log(`${passed} passed, ${failed} failed`);
+process.exit(failed > 0 || passed === 0 ? 1 : 0);
