@@ -43,9 +43,6 @@ export interface ContainsOptions {
 type FetchInput = Parameters<typeof undiciFetch>[0];
 type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
 
-const BREAKER_FAILURES = 5;
-const BREAKER_COOLDOWN_MS = 30_000;
-
 export class HttpCache {
   /** The responses partition: raw access, errors are thrown (unlike on the request path). */
   readonly responses: Partition;
@@ -72,8 +69,8 @@ export class HttpCache {
 
     const reporter = new Reporter(resolved.logger);
     const breaker = new CircuitBreaker({
-      failureThreshold: BREAKER_FAILURES,
-      cooldownMs: BREAKER_COOLDOWN_MS,
+      failureThreshold: resolved.breakerFailures,
+      cooldownMs: resolved.breakerCooldownMs,
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
     this.#keys = new KeyPolicy({ matchHeaders: resolved.matchHeaders, perCredential: resolved.perCredential, custom: resolved.key });

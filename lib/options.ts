@@ -58,6 +58,8 @@ export interface CacheOptions {
   credentialed?: 'bypass' | 'per-credential';
   /** Receives warnings and debug messages; nothing is printed by default. */
   logger?: Logger;
+  /** Skip the storage after this many consecutive failures, for `cooldown` seconds. Default: 5 failures, 30 s. */
+  circuitBreaker?: { failures?: number; cooldown?: number };
 }
 
 export interface ResolvedOptions {
@@ -79,6 +81,8 @@ export interface ResolvedOptions {
   maxEntrySize: number;
   perCredential: boolean;
   logger: Logger | undefined;
+  breakerFailures: number;
+  breakerCooldownMs: number;
 }
 
 export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
@@ -86,7 +90,7 @@ export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 const KNOWN_OPTIONS = new Set<string>([
   'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
   'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
-  'credentialed', 'logger',
+  'credentialed', 'logger', 'circuitBreaker',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -154,6 +158,19 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`logger must be an object with debug/info/warn/error methods, got ${describe(logger)}`);
   }
 
+  const breaker = options.circuitBreaker ?? {};
+  if (breaker === null || typeof breaker !== 'object') {
+    throw new TypeError(`circuitBreaker must be an object { failures, cooldown }, got ${describe(breaker)}`);
+  }
+  const breakerFailures = breaker.failures ?? 5;
+  if (!Number.isInteger(breakerFailures) || breakerFailures < 1) {
+    throw new TypeError(`circuitBreaker.failures must be a positive integer, got ${describe(breakerFailures)}`);
+  }
+  const breakerCooldown = breaker.cooldown ?? 30;
+  if (typeof breakerCooldown !== 'number' || !Number.isFinite(breakerCooldown) || breakerCooldown < 0) {
+    throw new TypeError(`circuitBreaker.cooldown must be seconds, got ${describe(breakerCooldown)}`);
+  }
+
   return {
     storage,
     namespace,
@@ -172,6 +189,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     maxEntrySize,
     perCredential: credentialed === 'per-credential',
     logger,
+    breakerFailures,
+    breakerCooldownMs: breakerCooldown * 1000,
   };
 }
 

@@ -1,0 +1,192 @@
+import { expect } from 'chai';
+import { randomBytes } from 'node:crypto';
+import { gzipSync } from 'node:zlib';
+import { request } from 'undici';
+import { sleep } from '../../fixtures/origin.js';
+import { useOrigin } from '../support.js';
+
+describe('miss path: stream to the caller, store only whole responses', () => {
+  const env = useOrigin();
+
+  it('streams the body to the caller before the origin has finished', async () => {
+    let finish!: () => void;
+    const finished = new Promise<void>((resolve) => {
+      finish = resolve;
+    });
+    env.origin.route('/slow', async (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.write('first chunk;');
+      await finished;
+      res.end('last chunk');
+    });
+    const cache = env.cache();
+    const response = await cache.fetch(`${env.origin.url}/slow`);
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    const first = await reader.read();
+    expect(Buffer.from(first.value as Uint8Array).toString()).to.equal('first chunk;');
+    expect(await cache.contains({ url: `${env.origin.url}/slow` })).to.equal(false);
+    finish();
+    let rest = '';
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) rest += Buffer.from(chunk.value).toString();
+    expect(rest).to.equal('last chunk');
+    await cache.settled();
+    expect(await cache.contains({ url: `${env.origin.url}/slow` })).to.equal(true);
+  });
+
+  it('does not store a response the caller aborted', async () => {
+    env.origin.route('/big', async (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      for (let i = 0; i < 50; i++) {
+        if (!res.write(randomBytes(16 * 1024))) await new Promise((resolve) => res.once('drain', resolve));
+        await sleep(5);
+      }
+      res.end();
+    });
+    const cache = env.cache();
+    const controller = new AbortController();
+    const response = await cache.fetch(`${env.origin.url}/big`, { signal: controller.signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader();
+    await reader.read();
+    controller.abort();
+    let error: unknown;
+    try {
+      for (;;) if ((await reader.read()).done) break;
+    } catch (caught) {
+      error = caught;
+    }
+    expect((error as Error)?.name).to.equal('AbortError');
+    await sleep(50);
+    await cache.settled();
+    expect(await cache.contains({ url: `${env.origin.url}/big` })).to.equal(false);
+    expect(await cache.responses.size()).to.equal(0);
+  });
+
+  it('does not store a body that ends short of its content-length', async () => {
+    env.origin.route('/short', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': '1000' });
+      res.write('x'.repeat(400));
+      setTimeout(() => res.socket?.destroy(), 20);
+    });
+    const cache = env.cache();
+    let error: unknown;
+    try {
+      const response = await cache.fetch(`${env.origin.url}/short`);
+      await response.arrayBuffer();
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(Error);
+    await cache.settled();
+    expect(await cache.responses.size()).to.equal(0);
+
+    // The next request goes to the origin again rather than getting a truncated body.
+    env.origin.route('/short', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('whole');
+    });
+    const again = await cache.fetch(`${env.origin.url}/short`);
+    expect(await again.text()).to.equal('whole');
+    expect(env.origin.hits('/short')).to.equal(2);
+  });
+
+  describe('maxEntrySize', () => {
+    it('passes a larger body through unstored when content-length announces it', async () => {
+      const body = randomBytes(5000);
+      env.origin.route('/large', (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(body.length) });
+        res.end(body);
+      });
+      const cache = env.cache({ maxEntrySize: 4096 });
+      for (let i = 0; i < 2; i++) {
+        const response = await cache.fetch(`${env.origin.url}/large`);
+        expect(Buffer.from(await response.arrayBuffer()).equals(body)).to.equal(true);
+        expect(response.headers.get('cache-status')).to.equal('cachette; fwd=uri-miss; fwd-status=200; detail=too-large');
+      }
+      expect(env.origin.hits('/large')).to.equal(2);
+    });
+
+    it('passes a larger chunked body through whole, and unstored', async () => {
+      const body = randomBytes(50_000);
+      env.origin.route('/chunked', async (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        for (let offset = 0; offset < body.length; offset += 10_000) {
+          res.write(body.subarray(offset, offset + 10_000));
+          await sleep(2);
+        }
+        res.end();
+      });
+      const cache = env.cache({ maxEntrySize: 20_000 });
+      const response = await cache.fetch(`${env.origin.url}/chunked`);
+      expect(Buffer.from(await response.arrayBuffer()).equals(body)).to.equal(true);
+      await cache.settled();
+      expect(await cache.responses.size()).to.equal(0);
+    });
+
+    it('stores a body of exactly maxEntrySize', async () => {
+      const body = randomBytes(4096);
+      env.origin.route('/exact', (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end(body);
+      });
+      const cache = env.cache({ maxEntrySize: 4096 });
+      await (await cache.fetch(`${env.origin.url}/exact`)).arrayBuffer();
+      const hit = await cache.fetch(`${env.origin.url}/exact`);
+      expect(Buffer.from(await hit.arrayBuffer()).equals(body)).to.equal(true);
+      expect(env.origin.hits('/exact')).to.equal(1);
+    });
+  });
+
+  it('replays compressed bodies byte-identical, decoded by fetch like the original', async () => {
+    const text = JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ i, name: `item ${i}` })) });
+    const gzipped = gzipSync(text);
+    env.origin.route('/gzip', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-encoding': 'gzip', 'content-type': 'application/json' });
+      res.end(gzipped);
+    });
+    const cache = env.cache();
+    expect(await (await cache.fetch(`${env.origin.url}/gzip`)).text()).to.equal(text);
+    const hit = await cache.fetch(`${env.origin.url}/gzip`);
+    expect(hit.headers.get('cache-status')).to.match(/hit/);
+    expect(await hit.text()).to.equal(text);
+
+    // Through undici.request the stored bytes come back exactly as the origin sent them.
+    const raw = await request(`${env.origin.url}/gzip`, { dispatcher: cache.dispatcher });
+    expect(Buffer.from(await raw.body.arrayBuffer()).equals(gzipped)).to.equal(true);
+    expect(raw.headers['content-length']).to.equal(String(gzipped.length));
+    expect(env.origin.hits('/gzip')).to.equal(1);
+  });
+
+  it('replays a large binary body in full to a slow reader', async () => {
+    const body = randomBytes(3 * 1024 * 1024 + 17);
+    env.origin.route('/binary', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end(body);
+    });
+    const cache = env.cache();
+    await (await cache.fetch(`${env.origin.url}/binary`)).arrayBuffer();
+    const hit = await cache.fetch(`${env.origin.url}/binary`);
+    const reader = (hit.body as ReadableStream<Uint8Array>).getReader();
+    const chunks: Uint8Array[] = [];
+    for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
+      chunks.push(chunk.value);
+      if (chunks.length % 8 === 0) await sleep(1);
+    }
+    expect(Buffer.concat(chunks).equals(body)).to.equal(true);
+    expect(env.origin.hits('/binary')).to.equal(1);
+  });
+
+  it('answers a HEAD request from the stored GET response, without a body', async () => {
+    env.origin.route('/page', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/html' });
+      res.end('<p>hello</p>');
+    });
+    const cache = env.cache();
+    await (await cache.fetch(`${env.origin.url}/page`)).text();
+    const head = await request(`${env.origin.url}/page`, { method: 'HEAD', dispatcher: cache.dispatcher });
+    expect(head.statusCode).to.equal(200);
+    expect(head.headers['content-length']).to.equal('12');
+    expect(head.headers['cache-status']).to.match(/^cachette; hit/);
+    expect((await head.body.arrayBuffer()).byteLength).to.equal(0);
+    expect(env.origin.hits('/page')).to.equal(1);
+  });
+});

@@ -1,0 +1,160 @@
+import { expect } from 'chai';
+import { KeyPolicy } from '../../lib/policy/key.js';
+import { normalizeRequestUrl, normalizeAbsoluteUrl } from '../../lib/policy/url.js';
+import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
+import { decodeRecord, type StoredResponse } from '../../lib/serialize.js';
+import { respond } from '../../fixtures/origin.js';
+import { useOrigin } from '../support.js';
+
+const none = new Set<string>();
+
+describe('cache keys', () => {
+  describe('URL normalization', () => {
+    it('lower-cases scheme and host, drops the default port and the fragment', () => {
+      const a = normalizeAbsoluteUrl('HTTP://Example.COM:80/Path?x=1#frag', none);
+      const b = normalizeAbsoluteUrl('http://example.com/Path?x=1', none);
+      expect(a.keyUrl).to.equal('http://example.com/Path?x=1');
+      expect(a).to.deep.equal(b);
+      expect(normalizeAbsoluteUrl('https://example.com:443/', none).keyUrl).to.equal('https://example.com/');
+      expect(normalizeAbsoluteUrl('https://example.com:8443/', none).keyUrl).to.equal('https://example.com:8443/');
+    });
+
+    it('sorts query parameters by name, keeping the order of repeated names', () => {
+      const url = normalizeRequestUrl('http://h', '/p?b=2&a=1&c=3&a=0', none);
+      expect(url.keyUrl).to.equal('http://h/p?a=1&a=0&b=2&c=3');
+      expect(normalizeRequestUrl('http://h', '/p?', none).keyUrl).to.equal('http://h/p');
+    });
+
+    it('leaves ignored parameters out of the key and redacts them in the stored URL', () => {
+      const ignored = new Set(['api_key']);
+      const url = normalizeRequestUrl('http://h', '/p?q=cats&api_key=s3cret', ignored);
+      expect(url.keyUrl).to.equal('http://h/p?q=cats');
+      expect(url.storedUrl).to.equal('http://h/p?api_key=REDACTED&q=cats');
+      expect(url.storedUrl).to.not.include('s3cret');
+      // Encoded names are recognized too.
+      expect(normalizeRequestUrl('http://h', '/p?api%5Fkey=x', ignored).keyUrl).to.equal('http://h/p');
+    });
+  });
+
+  describe('KeyPolicy', () => {
+    const headers = (init: Record<string, string>) => normalizeRequestHeaders(init);
+
+    it('gives equal keys to equivalent requests and different keys to different ones', () => {
+      const keys = new KeyPolicy({ matchHeaders: [], perCredential: false });
+      const key = (method: string, url: string, h: Record<string, string> = {}) => keys.keyFor({ method, url, headers: headers(h) });
+      expect(key('GET', 'http://h/a')).to.equal(key('GET', 'http://h/a', { accept: 'text/html' }));
+      expect(key('GET', 'http://h/a')).to.not.equal(key('GET', 'http://h/b'));
+      expect(key('GET', 'http://h/a')).to.not.equal(key('POST', 'http://h/a'));
+      expect(key('GET', 'http://h/a')).to.match(/^[A-Za-z0-9_-]{43}$/);
+    });
+
+    it('matchHeaders become part of the key, whatever their case', () => {
+      const keys = new KeyPolicy({ matchHeaders: ['accept-language'], perCredential: false });
+      const fr = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({ 'Accept-Language': 'fr' }) });
+      const en = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({ 'accept-language': 'en' }) });
+      const fr2 = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({ 'ACCEPT-LANGUAGE': 'fr' }) });
+      expect(fr).to.not.equal(en);
+      expect(fr).to.equal(fr2);
+    });
+
+    it('per-credential keys differ by credential and never contain it', () => {
+      const keys = new KeyPolicy({ matchHeaders: [], perCredential: true });
+      const alice = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({ authorization: 'Bearer alice-token' }) });
+      const bob = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({ authorization: 'Bearer bob-token' }) });
+      const anonymous = keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers({}) });
+      expect(new Set([alice, bob, anonymous]).size).to.equal(3);
+      expect(alice).to.not.include('alice');
+    });
+
+    it('uses a custom key function, digesting keys too long for every backend', () => {
+      const keys = new KeyPolicy({ matchHeaders: [], perCredential: false, custom: (r) => `${r.method}:${r.url}` });
+      expect(keys.keyFor({ method: 'GET', url: 'http://h/a', headers: {} })).to.equal('GET:http://h/a');
+      const long = keys.keyFor({ method: 'GET', url: `http://h/${'x'.repeat(500)}`, headers: {} });
+      expect(long.length).to.equal(43);
+      const bad = new KeyPolicy({ matchHeaders: [], perCredential: false, custom: () => '' });
+      expect(() => bad.keyFor({ method: 'GET', url: 'http://h/a', headers: {} })).to.throw(TypeError, /key function/);
+    });
+  });
+
+  describe('through the cache', () => {
+    const env = useOrigin();
+
+    it('serves differently spelled but equivalent URLs from one entry', async () => {
+      env.origin.route('/search', respond(200, { 'cache-control': 'max-age=60' }, 'results'));
+      const cache = env.cache();
+      await (await cache.fetch(`${env.origin.url}/search?b=2&a=1`)).text();
+      const hit = await cache.fetch(`http://127.0.0.1:${env.origin.port}/search?a=1&b=2`);
+      expect(hit.headers.get('cache-status')).to.match(/hit/);
+      await hit.text();
+      expect(env.origin.hits('/search')).to.equal(1);
+    });
+
+    it('ignoredParameters: one entry whatever their value, and the value is never stored', async () => {
+      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
+      const cache = env.cache({ ignoredParameters: ['token'] });
+      await (await cache.fetch(`${env.origin.url}/data?token=first-secret&page=1`)).text();
+      const hit = await cache.fetch(`${env.origin.url}/data?page=1&token=second-secret`);
+      expect(hit.headers.get('cache-status')).to.match(/hit/);
+      await hit.text();
+      expect(env.origin.hits('/data')).to.equal(1);
+
+      const entries: StoredResponse[] = [];
+      for await (const [, bytes] of cache.responses.entries()) entries.push(decodeRecord(bytes) as StoredResponse);
+      expect(entries).to.have.length(1);
+      expect(entries[0]?.url).to.equal(`${env.origin.url}/data?page=1&token=REDACTED`);
+      for await (const [, bytes] of cache.responses.entries()) expect(Buffer.from(bytes).toString('latin1')).to.not.include('secret');
+    });
+
+    it('matchHeaders keep separate entries per header value', async () => {
+      env.origin.route('/hello', (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end(req.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello');
+      });
+      const cache = env.cache({ matchHeaders: ['Accept-Language'] });
+      const text = async (lang: string) => (await cache.fetch(`${env.origin.url}/hello`, { headers: { 'accept-language': lang } })).text();
+      expect(await text('fr')).to.equal('bonjour');
+      expect(await text('en')).to.equal('hello');
+      expect(await text('fr')).to.equal('bonjour');
+      expect(await text('en')).to.equal('hello');
+      expect(env.origin.hits('/hello')).to.equal(2);
+    });
+
+    describe('credentials', () => {
+      beforeEach(() => {
+        env.origin.route('/me', (req, res) => {
+          res.writeHead(200, { 'cache-control': 'public, max-age=60' });
+          res.end(`user: ${req.headers.authorization ?? req.headers.cookie ?? 'anonymous'}`);
+        });
+      });
+
+      it('by default, requests with Authorization or Cookie are neither served from nor stored in the cache', async () => {
+        const cache = env.cache();
+        const anonymous = await (await cache.fetch(`${env.origin.url}/me`)).text();
+        expect(anonymous).to.equal('user: anonymous');
+        const alice = await cache.fetch(`${env.origin.url}/me`, { headers: { authorization: 'Bearer alice' } });
+        expect(await alice.text()).to.equal('user: Bearer alice');
+        expect(alice.headers.get('cache-status')).to.equal('cachette; fwd=bypass; detail=credentialed');
+        const cookie = await cache.fetch(`${env.origin.url}/me`, { headers: { cookie: 'session=bob' } });
+        expect(await cookie.text()).to.equal('user: session=bob');
+        expect(await cache.responses.size()).to.equal(1);
+        expect(env.origin.hits('/me')).to.equal(3);
+      });
+
+      it('per-credential: each credential gets its own entry, stored without the credential', async () => {
+        const cache = env.cache({ credentialed: 'per-credential' });
+        const as = async (token: string) => (await cache.fetch(`${env.origin.url}/me`, { headers: { authorization: `Bearer ${token}` } })).text();
+        expect(await as('alice-secret')).to.equal('user: Bearer alice-secret');
+        expect(await as('bob-secret')).to.equal('user: Bearer bob-secret');
+        expect(await as('alice-secret')).to.equal('user: Bearer alice-secret');
+        expect(await as('bob-secret')).to.equal('user: Bearer bob-secret');
+        expect(env.origin.hits('/me')).to.equal(2);
+        for await (const key of cache.responses.keys()) expect(key).to.not.include('secret');
+        for await (const [, bytes] of cache.responses.entries()) {
+          // The body names the user (the origin echoes it); nothing else may hold the credential.
+          const record = decodeRecord(bytes) as StoredResponse;
+          expect(JSON.stringify({ ...record, body: undefined })).to.not.include('secret');
+        }
+      });
+    });
+  });
+});
