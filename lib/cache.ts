@@ -15,6 +15,7 @@ import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/head
 import { decodeRecord } from './serialize.js';
 import type { CacheContext } from './interceptor/context.js';
 import { EntryWriter } from './interceptor/writer.js';
+import { Flights } from './interceptor/single-flight.js';
 import { createInterceptor } from './interceptor/index.js';
 import { invalidateKeys } from './interceptor/invalidate.js';
 import { forEveryConsumer } from './interceptor/undici-compat.js';
@@ -81,6 +82,7 @@ export class HttpCache {
       redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter),
       reporter,
       writer: undefined as unknown as EntryWriter,
+      flights: new Flights(),
     };
     ctx.writer = new EntryWriter(ctx);
     this.#ctx = ctx;
@@ -169,8 +171,9 @@ export class HttpCache {
   /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. */
   async close(): Promise<void> {
     this.uninstall();
-    await this.#ctx.writer.flush();
+    // The agent finishes the requests under way (background refreshes included) before it closes.
     if (this.#agent !== undefined) await this.#agent.close();
+    await this.#ctx.writer.flush();
     await this.storage.close();
   }
 

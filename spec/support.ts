@@ -24,3 +24,22 @@ export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) =
     },
   };
 }
+
+export interface Fetched {
+  status: number;
+  body: string;
+  cacheStatus: string | null;
+  headers: Headers;
+}
+
+/** Fetches through the cache and reads the whole body. */
+export async function fetchText(cache: HttpCache, url: string, init?: Parameters<HttpCache['fetch']>[1]): Promise<Fetched> {
+  const response = await cache.fetch(url, init);
+  const body = await response.text();
+  return { status: response.status, body, cacheStatus: response.headers.get('cache-status'), headers: response.headers as unknown as Headers };
+}
+
+/** An HTTP-date `seconds` from now (negative: in the past). */
+export function httpDate(seconds: number): string {
+  return new Date(Date.now() + seconds * 1000).toUTCString();
+}

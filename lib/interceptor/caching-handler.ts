@@ -1,28 +1,66 @@
 /**
- * The handler for a response coming from the origin. It passes every chunk
- * to the caller as it arrives, keeps a copy in a buffer bounded by
- * `maxEntrySize`, and hands the whole response to the writer after the
- * caller has seen its end. Errors, aborts and short bodies are never stored.
+ * The handler for a request the cache forwarded to the origin. What it does
+ * depends on the response:
+ *
+ * - a response to pass on: every chunk goes to the caller as it arrives, a
+ *   copy is kept in a buffer bounded by `maxEntrySize`, and the writer
+ *   stores it after the caller has seen its end (never when it errored, was
+ *   aborted or ended short);
+ * - a 304 to our conditional request (RFC 9111 §4.3.3): the stored entry is
+ *   updated with its headers, stored again, and replayed to the caller;
+ * - a 5xx, or no response at all, while a stale entry may stand in for it
+ *   (stale-if-error, RFC 5861 §4): the stale entry is replayed instead.
+ *
+ * The outcome is handed to the requests collapsed onto this one.
  */
 import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
-import { storeDecision, type StorePlan } from '../policy/storable.js';
-import { headerValue, type ResponseHeaders } from '../policy/headers.js';
-import type { StoredVariants } from '../serialize.js';
-import { announce, formatCacheStatus, type ForwardReason } from './cache-status.js';
+import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
+import { headerValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
+import { updateStoredHeaders } from '../policy/update.js';
+import { parseCacheControl } from '../policy/cache-control.js';
+import { correctedInitialAge } from '../policy/freshness.js';
+import { varyPairs } from '../policy/vary.js';
+import type { StoredResponse, StoredVariants } from '../serialize.js';
+import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
+import { replay } from './replay.js';
+import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
 
+export interface StaleEntry {
+  entry: StoredResponse;
+  /** We sent If-None-Match / If-Modified-Since from it. */
+  conditional: boolean;
+  /** It may answer in place of an origin error. */
+  fallbackOnError: boolean;
+}
+
 export interface ForwardInfo {
   fwd: ForwardReason;
-  /** The variants index met at lookup, reused when storing a new variant. */
+  /** The Vary index met at lookup, reused when storing a new variant. */
   variants?: StoredVariants | undefined;
-  collapsed?: boolean;
-  /** Called once with the outcome, for single-flight followers and background refreshes. */
-  onSettled?: ((stored: boolean) => void) | undefined;
+  stale?: StaleEntry | undefined;
+  flight?: Flight | undefined;
 }
+
+/** RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504". */
+const ERROR_STATUSES = new Set([500, 502, 503, 504]);
+/** Failures to reach the origin at all, as opposed to the caller giving up. */
+const NETWORK_ERRORS = new Set([
+  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
+  'ENETUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
+]);
+
+export function isNetworkError(error: unknown): boolean {
+  const code = (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code;
+  return typeof code === 'string' && NETWORK_ERRORS.has(code);
+}
+
+type Mode = 'forward' | 'not-modified' | 'error-fallback';
 
 export class CachingHandler implements Handler {
   readonly #ctx: CacheContext;
@@ -30,15 +68,17 @@ export class CachingHandler implements Handler {
   readonly #downstream: Handler;
   readonly #info: ForwardInfo;
   readonly #requestTime: number;
+  #mode: Mode | undefined;
   #plan: StorePlan | undefined;
+  #shareable = false;
   #chunks: Buffer[] | undefined;
   #size = 0;
   #expectedLength: number | undefined;
   #status = 0;
   #statusText = '';
   #headers: ResponseHeaders = {};
+  #cacheStatus: CacheStatus = {};
   #responseTime = 0;
-  #settled = false;
 
   constructor(ctx: CacheContext, request: CacheRequest, downstream: Handler, info: ForwardInfo) {
     this.#ctx = ctx;
@@ -50,6 +90,7 @@ export class CachingHandler implements Handler {
 
   onRequestStart(controller: Controller, context: unknown): void {
     // A retried request starts over.
+    this.#mode = undefined;
     this.#chunks = undefined;
     this.#plan = undefined;
     this.#size = 0;
@@ -65,58 +106,55 @@ export class CachingHandler implements Handler {
       this.#downstream.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
       return;
     }
-    const ctx = this.#ctx;
-    const request = this.#request;
     this.#responseTime = Date.now();
     this.#status = statusCode;
     this.#statusText = statusMessage ?? '';
     this.#headers = headers;
+    const stale = this.#info.stale;
 
+    if (stale !== undefined && stale.conditional && statusCode === 304) {
+      this.#mode = 'not-modified';
+      return;
+    }
+    if (stale !== undefined && stale.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
+      this.#mode = 'error-fallback';
+      return;
+    }
+    this.#mode = 'forward';
+
+    const ctx = this.#ctx;
+    const decision = this.#decide(statusCode, headers);
     let detail: string | undefined;
-    const decision = request.method === 'HEAD'
-      ? { store: false as const, reason: 'head' }
-      : storeDecision({
-        options: ctx.options,
-        method: request.method,
-        url: request.url.storedUrl,
-        requestDirectives: request.directives,
-        authorized: request.authorized,
-        status: statusCode,
-        headers,
-        requestTime: this.#requestTime,
-        responseTime: this.#responseTime,
-      });
     if (decision.store) {
       this.#expectedLength = contentLength(headers);
-      if (this.#expectedLength !== undefined && this.#expectedLength > ctx.options.maxEntrySize) {
-        detail = 'too-large';
-      } else {
-        this.#plan = decision;
-        this.#chunks = [];
-      }
+      if (this.#expectedLength !== undefined && this.#expectedLength > ctx.options.maxEntrySize) detail = 'too-large';
+      else this.#plan = decision;
     } else {
       detail = decision.reason;
     }
     if (detail !== undefined) this.#notStored(detail);
+    this.#shareable = this.#info.flight !== undefined && detail !== 'too-large' && isShareable(headers, ctx.options.shared);
+    if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
-    const member = formatCacheStatus({
+    this.#cacheStatus = {
       fwd: this.#info.fwd,
       fwdStatus: statusCode,
       stored: plan !== undefined,
-      collapsed: this.#info.collapsed,
       ttl: plan === undefined ? undefined : (plan.lifetime - plan.initialAge) / 1000,
       detail,
-    });
-    this.#downstream.onResponseStart?.(controller, statusCode, announce(controller, headers, member) as never, statusMessage);
+    };
+    this.#downstream.onResponseStart?.(controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)) as never, statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
+    if (this.#mode !== 'forward') return; // a 304 or a replaced error: nothing for the caller
     if (this.#chunks !== undefined) {
       this.#size += chunk.byteLength;
       if (this.#size > this.#ctx.options.maxEntrySize) {
         this.#chunks = undefined;
-        this.#notStored('too-large');
+        if (this.#plan !== undefined) this.#notStored('too-large');
+        this.#plan = undefined;
       } else {
         this.#chunks.push(chunk);
       }
@@ -125,47 +163,178 @@ export class CachingHandler implements Handler {
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
+    switch (this.#mode) {
+      case 'not-modified':
+        return this.#serveUpdated();
+      case 'error-fallback':
+        return this.#serveStale(`stale-if-error`, this.#status);
+      default:
+        break;
+    }
     this.#downstream.onResponseEnd?.(controller, trailers as never);
     const chunks = this.#chunks;
-    const plan = this.#plan;
     this.#chunks = undefined;
-    if (chunks === undefined || plan === undefined) return this.#settle(false);
-    if (this.#expectedLength !== undefined && this.#size !== this.#expectedLength && this.#status !== 204) {
-      this.#notStored('incomplete');
-      return this.#settle(false);
+    if (chunks === undefined) return this.#settle({ kind: 'solo' });
+    if (this.#expectedLength !== undefined && this.#size !== this.#expectedLength && this.#status !== 204 && this.#request.method !== 'HEAD') {
+      if (this.#plan !== undefined) this.#notStored('incomplete');
+      return this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
     }
-    this.#ctx.writer.save({
-      request: this.#request,
-      plan,
-      status: this.#status,
-      statusText: this.#statusText,
-      headers: this.#headers,
-      body: chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size),
-      requestTime: this.#requestTime,
-      responseTime: this.#responseTime,
-      variants: this.#info.variants,
-    });
-    this.#settle(true);
+    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size);
+    const plan = this.#plan;
+    if (plan !== undefined) {
+      this.#ctx.writer.save({
+        request: this.#request,
+        plan,
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.#headers,
+        body,
+        requestTime: this.#requestTime,
+        responseTime: this.#responseTime,
+        variants: this.#info.variants,
+      });
+    }
+    if (plan !== undefined || this.#shareable) {
+      this.#settle({ kind: 'response', response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary) });
+    } else {
+      this.#settle({ kind: 'solo' });
+    }
   }
 
   onResponseError(controller: Controller, error: Error): void {
-    if (this.#chunks !== undefined) {
-      this.#chunks = undefined;
-      this.#notStored(controller.aborted ? 'aborted' : 'error');
+    const stale = this.#info.stale;
+    if (this.#mode === undefined && stale?.fallbackOnError === true && isNetworkError(error)) {
+      this.#serveStale('stale-if-error', undefined);
+      return;
     }
-    this.#settle(false);
+    if (this.#plan !== undefined) this.#notStored(controller.aborted ? 'aborted' : 'error');
+    this.#plan = undefined;
+    this.#chunks = undefined;
+    this.#settle(isNetworkError(error) ? { kind: 'failed', error } : { kind: 'abandoned' });
     this.#downstream.onResponseError?.(controller, error);
+  }
+
+  #decide(status: number, headers: ResponseHeaders): StoreDecision {
+    const request = this.#request;
+    if (request.method === 'HEAD') return { store: false, reason: 'head' } as unknown as StoreDecision;
+    return storeDecision({
+      options: this.#ctx.options,
+      method: request.method,
+      url: request.url.storedUrl,
+      requestDirectives: request.directives,
+      authorized: request.authorized,
+      status,
+      headers,
+      requestTime: this.#requestTime,
+      responseTime: this.#responseTime,
+    });
+  }
+
+  /** RFC 9111 §4.3.4: freshen the stored response with the 304's headers, store it again, serve it. */
+  #serveUpdated(): void {
+    const entry = (this.#info.stale as StaleEntry).entry;
+    const headers = updateStoredHeaders(entry.headers, this.#headers);
+    const decision = storeDecision({
+      options: this.#ctx.options,
+      method: this.#request.method,
+      url: this.#request.url.storedUrl,
+      requestDirectives: this.#request.directives,
+      authorized: this.#request.authorized,
+      status: entry.status,
+      headers,
+      requestTime: this.#requestTime,
+      responseTime: this.#responseTime,
+    });
+    let detail: string | undefined;
+    if (decision.store) {
+      this.#ctx.writer.save({
+        request: this.#request,
+        plan: decision,
+        status: entry.status,
+        statusText: entry.statusText,
+        headers,
+        body: entry.body,
+        requestTime: this.#requestTime,
+        responseTime: this.#responseTime,
+        variants: this.#info.variants,
+      });
+    } else {
+      detail = decision.reason;
+      this.#notStored(detail);
+    }
+    this.#cacheStatus = {
+      fwd: this.#info.fwd,
+      fwdStatus: 304,
+      stored: decision.store,
+      ttl: decision.store ? (decision.lifetime - decision.initialAge) / 1000 : undefined,
+      detail,
+    };
+    const served = { ...headers, age: String(Math.floor(correctedInitialAge(headers, this.#requestTime, this.#responseTime) / 1000)) };
+    this.#replay(entry.status, entry.statusText, served, entry.body, decision.store ? decision.vary : undefined);
+  }
+
+  /** RFC 5861 §4: the origin failed, the stale entry answers. */
+  #serveStale(detail: string, fwdStatus: number | undefined): void {
+    const entry = (this.#info.stale as StaleEntry).entry;
+    const now = Date.now();
+    const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
+    this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };
+    const headers = pairsToHeaders(entry.headers, (name) => name === 'age');
+    headers['age'] = String(Math.floor(ageMs / 1000));
+    this.#ctx.reporter.decision({ outcome: 'stale', reason: detail, method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key });
+    this.#replay(entry.status, entry.statusText, headers, entry.body, entry.vary === null ? undefined : entry.vary.filter((_, i) => i % 2 === 0) as string[]);
+  }
+
+  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): void {
+    replay(this.#downstream, {
+      status,
+      statusText,
+      headers: announceless(headers, formatCacheStatus(this.#cacheStatus)),
+      body: this.#request.method === 'HEAD' ? undefined : body,
+    });
+    this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames) });
+  }
+
+  #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): SharedResponse {
+    const names = varyNames ?? varyNamesOf(headers);
+    // A cookie set for the leader's caller is not the followers'.
+    const { 'set-cookie': _cookie, ...forFollowers } = headers;
+    return {
+      status,
+      statusText,
+      headers: forFollowers,
+      body,
+      cacheStatus: this.#cacheStatus,
+      vary: names.length === 0 ? undefined : varyPairs(names, this.#request.headers, this.#ctx.options.ignoredParameters),
+    };
   }
 
   #notStored(reason: string): void {
     this.#ctx.reporter.store({ method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key, stored: false, reason });
   }
 
-  #settle(stored: boolean): void {
-    if (this.#settled) return;
-    this.#settled = true;
-    this.#info.onSettled?.(stored);
+  #settle(outcome: FlightOutcome): void {
+    this.#info.flight?.settle(outcome);
   }
+}
+
+/** Appends our Cache-Status member to a response the cache builds itself. */
+function announceless(headers: ResponseHeaders, member: string): ResponseHeaders {
+  return announce({}, headers, member);
+}
+
+/** May collapsed requests get a copy of this response? Not when it is one user's (RFC 9111 §3, §5.2.2). */
+function isShareable(headers: ResponseHeaders, shared: boolean): boolean {
+  const directives = parseCacheControl(headers['cache-control']);
+  if (directives.noStore === true) return false;
+  if (shared && (directives.private !== undefined || headers['set-cookie'] !== undefined)) return false;
+  return !varyNamesOf(headers).includes('*');
+}
+
+function varyNamesOf(headers: ResponseHeaders): string[] {
+  const vary = headers['vary'];
+  if (vary === undefined) return [];
+  return [...new Set((Array.isArray(vary) ? vary.join(',') : vary).split(',').map((name) => name.trim().toLowerCase()).filter(Boolean))].sort();
 }
 
 /** The declared body length, when there is exactly one valid Content-Length. */

@@ -4,6 +4,7 @@ import type { KeyPolicy } from '../policy/key.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import type { Reporter } from '../diagnostics.js';
 import type { EntryWriter } from './writer.js';
+import type { Flights } from './single-flight.js';
 
 export interface CacheContext {
   options: ResolvedOptions;
@@ -13,4 +14,6 @@ export interface CacheContext {
   redirects: FailOpenPartition;
   reporter: Reporter;
   writer: EntryWriter;
+  /** Requests under way to the origin, by key, for collapsing. */
+  flights: Flights;
 }

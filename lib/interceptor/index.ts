@@ -1,96 +1,112 @@
 /**
  * The undici interceptor: for each request, decide whether the cache takes
- * part, look the key up (fail-open), and either replay a stored response or
- * forward to the origin through a handler that stores what comes back.
+ * part (with a named reason when it does not), then look it up and answer
+ * (respond.ts). Requests it does not cache still get a Cache-Status, and a
+ * successful unsafe request invalidates what the cache holds for its URL.
  */
 import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
-import { analyzeRequest, type CacheRequest } from '../policy/request.js';
-import { currentAge } from '../policy/freshness.js';
-import { pairsToHeaders } from '../policy/headers.js';
-import { ResponseFlags, type StoredResponse } from '../serialize.js';
-import { lookup, type Lookup } from './lookup.js';
-import { replay } from './replay.js';
-import { CachingHandler, type ForwardInfo } from './caching-handler.js';
+import { analyzeRequest, SAFE_METHODS, type RequestAnalysis } from '../policy/request.js';
+import { normalizeRequestHeaders, headerValue, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
+import { normalizeAbsoluteUrl } from '../policy/url.js';
+import { normalizeBody } from '../policy/body.js';
 import { PassThroughHandler } from './pass-through-handler.js';
-import { formatCacheStatus, withCacheStatus, type ForwardReason } from './cache-status.js';
+import { formatCacheStatus, type ForwardReason } from './cache-status.js';
 import { modernHandler } from './undici-compat.js';
+import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
+import { respond } from './respond.js';
+import { invalidateKeys } from './invalidate.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
 type Options = Dispatcher.DispatchOptions;
+
+/** RFC 9110 §9.2.1: methods that do not change anything on the origin. */
+const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
 export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherComposeInterceptor {
   return (dispatch) => function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
     const handler = modernHandler(rawHandler);
     if (opts.upgrade || opts.method === 'CONNECT') return dispatch(opts, handler);
 
-    const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
-    if (!analysis.cacheable) {
-      const fwd: ForwardReason = analysis.reason === 'method' ? 'method' : analysis.reason === 'request-no-store' ? 'request' : 'bypass';
-      if (ctx.reporter.wantsDecisions) {
-        ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
-      }
-      const detail = analysis.reason === 'method' ? undefined : analysis.reason;
-      return dispatch(opts, new PassThroughHandler(handler, formatCacheStatus({ fwd, detail })));
+    const method = opts.method.toUpperCase();
+    if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method)) {
+      // A method cached on purpose (POST queries) is keyed by its body: read it first.
+      keyByBody(ctx, dispatch, opts, handler).catch((error: unknown) => fail(handler, error));
+      return true;
     }
-
-    respond(ctx, dispatch, opts, handler, analysis.request).catch((error: unknown) => {
-      handler.onResponseError?.(null as never, error instanceof Error ? error : new Error(String(error)));
-    });
+    const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
+    if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
+    respond(ctx, dispatch, opts, handler, analysis.request).catch((error: unknown) => fail(handler, error));
     return true;
   };
 }
 
-async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest): Promise<void> {
-  let found: Lookup;
-  try {
-    found = await lookup(ctx, request);
-  } catch (error) {
-    // Lookup is fail-open by construction; should a bug of ours throw anyway, the origin still answers.
-    ctx.reporter.storageError({ operation: 'lookup', partition: ctx.responses.name, error });
-    found = { found: false, fwd: 'uri-miss', variants: undefined };
-  }
-  if (found.found) {
-    const entry = found.entry;
-    const now = Date.now();
-    const age = currentAge(entry, now);
-    if (age < entry.lifetime && (entry.flags & ResponseFlags.noCache) === 0) {
-      decide(ctx, request, 'hit', 'fresh');
-      replayEntry(handler, request, entry, age, formatCacheStatus({ hit: true, ttl: (entry.lifetime - age) / 1000 }));
-      return;
-    }
-    forward(ctx, dispatch, opts, handler, request, { fwd: 'stale', variants: found.variants });
+async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler): Promise<void> {
+  const read = await readRequestBody(opts.body);
+  if ('unsupported' in read) {
+    bypass(ctx, dispatch, opts, handler, { cacheable: false, reason: read.unsupported as 'body', method: opts.method.toUpperCase(), url: undefined, headers: undefined });
     return;
   }
-  decide(ctx, request, 'miss', found.fwd);
-  forward(ctx, dispatch, opts, handler, request, { fwd: found.fwd, variants: found.variants });
-}
-
-function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo): void {
-  dispatch(opts, new CachingHandler(ctx, request, handler, info));
-}
-
-/** Replays a stored response with its current Age (RFC 9111 §5.1) and our Cache-Status. */
-function replayEntry(handler: Handler, request: CacheRequest, entry: StoredResponse, ageMs: number, cacheStatus: string): void {
-  const hidden = entry.hiddenFields;
-  const headers = pairsToHeaders(entry.headers, hidden === null ? skipAge : (name) => name === 'age' || hidden.includes(name));
-  // https://www.rfc-editor.org/rfc/rfc9111.html#name-age
-  headers['age'] = String(Math.floor(ageMs / 1000));
-  replay(handler, {
-    status: entry.status,
-    statusText: entry.statusText,
-    headers: withCacheStatus(headers, cacheStatus),
-    body: request.method === 'HEAD' ? undefined : entry.body,
-  });
-}
-
-function skipAge(name: string): boolean {
-  return name === 'age';
-}
-
-function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
-  if (ctx.reporter.wantsDecisions) {
-    ctx.reporter.decision({ outcome, reason, method: request.method, url: request.url.storedUrl, key: request.key });
+  // The body was consumed: the origin gets the bytes that were read.
+  const forwarded: Options = { ...opts, body: read.bytes as Buffer };
+  const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
+  const analysis: RequestAnalysis = read.bytes.byteLength > MAX_KEYED_BODY
+    ? { cacheable: false, reason: 'body', method: opts.method.toUpperCase(), url: undefined, headers }
+    : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters));
+  if (!analysis.cacheable) {
+    bypass(ctx, dispatch, forwarded, handler, analysis);
+    return;
   }
+  await respond(ctx, dispatch, forwarded, handler, analysis.request);
+}
+
+function bypass(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, analysis: Extract<RequestAnalysis, { cacheable: false }>): boolean {
+  const fwd: ForwardReason = analysis.reason === 'method' ? 'method' : analysis.reason === 'request-no-store' ? 'request' : 'bypass';
+  if (ctx.reporter.wantsDecisions) {
+    ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
+  }
+  const member = formatCacheStatus({ fwd, detail: analysis.reason === 'method' ? undefined : analysis.reason });
+  const onResponse = SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method)
+    ? undefined
+    : (status: number, headers: ResponseHeaders) => invalidateAfterUnsafe(ctx, opts, status, headers);
+  return dispatch(opts, new PassThroughHandler(handler, member, onResponse));
+}
+
+/**
+ * RFC 9111 §4.4: a non-error response to an unsafe request invalidates the
+ * target URI and the same-origin Location and Content-Location.
+ */
+function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number, responseHeaders: ResponseHeaders): void {
+  if (status < 200 || status >= 400) return;
+  let target: URL;
+  try {
+    target = new URL(opts.path, opts.origin ?? undefined);
+  } catch {
+    return;
+  }
+  const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
+  const keys = new Set<string>();
+  const add = (url: URL): void => {
+    if (url.origin !== target.origin) return;
+    keys.add(ctx.keys.keyFor({ method: 'GET', url: normalizeAbsoluteUrl(url, ctx.options.ignoredParameters).keyUrl, headers }));
+  };
+  add(target);
+  for (const name of ['location', 'content-location']) {
+    const value = headerValue(responseHeaders, name);
+    if (value === undefined) continue;
+    try {
+      add(new URL(value, target));
+    } catch {
+      // Not a URL: nothing to invalidate.
+    }
+  }
+  ctx.writer.track([...keys], invalidateKeys(ctx.responses, ctx.redirects, keys).then(() => undefined));
+  if (ctx.reporter.wantsDecisions) {
+    ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.href });
+  }
+}
+
+function fail(handler: Handler, error: unknown): void {
+  handler.onResponseError?.(null as never, error instanceof Error ? error : new Error(String(error)));
 }

@@ -61,10 +61,20 @@ export class EntryWriter {
           .finally(resolve);
       });
     });
-    this.#pending.set(key, write);
-    void write.then(() => {
-      if (this.#pending.get(key) === write) this.#pending.delete(key);
-    });
+    this.track([key], write);
+  }
+
+  /** Makes lookups of these keys wait for `operation` (an invalidation, say). */
+  track(keys: string[], operation: Promise<void>): void {
+    const settled = operation.catch(() => undefined);
+    for (const key of keys) {
+      const previous = this.#pending.get(key);
+      const after = previous === undefined ? settled : Promise.all([previous, settled]).then(() => undefined);
+      this.#pending.set(key, after);
+      void after.then(() => {
+        if (this.#pending.get(key) === after) this.#pending.delete(key);
+      });
+    }
   }
 
   async #write(job: SaveJob): Promise<void> {

@@ -11,6 +11,8 @@ import type { ResolvedOptions } from '../options.js';
 
 export interface CacheRequest {
   method: string;
+  /** The client sent its own validators (If-None-Match...): forwarded untouched. */
+  conditional: boolean;
   /** The method whose stored responses answer this request (HEAD is answered from GET). */
   lookupMethod: string;
   url: NormalizedUrl;
@@ -20,7 +22,13 @@ export interface CacheRequest {
   key: string;
 }
 
-export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'range' | 'key-error' | 'bad-url';
+export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'range' | 'key-error' | 'bad-url' | 'body' | 'form-data';
+
+/** Methods whose responses the cache serves by default semantics; any other listed in `methods` is keyed by its body. */
+export const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/** RFC 9110 §13.1: a request carrying any of these is the client's own conditional request. */
+const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
 
 export type RequestAnalysis =
   | { cacheable: true; request: CacheRequest }
@@ -33,7 +41,10 @@ export interface DispatchLike {
   headers?: unknown;
 }
 
-export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy): RequestAnalysis {
+/**
+ * @param body for methods keyed by their body (see SAFE_METHODS), the body bytes, already normalized.
+ */
+export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, body?: Uint8Array): RequestAnalysis {
   const method = opts.method.toUpperCase();
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
 
@@ -57,13 +68,22 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   const lookupMethod = method === 'HEAD' ? 'GET' : method;
   let key: string;
   try {
-    key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers });
+    key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body });
   } catch {
     return bypass('key-error');
   }
   return {
     cacheable: true,
-    request: { method, lookupMethod, url, headers, directives, authorized: headers['authorization'] !== undefined, key },
+    request: {
+      method,
+      conditional: CONDITIONAL_HEADERS.some((name) => headers[name] !== undefined),
+      lookupMethod,
+      url,
+      headers,
+      directives,
+      authorized: headers['authorization'] !== undefined,
+      key,
+    },
   };
 }
 

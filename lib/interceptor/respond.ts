@@ -1,0 +1,179 @@
+/**
+ * Answering one cacheable request: look it up, then serve it (fresh, or
+ * stale where allowed), revalidate it, or fetch it — collapsed with
+ * identical requests already under way.
+ */
+import type { Dispatcher } from 'undici';
+import type { CacheContext } from './context.js';
+import type { CacheRequest } from '../policy/request.js';
+import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
+import { pairValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
+import { sameVaryPairs, varyPairs } from '../policy/vary.js';
+import type { StoredResponse } from '../serialize.js';
+import { lookup, type Lookup } from './lookup.js';
+import { replay } from './replay.js';
+import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
+import { formatCacheStatus, withCacheStatus } from './cache-status.js';
+import type { SharedResponse } from './single-flight.js';
+
+type DispatchFn = Dispatcher.Dispatch;
+type Handler = Dispatcher.DispatchHandler;
+type Options = Dispatcher.DispatchOptions;
+
+/** Followers whose leader gave up start over; this bounds how often. */
+const MAX_RESTARTS = 3;
+
+export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, restarts = 0): Promise<void> {
+  // The client's own conditional request is its business: forward it untouched (RFC 9111 §4.3.2 allows
+  // answering it from the cache; passing it on is always correct), and store a full response if one comes.
+  if (request.conditional) {
+    decide(ctx, request, 'forward', 'conditional');
+    dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: 'request' }));
+    return;
+  }
+
+  let found: Lookup;
+  try {
+    found = await lookup(ctx, request);
+  } catch (error) {
+    // Lookup is fail-open by construction; should a bug of ours throw anyway, the origin still answers.
+    ctx.reporter.storageError({ operation: 'lookup', partition: ctx.responses.name, error });
+    found = { found: false, fwd: 'uri-miss', variants: undefined };
+  }
+
+  if (!found.found) {
+    decide(ctx, request, 'miss', found.fwd);
+    if (request.directives.onlyIfCached === true) return gatewayTimeout(handler);
+    return forward(ctx, dispatch, opts, handler, request, { fwd: found.fwd, variants: found.variants }, restarts);
+  }
+
+  const entry = found.entry;
+  const now = Date.now();
+  const reuse = reuseDecision(entry, request.directives, ctx.options, now);
+  decide(ctx, request, reuse.action === 'serve' ? 'hit' : 'revalidate', reuse.reason);
+  if (reuse.action === 'serve') {
+    serveEntry(handler, request, entry, reuse);
+    if (reuse.refresh) refreshInBackground(ctx, dispatch, opts, request, found);
+    return;
+  }
+  // RFC 9111 §5.2.1.7: only-if-cached gets a stored response consistent with the request, or a 504.
+  if (request.directives.onlyIfCached === true) return gatewayTimeout(handler);
+  const stale: StaleEntry = {
+    entry,
+    conditional: hasValidator(entry),
+    fallbackOnError: mayServeOnError(entry, request.directives, ctx.options, now),
+  };
+  const fwd = reuse.reason === 'stale' || reuse.reason === 'no-cache' ? 'stale' : 'request';
+  return forward(ctx, dispatch, opts, handler, request, { fwd, variants: found.variants, stale }, restarts);
+}
+
+/** Forwards to the origin, or waits for an identical request already on its way there. */
+async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo, restarts: number): Promise<void> {
+  const current = ctx.flights.current(request.key);
+  if (current !== undefined) {
+    const waited = await current.follow(handler);
+    if (waited === undefined) return; // the caller aborted while waiting
+    const { outcome } = waited;
+    switch (outcome.kind) {
+      case 'response':
+        if (usableByFollower(ctx, request, outcome.response)) return serveShared(handler, request, outcome.response);
+        break; // it varies on a header this request has differently: go on as usual
+      case 'failed':
+        handler.onResponseError?.(waited.controller, outcome.error);
+        return;
+      case 'solo':
+        dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, info));
+        return;
+      case 'abandoned':
+        break;
+    }
+    if (restarts < MAX_RESTARTS) return respond(ctx, dispatch, opts, handler, request, restarts + 1);
+  }
+  // A HEAD answers no GET: it forwards alone and leads nobody.
+  const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
+  dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, flight }));
+}
+
+/** RFC 5861 §3: the stale entry was served; refresh it once, in the background. */
+function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Options, request: CacheRequest, found: Extract<Lookup, { found: true }>): void {
+  if (ctx.flights.current(request.key) !== undefined) return; // a refresh (or a fetch) is already under way
+  const flight = ctx.flights.start(request.key);
+  const stale: StaleEntry = { entry: found.entry, conditional: hasValidator(found.entry), fallbackOnError: false };
+  const background: Options = { ...withValidators(opts, request, stale), body: null };
+  try {
+    dispatch(background, new CachingHandler(ctx, request, BACKGROUND, { fwd: 'stale', variants: found.variants, stale, flight }));
+  } catch (error) {
+    flight?.settle({ kind: 'abandoned' });
+    ctx.reporter.storageError({ operation: 'refresh', partition: ctx.responses.name, error });
+  }
+}
+
+/** A background refresh has no caller: its response is only stored. */
+const BACKGROUND: Handler = {
+  onRequestStart() {},
+  onResponseStart() {},
+  onResponseData() {},
+  onResponseEnd() {},
+  onResponseError() {},
+};
+
+/** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */
+function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry | undefined): Options {
+  if (stale === undefined || !stale.conditional) return opts;
+  const headers: Record<string, string> = { ...request.headers };
+  const etag = pairValue(stale.entry.headers, 'etag');
+  const lastModified = pairValue(stale.entry.headers, 'last-modified');
+  if (etag !== undefined) headers['if-none-match'] = etag;
+  if (lastModified !== undefined) headers['if-modified-since'] = lastModified;
+  return { ...opts, headers };
+}
+
+function hasValidator(entry: StoredResponse): boolean {
+  return pairValue(entry.headers, 'etag') !== undefined || pairValue(entry.headers, 'last-modified') !== undefined;
+}
+
+/** Replays a stored response with its current Age (RFC 9111 §5.1) and our Cache-Status. */
+function serveEntry(handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
+  const hidden = entry.hiddenFields;
+  // RFC 9111 §5.2.2.4: fields named by no-cache="…" are not sent without revalidation.
+  const headers = pairsToHeaders(entry.headers, hidden === null ? isAge : (name) => name === 'age' || hidden.includes(name));
+  // https://www.rfc-editor.org/rfc/rfc9111.html#name-age
+  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
+  const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
+  replay(handler, {
+    status: entry.status,
+    statusText: entry.statusText,
+    headers: withCacheStatus(headers, formatCacheStatus({ hit: true, ttl: reuse.ttl, detail })),
+    body: request.method === 'HEAD' ? undefined : entry.body,
+  });
+}
+
+function serveShared(handler: Handler, request: CacheRequest, shared: SharedResponse): void {
+  replay(handler, {
+    status: shared.status,
+    statusText: shared.statusText,
+    headers: withCacheStatus(shared.headers, formatCacheStatus({ ...shared.cacheStatus, collapsed: true })),
+    body: request.method === 'HEAD' ? undefined : shared.body,
+  });
+}
+
+function usableByFollower(ctx: CacheContext, request: CacheRequest, shared: SharedResponse): boolean {
+  if (shared.vary === undefined) return true;
+  const names = shared.vary.filter((_, i) => i % 2 === 0) as string[];
+  return sameVaryPairs(shared.vary, varyPairs(names, request.headers, ctx.options.ignoredParameters));
+}
+
+function gatewayTimeout(handler: Handler): void {
+  const headers: ResponseHeaders = { 'content-length': '0' };
+  replay(handler, { status: 504, statusText: 'Gateway Timeout', headers: withCacheStatus(headers, formatCacheStatus({ detail: 'only-if-cached' })) });
+}
+
+function isAge(name: string): boolean {
+  return name === 'age';
+}
+
+function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
+  if (ctx.reporter.wantsDecisions) {
+    ctx.reporter.decision({ outcome, reason, method: request.method, url: request.url.storedUrl, key: request.key });
+  }
+}

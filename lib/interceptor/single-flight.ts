@@ -1,0 +1,149 @@
+/**
+ * Single-flight: concurrent requests for one key reach the origin once. The
+ * first (the leader) forwards; the others (followers) wait for its outcome:
+ *
+ * - the leader got a complete response it could store or share: every
+ *   follower gets a copy of it (`collapsed`), even when the storage is down;
+ * - the response may not be shared (no-store, private or Set-Cookie in a
+ *   shared cache, larger than maxEntrySize): followers go to the origin on
+ *   their own, and for a few seconds later requests for that key do not
+ *   wait on each other (like having no cache for it);
+ * - the origin could not be reached: followers get the same error (or the
+ *   stale entry the leader fell back to), rather than all retrying at once;
+ * - the leader's own caller aborted: followers start over, and one of them
+ *   leads.
+ */
+import type { Dispatcher } from 'undici';
+import type { ResponseHeaders } from '../policy/headers.js';
+import type { CacheStatus } from './cache-status.js';
+
+export interface SharedResponse {
+  status: number;
+  statusText: string;
+  /** Headers as the leader's caller got them, without our Cache-Status member. */
+  headers: ResponseHeaders;
+  body: Uint8Array;
+  /** The leader's Cache-Status; followers add `collapsed`. */
+  cacheStatus: CacheStatus;
+  /** Request header pairs the response varies on, when it does: only followers with the same values may use it. */
+  vary: Array<string | null> | undefined;
+}
+
+export type FlightOutcome =
+  | { kind: 'response'; response: SharedResponse }
+  | { kind: 'solo' }
+  | { kind: 'failed'; error: Error }
+  | { kind: 'abandoned' };
+
+type Waiter = (outcome: FlightOutcome) => void;
+
+/** How long requests for a key whose response may not be shared skip waiting for each other. */
+const SOLO_MS = 5_000;
+
+export class Flight {
+  readonly key: string;
+  readonly #waiters = new Set<Waiter>();
+  readonly #flights: Flights;
+  #settled = false;
+
+  constructor(key: string, flights: Flights) {
+    this.key = key;
+    this.#flights = flights;
+  }
+
+  get followers(): number {
+    return this.#waiters.size;
+  }
+
+  /** Waits for the leader. The handler learns of the wait at once, so that its caller can abort it. */
+  follow(handler: Dispatcher.DispatchHandler): Promise<{ outcome: FlightOutcome; controller: WaitController } | undefined> {
+    const controller = new WaitController();
+    return new Promise((resolve) => {
+      const waiter: Waiter = (outcome) => {
+        controller.onAbort = undefined;
+        resolve({ outcome, controller });
+      };
+      controller.onAbort = (reason) => {
+        this.#waiters.delete(waiter);
+        handler.onResponseError?.(controller, reason);
+        resolve(undefined);
+      };
+      this.#waiters.add(waiter);
+      handler.onRequestStart?.(controller, {});
+    });
+  }
+
+  settle(outcome: FlightOutcome): void {
+    if (this.#settled) return;
+    this.#settled = true;
+    this.#flights.finished(this, outcome);
+    for (const waiter of this.#waiters) waiter(outcome);
+    this.#waiters.clear();
+  }
+}
+
+export class Flights {
+  readonly #inFlight = new Map<string, Flight>();
+  readonly #soloUntil = new Map<string, number>();
+
+  /** The flight under way for a key, if requests for it are being collapsed. */
+  current(key: string): Flight | undefined {
+    return this.#inFlight.get(key);
+  }
+
+  /** Starts a flight (the caller leads), or returns undefined when this key's requests go alone for now. */
+  start(key: string): Flight | undefined {
+    const solo = this.#soloUntil.get(key);
+    if (solo !== undefined) {
+      if (Date.now() < solo) return undefined;
+      this.#soloUntil.delete(key);
+    }
+    const flight = new Flight(key, this);
+    this.#inFlight.set(key, flight);
+    return flight;
+  }
+
+  /** Whether any flight is under way (a background refresh counts). */
+  get busy(): boolean {
+    return this.#inFlight.size > 0;
+  }
+
+  /** @internal */
+  finished(flight: Flight, outcome: FlightOutcome): void {
+    if (this.#inFlight.get(flight.key) === flight) this.#inFlight.delete(flight.key);
+    if (outcome.kind === 'solo') {
+      if (this.#soloUntil.size > 10_000) this.#soloUntil.clear();
+      this.#soloUntil.set(flight.key, Date.now() + SOLO_MS);
+    }
+  }
+}
+
+/** The controller a waiting follower's handler holds: aborting it stops the wait. */
+export class WaitController implements Dispatcher.DispatchController {
+  onAbort: ((reason: Error) => void) | undefined;
+  #aborted = false;
+  #reason: Error | null = null;
+
+  get aborted(): boolean {
+    return this.#aborted;
+  }
+
+  get paused(): boolean {
+    return false;
+  }
+
+  get reason(): Error | null {
+    return this.#reason;
+  }
+
+  abort(reason?: Error): void {
+    if (this.#aborted) return;
+    this.#aborted = true;
+    this.#reason = reason ?? Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    this.onAbort?.(this.#reason);
+  }
+
+  pause(): void {}
+
+  resume(): void {}
+}

@@ -1,0 +1,33 @@
+/**
+ * Updating a stored response's header fields from a 304 (RFC 9111 §3.2,
+ * §4.3.4): the 304's fields replace the stored ones, except those never
+ * stored and Content-Length, which describes the stored body.
+ */
+import type { ResponseHeaders } from './headers.js';
+import { pairsToHeaders } from './headers.js';
+
+const NOT_UPDATED = new Set([
+  'content-length',
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+  // Our own member is added when the response is served, never stored.
+  'cache-status',
+]);
+
+export function updateStoredHeaders(stored: readonly string[], notModified: ResponseHeaders): ResponseHeaders {
+  // Age and Date describe the old response; the 304 brings the current ones (or none, and then
+  // the time it arrived stands for its date).
+  const headers = pairsToHeaders(stored, (name) => name === 'age' || name === 'date');
+  for (const rawName in notModified) {
+    const value = notModified[rawName];
+    const name = rawName.toLowerCase();
+    if (value === undefined || NOT_UPDATED.has(name)) continue;
+    headers[name] = value;
+  }
+  return headers;
+}

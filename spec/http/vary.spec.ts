@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { useOrigin, fetchText } from '../support.js';
+
+describe('RFC 9111 §4.1: Vary', () => {
+  const env = useOrigin();
+  const url = (path: string) => `${env.origin.url}${path}`;
+
+  beforeEach(() => {
+    env.origin.route('/greeting', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'Accept-Language, x-region' });
+      res.end(`${req.headers['accept-language'] ?? 'none'} ${req.headers['x-region'] ?? 'nowhere'}`);
+    });
+  });
+
+  it('stores each variant and selects it by the request headers Vary names', async () => {
+    const cache = env.cache();
+    const as = (lang: string) => fetchText(cache, url('/greeting'), { headers: { 'accept-language': lang } });
+    expect((await as('fr')).body).to.equal('fr nowhere');
+    const en = await as('en');
+    expect(en.body).to.equal('en nowhere');
+    expect(en.cacheStatus).to.match(/^cachette; fwd=vary-miss; fwd-status=200; stored/);
+    const fr = await as('fr');
+    expect(fr.body).to.equal('fr nowhere');
+    expect(fr.cacheStatus).to.match(/hit/);
+    expect((await as('en')).cacheStatus).to.match(/hit/);
+    expect(env.origin.hits('/greeting')).to.equal(2);
+  });
+
+  it('an absent header is a value of its own', async () => {
+    const cache = env.cache();
+    expect((await fetchText(cache, url('/greeting'))).body).to.equal('* nowhere');
+    expect((await fetchText(cache, url('/greeting'), { headers: { 'x-region': '' } })).body).to.equal('* ');
+    expect((await fetchText(cache, url('/greeting'), { headers: { 'x-region': 'eu' } })).body).to.equal('* eu');
+    expect((await fetchText(cache, url('/greeting'))).cacheStatus).to.match(/hit/);
+    expect((await fetchText(cache, url('/greeting'), { headers: { 'x-region': '' } })).cacheStatus).to.match(/hit/);
+    expect(env.origin.hits('/greeting')).to.equal(3);
+  });
+
+  it('normalizes values: whitespace, and case where the field is case-insensitive', async () => {
+    const cache = env.cache();
+    await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'fr, en;q=0.5' } });
+    const same = await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'FR ,  EN;q=0.5' } });
+    expect(same.cacheStatus).to.match(/hit/);
+  });
+
+  it('deleting the URL removes every variant', async () => {
+    const cache = env.cache();
+    for (const lang of ['fr', 'en', 'de']) await fetchText(cache, url('/greeting'), { headers: { 'accept-language': lang } });
+    await cache.settled();
+    expect(await cache.responses.size()).to.equal(4); // three variants and the index
+    await cache.delete({ urls: [url('/greeting')] });
+    expect(await cache.responses.size()).to.equal(0);
+  });
+
+  it('a response that stops varying replaces the variants', async () => {
+    const cache = env.cache();
+    await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'fr' } });
+    env.origin.route('/greeting', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('same for all');
+    });
+    await cache.delete({ urls: [url('/greeting')] });
+    expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'fr' } })).body).to.equal('same for all');
+    expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'en' } })).cacheStatus).to.match(/hit/);
+  });
+});
