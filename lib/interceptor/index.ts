@@ -24,22 +24,37 @@ type Options = Dispatcher.DispatchOptions;
 /** RFC 9110 §9.2.1: methods that do not change anything on the origin. */
 const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 
-export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherComposeInterceptor {
-  return (dispatch) => function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
-    const handler = modernHandler(rawHandler);
-    if (opts.upgrade || opts.method === 'CONNECT') return dispatch(opts, handler);
+/**
+ * Marks the requests this cache forwards. The same cache composed twice on
+ * one path (an agent with the interceptor, passed to `cache.fetch`, which
+ * composes it again) would otherwise look each request up twice, and the
+ * inner lookup would wait on the outer one's flight forever.
+ */
+const FORWARDED_BY = Symbol('cachette.forwardedBy');
 
-    const method = opts.method.toUpperCase();
-    if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method)) {
-      // A method cached on purpose (POST queries) is keyed by its body: read it first.
-      keyByBody(ctx, dispatch, opts, handler).catch((error: unknown) => fail(handler, error));
-      return true;
-    }
-    const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
-    if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
-    respond(ctx, dispatch, opts, handler, analysis.request).catch((error: unknown) => fail(handler, error));
-    return true;
+export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherComposeInterceptor {
+  return (next) => {
+    const dispatch: DispatchFn = (opts, handler) => next({ ...opts, [FORWARDED_BY]: ctx } as Options, handler);
+    return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
+      if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
+      return handle(ctx, dispatch, opts, modernHandler(rawHandler));
+    };
   };
+}
+
+function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler): boolean {
+  if (opts.upgrade || opts.method === 'CONNECT') return dispatch(opts, handler);
+
+  const method = opts.method.toUpperCase();
+  if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method)) {
+    // A method cached on purpose (POST queries) is keyed by its body: read it first.
+    keyByBody(ctx, dispatch, opts, handler).catch((error: unknown) => fail(handler, error));
+    return true;
+  }
+  const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
+  if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
+  respond(ctx, dispatch, opts, handler, analysis.request).catch((error: unknown) => fail(handler, error));
+  return true;
 }
 
 async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler): Promise<void> {
