@@ -29,7 +29,7 @@ export function formatCacheStatus(status: CacheStatus): string {
   if (status.fwdStatus !== undefined) value += `; fwd-status=${status.fwdStatus}`;
   if (status.stored === true) value += '; stored';
   if (status.collapsed === true) value += '; collapsed';
-  if (status.ttl !== undefined && Number.isFinite(status.ttl)) value += `; ttl=${Math.floor(status.ttl)}`;
+  if (status.ttl !== undefined && Number.isFinite(status.ttl)) value += `; ttl=${Math.round(status.ttl) || 0}`;
   if (status.detail !== undefined) {
     value += TOKEN.test(status.detail) ? `; detail=${status.detail}` : `; detail=${JSON.stringify(status.detail)}`;
   }

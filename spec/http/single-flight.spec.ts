@@ -1,0 +1,145 @@
+import { expect } from 'chai';
+import { request } from 'undici';
+import { sleep } from '../../fixtures/origin.js';
+import { useOrigin, fetchText } from '../support.js';
+
+describe('single-flight: concurrent identical misses reach the origin once', () => {
+  const env = useOrigin();
+  const url = (path: string) => `${env.origin.url}${path}`;
+
+  function slow(status: number, headers: Record<string, string>, body: string, ms = 150) {
+    return async (_req: unknown, res: import('node:http').ServerResponse) => {
+      await sleep(ms);
+      res.writeHead(status, headers);
+      res.end(body);
+    };
+  }
+
+  it('100 concurrent misses → 1 origin request; everyone gets the body', async () => {
+    env.origin.route('/a', slow(200, { 'cache-control': 'max-age=60' }, 'shared body'));
+    const cache = env.cache();
+    const results = await Promise.all(Array.from({ length: 100 }, () => fetchText(cache, url('/a'))));
+    expect(env.origin.hits('/a')).to.equal(1);
+    expect(results.every((r) => r.body === 'shared body' && r.status === 200)).to.equal(true);
+    const collapsed = results.filter((r) => /collapsed/.test(r.cacheStatus ?? ''));
+    expect(collapsed).to.have.length(99);
+    expect(collapsed[0]?.cacheStatus).to.match(/^cachette; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=\d+$/);
+  });
+
+  it('collapses revalidations of a stale entry too', async () => {
+    let calls = 0;
+    env.origin.route('/a', async (req, res) => {
+      calls += 1;
+      await sleep(100);
+      if (req.headers['if-none-match'] === '"e"') {
+        res.writeHead(304, { 'cache-control': 'max-age=60' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { etag: '"e"', 'cache-control': 'max-age=1', age: '10' });
+      res.end('body');
+    });
+    const cache = env.cache();
+    await fetchText(cache, url('/a'));
+    const results = await Promise.all(Array.from({ length: 20 }, () => fetchText(cache, url('/a'))));
+    expect(calls).to.equal(2);
+    expect(results.every((r) => r.body === 'body')).to.equal(true);
+  });
+
+  it('a response that cannot be stored but may be shared (a 503) is handed to the followers: no retry storm', async () => {
+    env.origin.route('/a', slow(503, { 'retry-after': '30' }, 'try later'));
+    const cache = env.cache();
+    const results = await Promise.all(Array.from({ length: 10 }, () => fetchText(cache, url('/a'))));
+    expect(env.origin.hits('/a')).to.equal(1);
+    expect(results.every((r) => r.status === 503 && r.body === 'try later')).to.equal(true);
+    expect(results.filter((r) => /collapsed/.test(r.cacheStatus ?? ''))).to.have.length(9);
+  });
+
+  it("a response that is one user's (no-store, private, Set-Cookie) is not shared: followers go to the origin themselves", async () => {
+    env.origin.route('/a', slow(200, { 'cache-control': 'no-store' }, 'personal'));
+    const cache = env.cache();
+    const results = await Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/a'))));
+    expect(env.origin.hits('/a')).to.equal(5);
+    expect(results.every((r) => r.body === 'personal')).to.equal(true);
+    // For a while, requests for that URL no longer wait for each other.
+    const started = Date.now();
+    await Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/a'))));
+    expect(Date.now() - started).to.be.below(500);
+    expect(env.origin.hits('/a')).to.equal(10);
+  });
+
+  it('when the origin cannot be reached, followers get the same error instead of retrying', async () => {
+    env.origin.route('/a', async (req) => {
+      await sleep(100);
+      req.socket.destroy();
+    });
+    const cache = env.cache();
+    const results = await Promise.allSettled(Array.from({ length: 10 }, () => fetchText(cache, url('/a'))));
+    expect(results.every((r) => r.status === 'rejected')).to.equal(true);
+    expect(env.origin.hits('/a')).to.equal(1);
+  });
+
+  it('when the leader is aborted by its caller, a follower takes over', async () => {
+    env.origin.route('/a', slow(200, { 'cache-control': 'max-age=60' }, 'body', 200));
+    const cache = env.cache();
+    const controller = new AbortController();
+    const leader = cache.fetch(url('/a'), { signal: controller.signal }).then((r) => r.text());
+    await sleep(20);
+    const followers = Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/a'))));
+    await sleep(20);
+    controller.abort();
+    await leader.catch(() => undefined);
+    const results = await followers;
+    expect(results.every((r) => r.body === 'body')).to.equal(true);
+    expect(env.origin.hits('/a')).to.equal(2);
+  });
+
+  it('a waiting follower can be aborted by its caller', async () => {
+    env.origin.route('/a', slow(200, { 'cache-control': 'max-age=60' }, 'body', 300));
+    const cache = env.cache();
+    const leader = fetchText(cache, url('/a'));
+    await sleep(20);
+    const controller = new AbortController();
+    const started = Date.now();
+    const follower = request(url('/a'), { dispatcher: cache.dispatcher, signal: controller.signal });
+    setTimeout(() => controller.abort(), 30);
+    let error: unknown;
+    try {
+      await follower;
+    } catch (caught) {
+      error = caught;
+    }
+    expect(error).to.be.instanceOf(Error);
+    expect(Date.now() - started, 'did not wait for the leader').to.be.below(250);
+    expect((await leader).body).to.equal('body');
+  });
+
+  it("followers whose Vary headers differ do not get the leader's variant", async () => {
+    env.origin.route('/a', async (req, res) => {
+      await sleep(100);
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'x-lang' });
+      res.end(`lang=${req.headers['x-lang']}`);
+    });
+    const cache = env.cache();
+    const [fr, fr2, en] = await Promise.all([
+      fetchText(cache, url('/a'), { headers: { 'x-lang': 'fr' } }),
+      fetchText(cache, url('/a'), { headers: { 'x-lang': 'fr' } }),
+      fetchText(cache, url('/a'), { headers: { 'x-lang': 'en' } }),
+    ]);
+    expect(fr?.body).to.equal('lang=fr');
+    expect(fr2?.body).to.equal('lang=fr');
+    expect(en?.body).to.equal('lang=en');
+    expect(env.origin.hits('/a')).to.equal(2);
+  });
+
+  it('HEAD requests do not lead GETs', async () => {
+    env.origin.route('/a', slow(200, { 'cache-control': 'max-age=60' }, 'full body'));
+    const cache = env.cache();
+    const [head, get] = await Promise.all([
+      request(url('/a'), { method: 'HEAD', dispatcher: cache.dispatcher }).then(async (r) => ({ status: r.statusCode, body: await r.body.text() })),
+      sleep(10).then(() => fetchText(cache, url('/a'))),
+    ]);
+    expect(head.status).to.equal(200);
+    expect(get.body).to.equal('full body');
+  });
+});
