@@ -5,7 +5,7 @@
  */
 import { Agent, fetch as undiciFetch, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
-import { assertPartition, isSweepable, type Partition, type Storage } from './storage/contract.js';
+import { assertPartition, canDeleteByAge, isSweepable, type Partition, type Storage } from './storage/contract.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { Reporter } from './diagnostics.js';
@@ -150,7 +150,9 @@ export class HttpCache {
       }
     }
     if (cutoff !== undefined) {
-      deleted += await deleteWhere(this.responses, (record) => record.kind === 'response' && record.responseTime < cutoff);
+      deleted += canDeleteByAge(this.responses)
+        ? await this.responses.deleteCreatedBefore(cutoff)
+        : await deleteWhere(this.responses, (record) => record.kind === 'response' && record.responseTime <= cutoff);
     }
     return deleted;
   }

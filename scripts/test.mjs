@@ -1,7 +1,7 @@
 #!/usr/bin/env node
 // Runs the whole suite twice: on this machine's Node (20, with undici 7) and on
-// Node 24 with undici 8 (fetched with `npx -y node@24`; undici 8 is the
-// devDependency "undici-v8", swapped in by scripts/undici8.mjs). Ends with one
+// Node 24 with undici 8 and better-sqlite3 13 (Node fetched with `npx -y node@24`;
+// the peers swapped in by scripts/node24-peers.mjs). Ends with one
 // line, "N passed, N failed", the totals of both runs.
 //
 //   node scripts/test.mjs [mocha args...]      both runtimes
@@ -31,11 +31,12 @@ if (only === undefined || only === 'current') {
   runs.push({ label: `Node ${process.version}, undici 7`, node: process.execPath, env: {} });
 }
 if (only === undefined || only === '24') {
+  const node = node24();
   runs.push({
     label: 'Node 24, undici 8',
-    node: node24(),
+    node,
     env: {
-      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'scripts', 'undici8.mjs')}`.trim(),
+      NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'scripts', 'node24-peers.mjs')}`.trim(),
       CACHETTE_EXPECT_UNDICI: '8',
     },
   });

@@ -42,10 +42,16 @@ export interface Storage {
 export interface SweepablePartition extends Partition {
   /** Deletes every value whose `expiresAt` is at or before `now`; returns the count. */
   deleteExpired(now: number): Promise<number>;
+  /** Deletes every value set at or before `cutoff` (epoch ms); returns the count. Optional within the option. */
+  deleteCreatedBefore?(cutoff: number): Promise<number>;
 }
 
 export function isSweepable(partition: Partition): partition is SweepablePartition {
   return typeof (partition as Partial<SweepablePartition>).deleteExpired === 'function';
+}
+
+export function canDeleteByAge(partition: Partition): partition is SweepablePartition & Required<Pick<SweepablePartition, 'deleteCreatedBefore'>> {
+  return typeof (partition as Partial<SweepablePartition>).deleteCreatedBefore === 'function';
 }
 
 const partitionMethods = ['get', 'getMany', 'set', 'delete', 'has', 'bulkDelete', 'clear', 'keys', 'entries', 'size'] as const;

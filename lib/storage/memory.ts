@@ -18,6 +18,7 @@ interface Node {
   key: string;
   value: Uint8Array;
   expiresAt: number | undefined;
+  created: number;
   bytes: number;
   newer: Node | null;
   older: Node | null;
@@ -144,6 +145,7 @@ class MemoryPartition implements SweepablePartition {
       key,
       value: new Uint8Array(value),
       expiresAt: opts?.expiresAt,
+      created: Date.now(),
       bytes: value.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
       newer: null,
       older: null,
@@ -200,6 +202,17 @@ class MemoryPartition implements SweepablePartition {
     let deleted = 0;
     for (const node of [...this.#nodes.values()]) {
       if (isExpired(node, now)) {
+        this.#remove(node.key);
+        deleted += 1;
+      }
+    }
+    return deleted;
+  }
+
+  async deleteCreatedBefore(cutoff: number): Promise<number> {
+    let deleted = 0;
+    for (const node of [...this.#nodes.values()]) {
+      if (node.created <= cutoff) {
         this.#remove(node.key);
         deleted += 1;
       }
