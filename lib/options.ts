@@ -58,6 +58,11 @@ export interface CacheOptions {
   credentialed?: 'bypass' | 'per-credential';
   /** Receives warnings and debug messages; nothing is printed by default. */
   logger?: Logger;
+  /**
+   * Targeted cache-control fields this cache obeys (RFC 9213), first present wins over Cache-Control
+   * and Expires. Default: `['CDN-Cache-Control']` for a shared cache, none for a private one.
+   */
+  targetedCacheControl?: string[];
   /** Skip the storage after this many consecutive failures, for `cooldown` seconds. Default: 5 failures, 30 s. */
   circuitBreaker?: { failures?: number; cooldown?: number };
 }
@@ -83,6 +88,8 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   breakerFailures: number;
   breakerCooldownMs: number;
+  /** Lower-case field names. */
+  targetedCacheControl: readonly string[];
 }
 
 export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
@@ -90,7 +97,7 @@ export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 const KNOWN_OPTIONS = new Set<string>([
   'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
   'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
-  'credentialed', 'logger', 'circuitBreaker',
+  'credentialed', 'logger', 'circuitBreaker', 'targetedCacheControl',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -171,9 +178,13 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`circuitBreaker.cooldown must be seconds, got ${describe(breakerCooldown)}`);
   }
 
+  const targetedCacheControl = checkStringList(options.targetedCacheControl ?? (type === 'shared' ? ['CDN-Cache-Control'] : []), 'targetedCacheControl', (name) => TOKEN.test(name))
+    .map((name) => name.toLowerCase());
+
   return {
     storage,
     namespace,
+    targetedCacheControl,
     expireAfter,
     urlRules,
     cacheControl,

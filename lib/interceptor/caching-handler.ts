@@ -19,12 +19,13 @@ import type { CacheRequest } from '../policy/request.js';
 import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
 import { headerValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import { updateStoredHeaders } from '../policy/update.js';
-import { parseCacheControl } from '../policy/cache-control.js';
+import { responseDirectives } from '../policy/targeted.js';
 import { correctedInitialAge } from '../policy/freshness.js';
 import { varyPairs } from '../policy/vary.js';
 import type { StoredResponse, StoredVariants } from '../serialize.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
+import { ERROR_STATUSES, isBodylessLengthMismatch, isNetworkError } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
 
 type Handler = Dispatcher.DispatchHandler;
@@ -44,20 +45,6 @@ export interface ForwardInfo {
   variants?: StoredVariants | undefined;
   stale?: StaleEntry | undefined;
   flight?: Flight | undefined;
-}
-
-/** RFC 5861 §4: "an error is any situation that would result in a 500, 502, 503, or 504". */
-const ERROR_STATUSES = new Set([500, 502, 503, 504]);
-/** Failures to reach the origin at all, as opposed to the caller giving up. */
-const NETWORK_ERRORS = new Set([
-  'ECONNREFUSED', 'ECONNRESET', 'ECONNABORTED', 'EPIPE', 'ETIMEDOUT', 'ENOTFOUND', 'EAI_AGAIN', 'EHOSTUNREACH',
-  'ENETUNREACH', 'ENETDOWN', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT', 'UND_ERR_CLOSED',
-]);
-
-export function isNetworkError(error: unknown): boolean {
-  const code = (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof code === 'string' && NETWORK_ERRORS.has(code);
 }
 
 type Mode = 'forward' | 'not-modified' | 'error-fallback';
@@ -133,7 +120,7 @@ export class CachingHandler implements Handler {
       detail = decision.reason;
     }
     if (detail !== undefined) this.#notStored(detail);
-    this.#shareable = this.#info.flight !== undefined && detail !== 'too-large' && isShareable(headers, ctx.options.shared);
+    this.#shareable = this.#info.flight !== undefined && detail !== 'too-large' && isShareable(headers, ctx.options);
     if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
@@ -202,6 +189,11 @@ export class CachingHandler implements Handler {
   }
 
   onResponseError(controller: Controller, error: Error): void {
+    if (this.#mode !== undefined && isBodylessLengthMismatch(this.#status, error)) {
+      // The response was complete; undici only objects to its Content-Length (see isBodylessLengthMismatch).
+      this.onResponseEnd(controller, {});
+      return;
+    }
     const stale = this.#info.stale;
     if (this.#mode === undefined && stale?.fallbackOnError === true && isNetworkError(error)) {
       this.#serveStale('stale-if-error', undefined);
@@ -324,10 +316,10 @@ function announceless(headers: ResponseHeaders, member: string): ResponseHeaders
 }
 
 /** May collapsed requests get a copy of this response? Not when it is one user's (RFC 9111 §3, §5.2.2). */
-function isShareable(headers: ResponseHeaders, shared: boolean): boolean {
-  const directives = parseCacheControl(headers['cache-control']);
+function isShareable(headers: ResponseHeaders, options: CacheContext['options']): boolean {
+  const { directives } = responseDirectives(headers, options.targetedCacheControl);
   if (directives.noStore === true) return false;
-  if (shared && (directives.private !== undefined || headers['set-cookie'] !== undefined)) return false;
+  if (options.shared && (directives.private !== undefined || headers['set-cookie'] !== undefined)) return false;
   return !varyNamesOf(headers).includes('*');
 }
 

@@ -2,6 +2,7 @@
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
 import { announce } from './cache-status.js';
+import { isBodylessLengthMismatch } from './origin-errors.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -10,6 +11,7 @@ export class PassThroughHandler implements Handler {
   readonly #downstream: Handler;
   readonly #member: string;
   readonly #onResponse: ((status: number, headers: ResponseHeaders) => void) | undefined;
+  #status = 0;
 
   constructor(downstream: Handler, member: string, onResponse?: (status: number, headers: ResponseHeaders) => void) {
     this.#downstream = downstream;
@@ -27,6 +29,7 @@ export class PassThroughHandler implements Handler {
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode >= 200) {
+      this.#status = statusCode;
       this.#onResponse?.(statusCode, headers);
       headers = announce(controller, headers, this.#member);
     }
@@ -42,6 +45,10 @@ export class PassThroughHandler implements Handler {
   }
 
   onResponseError(controller: Controller, error: Error): void {
+    if (isBodylessLengthMismatch(this.#status, error)) {
+      this.#downstream.onResponseEnd?.(controller, {});
+      return;
+    }
     this.#downstream.onResponseError?.(controller, error);
   }
 }

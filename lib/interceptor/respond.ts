@@ -9,6 +9,8 @@ import type { CacheRequest } from '../policy/request.js';
 import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
 import { pairValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import { sameVaryPairs, varyPairs } from '../policy/vary.js';
+import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
+import { resolveRange, type ByteRange } from '../policy/range.js';
 import type { StoredResponse } from '../serialize.js';
 import { lookup, type Lookup } from './lookup.js';
 import { replay } from './replay.js';
@@ -24,14 +26,6 @@ type Options = Dispatcher.DispatchOptions;
 const MAX_RESTARTS = 3;
 
 export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, restarts = 0): Promise<void> {
-  // The client's own conditional request is its business: forward it untouched (RFC 9111 §4.3.2 allows
-  // answering it from the cache; passing it on is always correct), and store a full response if one comes.
-  if (request.conditional) {
-    decide(ctx, request, 'forward', 'conditional');
-    dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: 'request' }));
-    return;
-  }
-
   let found: Lookup;
   try {
     found = await lookup(ctx, request);
@@ -40,6 +34,9 @@ export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Opt
     ctx.reporter.storageError({ operation: 'lookup', partition: ctx.responses.name, error });
     found = { found: false, fwd: 'uri-miss', variants: undefined };
   }
+
+  if (request.conditional) return answerConditional(ctx, dispatch, opts, handler, request, found);
+  if (request.range !== undefined) return answerRange(ctx, dispatch, opts, handler, request, found);
 
   if (!found.found) {
     decide(ctx, request, 'miss', found.fwd);
@@ -65,6 +62,46 @@ export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Opt
   };
   const fwd = reuse.reason === 'stale' || reuse.reason === 'no-cache' ? 'stale' : 'request';
   return forward(ctx, dispatch, opts, handler, request, { fwd, variants: found.variants, stale }, restarts);
+}
+
+/**
+ * The client's own conditional request: answered from a fresh stored response
+ * when the cache can evaluate it (RFC 9111 §4.3.2), otherwise forwarded
+ * untouched — its 304 reaches the client as is, and a full response is stored.
+ */
+function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
+  if (found.found) {
+    const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+    const outcome = reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
+    if (reuse.action === 'serve' && outcome === 'full') {
+      decide(ctx, request, 'hit', 'condition-false');
+      return serveEntry(handler, request, found.entry, reuse);
+    }
+    if (reuse.action === 'serve' && outcome === 'not-modified') {
+      decide(ctx, request, 'hit', 'not-modified');
+      return serveNotModified(handler, found.entry, reuse);
+    }
+  }
+  decide(ctx, request, 'forward', 'conditional');
+  dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: 'request' }));
+}
+
+/**
+ * A byte range (RFC 9110 §14): cut from a complete, fresh stored 200; otherwise
+ * the request goes to the origin as it is (a 206 is never stored; a full 200
+ * the origin may send instead is).
+ */
+function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
+  const range = request.range as ByteRange;
+  if (found.found && found.entry.status === 200) {
+    const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+    if (reuse.action === 'serve' && !reuse.refresh) {
+      decide(ctx, request, 'hit', 'range');
+      return serveRange(handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
+    }
+  }
+  decide(ctx, request, 'forward', 'range');
+  dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: found.found ? 'stale' : found.fwd, variants: found.variants }));
 }
 
 /** Forwards to the origin, or waits for an identical request already on its way there. */
@@ -145,6 +182,39 @@ function serveEntry(handler: Handler, request: CacheRequest, entry: StoredRespon
     statusText: entry.statusText,
     headers: withCacheStatus(headers, formatCacheStatus({ hit: true, ttl: reuse.ttl, detail })),
     body: request.method === 'HEAD' ? undefined : entry.body,
+  });
+}
+
+function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>, bytes: [number, number] | undefined): void {
+  const total = entry.body.byteLength;
+  const cacheStatus = formatCacheStatus({ hit: true, ttl: reuse.ttl });
+  if (bytes === undefined) {
+    // RFC 9110 §15.5.17: nothing of the range exists.
+    const headers: ResponseHeaders = { 'content-range': `bytes */${total}`, 'content-length': '0' };
+    return replay(handler, { status: 416, statusText: 'Range Not Satisfiable', headers: withCacheStatus(headers, cacheStatus) });
+  }
+  const [first, last] = bytes;
+  const headers = pairsToHeaders(entry.headers, isAge);
+  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
+  headers['content-range'] = `bytes ${first}-${last}/${total}`;
+  headers['content-length'] = String(last - first + 1);
+  replay(handler, {
+    status: 206,
+    statusText: 'Partial Content',
+    headers: withCacheStatus(headers, cacheStatus),
+    body: entry.body.subarray(first, last + 1),
+  });
+}
+
+function serveNotModified(handler: Handler, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
+  const hasEtag = pairValue(entry.headers, 'etag') !== undefined;
+  // RFC 9110 §15.4.5; Last-Modified too when there is no ETag, to guide the client's cache.
+  const headers = pairsToHeaders(entry.headers, (name) => !(NOT_MODIFIED_FIELDS.has(name) || (!hasEtag && name === 'last-modified')));
+  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
+  replay(handler, {
+    status: 304,
+    statusText: 'Not Modified',
+    headers: withCacheStatus(headers, formatCacheStatus({ hit: true, ttl: reuse.ttl, detail: 'not-modified' })),
   });
 }
 

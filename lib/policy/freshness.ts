@@ -31,6 +31,8 @@ export interface FreshnessInput {
   cacheControl: boolean;
   /** Lifetime from expireAfter / urlsExpireAfter, in ms, if any applies. */
   configured: number | undefined;
+  /** A targeted field (RFC 9213) ruled the response: Expires is ignored. */
+  ignoreExpires?: boolean;
   responseTime: number;
 }
 
@@ -46,7 +48,7 @@ export function freshnessLifetime(input: FreshnessInput): Freshness {
   if (directives.maxAge !== undefined) {
     return { lifetime: directives.maxAge === 'invalid' ? 0 : directives.maxAge * 1000, source: 'max-age' };
   }
-  const expiresField = headers['expires'];
+  const expiresField = input.ignoreExpires === true ? undefined : headers['expires'];
   if (expiresField !== undefined) {
     // RFC 9111 §5.3: an invalid date, "0" included, means already expired.
     const expires = Array.isArray(expiresField) && expiresField.length > 1 ? undefined : parseHttpDate(headerValue(headers, 'expires'));
@@ -73,7 +75,8 @@ export function freshnessLifetime(input: FreshnessInput): Freshness {
 
 /** RFC 9111 §4.2.3: the corrected initial age, in ms. */
 export function correctedInitialAge(headers: ResponseHeaders, requestTime: number, responseTime: number): number {
-  const ageValue = (deltaSeconds(headerValue(headers, 'age')?.trim()) ?? 0) * 1000;
+  // A list ("7200, 0", from folded lines) counts by its first member; an invalid value is ignored (§5.1).
+  const ageValue = (deltaSeconds(headerValue(headers, 'age')?.split(',')[0]?.trim()) ?? 0) * 1000;
   const dateValue = parseHttpDate(headerValue(headers, 'date')) ?? responseTime;
   const apparentAge = Math.max(0, responseTime - dateValue);
   const responseDelay = Math.max(0, responseTime - requestTime);

@@ -10,11 +10,11 @@ const MONTHS: Record<string, number> = {
 };
 
 // Sun, 06 Nov 1994 08:49:37 GMT
-const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const IMF_FIXDATE = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun), (\d{2}) ([A-Z][a-z]{2}) (\d{4}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
 // Sunday, 06-Nov-94 08:49:37 GMT
-const RFC_850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/;
+const RFC_850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), (\d{2})-([A-Z][a-z]{2})-(\d{2}) (\d{2}):(\d{2}):(\d{2}) GMT$/i;
 // Sun Nov  6 08:49:37 1994
-const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/;
+const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i;
 
 /** Epoch milliseconds, or undefined when the value is not an HTTP-date. */
 export function parseHttpDate(value: string | undefined): number | undefined {
@@ -40,7 +40,9 @@ function build(
   year: string | undefined, month: string | undefined, day: string | undefined,
   hour: string | undefined, minute: string | undefined, second: string | undefined,
 ): number | undefined {
-  const monthIndex = MONTHS[month ?? ''];
+  // Senders are case-sensitive; we accept any case, as most recipients do ("THU", "gmt").
+  const name = month === undefined ? '' : month.charAt(0).toUpperCase() + month.slice(1).toLowerCase();
+  const monthIndex = MONTHS[name];
   if (monthIndex === undefined) return undefined;
   const d = Number(day), h = Number(hour), m = Number(minute), s = Number(second), y = Number(year);
   if (d < 1 || d > 31 || h > 23 || m > 59 || s > 60) return undefined;

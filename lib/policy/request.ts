@@ -7,12 +7,15 @@ import { parseCacheControl, type CacheControl } from './cache-control.js';
 import { normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
 import { hasCredentials, type KeyPolicy } from './key.js';
 import { normalizeRequestUrl, type NormalizedUrl } from './url.js';
+import { parseRange, type ByteRange } from './range.js';
 import type { ResolvedOptions } from '../options.js';
 
 export interface CacheRequest {
   method: string;
   /** The client sent its own validators (If-None-Match...): forwarded untouched. */
   conditional: boolean;
+  /** A single byte range asked for (answered from a complete fresh entry, else forwarded). */
+  range: ByteRange | undefined;
   /** The method whose stored responses answer this request (HEAD is answered from GET). */
   lookupMethod: string;
   url: NormalizedUrl;
@@ -58,8 +61,12 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   const bypass = (reason: BypassReason): RequestAnalysis => ({ cacheable: false, reason, method, url: url.storedUrl, headers });
 
   if (!options.perCredential && hasCredentials(headers)) return bypass('credentialed');
-  // Partial content needs range support this cache does not have: never answer a Range from a full entry.
-  if (headers['range'] !== undefined) return bypass('range');
+  // One byte range of a complete entry can be answered; several ranges, or If-Range, go to the origin.
+  let range: ByteRange | undefined;
+  if (headers['range'] !== undefined) {
+    range = method === 'GET' && headers['if-range'] === undefined ? parseRange(headers['range']) : undefined;
+    if (range === undefined) return bypass('range');
+  }
 
   const directives = requestDirectives(headers);
   // RFC 9111 §5.2.1.5: no-store on a request: do not store, and do not use the cache either.
@@ -77,6 +84,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
     request: {
       method,
       conditional: CONDITIONAL_HEADERS.some((name) => headers[name] !== undefined),
+      range,
       lookupMethod,
       url,
       headers,

@@ -78,8 +78,9 @@ export function mayServeOnError(entry: StoredResponse, directives: CacheControl,
   const staleness = currentAge(entry, now) - entry.lifetime;
   const fromResponse = options.cacheControl && entry.staleIfError >= 0 ? entry.staleIfError * 1000 : 0;
   const fromRequest = directives.staleIfError === undefined ? 0 : directives.staleIfError * 1000;
-  const window = Math.max(fromResponse, fromRequest, options.staleIfError);
-  // RFC 9111 §4.2.4: no-cache forbids reuse without validation unless stale-if-error explicitly allows it.
-  if ((entry.flags & ResponseFlags.noCache) !== 0 && window <= 0) return false;
-  return staleness <= window;
+  const explicit = Math.max(fromResponse, fromRequest);
+  // RFC 9111 §4.2.4: no-cache forbids reuse without validation; only an in-protocol stale-if-error
+  // (the response's or the request's, RFC 5861) lifts that, not the cache's own staleIfError option.
+  const window = (entry.flags & ResponseFlags.noCache) !== 0 ? explicit : Math.max(explicit, options.staleIfError);
+  return window > 0 && staleness <= window;
 }

@@ -3,7 +3,8 @@
  * Every refusal carries a named reason: it goes to the diagnostics channel
  * and to Cache-Status `detail`.
  */
-import { parseCacheControl, type CacheControl } from './cache-control.js';
+import type { CacheControl } from './cache-control.js';
+import { responseDirectives } from './targeted.js';
 import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
 import { headerValue, splitList, type ResponseHeaders } from './headers.js';
 import { configuredLifetime, type ResolvedOptions } from '../options.js';
@@ -67,7 +68,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
   const { options, headers, status } = input;
   const shared = options.shared;
   const honour = options.cacheControl;
-  const directives = parseCacheControl(headers['cache-control']);
+  const { directives, targeted } = responseDirectives(headers, options.targetedCacheControl);
 
   if (input.requestDirectives.noStore === true) return { store: false, reason: 'request-no-store' };
 
@@ -90,7 +91,8 @@ export function storeDecision(input: StoreInput): StoreDecision {
     return { store: false, reason: 'must-understand' };
   }
 
-  const omit = new Set<string>(['set-cookie']);
+  // A shared cache never stores a cookie (it would hand it to other users); a private one keeps it.
+  const omit = new Set<string>(shared ? ['set-cookie'] : []);
   // RFC 9111 §5.2.2.7: a shared cache does not store a private response; private="x" only drops x.
   if (shared && directives.private !== undefined) {
     if (directives.private === true) return { store: false, reason: 'private' };
@@ -130,6 +132,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
     shared,
     cacheControl: honour,
     configured,
+    ignoreExpires: targeted,
     responseTime: input.responseTime,
   });
   // Without explicit freshness, only heuristically cacheable statuses get a configured or heuristic lifetime.

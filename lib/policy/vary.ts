@@ -10,13 +10,16 @@ import { digest } from './key.js';
 
 /** Fields whose values are never stored or keyed in the clear. */
 const SENSITIVE = new Set(['authorization', 'cookie', 'proxy-authorization']);
-/** Fields whose values compare case-insensitively. */
-const CASE_INSENSITIVE = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
+/**
+ * Content negotiation fields: case-insensitive lists whose member order carries
+ * no meaning (preference is given by q-values, RFC 9110 §12.4.2).
+ */
+const NEGOTIATION = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
 
 /**
  * The request's values for the Vary names, as flat [name, value] pairs (null
- * when absent), normalized: whitespace collapsed, case folded where the field
- * is case-insensitive, credentials and ignored headers digested.
+ * when absent), normalized: whitespace collapsed, negotiation lists
+ * case-folded and sorted, credentials and ignored headers digested.
  */
 export function varyPairs(names: readonly string[], headers: Readonly<RequestHeaders>, ignored: ReadonlySet<string>): Array<string | null> {
   const pairs: Array<string | null> = [];
@@ -27,7 +30,7 @@ export function varyPairs(names: readonly string[], headers: Readonly<RequestHea
       continue;
     }
     let value = raw.trim().replace(/\s*,\s*/g, ', ').replace(/[ \t]+/g, ' ');
-    if (CASE_INSENSITIVE.has(name)) value = value.toLowerCase();
+    if (NEGOTIATION.has(name)) value = value.toLowerCase().split(', ').map((member) => member.replace(/\s*;\s*/g, ';')).sort().join(', ');
     if (SENSITIVE.has(name) || ignored.has(name)) value = `sha256:${digest(value)}`;
     pairs.push(name, value);
   }
