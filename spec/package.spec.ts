@@ -2,6 +2,9 @@ import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 
@@ -31,5 +34,61 @@ describe('the package', () => {
   it('"cachette" resolves through the exports map and exposes the public API', () => {
     const names = runModule("const m = await import('cachette'); console.log(Object.keys(m).sort().join(','))").split(',');
     expect(names).to.include.members(['createCache', 'HttpCache', 'MemoryStorage', 'StorageRequestError', 'channels']);
+  });
+});
+
+describe('optional weight stays optional', () => {
+  /** Every bare specifier the module graph of `entry` imports, following our own relative imports. */
+  function bareImports(entry: string): Set<string> {
+    const seen = new Set<string>();
+    const bare = new Set<string>();
+    const queue = [entry];
+    while (queue.length > 0) {
+      const file = queue.pop() as string;
+      if (seen.has(file)) continue;
+      seen.add(file);
+      const source = readFileSync(file, 'utf8');
+      for (const match of source.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+        const specifier = (match[1] ?? match[2] ?? match[3]) as string;
+        if (specifier.startsWith('.')) queue.push(fileURLToPath(new URL(specifier, `file://${file}`)));
+        else bare.add(specifier);
+      }
+    }
+    return bare;
+  }
+
+  it('"cachette" imports neither better-sqlite3 nor the AWS SDK', () => {
+    const imported = [...bareImports(`${root}dist/lib/index.js`)];
+    expect(imported.filter((name) => name === 'better-sqlite3' || name.startsWith('@aws-sdk/'))).to.deep.equal([]);
+    const loaded = runModule(`
+      import { createRequire } from 'node:module';
+      await import('cachette');
+      console.log(Object.keys(createRequire(import.meta.url).cache).filter((path) => /better-sqlite3|@aws-sdk/.test(path)).length);
+    `);
+    expect(loaded).to.equal('0');
+  });
+
+  it('"cachette/sqlite" without better-sqlite3 installed fails with a message that says what to install', () => {
+    const { mkdtempSync, mkdirSync, symlinkSync, cpSync, rmSync } = require('node:fs') as typeof import('node:fs');
+    const project = mkdtempSync(`${require('node:os').tmpdir()}/cachette-no-sqlite-`);
+    try {
+      // A project where cachette is installed with its dependencies, but not better-sqlite3.
+      const installed = `${project}/node_modules/cachette`;
+      mkdirSync(`${installed}/dist`, { recursive: true });
+      cpSync(`${root}package.json`, `${installed}/package.json`);
+      cpSync(`${root}dist/lib`, `${installed}/dist/lib`, { recursive: true });
+      for (const dependency of ['msgpackr', 'undici']) symlinkSync(`${root}node_modules/${dependency}`, `${project}/node_modules/${dependency}`);
+      let message = '';
+      try {
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
+      } catch (error) {
+        message = String((error as { stderr?: string }).stderr);
+      }
+      expect(message).to.include('cachette/sqlite needs the better-sqlite3 package, an optional peer dependency: npm install better-sqlite3');
+      // And "cachette" itself is fine there.
+      expect(execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], { cwd: project, encoding: 'utf8' }).trim()).to.equal('function');
+    } finally {
+      rmSync(project, { recursive: true, force: true });
+    }
   });
 });
