@@ -51,7 +51,7 @@ function joiner(name: string): string {
  * Connection-specific fields are never stored (RFC 9111 §3.1), nor are fields
  * that only make sense for one hop or one proxy.
  */
-const HOP_BY_HOP = new Set([
+export const HOP_BY_HOP: ReadonlySet<string> = new Set([
   'connection',
   'keep-alive',
   'proxy-connection',

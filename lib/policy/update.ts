@@ -4,17 +4,11 @@
  * stored and Content-Length, which describes the stored body.
  */
 import type { ResponseHeaders } from './headers.js';
-import { pairsToHeaders } from './headers.js';
+import { HOP_BY_HOP, pairsToHeaders } from './headers.js';
 
 const NOT_UPDATED = new Set([
+  ...HOP_BY_HOP,
   'content-length',
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'te',
-  'trailer',
-  'transfer-encoding',
-  'upgrade',
   // Our own member is added when the response is served, never stored.
   'cache-status',
 ]);
