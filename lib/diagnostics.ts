@@ -5,6 +5,7 @@
  * no one subscribes.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { StorageRequestError } from './storage/contract.js';
 
 export interface Logger {
   debug?(message: string, details?: Record<string, unknown>): void;
@@ -51,7 +52,9 @@ export class Reporter {
   storageError(details: { operation: string; partition: string; error: unknown }): void {
     if (channels.storageError.hasSubscribers) channels.storageError.publish(details);
     const message = details.error instanceof Error ? details.error.message : String(details.error);
-    this.#logger?.warn?.(`cachette: storage ${details.operation} on ${details.partition} failed: ${message}`, details);
+    // A refused request is a bug to fix (ours or the configuration's), not weather: say it loudly.
+    const log = details.error instanceof StorageRequestError ? this.#logger?.error : this.#logger?.warn;
+    log?.call(this.#logger, `cachette: storage ${details.operation} on ${details.partition} failed: ${message}`, details);
   }
 
   breaker(details: { state: string; failures: number }): void {

@@ -80,13 +80,15 @@ describe('optional weight stays optional', () => {
       for (const dependency of ['msgpackr', 'undici']) symlinkSync(`${root}node_modules/${dependency}`, `${project}/node_modules/${dependency}`);
       let message = '';
       try {
-        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], { cwd: project, encoding: 'utf8', stdio: 'pipe' });
+        // Without the test run's NODE_OPTIONS: this is a user's project, not ours.
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], { cwd: project, encoding: 'utf8', stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } });
       } catch (error) {
         message = String((error as { stderr?: string }).stderr);
       }
       expect(message).to.include('cachette/sqlite needs the better-sqlite3 package, an optional peer dependency: npm install better-sqlite3');
       // And "cachette" itself is fine there.
-      expect(execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], { cwd: project, encoding: 'utf8' }).trim()).to.equal('function');
+      const userEnv = { ...process.env, NODE_OPTIONS: '' };
+      expect(execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], { cwd: project, encoding: 'utf8', env: userEnv }).trim()).to.equal('function');
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

@@ -116,7 +116,7 @@ function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number,
       // Not a URL: nothing to invalidate.
     }
   }
-  ctx.writer.track([...keys], invalidateKeys(ctx.responses, ctx.redirects, keys).then(() => undefined));
+  ctx.writer.forget([...keys], () => invalidateKeys(ctx.responses, ctx.redirects, keys));
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.href });
   }

@@ -7,6 +7,7 @@ import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { decodeRecord, type StoredRecord, type StoredResponse, type StoredVariants } from '../serialize.js';
 import { sameVaryPairs, varyPairs, variantKey } from '../policy/vary.js';
+import { DELETED } from './writer.js';
 
 export type Lookup =
   | { found: true; entry: StoredResponse; key: string; variants: StoredVariants | undefined }
@@ -26,9 +27,6 @@ export function decodeOnce(bytes: Uint8Array): StoredRecord | undefined {
 }
 
 export async function lookup(ctx: CacheContext, request: CacheRequest): Promise<Lookup> {
-  const pending = ctx.writer.settled(request.key);
-  if (pending !== undefined) await pending;
-
   const record = await read(ctx, request.key);
   if (record === undefined) return { found: false, fwd: 'uri-miss', variants: undefined };
   if (record.kind === 'response') {
@@ -49,6 +47,9 @@ export async function lookup(ctx: CacheContext, request: CacheRequest): Promise<
 }
 
 async function read(ctx: CacheContext, key: string): Promise<StoredRecord | undefined> {
+  // A write (or deletion) of this key in flight: what it is about to store is what the storage holds.
+  const inFlight = ctx.writer.inFlight(key);
+  if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
   const bytes = await ctx.responses.get(key);
   if (bytes === undefined) return undefined;
   const record = decodeOnce(bytes);

@@ -1,13 +1,15 @@
 /**
- * Stores responses off the response path. A write is registered the moment
- * its response ends, so a lookup of the same key waits for it (a caller who
- * fetches twice in a row gets a hit), and `close()` waits for all of them.
+ * Stores responses off the response path. The records of a write are known
+ * the moment its response ends, and lookups see them at once (a caller who
+ * fetches twice in a row gets a hit) without waiting for the storage — which
+ * may be slow, or failing. Writes of one key land in order; `flush()` (and so
+ * `close()`) waits for all of them.
  */
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import type { StorePlan } from '../policy/storable.js';
 import { storableHeaderPairs, headerValue, type ResponseHeaders } from '../policy/headers.js';
-import { encodeRecord, decodeRecord, type StoredResponse, type StoredVariants } from '../serialize.js';
+import { encodeRecord, decodeRecord, type StoredRecord, type StoredResponse, type StoredVariants } from '../serialize.js';
 import { newGeneration, varyPairs, variantKey } from '../policy/vary.js';
 import { normalizeAbsoluteUrl } from '../policy/url.js';
 
@@ -24,6 +26,10 @@ export interface SaveJob {
   variants: StoredVariants | undefined;
 }
 
+/** What a lookup finds for a key whose deletion is in flight. */
+export const DELETED = Symbol('deleted');
+type InFlight = StoredRecord | typeof DELETED;
+
 /** Most variant keys an index remembers (for deleting them with their URL). */
 const MAX_TRACKED_VARIANTS = 64;
 /** Most redirect keys remembered per target URL. */
@@ -32,54 +38,65 @@ const ALIAS_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 export class EntryWriter {
   readonly #ctx: CacheContext;
-  readonly #pending = new Map<string, Promise<void>>();
+  /** The chain of writes of each key, for ordering and for flush(). */
+  readonly #chains = new Map<string, Promise<void>>();
+  /** What each key will hold once the writes in flight land. */
+  readonly #inFlight = new Map<string, InFlight>();
 
   constructor(ctx: CacheContext) {
     this.#ctx = ctx;
   }
 
-  /** Resolves when no write for `key` is in flight. */
-  settled(key: string): Promise<void> | undefined {
-    return this.#pending.get(key);
+  /** The record a write in flight is about to store under `key` (DELETED for a deletion), if any. */
+  inFlight(key: string): InFlight | undefined {
+    return this.#inFlight.get(key);
   }
 
   /** Resolves when every write in flight has finished. */
   async flush(): Promise<void> {
-    while (this.#pending.size > 0) await Promise.all([...this.#pending.values()]);
+    while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
   /** Queues a write; the caller's response has already ended. */
   save(job: SaveJob): void {
-    const key = job.request.key;
-    const previous = this.#pending.get(key);
-    const write = new Promise<void>((resolve) => {
+    const records = this.#records(job);
+    this.#enqueue(records, async () => {
+      const stored = await this.#store(job, records);
+      if (stored && job.status >= 300 && job.status < 400) await this.#recordAlias(job);
+    }, 'save');
+  }
+
+  /** Deletes keys (an invalidation): lookups miss them at once, whatever the storage is doing. */
+  forget(keys: string[], operation: () => Promise<unknown>): void {
+    this.#enqueue(keys.map((key) => [key, DELETED] as const), operation, 'invalidate');
+  }
+
+  /** Runs `operation` after the writes already queued for these keys, and shows `records` to lookups meanwhile. */
+  #enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown>, name: string): void {
+    for (const [key, record] of records) this.#inFlight.set(key, record);
+    const keys = records.map(([key]) => key);
+    const previous = keys.map((key) => this.#chains.get(key)).filter((chain) => chain !== undefined);
+    const done = new Promise<void>((resolve) => {
       // Off the response path: encoding and I/O start after the caller's callbacks ran.
       setImmediate(() => {
-        (previous ?? Promise.resolve())
-          .then(() => this.#write(job))
-          .catch((error: unknown) => this.#ctx.reporter.storageError({ operation: 'save', partition: this.#ctx.responses.name, error }))
+        Promise.all(previous)
+          .then(operation)
+          .catch((error: unknown) => this.#ctx.reporter.storageError({ operation: name, partition: this.#ctx.responses.name, error }))
           .finally(resolve);
       });
     });
-    this.track([key], write);
-  }
-
-  /** Makes lookups of these keys wait for `operation` (an invalidation, say). */
-  track(keys: string[], operation: Promise<void>): void {
-    const settled = operation.catch(() => undefined);
-    for (const key of keys) {
-      const previous = this.#pending.get(key);
-      const after = previous === undefined ? settled : Promise.all([previous, settled]).then(() => undefined);
-      this.#pending.set(key, after);
-      void after.then(() => {
-        if (this.#pending.get(key) === after) this.#pending.delete(key);
+    for (const [key, record] of records) {
+      this.#chains.set(key, done);
+      void done.then(() => {
+        if (this.#chains.get(key) === done) this.#chains.delete(key);
+        if (this.#inFlight.get(key) === record) this.#inFlight.delete(key);
       });
     }
   }
 
-  async #write(job: SaveJob): Promise<void> {
+  /** The records a response becomes: itself under its key, or, when it varies, a variant and the index. */
+  #records(job: SaveJob): Array<[string, StoredRecord]> {
     const { request, plan } = job;
-    const ctx = this.#ctx;
     const record: StoredResponse = {
       kind: 'response',
       expiresAt: toRecordExpiry(plan.expiresAt),
@@ -99,29 +116,28 @@ export class EntryWriter {
       staleIfError: plan.staleIfError,
       hiddenFields: plan.hiddenFields,
     };
-    const setOptions = { expiresAt: plan.expiresAt };
+    if (plan.vary.length === 0) return [[request.key, record]];
 
-    let stored: boolean;
-    if (plan.vary.length === 0) {
-      stored = await ctx.responses.set(request.key, encodeRecord(record), setOptions);
-    } else {
-      const existing = job.variants !== undefined && sameNames(job.variants.names, plan.vary) ? job.variants : undefined;
-      const index: StoredVariants = existing
-        ?? { kind: 'variants', expiresAt: toRecordExpiry(plan.expiresAt), names: plan.vary, generation: newGeneration(), keys: [] };
-      record.vary = varyPairs(plan.vary, request.headers, ctx.options.ignoredParameters);
-      const key = variantKey(request.key, index.generation, record.vary);
-      // The variant first, then the index: a reader never finds an index whose new variant is not there yet.
-      stored = await ctx.responses.set(key, encodeRecord(record), setOptions);
-      if (stored) {
-        const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
-        // The index lives as long as its longest-lived variant.
-        const expiresAt = later(index.expiresAt, record.expiresAt);
-        stored = await ctx.responses.set(request.key, encodeRecord({ ...index, expiresAt, keys }), { expiresAt: expiresAt ?? undefined });
-      }
+    const existing = job.variants !== undefined && sameNames(job.variants.names, plan.vary) ? job.variants : undefined;
+    const index: StoredVariants = existing
+      ?? { kind: 'variants', expiresAt: record.expiresAt, names: plan.vary, generation: newGeneration(), keys: [] };
+    record.vary = varyPairs(plan.vary, request.headers, this.#ctx.options.ignoredParameters);
+    const key = variantKey(request.key, index.generation, record.vary);
+    const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
+    // The index lives as long as its longest-lived variant.
+    return [[key, record], [request.key, { ...index, expiresAt: later(index.expiresAt, record.expiresAt), keys }]];
+  }
+
+  /** Writes the records in order — a variant before its index, so no reader finds an index whose variant is not there. */
+  async #store(job: SaveJob, records: Array<[string, StoredRecord]>): Promise<boolean> {
+    let stored = true;
+    for (const [key, record] of records) {
+      if (!stored) break;
+      stored = await this.#ctx.responses.set(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined });
     }
-    ctx.reporter.store({ method: request.method, url: request.url.storedUrl, key: request.key, stored, reason: stored ? plan.freshness : 'storage', bytes: job.body.byteLength });
-
-    if (stored && job.status >= 300 && job.status < 400) await this.#recordAlias(job);
+    const { request, plan } = job;
+    this.#ctx.reporter.store({ method: request.method, url: request.url.storedUrl, key: request.key, stored, reason: stored ? plan.freshness : 'storage', bytes: job.body.byteLength });
+    return stored;
   }
 
   /** Remembers that the redirect stored under this key points at its Location, so deleting the target deletes it too. */

@@ -20,7 +20,8 @@ function loadDriver(): DatabaseConstructor {
   try {
     return require('better-sqlite3') as DatabaseConstructor;
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === 'MODULE_NOT_FOUND' && String((error as Error).message).includes('better-sqlite3')) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if ((code === 'MODULE_NOT_FOUND' || code === 'ERR_MODULE_NOT_FOUND') && String((error as Error).message).includes('better-sqlite3')) {
       throw new Error('cachette/sqlite needs the better-sqlite3 package, an optional peer dependency: npm install better-sqlite3', { cause: error });
     }
     throw error;

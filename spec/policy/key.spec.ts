@@ -97,6 +97,7 @@ describe('cache keys', () => {
       expect(hit.headers.get('cache-status')).to.match(/hit/);
       await hit.text();
       expect(env.origin.hits('/data')).to.equal(1);
+      await cache.settled();
 
       const entries: StoredResponse[] = [];
       for await (const [, bytes] of cache.responses.entries()) entries.push(decodeRecord(bytes) as StoredResponse);
@@ -148,6 +149,7 @@ describe('cache keys', () => {
         expect(await as('alice-secret')).to.equal('user: Bearer alice-secret');
         expect(await as('bob-secret')).to.equal('user: Bearer bob-secret');
         expect(env.origin.hits('/me')).to.equal(2);
+        await cache.settled();
         for await (const key of cache.responses.keys()) expect(key).to.not.include('secret');
         for await (const [, bytes] of cache.responses.entries()) {
           // The body names the user (the origin echoes it); nothing else may hold the credential.

@@ -1,0 +1,130 @@
+/**
+ * Batched reads and writes, as AWS recommends them: BatchGetItem in chunks
+ * of 100 keys, BatchWriteItem in chunks of 25 requests, and whatever
+ * DynamoDB leaves unprocessed retried with exponential backoff and full
+ * jitter — a bounded number of times.
+ */
+import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
+import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+
+export type Item = Record<string, AttributeValue>;
+export type ItemKey = Record<string, AttributeValue>;
+
+export const BATCH_GET_LIMIT = 100;
+export const BATCH_WRITE_LIMIT = 25;
+const MAX_ROUNDS = 10;
+const BASE_DELAY_MS = 25;
+const MAX_DELAY_MS = 2000;
+
+/** "Full jitter": a random wait between 0 and the exponential bound. */
+export function backoff(attempt: number): number {
+  return Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
+}
+
+const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** How long one call may take, in ms: each call gets its own deadline. */
+export interface SendOptions {
+  timeout: number;
+}
+
+/** `client.send` with a deadline of its own (an abort cuts short the SDK's retries too). */
+export function deadline(send: SendOptions): { abortSignal: AbortSignal } {
+  return { abortSignal: AbortSignal.timeout(send.timeout) };
+}
+
+export async function batchGet(
+  client: DynamoDBClient,
+  table: string,
+  keys: ItemKey[],
+  extra: { consistentRead: boolean; projection?: string | undefined; names?: Record<string, string> | undefined },
+  send: SendOptions,
+): Promise<Item[]> {
+  const found: Item[] = [];
+  for (let i = 0; i < keys.length; i += BATCH_GET_LIMIT) {
+    let pending: ItemKey[] = keys.slice(i, i + BATCH_GET_LIMIT);
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${MAX_ROUNDS} BatchGetItem rounds`);
+      if (round > 0) await sleep(backoff(round));
+      const out = await client.send(new BatchGetItemCommand({
+        RequestItems: {
+          [table]: {
+            Keys: pending,
+            ConsistentRead: extra.consistentRead,
+            ...(extra.projection === undefined ? {} : { ProjectionExpression: extra.projection, ExpressionAttributeNames: extra.names }),
+          },
+        },
+      }), deadline(send));
+      found.push(...(out.Responses?.[table] ?? []));
+      pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as ItemKey[];
+    }
+  }
+  return found;
+}
+
+export async function batchWrite(client: DynamoDBClient, table: string, requests: WriteRequest[], send: SendOptions): Promise<void> {
+  for (let i = 0; i < requests.length; i += BATCH_WRITE_LIMIT) {
+    let pending = requests.slice(i, i + BATCH_WRITE_LIMIT);
+    for (let round = 0; pending.length > 0; round++) {
+      if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} writes unprocessed after ${MAX_ROUNDS} BatchWriteItem rounds`);
+      if (round > 0) await sleep(backoff(round));
+      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), deadline(send));
+      pending = out.UnprocessedItems?.[table] ?? [];
+    }
+  }
+}
+
+/**
+ * Collects deletions from several shard queries running at once and sends
+ * them in full batches of 25, so that deleting N items costs ⌈N/25⌉ calls.
+ */
+export class DeleteBuffer {
+  readonly #client: DynamoDBClient;
+  readonly #table: string;
+  readonly #send: SendOptions;
+  #pending: WriteRequest[] = [];
+  #inFlight: Array<Promise<void>> = [];
+  deleted = 0;
+
+  constructor(client: DynamoDBClient, table: string, send: SendOptions) {
+    this.#client = client;
+    this.#table = table;
+    this.#send = send;
+  }
+
+  async add(key: ItemKey): Promise<void> {
+    this.#pending.push({ DeleteRequest: { Key: key } });
+    if (this.#pending.length >= BATCH_WRITE_LIMIT) {
+      const batch = this.#pending.splice(0, BATCH_WRITE_LIMIT);
+      const write = batchWrite(this.#client, this.#table, batch, this.#send).then(() => {
+        this.deleted += batch.length;
+      });
+      this.#inFlight.push(write);
+      // Keep a few batches in flight, not an unbounded number.
+      if (this.#inFlight.length >= 4) await Promise.all(this.#inFlight.splice(0));
+    }
+  }
+
+  async flush(): Promise<number> {
+    const rest = this.#pending.splice(0);
+    if (rest.length > 0) {
+      this.#inFlight.push(batchWrite(this.#client, this.#table, rest, this.#send).then(() => {
+        this.deleted += rest.length;
+      }));
+    }
+    await Promise.all(this.#inFlight.splice(0));
+    return this.deleted;
+  }
+}
+
+/** Runs `work` over `items` with at most `limit` at a time. */
+export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++] as T;
+      await work(item);
+    }
+  });
+  await Promise.all(workers);
+}

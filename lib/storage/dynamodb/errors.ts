@@ -1,0 +1,32 @@
+/**
+ * Which DynamoDB failures say "the storage is unwell" (they count toward the
+ * cache's circuit breaker) and which say "this one request was refused"
+ * (our input: reported loudly, never retried, not counted).
+ */
+import { StorageRequestError } from '../contract.js';
+
+const REFUSALS = new Set([
+  'ValidationException',
+  'SerializationException',
+  'ItemCollectionSizeLimitExceededException',
+  'TransactionCanceledException',
+]);
+
+export function classify(error: unknown, table: string): unknown {
+  const name = (error as { name?: unknown } | null)?.name;
+  if (typeof name !== 'string') return error;
+  if (REFUSALS.has(name)) {
+    return new StorageRequestError(`DynamoDB refused the request on table "${table}": ${(error as Error).message}`, name, { cause: error });
+  }
+  if (name === 'ResourceNotFoundException') {
+    return new Error(
+      `DynamoDB table "${table}" was not found: create it (DynamoDBStorage({ createTable: true }) or await storage.createTable(), ` +
+      'or with the CloudFormation/Terraform in the README), or check the region and credentials',
+      { cause: error },
+    );
+  }
+  if (name === 'AbortError' || name === 'TimeoutError') {
+    return new Error(`DynamoDB did not answer in time (table "${table}")`, { cause: error });
+  }
+  return error;
+}

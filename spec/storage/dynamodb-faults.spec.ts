@@ -1,0 +1,123 @@
+import { expect } from 'chai';
+import diagnostics from 'node:diagnostics_channel';
+import nock from 'nock';
+import { CommandCounter, dynamoStorage, dropTables } from '../../fixtures/dynamodb.js';
+import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
+import { respond, sleep } from '../../fixtures/origin.js';
+import { useOrigin, fetchText } from '../support.js';
+
+/** Faults we cannot make DynamoDB Local produce, injected into the SDK's HTTP traffic. */
+const faults: Array<{ name: string; inject: (scope: nock.Interceptor) => nock.Scope }> = [
+  {
+    name: 'throttling',
+    inject: (scope) => scope.reply(400, {
+      __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+      message: 'Rate of requests exceeds the allowed throughput.',
+    }, { 'x-amzn-errortype': 'ThrottlingException', 'content-type': 'application/x-amz-json-1.0' }),
+  },
+  {
+    name: 'HTTP 500',
+    inject: (scope) => scope.reply(500, { __type: 'com.amazonaws.dynamodb.v20120810#InternalServerError', message: 'Internal error' }),
+  },
+  {
+    name: 'ECONNRESET',
+    inject: (scope) => scope.replyWithError(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })),
+  },
+  {
+    name: 'a 2 s stall',
+    inject: (scope) => scope.delay(2000).reply(200, {}),
+  },
+];
+
+const READ_TIMEOUT = 300;
+
+describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
+  this.timeout(60_000);
+  const env = useOrigin();
+  let endpoint: string;
+
+  before(async function () {
+    this.timeout(180_000);
+    endpoint = await dynamoEndpoint();
+    if (!nock.isActive()) nock.activate();
+  });
+
+  afterEach(async () => {
+    nock.cleanAll();
+    await dropTables();
+  });
+
+  after(() => {
+    nock.restore();
+  });
+
+  for (const fault of faults) {
+    it(`${fault.name}: every request is answered by the origin within about the read deadline; the breaker opens, then recovers`, async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
+      const counter = new CommandCounter();
+      const storage = await dynamoStorage(counter, { readTimeout: READ_TIMEOUT, writeTimeout: 1000 });
+      const cache = env.cache({ storage, circuitBreaker: { failures: 3, cooldown: 1 } });
+      const states: string[] = [];
+      const listener = (message: unknown) => states.push((message as { state: string }).state);
+      diagnostics.subscribe('cachette:breaker', listener);
+      try {
+        fault.inject(nock(endpoint).persist().post('/'));
+
+        for (let i = 0; i < 3; i++) {
+          const started = performance.now();
+          const response = await fetchText(cache, `${env.origin.url}/a`);
+          const elapsed = performance.now() - started;
+          expect(response.status).to.equal(200);
+          expect(response.body).to.equal('from origin');
+          expect(elapsed, `request ${i} took ${elapsed.toFixed(0)} ms`).to.be.below(READ_TIMEOUT + 400);
+          // The failing write lands (off the response path) before the next request reads.
+          await cache.settled();
+        }
+        expect(states).to.include('open');
+
+        // Open: DynamoDB is not even called, so it adds nothing.
+        counter.reset();
+        for (let i = 0; i < 5; i++) {
+          const started = performance.now();
+          expect((await fetchText(cache, `${env.origin.url}/a`)).body).to.equal('from origin');
+          expect(performance.now() - started).to.be.below(150);
+        }
+        await cache.settled();
+        expect(counter.get('GetItemCommand') + counter.get('PutItemCommand')).to.equal(0);
+
+        // DynamoDB is back: after the cool-down one probe goes through, succeeds, and the breaker closes.
+        nock.cleanAll();
+        await sleep(1100);
+        await fetchText(cache, `${env.origin.url}/a`);
+        await cache.settled();
+        expect(states.slice(-2)).to.deep.equal(['half-open', 'closed']);
+        const hit = await fetchText(cache, `${env.origin.url}/a`);
+        expect(hit.cacheStatus).to.match(/^cachette; hit/);
+      } finally {
+        diagnostics.unsubscribe('cachette:breaker', listener);
+      }
+    });
+  }
+
+  it('a refused request (a validation error) is reported loudly and does not open the breaker', async () => {
+    env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
+    const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
+    const errors: string[] = [];
+    const cache = env.cache({ storage, circuitBreaker: { failures: 2, cooldown: 30 }, logger: { error: (message) => errors.push(message), warn: () => {} } });
+    nock(endpoint).persist().post('/').reply(400, {
+      __type: 'com.amazon.coral.validate#ValidationException',
+      message: 'One or more parameter values were invalid',
+    }, { 'x-amzn-errortype': 'ValidationException', 'content-type': 'application/x-amz-json-1.0' });
+    const states: string[] = [];
+    const listener = (message: unknown) => states.push((message as { state: string }).state);
+    diagnostics.subscribe('cachette:breaker', listener);
+    try {
+      for (let i = 0; i < 4; i++) expect((await fetchText(cache, `${env.origin.url}/a`)).body).to.equal('from origin');
+      await cache.settled();
+      expect(states).to.deep.equal([]);
+      expect(errors.some((message) => /DynamoDB refused the request on table .*One or more parameter values were invalid/.test(message))).to.equal(true);
+    } finally {
+      diagnostics.unsubscribe('cachette:breaker', listener);
+    }
+  });
+});
