@@ -88,6 +88,13 @@ describe('optional weight stays optional', () => {
       expect(message).to.include('cachette/sqlite needs the better-sqlite3 package, an optional peer dependency: npm install better-sqlite3');
       // And "cachette" itself is fine there.
       const userEnv = { ...process.env, NODE_OPTIONS: '' };
+      let sdkMessage = '';
+      try {
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/dynamodb')"], { cwd: project, encoding: 'utf8', stdio: 'pipe', env: userEnv });
+      } catch (error) {
+        sdkMessage = String((error as { stderr?: string }).stderr);
+      }
+      expect(sdkMessage).to.include('cachette/dynamodb needs the @aws-sdk/client-dynamodb package, an optional peer dependency: npm install @aws-sdk/client-dynamodb');
       expect(execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], { cwd: project, encoding: 'utf8', env: userEnv }).trim()).to.equal('function');
     } finally {
       rmSync(project, { recursive: true, force: true });

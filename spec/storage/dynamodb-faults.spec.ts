@@ -120,4 +120,52 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
       diagnostics.unsubscribe('cachette:breaker', listener);
     }
   });
+
+  describe('what DynamoDB leaves unprocessed is retried', () => {
+    const encode = (text: string) => new TextEncoder().encode(text);
+
+    it('BatchGetItem: UnprocessedKeys are asked again (with backoff) until answered', async () => {
+      const counter = new CommandCounter();
+      const storage = await dynamoStorage(counter, { readTimeout: 5000 });
+      const partition = storage.partition('p');
+      const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
+      for (const key of keys) await partition.set(key, encode(key));
+      let throttled = 0;
+      nock(endpoint, { allowUnmocked: true })
+        .matchHeader('x-amz-target', 'DynamoDB_20120810.BatchGetItem')
+        .post('/')
+        .twice()
+        .reply((_uri, body) => {
+          throttled += 1;
+          return [200, { Responses: {}, UnprocessedKeys: requestItems(body) }, { 'content-type': 'application/x-amz-json-1.0' }];
+        });
+      counter.reset();
+      const found = await partition.getMany(keys);
+      expect(found.size).to.equal(30);
+      expect(throttled).to.equal(2);
+      expect(counter.get('BatchGetItemCommand')).to.equal(3);
+    });
+
+    it('BatchWriteItem: UnprocessedItems are sent again until written', async () => {
+      const counter = new CommandCounter();
+      const storage = await dynamoStorage(counter, { writeTimeout: 5000 });
+      const partition = storage.partition('p');
+      const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
+      for (const key of keys) await partition.set(key, encode(key));
+      nock(endpoint, { allowUnmocked: true })
+        .matchHeader('x-amz-target', 'DynamoDB_20120810.BatchWriteItem')
+        .post('/')
+        .once()
+        .reply((_uri, body) => [200, { UnprocessedItems: requestItems(body) }, { 'content-type': 'application/x-amz-json-1.0' }]);
+      counter.reset();
+      await partition.clear();
+      expect(counter.get('BatchWriteItemCommand')).to.equal(2);
+      expect(await partition.size()).to.equal(0);
+    });
+  });
 });
+
+/** The RequestItems of a batch call as nock hands its body over (text, for DynamoDB's JSON type). */
+function requestItems(body: unknown): unknown {
+  return (typeof body === 'string' ? JSON.parse(body) : body as { RequestItems: unknown }).RequestItems;
+}
