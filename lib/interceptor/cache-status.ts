@@ -58,5 +58,7 @@ const CACHE_STATUS_NAME = Buffer.from('cache-status', 'latin1');
 export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
   const previous = headers['cache-status'];
   const value = previous === undefined ? member : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${member}`;
-  return { ...headers, 'cache-status': value };
+  const copy = Object.assign({}, headers);
+  copy['cache-status'] = value;
+  return copy;
 }

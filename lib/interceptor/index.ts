@@ -14,7 +14,8 @@ import { PassThroughHandler } from './pass-through-handler.js';
 import { formatCacheStatus, type ForwardReason } from './cache-status.js';
 import { modernHandler } from './undici-compat.js';
 import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
-import { respond } from './respond.js';
+import { respond, respondWith } from './respond.js';
+import { lookupSync } from './lookup.js';
 import { invalidateKeys } from './invalidate.js';
 
 type DispatchFn = Dispatcher.Dispatch;
@@ -53,7 +54,12 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   }
   const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
-  respond(ctx, dispatch, opts, handler, analysis.request).catch((error: unknown) => fail(handler, error));
+  // Storage in memory answers at once: a hit is served before dispatch returns.
+  const found = lookupSync(ctx, analysis.request);
+  const answered = found === undefined
+    ? respond(ctx, dispatch, opts, handler, analysis.request)
+    : respondWith(ctx, dispatch, opts, handler, analysis.request, found);
+  answered?.catch((error: unknown) => fail(handler, error));
   return true;
 }
 

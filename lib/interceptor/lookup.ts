@@ -1,7 +1,9 @@
 /**
  * Finds the stored response for a request: the record at its key, or, when
  * that is a Vary index, the variant matching the request's headers.
- * Unreadable records are deleted and count as misses.
+ * Unreadable records are deleted and count as misses. Storage that holds its
+ * values in memory is read synchronously (`lookupSync`), so that a hit is
+ * answered without waiting a turn of the event loop.
  */
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
@@ -12,6 +14,15 @@ import { DELETED } from './writer.js';
 export type Lookup =
   | { found: true; entry: StoredResponse; key: string; variants: StoredVariants | undefined }
   | { found: false; fwd: 'uri-miss' | 'vary-miss'; variants: StoredVariants | undefined };
+
+/** Where to look next when the URL's key holds a Vary index. */
+interface VariantStep {
+  key: string;
+  index: StoredVariants;
+  pairs: Array<string | null>;
+}
+
+const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
 
 // Storage that keeps values in memory hands back the same bytes on every hit:
 // remember what they decoded to, and a hit skips decoding altogether.
@@ -27,30 +38,49 @@ export function decodeOnce(bytes: Uint8Array): StoredRecord | undefined {
 }
 
 export async function lookup(ctx: CacheContext, request: CacheRequest): Promise<Lookup> {
-  const record = await read(ctx, request.key);
-  if (record === undefined) return { found: false, fwd: 'uri-miss', variants: undefined };
-  if (record.kind === 'response') {
-    return record.vary === null
-      ? { found: true, entry: record, key: request.key, variants: undefined }
-      : { found: false, fwd: 'uri-miss', variants: undefined };
-  }
-  if (record.kind !== 'variants') return { found: false, fwd: 'uri-miss', variants: undefined };
+  const step = atKey(ctx, request, await read(ctx, request.key));
+  return 'found' in step ? step : inVariant(step, await read(ctx, step.key));
+}
 
+/** The same, without waiting, when the storage can answer at once; undefined when it cannot. */
+export function lookupSync(ctx: CacheContext, request: CacheRequest): Lookup | undefined {
+  if (!ctx.responses.readsSync) return undefined;
+  const step = atKey(ctx, request, readSync(ctx, request.key));
+  return 'found' in step ? step : inVariant(step, readSync(ctx, step.key));
+}
+
+function atKey(ctx: CacheContext, request: CacheRequest, record: StoredRecord | undefined): Lookup | VariantStep {
+  if (record === undefined) return URI_MISS;
+  if (record.kind === 'response') {
+    return record.vary === null ? { found: true, entry: record, key: request.key, variants: undefined } : URI_MISS;
+  }
+  if (record.kind !== 'variants') return URI_MISS;
   // RFC 9111 §4.1: select the variant whose nominated request headers match this request's.
   const pairs = varyPairs(record.names, request.headers, ctx.options.ignoredParameters);
-  const key = variantKey(request.key, record.generation, pairs);
-  const variant = await read(ctx, key);
-  if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, pairs)) {
-    return { found: true, entry: variant, key, variants: record };
+  return { key: variantKey(request.key, record.generation, pairs), index: record, pairs };
+}
+
+function inVariant(step: VariantStep, variant: StoredRecord | undefined): Lookup {
+  if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, step.pairs)) {
+    return { found: true, entry: variant, key: step.key, variants: step.index };
   }
-  return { found: false, fwd: 'vary-miss', variants: record };
+  return { found: false, fwd: 'vary-miss', variants: step.index };
 }
 
 async function read(ctx: CacheContext, key: string): Promise<StoredRecord | undefined> {
   // A write (or deletion) of this key in flight: what it is about to store is what the storage holds.
   const inFlight = ctx.writer.inFlight(key);
   if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
-  const bytes = await ctx.responses.get(key);
+  return decodeOrDrop(ctx, key, await ctx.responses.get(key));
+}
+
+function readSync(ctx: CacheContext, key: string): StoredRecord | undefined {
+  const inFlight = ctx.writer.inFlight(key);
+  if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
+  return decodeOrDrop(ctx, key, ctx.responses.getSync(key));
+}
+
+function decodeOrDrop(ctx: CacheContext, key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
   if (bytes === undefined) return undefined;
   const record = decodeOnce(bytes);
   if (record === undefined) {

@@ -12,14 +12,44 @@ type Handler = Dispatcher.DispatchHandler;
 /** Chunk size for replayed bodies, so that a paused consumer stops a large body mid-way. */
 const CHUNK_BYTES = 64 * 1024;
 
-class ReplayController implements Dispatcher.DispatchController {
+export interface ReplayResponse {
+  status: number;
+  statusText: string;
+  headers: ResponseHeaders;
+  /** Omitted or empty for bodiless responses (HEAD, 204, 304). */
+  body?: Uint8Array | undefined;
+  /** The headers as raw Buffer pairs, when already at hand (undici 8 consumers read them). */
+  rawHeaders?: Buffer[] | undefined;
+}
+
+/**
+ * Plays `response` to `handler`: onRequestStart, onResponseStart, the body in
+ * chunks, onResponseEnd — or onResponseError once if the handler aborts or throws.
+ */
+export function replay(handler: Handler, response: ReplayResponse): void {
+  new Replay(handler, response).start();
+}
+
+/** One replay: the controller its handler holds, and the state of the body it plays. */
+class Replay implements Dispatcher.DispatchController {
   rawHeaders: Buffer[] | null = null;
   rawTrailers: Buffer[] | null = null;
+  readonly #handler: Handler;
+  readonly #response: ReplayResponse;
+  #offset = 0;
+  #done = false;
   #aborted = false;
   #paused = false;
   #reason: Error | null = null;
-  #onResume: (() => void) | undefined;
-  #onAbort: ((reason: Error) => void) | undefined;
+
+  constructor(handler: Handler, response: ReplayResponse) {
+    this.#handler = handler;
+    this.#response = response;
+    if (consumersReadRawHeaders) {
+      this.rawHeaders = response.rawHeaders ?? toRawHeaders(response.headers);
+      this.rawTrailers = [];
+    }
+  }
 
   get aborted(): boolean {
     return this.#aborted;
@@ -37,7 +67,7 @@ class ReplayController implements Dispatcher.DispatchController {
     if (this.#aborted) return;
     this.#aborted = true;
     this.#reason = reason ?? abortError();
-    this.#onAbort?.(this.#reason);
+    this.#fail(this.#reason);
   }
 
   pause(): void {
@@ -47,75 +77,48 @@ class ReplayController implements Dispatcher.DispatchController {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
-    this.#onResume?.();
+    queueMicrotask(() => this.#pump());
   }
 
-  /** @internal */
-  bind(onResume: () => void, onAbort: (reason: Error) => void): void {
-    this.#onResume = onResume;
-    this.#onAbort = onAbort;
+  start(): void {
+    const handler = this.#handler;
+    const response = this.#response;
+    try {
+      handler.onRequestStart?.(this, {});
+      if (this.#aborted) return;
+      handler.onResponseStart?.(this, response.status, response.headers as never, response.statusText);
+    } catch (error) {
+      this.#fail(toError(error));
+      return;
+    }
+    this.#pump();
   }
-}
 
-export interface ReplayResponse {
-  status: number;
-  statusText: string;
-  headers: ResponseHeaders;
-  /** Omitted or empty for bodiless responses (HEAD, 204, 304). */
-  body?: Uint8Array | undefined;
-}
-
-/**
- * Plays `response` to `handler`: onRequestStart, onResponseStart, the body in
- * chunks, onResponseEnd — or onResponseError once if the handler aborts or throws.
- */
-export function replay(handler: Handler, response: ReplayResponse): void {
-  const controller = new ReplayController();
-  const body = response.body;
-  let offset = 0;
-  let done = false;
-
-  const fail = (error: Error): void => {
-    if (done) return;
-    done = true;
-    handler.onResponseError?.(controller, error);
-  };
-
-  const pump = (): void => {
+  #pump(): void {
+    const body = this.#response.body;
     try {
       if (body !== undefined) {
-        while (offset < body.byteLength) {
-          if (done || controller.aborted) return;
-          if (controller.paused) return;
-          const end = Math.min(offset + CHUNK_BYTES, body.byteLength);
-          const chunk = Buffer.from(body.buffer, body.byteOffset + offset, end - offset);
-          offset = end;
-          handler.onResponseData?.(controller, chunk);
+        while (this.#offset < body.byteLength) {
+          if (this.#done || this.#aborted || this.#paused) return;
+          const end = Math.min(this.#offset + CHUNK_BYTES, body.byteLength);
+          const chunk = Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
+          this.#offset = end;
+          this.#handler.onResponseData?.(this, chunk);
         }
       }
-      if (done || controller.aborted) return;
-      done = true;
-      handler.onResponseEnd?.(controller, {});
+      if (this.#done || this.#aborted) return;
+      this.#done = true;
+      this.#handler.onResponseEnd?.(this, {});
     } catch (error) {
-      fail(toError(error));
+      this.#fail(toError(error));
     }
-  };
-
-  controller.bind(() => queueMicrotask(pump), fail);
-  if (consumersReadRawHeaders) {
-    controller.rawHeaders = toRawHeaders(response.headers);
-    controller.rawTrailers = [];
   }
 
-  try {
-    handler.onRequestStart?.(controller, {});
-    if (controller.aborted) return;
-    handler.onResponseStart?.(controller, response.status, response.headers, response.statusText);
-  } catch (error) {
-    fail(toError(error));
-    return;
+  #fail(error: Error): void {
+    if (this.#done) return;
+    this.#done = true;
+    this.#handler.onResponseError?.(this, error);
   }
-  pump();
 }
 
 function toError(error: unknown): Error {

@@ -14,6 +14,7 @@ import { resolveRange, type ByteRange } from '../policy/range.js';
 import type { StoredResponse } from '../serialize.js';
 import { lookup, type Lookup } from './lookup.js';
 import { replay } from './replay.js';
+import { servedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import type { SharedResponse } from './single-flight.js';
@@ -34,7 +35,11 @@ export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Opt
     ctx.reporter.storageError({ operation: 'lookup', partition: ctx.responses.name, error });
     found = { found: false, fwd: 'uri-miss', variants: undefined };
   }
+  return respondWith(ctx, dispatch, opts, handler, request, found, restarts);
+}
 
+/** Decides with the lookup in hand: synchronous, unless the request waits for an identical one under way. */
+export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup, restarts = 0): void | Promise<void> {
   if (request.conditional) return answerConditional(ctx, dispatch, opts, handler, request, found);
   if (request.range !== undefined) return answerRange(ctx, dispatch, opts, handler, request, found);
 
@@ -169,18 +174,15 @@ function hasValidator(entry: StoredResponse): boolean {
   return pairValue(entry.headers, 'etag') !== undefined || pairValue(entry.headers, 'last-modified') !== undefined;
 }
 
-/** Replays a stored response with its current Age (RFC 9111 §5.1) and our Cache-Status. */
+/** Replays a stored response with its current Age and our Cache-Status. */
 function serveEntry(handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
-  const hidden = entry.hiddenFields;
-  // RFC 9111 §5.2.2.4: fields named by no-cache="…" are not sent without revalidation.
-  const headers = pairsToHeaders(entry.headers, hidden === null ? isAge : (name) => name === 'age' || hidden.includes(name));
-  // https://www.rfc-editor.org/rfc/rfc9111.html#name-age
-  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
+  const { headers, rawHeaders } = servedHeaders(entry, Math.floor(reuse.ageMs / 1000), formatCacheStatus({ hit: true, ttl: reuse.ttl, detail }));
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,
-    headers: withCacheStatus(headers, formatCacheStatus({ hit: true, ttl: reuse.ttl, detail })),
+    headers,
+    rawHeaders,
     body: request.method === 'HEAD' ? undefined : entry.body,
   });
 }

@@ -39,7 +39,11 @@ export interface KeyPolicyOptions {
   custom?: KeyFunction | undefined;
 }
 
+/** Distinct requests whose keys are remembered: hashing is the largest cost of a hit otherwise. */
+const MEMO_SIZE = 4096;
+
 export class KeyPolicy {
+  readonly #memo = new Map<string, string>();
   readonly #matchHeaders: readonly string[];
   readonly #perCredential: boolean;
   readonly #custom: KeyFunction | undefined;
@@ -69,6 +73,12 @@ export class KeyPolicy {
       text += `\ncredentials:${digest(`${request.headers['authorization'] ?? ''}\n${request.headers['cookie'] ?? ''}`)}`;
     }
     if (request.body !== undefined) text += `\nbody:${digest(request.body)}`;
-    return digest(text);
+    let key = this.#memo.get(text);
+    if (key === undefined) {
+      key = digest(text);
+      if (this.#memo.size >= MEMO_SIZE) this.#memo.clear();
+      this.#memo.set(text, key);
+    }
+    return key;
   }
 }

@@ -50,6 +50,18 @@ export function isSweepable(partition: Partition): partition is SweepablePartiti
   return typeof (partition as Partial<SweepablePartition>).deleteExpired === 'function';
 }
 
+/**
+ * Optional: a backend that holds its values in memory may answer reads
+ * synchronously. The cache then serves a hit without waiting a tick.
+ */
+export interface SyncReadablePartition extends Partition {
+  getSync(key: string): Uint8Array | undefined;
+}
+
+export function readsSync(partition: Partition): partition is SyncReadablePartition {
+  return typeof (partition as Partial<SyncReadablePartition>).getSync === 'function';
+}
+
 export function canDeleteByAge(partition: Partition): partition is SweepablePartition & Required<Pick<SweepablePartition, 'deleteCreatedBefore'>> {
   return typeof (partition as Partial<SweepablePartition>).deleteCreatedBefore === 'function';
 }

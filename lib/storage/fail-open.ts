@@ -5,12 +5,15 @@
  * skips the storage altogether while it is failing.
  */
 import type { Partition, SetOptions } from './contract.js';
-import { StorageRequestError } from './contract.js';
+import { readsSync, StorageRequestError } from './contract.js';
+import { describe } from '../describe.js';
 import type { CircuitBreaker } from './breaker.js';
 import type { Reporter } from '../diagnostics.js';
 
 export class FailOpenPartition {
   readonly name: string;
+  /** The partition answers reads synchronously (see `getSync`). */
+  readonly readsSync: boolean;
   readonly #partition: Partition;
   readonly #breaker: CircuitBreaker;
   readonly #reporter: Reporter;
@@ -18,6 +21,7 @@ export class FailOpenPartition {
   constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter) {
     this.name = name;
     this.#partition = partition;
+    this.readsSync = readsSync(partition);
     this.#breaker = breaker;
     this.#reporter = reporter;
   }
@@ -31,6 +35,20 @@ export class FailOpenPartition {
       return value;
     } catch (error) {
       this.#failed('get', error);
+      return undefined;
+    }
+  }
+
+  /** Like get(), at once; only when `readsSync`. */
+  getSync(key: string): Uint8Array | undefined {
+    if (!this.#breaker.allow()) return undefined;
+    try {
+      const value = (this.#partition as import('./contract.js').SyncReadablePartition).getSync(key);
+      if (value !== undefined && !(value instanceof Uint8Array)) throw new TypeError(`getSync() must return bytes or undefined, got ${describe(value)}`);
+      this.#breaker.success();
+      return value;
+    } catch (error) {
+      this.#failed('getSync', error);
       return undefined;
     }
   }

@@ -1,4 +1,4 @@
-import type { Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
+import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { describe } from '../describe.js';
 
 export interface MemoryStorageOptions {
@@ -112,7 +112,7 @@ export class MemoryStorage implements Storage {
   }
 }
 
-class MemoryPartition implements SweepablePartition {
+class MemoryPartition implements SweepablePartition, SyncReadablePartition {
   #storage: MemoryStorage;
   #nodes = new Map<string, Node>();
 
@@ -121,6 +121,10 @@ class MemoryPartition implements SweepablePartition {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
+    return this.#live(key, Date.now())?.value;
+  }
+
+  getSync(key: string): Uint8Array | undefined {
     return this.#live(key, Date.now())?.value;
   }
 

@@ -107,3 +107,26 @@ describe('entry points: a miss then a hit through each way of using the cache', 
     expect(env.origin.hits('/data')).to.equal(2);
   });
 });
+
+describe('a hit from memory', () => {
+  const env = useOrigin();
+
+  it('is answered before dispatch returns (no turn of the event loop)', async () => {
+    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+    const cache = env.cache();
+    await (await cache.fetch(`${env.origin.url}/data`)).text();
+    await cache.settled();
+    const dispatch = cache.interceptor()(() => {
+      throw new Error('a hit must not be forwarded');
+    });
+    const events: string[] = [];
+    dispatch({ origin: env.origin.url, path: '/data', method: 'GET', headers: {} }, {
+      onRequestStart: () => events.push('start'),
+      onResponseStart: (_controller, status) => events.push(`status ${status}`),
+      onResponseData: (_controller, chunk) => events.push(`data ${chunk.toString()}`),
+      onResponseEnd: () => events.push('end'),
+      onResponseError: (_controller, error) => events.push(`error ${error.message}`),
+    });
+    expect(events).to.deep.equal(['start', 'status 200', 'data body', 'end']);
+  });
+});

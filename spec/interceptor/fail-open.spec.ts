@@ -19,7 +19,12 @@ class FlakyStorage implements Storage {
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {
           this.calls += 1;
-          if (this.failing) return Promise.reject(new Error(`storage down (${String(property)})`));
+          if (this.failing) {
+            const error = new Error(`storage down (${String(property)})`);
+            // The synchronous read fails as a synchronous backend would: by throwing.
+            if (property === 'getSync') throw error;
+            return Promise.reject(error);
+          }
           return (value as (...a: unknown[]) => unknown).apply(target, args);
         };
       },
@@ -59,8 +64,9 @@ describe('fail-open: storage errors never fail a request', () => {
       }
       expect(env.origin.hits('/a')).to.equal(5);
       const operations = errors.events.map((event) => event['operation']);
-      expect(operations).to.include('get');
+      expect(operations).to.include('getSync');
       expect(operations).to.include('set');
+      expect(operations).to.not.include('decode');
       expect(String((errors.events[0]?.['error'] as Error).message)).to.match(/storage down/);
     } finally {
       errors.stop();

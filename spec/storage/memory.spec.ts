@@ -83,3 +83,15 @@ describe('MemoryStorage', () => {
     });
   });
 });
+
+describe('MemoryStorage synchronous reads', () => {
+  it('getSync answers at once, like get, expiry included', async () => {
+    const storage = new MemoryStorage();
+    const partition = storage.partition('p') as import('../../lib/storage/contract.js').SyncReadablePartition;
+    await partition.set('k', new Uint8Array([1, 2]));
+    await partition.set('old', new Uint8Array([3]), { expiresAt: Date.now() - 1 });
+    expect([...(partition.getSync('k') ?? [])]).to.deep.equal([1, 2]);
+    expect(partition.getSync('old')).to.equal(undefined);
+    expect(partition.getSync('missing')).to.equal(undefined);
+  });
+});

@@ -1,0 +1,74 @@
+/** Timing helpers for the benchmarks: rounds, medians, the machine they ran on. */
+import os from 'node:os';
+
+export interface Measure {
+  /** Median over the rounds, in µs per operation. */
+  medianUs: number;
+  rounds: number[];
+}
+
+export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
+
+/** Runs `operation` sequentially: `warmup` times, then `rounds` rounds of `perRound`; µs per operation, median of the rounds. */
+export async function measure(operation: () => Promise<unknown>, options: { warmup?: number; rounds?: number; perRound?: number } = {}): Promise<Measure> {
+  const { warmup = 1000, rounds = 7, perRound = 2000 } = options;
+  for (let i = 0; i < warmup; i++) await operation();
+  const results: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    const started = performance.now();
+    for (let i = 0; i < perRound; i++) await operation();
+    results.push(((performance.now() - started) * 1000) / perRound);
+  }
+  return { medianUs: median(results), rounds: results.map((value) => round2(value)) };
+}
+
+/**
+ * Measures several contenders in turn, round after round, so that the
+ * machine's drift (other processes, CPU frequency, GC) touches them alike:
+ * the ratios between them are what the benchmarks report.
+ */
+export async function measureInterleaved(
+  operations: Record<string, () => Promise<unknown>>,
+  options: { warmup?: number; rounds?: number; perRound?: number } = {},
+): Promise<Record<string, Measure>> {
+  const { warmup = 2000, rounds = 11, perRound = 2000 } = options;
+  const names = Object.keys(operations);
+  for (const name of names) {
+    const operation = operations[name] as () => Promise<unknown>;
+    for (let i = 0; i < warmup; i++) await operation();
+  }
+  const results = Object.fromEntries(names.map((name) => [name, [] as number[]]));
+  for (let round = 0; round < rounds; round++) {
+    for (const name of names) {
+      const operation = operations[name] as () => Promise<unknown>;
+      const started = performance.now();
+      for (let i = 0; i < perRound; i++) await operation();
+      results[name]?.push(((performance.now() - started) * 1000) / perRound);
+    }
+  }
+  return Object.fromEntries(names.map((name) => {
+    const values = results[name] as number[];
+    return [name, { medianUs: median(values), rounds: values.map(round2) }];
+  }));
+}
+
+export function median(values: number[]): number {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return round2(sorted.length % 2 === 1 ? (sorted[middle] as number) : ((sorted[middle - 1] as number) + (sorted[middle] as number)) / 2);
+}
+
+export function round2(value: number): number {
+  return Math.round(value * 100) / 100;
+}
+
+export function machine(): Record<string, string | number> {
+  const cpus = os.cpus();
+  return {
+    node: process.version,
+    cpu: cpus[0]?.model ?? 'unknown',
+    cores: cpus.length,
+    memoryGiB: Math.round(os.totalmem() / 2 ** 30),
+    platform: `${os.platform()} ${os.release()}`,
+  };
+}
