@@ -18,8 +18,8 @@ export interface ReplayResponse {
   headers: ResponseHeaders;
   /** Omitted or empty for bodiless responses (HEAD, 204, 304). */
   body?: Uint8Array | undefined;
-  /** The headers as raw Buffer pairs, when already at hand (undici 8 consumers read them). */
-  rawHeaders?: Buffer[] | undefined;
+  /** Builds the headers as raw Buffer pairs (undici 8 consumers such as fetch read them; most never ask). */
+  rawHeaders?: (() => Buffer[]) | undefined;
 }
 
 /**
@@ -32,8 +32,8 @@ export function replay(handler: Handler, response: ReplayResponse): void {
 
 /** One replay: the controller its handler holds, and the state of the body it plays. */
 class Replay implements Dispatcher.DispatchController {
-  rawHeaders: Buffer[] | null = null;
   rawTrailers: Buffer[] | null = null;
+  #rawHeaders: Buffer[] | null | undefined;
   readonly #handler: Handler;
   readonly #response: ReplayResponse;
   #offset = 0;
@@ -45,10 +45,19 @@ class Replay implements Dispatcher.DispatchController {
   constructor(handler: Handler, response: ReplayResponse) {
     this.#handler = handler;
     this.#response = response;
-    if (consumersReadRawHeaders) {
-      this.rawHeaders = response.rawHeaders ?? toRawHeaders(response.headers);
-      this.rawTrailers = [];
+    if (consumersReadRawHeaders) this.rawTrailers = [];
+  }
+
+  /** Built on first read, for undici 8 consumers that read it (fetch); null for undici 7, which never does. */
+  get rawHeaders(): Buffer[] | null {
+    if (this.#rawHeaders === undefined) {
+      this.#rawHeaders = consumersReadRawHeaders ? this.#response.rawHeaders?.() ?? toRawHeaders(this.#response.headers) : null;
     }
+    return this.#rawHeaders;
+  }
+
+  set rawHeaders(value: Buffer[] | null) {
+    this.#rawHeaders = value;
   }
 
   get aborted(): boolean {
@@ -101,7 +110,10 @@ class Replay implements Dispatcher.DispatchController {
         while (this.#offset < body.byteLength) {
           if (this.#done || this.#aborted || this.#paused) return;
           const end = Math.min(this.#offset + CHUNK_BYTES, body.byteLength);
-          const chunk = Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
+          // Stored bodies usually are Buffers already: a small one goes as it is, without a new view.
+          const chunk = this.#offset === 0 && end === body.byteLength && Buffer.isBuffer(body)
+            ? body
+            : Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
           this.#offset = end;
           this.#handler.onResponseData?.(this, chunk);
         }

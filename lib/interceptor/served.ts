@@ -39,7 +39,8 @@ function prepare(entry: StoredResponse): Prepared {
 
 export interface ServedHeaders {
   headers: ResponseHeaders;
-  rawHeaders: Buffer[] | undefined;
+  /** The raw form, built only if a consumer asks for it. */
+  rawHeaders: (() => Buffer[]) | undefined;
 }
 
 /** The headers of a hit: the stored ones, its Age (RFC 9111 §5.1) and our Cache-Status member. */
@@ -51,8 +52,9 @@ export function servedHeaders(entry: StoredResponse, ageSeconds: number, member:
   const headers: ResponseHeaders = Object.assign({}, ready.base);
   headers['age'] = age;
   headers['cache-status'] = cacheStatus;
-  const rawHeaders = ready.raw === undefined
+  const raw = ready.raw;
+  const rawHeaders = raw === undefined
     ? undefined
-    : [...ready.raw, AGE, Buffer.from(age, 'latin1'), CACHE_STATUS, Buffer.from(cacheStatus, 'latin1')];
+    : () => [...raw, AGE, Buffer.from(age, 'latin1'), CACHE_STATUS, Buffer.from(cacheStatus, 'latin1')];
   return { headers, rawHeaders };
 }

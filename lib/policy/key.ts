@@ -7,6 +7,7 @@
  */
 import { hash } from 'node:crypto';
 import type { RequestHeaders } from './headers.js';
+import type { NormalizedUrl } from './url.js';
 
 /** What a key is computed from; also what a custom `key` function receives. */
 export interface CacheKeyRequest {
@@ -48,10 +49,21 @@ export class KeyPolicy {
   readonly #perCredential: boolean;
   readonly #custom: KeyFunction | undefined;
 
+  /** Resolved URLs and keys of requests that their method and URL alone identify. */
+  readonly memo = new Map<string, { url: NormalizedUrl; key: string }>();
+  /** Whether a request's key depends on nothing but its method and URL (no matchHeaders, no custom key). */
+  readonly keyDependsOnUrlOnly: boolean;
+
   constructor(options: KeyPolicyOptions) {
     this.#matchHeaders = options.matchHeaders;
     this.#perCredential = options.perCredential;
     this.#custom = options.custom;
+    this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
+  }
+
+  remember(id: string, resolved: { url: NormalizedUrl; key: string }): void {
+    if (this.memo.size >= MEMO_SIZE) this.memo.clear();
+    this.memo.set(id, resolved);
   }
 
   keyFor(request: CacheKeyRequest): string {

@@ -50,40 +50,50 @@ export interface DispatchLike {
 export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, body?: Uint8Array): RequestAnalysis {
   const method = opts.method.toUpperCase();
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
-
-  let url: NormalizedUrl;
-  try {
-    url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters);
-  } catch {
-    return { cacheable: false, reason: 'bad-url', method, url: undefined, headers: undefined };
-  }
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
-  const bypass = (reason: BypassReason): RequestAnalysis => ({ cacheable: false, reason, method, url: url.storedUrl, headers });
+  const credentialed = hasCredentials(headers);
+  if (credentialed && !options.perCredential) {
+    return refused('credentialed', method, storedUrlOf(opts, options), headers);
+  }
 
-  if (!options.perCredential && hasCredentials(headers)) return bypass('credentialed');
+  const lookupMethod = method === 'HEAD' ? 'GET' : method;
+  // The URL and key of a request that only its method and URL identify are remembered.
+  const memoId = body === undefined && !credentialed && keys.keyDependsOnUrlOnly ? memoIdOf(lookupMethod, opts) : undefined;
+  let resolved = memoId === undefined ? undefined : keys.memo.get(memoId);
+  if (resolved === undefined) {
+    let url: NormalizedUrl;
+    try {
+      url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters);
+    } catch {
+      return { cacheable: false, reason: 'bad-url', method, url: undefined, headers: undefined };
+    }
+    let key: string;
+    try {
+      key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body });
+    } catch {
+      return refused('key-error', method, url.storedUrl, headers);
+    }
+    resolved = { url, key };
+    if (memoId !== undefined) keys.remember(memoId, resolved);
+  }
+  const { url, key } = resolved;
+
   // One byte range of a complete entry can be answered; several ranges, or If-Range, go to the origin.
   let range: ByteRange | undefined;
   if (headers['range'] !== undefined) {
     range = method === 'GET' && headers['if-range'] === undefined ? parseRange(headers['range']) : undefined;
-    if (range === undefined) return bypass('range');
+    if (range === undefined) return refused('range', method, url.storedUrl, headers);
   }
 
   const directives = requestDirectives(headers);
   // RFC 9111 §5.2.1.5: no-store on a request: do not store, and do not use the cache either.
-  if (directives.noStore === true) return bypass('request-no-store');
+  if (directives.noStore === true) return refused('request-no-store', method, url.storedUrl, headers);
 
-  const lookupMethod = method === 'HEAD' ? 'GET' : method;
-  let key: string;
-  try {
-    key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body });
-  } catch {
-    return bypass('key-error');
-  }
   return {
     cacheable: true,
     request: {
       method,
-      conditional: CONDITIONAL_HEADERS.some((name) => headers[name] !== undefined),
+      conditional: isConditional(headers),
       range,
       lookupMethod,
       url,
@@ -95,11 +105,37 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   };
 }
 
+function memoIdOf(method: string, opts: DispatchLike): string | undefined {
+  const origin = opts.origin;
+  if (origin === undefined) return undefined;
+  return `${method} ${typeof origin === 'string' ? origin : origin.origin} ${opts.path}`;
+}
+
+function storedUrlOf(opts: DispatchLike, options: ResolvedOptions): string | undefined {
+  try {
+    return normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters).storedUrl;
+  } catch {
+    return undefined;
+  }
+}
+
+function isConditional(headers: RequestHeaders): boolean {
+  for (const name of CONDITIONAL_HEADERS) if (headers[name] !== undefined) return true;
+  return false;
+}
+
+function refused(reason: BypassReason, method: string, url: string | undefined, headers: RequestHeaders): RequestAnalysis {
+  return { cacheable: false, reason, method, url, headers };
+}
+
+/** Most requests carry no directive: they share this one (read-only) object. */
+const NO_DIRECTIVES: CacheControl = Object.freeze({});
+
 /** Request Cache-Control, with `Pragma: no-cache` read as no-cache when Cache-Control is absent (RFC 9111 §5.4). */
 export function requestDirectives(headers: RequestHeaders): CacheControl {
   const cacheControl = headers['cache-control'];
   if (cacheControl !== undefined) return parseCacheControl(cacheControl);
   const pragma = headers['pragma'];
   if (pragma !== undefined && /(^|,)\s*no-cache\s*(,|$)/i.test(pragma)) return { noCache: true };
-  return {};
+  return NO_DIRECTIVES;
 }

@@ -7,7 +7,7 @@ import { createRequire } from 'node:module';
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
+import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { describe } from '../describe.js';
 
 type Database = BetterSqlite3.Database;
@@ -141,7 +141,7 @@ export class SqliteStorage implements Storage {
   }
 }
 
-class SqlitePartition implements SweepablePartition {
+class SqlitePartition implements SweepablePartition, SyncReadablePartition {
   readonly #name: string;
   readonly #sql: Statements;
   readonly #bulkDelete: (keys: string[]) => number;
@@ -164,6 +164,12 @@ class SqlitePartition implements SweepablePartition {
 
   async get(key: string): Promise<Uint8Array | undefined> {
     const row = await retryBusy(() => this.#sql.get.get(this.#name, key, Date.now()));
+    return row === undefined ? undefined : bytes(row.value);
+  }
+
+  /** better-sqlite3 is synchronous: a read needs no turn of the event loop (WAL readers do not wait for writers). */
+  getSync(key: string): Uint8Array | undefined {
+    const row = this.#sql.get.get(this.#name, key, Date.now());
     return row === undefined ? undefined : bytes(row.value);
   }
 
