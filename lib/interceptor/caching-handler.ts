@@ -120,7 +120,9 @@ export class CachingHandler implements Handler {
       detail = decision.reason;
     }
     if (detail !== undefined) this.#notStored(detail);
-    this.#shareable = this.#info.flight !== undefined && detail !== 'too-large' && isShareable(headers, ctx.options);
+    // Worth keeping a copy of an unstorable response only when others are already waiting for it.
+    const followers = this.#info.flight?.followers ?? 0;
+    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && isShareable(headers, ctx.options);
     if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
@@ -181,7 +183,10 @@ export class CachingHandler implements Handler {
         variants: this.#info.variants,
       });
     }
-    if (plan !== undefined || this.#shareable) {
+    const flight = this.#info.flight;
+    if (flight === undefined || flight.followers === 0) {
+      this.#settle({ kind: 'done' });
+    } else if (plan !== undefined || this.#shareable) {
       this.#settle({ kind: 'response', response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary) });
     } else {
       this.#settle({ kind: 'solo' });
@@ -284,7 +289,11 @@ export class CachingHandler implements Handler {
       headers: announceless(headers, formatCacheStatus(this.#cacheStatus)),
       body: this.#request.method === 'HEAD' ? undefined : body,
     });
-    this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames) });
+    if ((this.#info.flight?.followers ?? 0) > 0) {
+      this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames) });
+    } else {
+      this.#settle({ kind: 'done' });
+    }
   }
 
   #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): SharedResponse {

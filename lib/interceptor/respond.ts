@@ -126,6 +126,8 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
       case 'solo':
         dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, info));
         return;
+      case 'done':
+        break; // cannot happen to a follower (it was waiting); start over
       case 'abandoned':
         break;
     }

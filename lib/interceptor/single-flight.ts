@@ -31,6 +31,8 @@ export interface SharedResponse {
 
 export type FlightOutcome =
   | { kind: 'response'; response: SharedResponse }
+  /** Nobody was waiting: the flight just ends. */
+  | { kind: 'done' }
   | { kind: 'solo' }
   | { kind: 'failed'; error: Error }
   | { kind: 'abandoned' };

@@ -1,0 +1,54 @@
+/**
+ * The miss path: a loopback origin alone vs the same requests through
+ * cachette (a miss, then the store, off the response path); and 100
+ * concurrent identical misses: how many reach the origin. Prints one JSON line.
+ */
+import http from 'node:http';
+import * as undici from 'undici';
+import { createCache } from '../lib/cache.js';
+import { MemoryStorage } from '../lib/storage/memory.js';
+import { measureInterleaved, machine } from './harness.js';
+
+const BODY = Buffer.alloc(2048, 'y');
+let slowHits = 0;
+const server = http.createServer((req, res) => {
+  if (req.url?.startsWith('/slow')) {
+    slowHits += 1;
+    setTimeout(() => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(BODY.length) });
+      res.end(BODY);
+    }, 100);
+    return;
+  }
+  res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', 'content-length': String(BODY.length) });
+  res.end(BODY);
+});
+await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+
+const plain = new undici.Agent();
+const cache = createCache({ storage: new MemoryStorage({ maxBytes: 256 * 1024 * 1024 }) });
+const cached = new undici.Agent().compose(cache.interceptor());
+let counter = 0;
+const get = (dispatcher: undici.Dispatcher) => async () => {
+  // A URL never asked before: every request is a miss.
+  const response = await undici.request(`${base}/item?n=${counter++}`, { dispatcher });
+  await response.body.arrayBuffer();
+};
+const results = await measureInterleaved({ origin: get(plain), cachette: get(cached) }, { warmup: 500, rounds: 11, perRound: 500 });
+await cache.settled();
+
+// 100 identical misses at once.
+const burst = await Promise.all(Array.from({ length: 100 }, async () => {
+  const response = await undici.request(`${base}/slow`, { dispatcher: cached });
+  return (await response.body.arrayBuffer()).byteLength;
+}));
+
+await plain.close();
+await cache.close();
+server.close();
+process.stdout.write(`${JSON.stringify({
+  machine: machine(),
+  miss: { originUs: results['origin'], cachetteUs: results['cachette'] },
+  coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
+})}\n`);
