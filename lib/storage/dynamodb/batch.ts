@@ -5,7 +5,7 @@
  * jitter — a bounded number of times.
  */
 import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
-import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type { AttributeValue, BatchGetItemCommandOutput, BatchWriteItemCommandOutput, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 
 export type Item = Record<string, AttributeValue>;
 export type ItemKey = Record<string, AttributeValue>;
@@ -28,9 +28,19 @@ export interface SendOptions {
   timeout: number;
 }
 
-/** `client.send` with a deadline of its own (an abort cuts short the SDK's retries too). */
-export function deadline(send: SendOptions): { abortSignal: AbortSignal } {
-  return { abortSignal: AbortSignal.timeout(send.timeout) };
+/**
+ * `client.send` with a deadline of its own: an abort cuts the SDK's retries
+ * short too. The timer is cleared as soon as the call settles, so a busy
+ * process does not carry thousands of pending timers (AbortSignal.timeout would).
+ */
+export async function sendWithin<T>(client: DynamoDBClient, command: object, send: SendOptions): Promise<T> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })), send.timeout);
+  try {
+    return await (client.send(command as never, { abortSignal: controller.signal }) as Promise<T>);
+  } finally {
+    clearTimeout(timer);
+  }
 }
 
 export async function batchGet(
@@ -46,7 +56,7 @@ export async function batchGet(
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${MAX_ROUNDS} BatchGetItem rounds`);
       if (round > 0) await sleep(backoff(round));
-      const out = await client.send(new BatchGetItemCommand({
+      const out = await sendWithin<BatchGetItemCommandOutput>(client, new BatchGetItemCommand({
         RequestItems: {
           [table]: {
             Keys: pending,
@@ -54,7 +64,7 @@ export async function batchGet(
             ...(extra.projection === undefined ? {} : { ProjectionExpression: extra.projection, ExpressionAttributeNames: extra.names }),
           },
         },
-      }), deadline(send));
+      }), send);
       found.push(...(out.Responses?.[table] ?? []));
       pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as ItemKey[];
     }
@@ -68,7 +78,7 @@ export async function batchWrite(client: DynamoDBClient, table: string, requests
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} writes unprocessed after ${MAX_ROUNDS} BatchWriteItem rounds`);
       if (round > 0) await sleep(backoff(round));
-      const out = await client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), deadline(send));
+      const out = await sendWithin<BatchWriteItemCommandOutput>(client, new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), send);
       pending = out.UnprocessedItems?.[table] ?? [];
     }
   }

@@ -25,8 +25,9 @@ export function classify(error: unknown, table: string): unknown {
       { cause: error },
     );
   }
-  if (name === 'AbortError' || name === 'TimeoutError') {
-    return new Error(`DynamoDB did not answer in time (table "${table}")`, { cause: error });
+  // Our deadline aborted the call (the SDK names socket resets "TimeoutError" too: those keep their own message).
+  if (name === 'AbortError') {
+    return new Error(`DynamoDB did not answer within the deadline (table "${table}")`, { cause: error });
   }
   return error;
 }

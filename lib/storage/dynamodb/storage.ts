@@ -9,13 +9,23 @@
  * turns errors into misses and opens its circuit breaker when they persist.
  */
 import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from './sdk.js';
-import type { AttributeValue, DynamoDBClient as Client, DynamoDBClientConfig, QueryCommandInput, WriteRequest } from '@aws-sdk/client-dynamodb';
+import type {
+  AttributeValue,
+  DeleteItemCommandOutput,
+  DynamoDBClient as Client,
+  DynamoDBClientConfig,
+  GetItemCommandOutput,
+  PutItemCommandOutput,
+  QueryCommandInput,
+  QueryCommandOutput,
+  WriteRequest,
+} from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
 import type { Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
 import { describe } from '../../describe.js';
 import { DEFAULT_ATTRIBUTES, Layout, META, type AttributeNames } from './layout.js';
-import { batchGet, batchWrite, deadline, DeleteBuffer, eachLimited, type Item, type ItemKey, type SendOptions } from './batch.js';
+import { batchGet, batchWrite, DeleteBuffer, eachLimited, sendWithin, type Item, type ItemKey, type SendOptions } from './batch.js';
 import { checksum, CHUNK_BYTES, pack, split, unpack } from './values.js';
 import { classify } from './errors.js';
 import { createTable } from './table.js';
@@ -164,11 +174,11 @@ class DynamoPartition implements SweepablePartition {
   async get(key: string): Promise<Uint8Array | undefined> {
     return this.#guard(async () => {
       const read = this.#readOptions();
-      const { Item: item } = await this.#s.client.send(new GetItemCommand({
+      const { Item: item } = await sendWithin<GetItemCommandOutput>(this.#s.client, new GetItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ConsistentRead: this.#s.consistentRead,
-      }), deadline(read));
+      }), read);
       if (item === undefined || this.#expired(item)) return undefined;
       return this.#valueOf(key, item, read);
     });
@@ -234,11 +244,11 @@ class DynamoPartition implements SweepablePartition {
         head[META.length] = { N: String(packed.bytes.byteLength) };
         head[META.checksum] = { N: String(checksum(packed.bytes)) };
       }
-      const { Attributes: previous } = await this.#s.client.send(new PutItemCommand({
+      const { Attributes: previous } = await sendWithin<PutItemCommandOutput>(this.#s.client, new PutItemCommand({
         TableName: this.#s.table,
         Item: head,
         ReturnValues: 'ALL_OLD',
-      }), deadline(write));
+      }), write);
       if (previous !== undefined && previous[META.generation]?.S !== head[META.generation]?.S) {
         await this.#deleteChunks(key, previous, write);
       }
@@ -248,11 +258,11 @@ class DynamoPartition implements SweepablePartition {
   async delete(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const write = this.#writeOptions();
-      const { Attributes: previous } = await this.#s.client.send(new DeleteItemCommand({
+      const { Attributes: previous } = await sendWithin<DeleteItemCommandOutput>(this.#s.client, new DeleteItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ReturnValues: 'ALL_OLD',
-      }), deadline(write));
+      }), write);
       if (previous === undefined) return false;
       await this.#deleteChunks(key, previous, write);
       return !this.#expired(previous);
@@ -262,13 +272,13 @@ class DynamoPartition implements SweepablePartition {
   async has(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const { names } = this.#s;
-      const { Item: item } = await this.#s.client.send(new GetItemCommand({
+      const { Item: item } = await sendWithin<GetItemCommandOutput>(this.#s.client, new GetItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ConsistentRead: this.#s.consistentRead,
         ProjectionExpression: '#sk, #exp',
         ExpressionAttributeNames: { '#sk': names.sortKey, '#exp': names.expires },
-      }), deadline(this.#readOptions()));
+      }), this.#readOptions());
       return item !== undefined && !this.#expired(item);
     });
   }
@@ -440,7 +450,7 @@ class DynamoPartition implements SweepablePartition {
     };
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page = await this.#s.client.send(new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), deadline(this.#writeOptions()));
+      const page: QueryCommandOutput = await sendWithin(this.#s.client, new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), this.#writeOptions());
       yield page;
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
