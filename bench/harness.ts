@@ -31,7 +31,7 @@ export async function measureInterleaved(
   operations: Record<string, () => Promise<unknown>>,
   options: { warmup?: number; rounds?: number; perRound?: number } = {},
 ): Promise<Record<string, Measure>> {
-  const { warmup = 2000, rounds = 11, perRound = 2000 } = options;
+  const { warmup = 5000, rounds = 31, perRound = 1000 } = options;
   const names = Object.keys(operations);
   for (const name of names) {
     const operation = operations[name] as () => Promise<unknown>;

@@ -36,6 +36,7 @@ await cache.settled();
 const seconds = (performance.now() - started) / 1000;
 global.gc?.();
 const after = process.memoryUsage();
+const kept = storage.usage;
 await cache.close();
 server.close();
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
@@ -46,7 +47,8 @@ process.stdout.write(`${JSON.stringify({
     maxBytes: MAX_BYTES,
     peakStoredBytes: peakBytes,
     withinBound: peakBytes <= MAX_BYTES,
-    entriesKept: storage.usage.entries,
+    entriesKept: kept.entries,
+    bytesKept: kept.bytes,
     rssMiB: { before: mib(before.rss), after: mib(after.rss) },
     heapUsedMiB: { before: mib(before.heapUsed), after: mib(after.heapUsed) },
     seconds: Math.round(seconds * 10) / 10,

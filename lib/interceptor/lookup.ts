@@ -37,6 +37,29 @@ export function decodeOnce(bytes: Uint8Array): StoredRecord | undefined {
   return record;
 }
 
+/**
+ * Storage that reads from disk or the network (SQLite, DynamoDB) hands back
+ * new bytes on every hit. For small entries read again and again, comparing
+ * the bytes with the last ones read under that key (a memcmp) is cheaper
+ * than decoding them and preparing their headers anew.
+ */
+const RECENT_ENTRIES = 64;
+const RECENT_MAX_BYTES = 64 * 1024;
+const recent = new Map<string, { bytes: Uint8Array; record: StoredRecord }>();
+
+function decodeRecent(key: string, bytes: Uint8Array): StoredRecord | undefined {
+  const known = decoded.get(bytes);
+  if (known !== undefined) return known;
+  const last = recent.get(key);
+  if (last !== undefined && Buffer.from(last.bytes.buffer, last.bytes.byteOffset, last.bytes.byteLength).equals(bytes)) return last.record;
+  const record = decodeOnce(bytes);
+  if (record !== undefined && bytes.byteLength <= RECENT_MAX_BYTES) {
+    if (recent.size >= RECENT_ENTRIES && !recent.has(key)) recent.delete(recent.keys().next().value as string);
+    recent.set(key, { bytes, record });
+  }
+  return record;
+}
+
 export async function lookup(ctx: CacheContext, request: CacheRequest): Promise<Lookup> {
   const step = atKey(ctx, request, await read(ctx, request.key));
   return 'found' in step ? step : inVariant(step, await read(ctx, step.key));
@@ -82,7 +105,7 @@ function readSync(ctx: CacheContext, key: string): StoredRecord | undefined {
 
 function decodeOrDrop(ctx: CacheContext, key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
   if (bytes === undefined) return undefined;
-  const record = decodeOnce(bytes);
+  const record = decodeRecent(key, bytes);
   if (record === undefined) {
     // Corrupt, foreign or from an unknown format version: a miss, and out of the way.
     ctx.reporter.storageError({ operation: 'decode', partition: ctx.responses.name, error: new Error(`unreadable entry under key ${key} deleted`) });

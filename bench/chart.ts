@@ -1,0 +1,69 @@
+/**
+ * Draws the README's chart of hit cost per cache from bench/results/latest.json
+ * (an SVG, no dependencies). `node dist/bench/chart.js` redraws it from the file.
+ */
+import { readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+interface HitResult {
+  name: string;
+  request: { medianUs: number };
+  fetch: { medianUs: number };
+}
+
+interface Results {
+  date: string;
+  machine: { cpu: string; cores: number };
+  node24: string;
+  hit: { node20: Record<string, HitResult>; node24: Record<string, HitResult> };
+}
+
+const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+
+export function drawHitChart(results: Results): string {
+  const groups: Array<{ title: string; rows: Array<{ label: string; value: number }> }> = [];
+  for (const [title, hits] of [[`undici.request, ${'Node 20 + undici 7'}`, results.hit.node20], [`undici.request, Node 24 + undici 8`, results.hit.node24]] as const) {
+    groups.push({ title, rows: Object.values(hits).map((hit) => ({ label: hit.name, value: hit.request.medianUs })) });
+  }
+  for (const [title, hits] of [['fetch, Node 20 + undici 7', results.hit.node20], ['fetch, Node 24 + undici 8', results.hit.node24]] as const) {
+    groups.push({ title, rows: Object.values(hits).map((hit) => ({ label: hit.name, value: hit.fetch.medianUs })) });
+  }
+  const width = 860;
+  const labelWidth = 330;
+  const barMax = width - labelWidth - 90;
+  const rowHeight = 22;
+  let y = 50;
+  const parts: string[] = [];
+  for (const group of groups) {
+    const max = Math.max(...group.rows.map((row) => row.value));
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${escape(group.title)}</text>`);
+    y += 10;
+    for (const row of group.rows) {
+      const length = Math.max(1, Math.round((row.value / max) * barMax));
+      const ours = row.label.startsWith('cachette');
+      parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(row.label)}</text>`);
+      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${length}" height="${rowHeight - 6}" fill="${ours ? '#2b7bb9' : row.label.startsWith('floor') ? '#9aa5b1' : '#e0893a'}"/>`);
+      parts.push(`<text x="${labelWidth + length + 6}" y="${y + 15}">${row.value.toFixed(1)} µs</text>`);
+      y += rowHeight;
+    }
+    y += 24;
+  }
+  const height = y;
+  return [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif" font-size="13">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="10" y="24" font-size="16" font-weight="bold">Cost of a cache hit (median µs per request, 2 KB body, lower is better)</text>`,
+    ...parts,
+    `<text x="10" y="${height - 8}" font-size="11" fill="#555">${escape(`${results.date.slice(0, 10)} · ${results.machine.cpu}, ${results.machine.cores} cores · bench/results/latest.json`)}</text>`,
+    '</svg>',
+    '',
+  ].join('\n');
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const results = JSON.parse(readFileSync(join(root, 'bench', 'results', 'latest.json'), 'utf8')) as Results;
+  writeFileSync(join(root, 'bench', 'results', 'hit-cost.svg'), drawHitChart(results));
+  console.log('wrote bench/results/hit-cost.svg');
+}

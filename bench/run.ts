@@ -1,0 +1,87 @@
+/**
+ * `npm run bench`: every benchmark in its own process (Node 24 ones with
+ * `npx -y node@24`), the ratios the targets are stated in, a table, and
+ * bench/results/latest.json (from which bench/chart.ts draws the README's chart).
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { machine, round2 } from './harness.js';
+import { drawHitChart } from './chart.js';
+
+const root = fileURLToPath(new URL('../../', import.meta.url));
+const dist = join(root, 'dist', 'bench');
+
+function run(node: string, script: string, args: string[] = [], env: Record<string, string> = {}): any {
+  process.stderr.write(`… ${script} ${args.join(' ')}${node === process.execPath ? '' : ' (Node 24)'}\n`);
+  const output = execFileSync(node, ['--expose-gc', join(dist, script), ...args], {
+    cwd: root,
+    encoding: 'utf8',
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'ignore'],
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  return JSON.parse(output.trim().split('\n').pop() as string);
+}
+
+function node24(): string {
+  return execFileSync('npx', ['-y', 'node@24', '-p', 'process.execPath'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop() as string;
+}
+
+const n24 = node24();
+const n24Env = { NODE_OPTIONS: `--import=${join(root, 'scripts', 'node24-peers.mjs')}` };
+const hit20 = run(process.execPath, 'hit.js', ['floor', 'undici-memory', 'cachette-memory', 'cachette-sqlite']);
+const hit24 = run(n24, 'hit.js', ['floor', 'undici-memory', 'cachette-memory', 'cachette-sqlite', 'undici-sqlite'], n24Env);
+const dynamodb = run(process.execPath, 'dynamodb.js');
+const miss = run(process.execPath, 'miss.js');
+const coldStart = run(process.execPath, 'cold-start.js');
+const memory = run(process.execPath, 'memory.js');
+
+const us = (result: any, contender: string, via: 'request' | 'fetch') => result.results[contender][via].medianUs as number;
+const ratio = (a: number, b: number) => round2(a / b);
+
+interface Target { target: string; value: string; met: boolean }
+const targets: Target[] = [];
+for (const [label, result] of [['Node 20, undici 7', hit20], ['Node 24, undici 8', hit24]] as const) {
+  for (const via of ['request', 'fetch'] as const) {
+    const floor = us(result, 'floor', via);
+    const cachette = us(result, 'cachette-memory', via);
+    const undici = us(result, 'undici-memory', via);
+    targets.push({ target: `memory hit ≤ 1.3 × floor (${label}, ${via})`, value: `${ratio(cachette, floor)} ×`, met: cachette <= 1.3 * floor });
+    targets.push({ target: `memory hit ≤ 0.67 × undici MemoryCacheStore (${label}, ${via})`, value: `${ratio(cachette, undici)} × (cost above the floor: ${ratio(cachette - floor, undici - floor)} ×)`, met: cachette <= 0.67 * undici });
+  }
+}
+for (const via of ['request', 'fetch'] as const) {
+  const cachette = us(hit24, 'cachette-sqlite', via);
+  const undici = us(hit24, 'undici-sqlite', via);
+  targets.push({ target: `SQLite hit ≤ 0.67 × undici SqliteCacheStore (Node 24, ${via})`, value: `${ratio(cachette, undici)} ×`, met: cachette <= 0.67 * undici });
+}
+const dynamoHit = dynamodb.dynamodb.hit;
+targets.push({ target: 'DynamoDB hit: exactly 1 GetItem', value: JSON.stringify(dynamoHit.commandsPerHit), met: dynamoHit.commandsPerHit.GetItemCommand === 1 && Object.keys(dynamoHit.commandsPerHit).length === 1 });
+targets.push({ target: 'DynamoDB hit ≤ 1.15 × raw GetItem', value: `${ratio(dynamoHit.cachetteHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} ×`, met: dynamoHit.cachetteHitUs.medianUs <= 1.15 * dynamoHit.rawGetItemUs.medianUs });
+targets.push({ target: 'miss ≤ 1.1 × origin only (loopback)', value: `${ratio(miss.miss.cachetteUs.medianUs, miss.miss.originUs.medianUs)} × (+${round2(miss.miss.cachetteUs.medianUs - miss.miss.originUs.medianUs)} µs)`, met: miss.miss.cachetteUs.medianUs <= 1.1 * miss.miss.originUs.medianUs });
+targets.push({ target: '100 concurrent misses → 1 origin request', value: `${miss.coalescing.originRequests}`, met: miss.coalescing.originRequests === 1 });
+const loads = coldStart.coldStart.cachette.packages as string[];
+targets.push({ target: "import('cachette') loads neither the AWS SDK nor better-sqlite3", value: loads.join(', '), met: !loads.some((name) => name.startsWith('@aws-sdk') || name === 'better-sqlite3') });
+targets.push({ target: 'MemoryStorage stays within maxBytes under 100,000 URLs', value: `${memory.memory.peakStoredBytes} ≤ ${memory.memory.maxBytes}`, met: memory.memory.withinBound });
+
+const results = { date: new Date().toISOString(), machine: machine() as { cpu: string; cores: number }, node24: hit24.machine.node, hit: { node20: hit20.results, node24: hit24.results }, dynamodb: dynamodb.dynamodb, miss: miss.miss, coalescing: miss.coalescing, coldStart: coldStart.coldStart, memory: memory.memory, targets };
+mkdirSync(join(root, 'bench', 'results'), { recursive: true });
+writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
+writeFileSync(join(root, 'bench', 'results', 'hit-cost.svg'), drawHitChart(results));
+
+const rows: Array<[string, string, string, string]> = [];
+for (const [label, result] of [['Node 20', hit20], ['Node 24', hit24]] as const) {
+  for (const value of Object.values<any>(result.results)) rows.push([`hit ${label}`, value.name, `${value.request.medianUs} µs`, `${value.fetch.medianUs} µs`]);
+}
+console.log('\nHit cost (median µs per request; undici.request | fetch)');
+for (const row of rows) console.log(`  ${row[0].padEnd(12)} ${row[1].padEnd(48)} ${row[2].padStart(12)} ${row[3].padStart(12)}`);
+console.log(`\nDynamoDB: raw GetItem ${dynamoHit.rawGetItemUs.medianUs} µs, cachette hit ${dynamoHit.cachetteHitUs.medianUs} µs`);
+console.log(`Clear ${dynamodb.dynamodb.clear.entries}: cachette ${dynamodb.dynamodb.clear.cachette.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.cachette.commands)}; hand-written ${dynamodb.dynamodb.clear.handWritten.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.handWritten.commands)}`);
+console.log(`Miss: origin only ${miss.miss.originUs.medianUs} µs, cachette ${miss.miss.cachetteUs.medianUs} µs`);
+console.log(`Cold start: ${Object.entries<any>(coldStart.coldStart).map(([name, value]) => `${name} ${value.medianMs} ms`).join(', ')}`);
+console.log(`Memory: ${JSON.stringify(memory.memory)}`);
+console.log('\nTargets');
+for (const target of targets) console.log(`  ${target.met ? 'met   ' : 'MISSED'} ${target.target}: ${target.value}`);
+console.log(`\nwrote bench/results/latest.json and bench/results/hit-cost.svg (${results.machine.cpu}, ${results.machine.cores} cores)`);
