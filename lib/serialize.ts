@@ -3,7 +3,7 @@
  * format version. Decoding never throws: unknown versions, foreign or corrupt
  * bytes come back as `undefined`, and the cache treats them as a miss.
  */
-import { Packr } from 'msgpackr';
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 
 const MAGIC = 0xcac;
 /** Bump when the layout below changes; older records then read as misses. */
@@ -78,7 +78,23 @@ export const ResponseFlags = {
 
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
+/** Bodies up to this size are packed in msgpackr's reused buffer; larger ones get a buffer of their own. */
+const REUSED_BUFFER_LIMIT = 1024 * 1024;
+
+/**
+ * The record's bytes, in an exact-size buffer of their own: a storage may keep
+ * them as they are (see `SetOptions.transfer`).
+ */
 export function encodeRecord(record: StoredRecord): Uint8Array {
+  const large = record.kind === 'response' && record.body.byteLength > REUSED_BUFFER_LIMIT;
+  const packed = pack(record, large ? 0 : RESET_BUFFER_MODE);
+  // With RESET_BUFFER_MODE the next pack overwrites these bytes: copy them out now, exactly sized.
+  const owned = Buffer.allocUnsafeSlow(packed.byteLength);
+  owned.set(packed);
+  return owned;
+}
+
+function pack(record: StoredRecord, mode: number): Uint8Array {
   switch (record.kind) {
     case 'response':
       return packr.pack([
@@ -86,11 +102,11 @@ export function encodeRecord(record: StoredRecord): Uint8Array {
         record.status, record.statusText, record.headers, record.body, record.method, record.url, record.vary,
         record.requestTime, record.responseTime, record.initialAge, record.lifetime, record.flags,
         record.staleWhileRevalidate, record.staleIfError, record.hiddenFields,
-      ]);
+      ], mode);
     case 'variants':
-      return packr.pack([MAGIC, FORMAT_VERSION, KIND_VARIANTS, record.expiresAt, record.names, record.generation, record.keys]);
+      return packr.pack([MAGIC, FORMAT_VERSION, KIND_VARIANTS, record.expiresAt, record.names, record.generation, record.keys], mode);
     case 'aliases':
-      return packr.pack([MAGIC, FORMAT_VERSION, KIND_ALIASES, record.expiresAt, record.keys]);
+      return packr.pack([MAGIC, FORMAT_VERSION, KIND_ALIASES, record.expiresAt, record.keys], mode);
   }
 }
 

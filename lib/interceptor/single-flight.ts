@@ -44,7 +44,8 @@ const SOLO_MS = 5_000;
 
 export class Flight {
   readonly key: string;
-  readonly #waiters = new Set<Waiter>();
+  // Most flights have no follower: the set is made for the first one.
+  #waiters: Set<Waiter> | undefined;
   readonly #flights: Flights;
   #settled = false;
 
@@ -54,7 +55,7 @@ export class Flight {
   }
 
   get followers(): number {
-    return this.#waiters.size;
+    return this.#waiters?.size ?? 0;
   }
 
   /** Waits for the leader. The handler learns of the wait at once, so that its caller can abort it. */
@@ -66,11 +67,11 @@ export class Flight {
         resolve({ outcome, controller });
       };
       controller.onAbort = (reason) => {
-        this.#waiters.delete(waiter);
+        this.#waiters?.delete(waiter);
         handler.onResponseError?.(controller, reason);
         resolve(undefined);
       };
-      this.#waiters.add(waiter);
+      (this.#waiters ??= new Set()).add(waiter);
       handler.onRequestStart?.(controller, {});
     });
   }
@@ -79,6 +80,7 @@ export class Flight {
     if (this.#settled) return;
     this.#settled = true;
     this.#flights.finished(this, outcome);
+    if (this.#waiters === undefined) return;
     for (const waiter of this.#waiters) waiter(outcome);
     this.#waiters.clear();
   }

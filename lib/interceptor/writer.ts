@@ -133,7 +133,7 @@ export class EntryWriter {
     let stored = true;
     for (const [key, record] of records) {
       if (!stored) break;
-      stored = await this.#ctx.responses.set(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined });
+      stored = await this.#ctx.responses.set(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true });
     }
     const { request, plan } = job;
     this.#ctx.reporter.store({ method: request.method, url: request.url.storedUrl, key: request.key, stored, reason: stored ? plan.freshness : 'storage', bytes: job.body.byteLength });

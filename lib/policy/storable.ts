@@ -36,7 +36,7 @@ export interface StorePlan {
   /** Lower-case request header names from Vary, sorted; empty when the response does not vary. */
   vary: string[];
   /** Response fields not to store (private="x" in a shared cache, Set-Cookie). */
-  omit: Set<string>;
+  omit: ReadonlySet<string>;
   /** When the storage may drop the entry (epoch ms), undefined for never. */
   expiresAt: number | undefined;
 }
@@ -56,6 +56,10 @@ export interface StoreInput {
   requestTime: number;
   responseTime: number;
 }
+
+// A shared cache never stores a cookie (it would hand it to other users); a private one keeps it.
+const OMIT_COOKIE: ReadonlySet<string> = new Set(['set-cookie']);
+const OMIT_NOTHING: ReadonlySet<string> = new Set();
 
 /** RFC 9110 statuses whose semantics this cache implements (for must-understand, RFC 9111 §5.2.2.3). */
 const UNDERSTOOD = new Set([200, 203, 204, 300, 301, 302, 303, 307, 308, 404, 405, 410, 414, 501]);
@@ -91,12 +95,11 @@ export function storeDecision(input: StoreInput): StoreDecision {
     return { store: false, reason: 'must-understand' };
   }
 
-  // A shared cache never stores a cookie (it would hand it to other users); a private one keeps it.
-  const omit = new Set<string>(shared ? ['set-cookie'] : []);
+  let omit: ReadonlySet<string> = shared ? OMIT_COOKIE : OMIT_NOTHING;
   // RFC 9111 §5.2.2.7: a shared cache does not store a private response; private="x" only drops x.
   if (shared && directives.private !== undefined) {
     if (directives.private === true) return { store: false, reason: 'private' };
-    for (const field of directives.private) omit.add(field);
+    omit = new Set([...omit, ...directives.private]);
   }
 
   // RFC 9111 §3.5: a shared cache stores a response to an authorized request only when told it may.

@@ -12,6 +12,11 @@ import { describe } from '../describe.js';
 export interface SetOptions {
   /** Epoch milliseconds after which the value may be dropped. */
   expiresAt?: number | undefined;
+  /**
+   * The caller hands the bytes over and will never touch them again: a
+   * backend that keeps values in memory may keep these without a copy.
+   */
+  transfer?: boolean | undefined;
 }
 
 export interface Partition {

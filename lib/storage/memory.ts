@@ -147,7 +147,7 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
     const node: Node = {
       owner: this,
       key,
-      value: new Uint8Array(value),
+      value: opts?.transfer === true && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : copy(value),
       expiresAt: opts?.expiresAt,
       created: Date.now(),
       bytes: value.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
@@ -260,6 +260,13 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
     for (const node of this.#nodes.values()) if (!isExpired(node, now)) live.push([node.key, node.value]);
     return live;
   }
+}
+
+/** An exact-size copy (not from Buffer's shared pool, which would keep a whole 8 KB slab alive per small value). */
+function copy(value: Uint8Array): Uint8Array {
+  const owned = Buffer.allocUnsafeSlow(value.byteLength);
+  owned.set(value);
+  return owned;
 }
 
 function isExpired(node: Node, now: number): boolean {

@@ -95,3 +95,18 @@ describe('MemoryStorage synchronous reads', () => {
     expect(partition.getSync('missing')).to.equal(undefined);
   });
 });
+
+describe('MemoryStorage and handed-over bytes', () => {
+  it('keeps bytes handed over (transfer) as they are, and copies the others', async () => {
+    const partition = new MemoryStorage().partition('p');
+    const owned = Buffer.allocUnsafeSlow(4).fill(1);
+    await partition.set('owned', owned, { transfer: true });
+    expect(await partition.get('owned')).to.equal(owned);
+    const view = Buffer.alloc(16).subarray(4, 8);
+    await partition.set('view', view, { transfer: true });
+    expect(await partition.get('view'), 'a view into a larger buffer is copied anyway').to.not.equal(view);
+    const lent = new Uint8Array([2, 2]);
+    await partition.set('lent', lent);
+    expect(await partition.get('lent')).to.not.equal(lent);
+  });
+});
