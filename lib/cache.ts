@@ -7,6 +7,7 @@ import { Agent, fetch as undiciFetch, getGlobalDispatcher, setGlobalDispatcher, 
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
 import { assertPartition, canDeleteByAge, isSweepable, type Partition, type Storage } from './storage/contract.js';
 import { CircuitBreaker } from './storage/breaker.js';
+import { TieredStorage } from './storage/tiered.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { Reporter } from './diagnostics.js';
 import { KeyPolicy } from './policy/key.js';
@@ -61,7 +62,9 @@ export class HttpCache {
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
-    this.storage = resolved.storage;
+    this.storage = resolved.memoryTier === undefined
+      ? resolved.storage
+      : new TieredStorage({ back: resolved.storage, front: resolved.memoryTier, expiryOf: recordExpiry });
     const prefix = resolved.namespace === undefined ? '' : `${resolved.namespace}:`;
     this.responses = this.storage.partition(`${prefix}responses`);
     this.redirects = this.storage.partition(`${prefix}redirects`);
@@ -197,6 +200,11 @@ export class HttpCache {
 
 export function createCache(options?: CacheOptions): HttpCache {
   return new HttpCache(options);
+}
+
+/** When a stored record is of no more use (for the memory tier): its own expiry. */
+function recordExpiry(bytes: Uint8Array): number | undefined {
+  return decodeRecord(bytes)?.expiresAt ?? undefined;
 }
 
 function olderThanCutoff(olderThan: unknown): number | undefined {

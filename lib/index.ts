@@ -1,5 +1,6 @@
 export { createCache, HttpCache, type DeleteOptions, type ContainsOptions } from './cache.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+export { TieredStorage, type TieredStorageOptions } from './storage/tiered.js';
 export {
   StorageRequestError,
   isSweepable,
@@ -7,6 +8,9 @@ export {
   type Partition,
   type SetOptions,
   type SweepablePartition,
+  type SyncReadablePartition,
+  type LeasingPartition,
+  type LeaseAttempt,
 } from './storage/contract.js';
 export type { CacheOptions, Expiration, UrlExpiration, FilterInput } from './options.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';

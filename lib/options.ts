@@ -4,7 +4,7 @@
  */
 import { describe } from './describe.js';
 import { assertStorage, type Storage } from './storage/contract.js';
-import { MemoryStorage } from './storage/memory.js';
+import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 import { compileGlob, type UrlMatcher } from './policy/glob.js';
 import type { KeyFunction } from './policy/key.js';
 import type { ResponseHeaders } from './policy/headers.js';
@@ -65,6 +65,16 @@ export interface CacheOptions {
   targetedCacheControl?: string[];
   /** Skip the storage after this many consecutive failures, for `cooldown` seconds. Default: 5 failures, 30 s. */
   circuitBreaker?: { failures?: number; cooldown?: number };
+  /** A memory tier in front of `storage` (a MemoryStorage, or its options). Default: none. */
+  memoryTier?: MemoryStorage | MemoryStorageOptions | false;
+  /**
+   * Collapse misses across processes (AWS Lambda instances) that share a storage offering leases
+   * (DynamoDB): one fetches, the others wait up to `wait` seconds for its result; a crashed holder
+   * blocks no one longer than `lease` seconds. Default: off.
+   */
+  coalesceAcrossInstances?: boolean | { lease?: number; wait?: number };
+  /** A pass-through: no lookup, no storage I/O (also when the environment has CACHETTE_DISABLED=1). */
+  disabled?: boolean;
 }
 
 export interface ResolvedOptions {
@@ -90,6 +100,10 @@ export interface ResolvedOptions {
   breakerCooldownMs: number;
   /** Lower-case field names. */
   targetedCacheControl: readonly string[];
+  memoryTier: MemoryStorage | MemoryStorageOptions | undefined;
+  /** Cross-instance coalescing, in ms; undefined when off. */
+  crossInstance: { leaseMs: number; waitMs: number } | undefined;
+  disabled: boolean;
 }
 
 export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
@@ -97,7 +111,7 @@ export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 const KNOWN_OPTIONS = new Set<string>([
   'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
   'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
-  'credentialed', 'logger', 'circuitBreaker', 'targetedCacheControl',
+  'credentialed', 'logger', 'circuitBreaker', 'targetedCacheControl', 'memoryTier', 'coalesceAcrossInstances', 'disabled',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -181,10 +195,22 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   const targetedCacheControl = checkStringList(options.targetedCacheControl ?? (type === 'shared' ? ['CDN-Cache-Control'] : []), 'targetedCacheControl', (name) => TOKEN.test(name))
     .map((name) => name.toLowerCase());
 
+  const memoryTier = options.memoryTier === undefined || options.memoryTier === false ? undefined : options.memoryTier;
+  if (memoryTier !== undefined && (memoryTier === null || typeof memoryTier !== 'object')) {
+    throw new TypeError(`memoryTier must be a MemoryStorage, its options ({ maxBytes, maxEntries }) or false, got ${describe(memoryTier)}`);
+  }
+  if (memoryTier !== undefined && !(memoryTier instanceof MemoryStorage)) new MemoryStorage(memoryTier); // validates the options now
+
+  const disabled = options.disabled ?? false;
+  if (typeof disabled !== 'boolean') throw new TypeError(`disabled must be a boolean, got ${describe(disabled)}`);
+
   return {
     storage,
     namespace,
     targetedCacheControl,
+    memoryTier,
+    crossInstance: resolveCrossInstance(options.coalesceAcrossInstances),
+    disabled: disabled || process.env['CACHETTE_DISABLED'] === '1' || process.env['CACHETTE_DISABLED'] === 'true',
     expireAfter,
     urlRules,
     cacheControl,
@@ -203,6 +229,25 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     breakerFailures,
     breakerCooldownMs: breakerCooldown * 1000,
   };
+}
+
+const DEFAULT_LEASE_S = 10;
+const DEFAULT_WAIT_S = 5;
+
+function resolveCrossInstance(value: CacheOptions['coalesceAcrossInstances']): ResolvedOptions['crossInstance'] {
+  if (value === undefined || value === false) return undefined;
+  if (value === true) return { leaseMs: DEFAULT_LEASE_S * 1000, waitMs: DEFAULT_WAIT_S * 1000 };
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(`coalesceAcrossInstances must be a boolean or { lease, wait } in seconds, got ${describe(value)}`);
+  }
+  const lease = value.lease ?? DEFAULT_LEASE_S;
+  const wait = value.wait ?? DEFAULT_WAIT_S;
+  for (const [name, seconds] of [['lease', lease], ['wait', wait]] as const) {
+    if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
+      throw new TypeError(`coalesceAcrossInstances.${name} must be a positive number of seconds, got ${describe(seconds)}`);
+    }
+  }
+  return { leaseMs: lease * 1000, waitMs: wait * 1000 };
 }
 
 function checkExpiration(value: unknown, name: string, allowNoStore: true): UrlExpiration;

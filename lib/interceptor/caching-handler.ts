@@ -45,6 +45,8 @@ export interface ForwardInfo {
   variants?: StoredVariants | undefined;
   stale?: StaleEntry | undefined;
   flight?: Flight | undefined;
+  /** Called once when this forward is over: with the write's landing, when the response was stored. */
+  onFinished?: ((landed: Promise<void> | undefined) => void) | undefined;
 }
 
 type Mode = 'forward' | 'not-modified' | 'error-fallback';
@@ -66,6 +68,8 @@ export class CachingHandler implements Handler {
   #headers: ResponseHeaders = {};
   #cacheStatus: CacheStatus = {};
   #responseTime = 0;
+  #landed: Promise<void> | undefined;
+  #finished = false;
 
   constructor(ctx: CacheContext, request: CacheRequest, downstream: Handler, info: ForwardInfo) {
     this.#ctx = ctx;
@@ -163,7 +167,8 @@ export class CachingHandler implements Handler {
     this.#downstream.onResponseEnd?.(controller, trailers as never);
     const chunks = this.#chunks;
     this.#chunks = undefined;
-    if (chunks === undefined) return this.#settle({ kind: 'solo' });
+    // Nothing kept: waiting followers go on their own (and for a while, so do later requests).
+    if (chunks === undefined) return this.#settle((this.#info.flight?.followers ?? 0) > 0 ? { kind: 'solo' } : { kind: 'done' });
     if (this.#expectedLength !== undefined && this.#size !== this.#expectedLength && this.#status !== 204 && this.#request.method !== 'HEAD') {
       if (this.#plan !== undefined) this.#notStored('incomplete');
       return this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
@@ -171,7 +176,7 @@ export class CachingHandler implements Handler {
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size);
     const plan = this.#plan;
     if (plan !== undefined) {
-      this.#ctx.writer.save({
+      this.#landed = this.#ctx.writer.save({
         request: this.#request,
         plan,
         status: this.#status,
@@ -244,7 +249,7 @@ export class CachingHandler implements Handler {
     });
     let detail: string | undefined;
     if (decision.store) {
-      this.#ctx.writer.save({
+      this.#landed = this.#ctx.writer.save({
         request: this.#request,
         plan: decision,
         status: entry.status,
@@ -316,6 +321,10 @@ export class CachingHandler implements Handler {
 
   #settle(outcome: FlightOutcome): void {
     this.#info.flight?.settle(outcome);
+    if (!this.#finished) {
+      this.#finished = true;
+      this.#info.onFinished?.(this.#landed);
+    }
   }
 }
 

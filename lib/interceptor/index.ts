@@ -34,6 +34,11 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
 const FORWARDED_BY = Symbol('cachette.forwardedBy');
 
 export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherComposeInterceptor {
+  if (ctx.options.disabled) {
+    // Disabled (an option, or CACHETTE_DISABLED=1): no lookup, no storage I/O; the header says so.
+    const member = formatCacheStatus({ fwd: 'bypass', detail: 'disabled' });
+    return (next) => (opts, handler) => next(opts, new PassThroughHandler(modernHandler(handler), member));
+  }
   return (next) => {
     const dispatch: DispatchFn = (opts, handler) => next({ ...opts, [FORWARDED_BY]: ctx } as Options, handler);
     return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {

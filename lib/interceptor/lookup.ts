@@ -68,8 +68,12 @@ export async function lookup(ctx: CacheContext, request: CacheRequest): Promise<
 /** The same, without waiting, when the storage can answer at once; undefined when it cannot. */
 export function lookupSync(ctx: CacheContext, request: CacheRequest): Lookup | undefined {
   if (!ctx.responses.readsSync) return undefined;
-  const step = atKey(ctx, request, readSync(ctx, request.key));
-  return 'found' in step ? step : inVariant(step, readSync(ctx, step.key));
+  const record = readSync(ctx, request.key);
+  if (record === null) return undefined;
+  const step = atKey(ctx, request, record);
+  if ('found' in step) return step;
+  const variant = readSync(ctx, step.key);
+  return variant === null ? undefined : inVariant(step, variant);
 }
 
 function atKey(ctx: CacheContext, request: CacheRequest, record: StoredRecord | undefined): Lookup | VariantStep {
@@ -97,10 +101,12 @@ async function read(ctx: CacheContext, key: string): Promise<StoredRecord | unde
   return decodeOrDrop(ctx, key, await ctx.responses.get(key));
 }
 
-function readSync(ctx: CacheContext, key: string): StoredRecord | undefined {
+/** The record, undefined when there is none, null when the storage cannot tell synchronously. */
+function readSync(ctx: CacheContext, key: string): StoredRecord | undefined | null {
   const inFlight = ctx.writer.inFlight(key);
   if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
-  return decodeOrDrop(ctx, key, ctx.responses.getSync(key));
+  const bytes = ctx.responses.getSync(key);
+  return bytes === null ? null : decodeOrDrop(ctx, key, bytes);
 }
 
 function decodeOrDrop(ctx: CacheContext, key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {

@@ -17,7 +17,7 @@ import { replay } from './replay.js';
 import { servedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
-import type { SharedResponse } from './single-flight.js';
+import { WaitController, type SharedResponse } from './single-flight.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -135,7 +135,75 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   }
   // A HEAD answers no GET: it forwards alone and leads nobody.
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
+  const crossInstance = ctx.options.crossInstance;
+  if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
+    return leadAcrossInstances(ctx, dispatch, opts, handler, request, { ...info, flight }, crossInstance);
+  }
   dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, flight }));
+}
+
+/** How often a process waiting for another's fetch looks for the result. */
+const POLL_MS = 100;
+
+/**
+ * Collapsing misses across processes sharing one storage: take the key's
+ * lease and fetch (releasing it once the response is stored), or, when
+ * another process holds it, wait — looking for its result — until the entry
+ * appears, the lease runs out (its holder crashed: take it over), or `wait`
+ * is over (then fetch anyway).
+ */
+async function leadAcrossInstances(
+  ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest,
+  info: ForwardInfo, limits: { leaseMs: number; waitMs: number },
+): Promise<void> {
+  const deadline = Date.now() + limits.waitMs;
+  let waiting: WaitController | undefined;
+  for (;;) {
+    const attempt = await ctx.responses.acquireLease(request.key, limits.leaseMs);
+    if (attempt === undefined || 'token' in attempt || Date.now() >= deadline || waiting?.aborted === true) {
+      if (waiting?.aborted === true) {
+        info.flight?.settle({ kind: 'abandoned' });
+        return;
+      }
+      const token = attempt !== undefined && 'token' in attempt ? attempt.token : undefined;
+      decide(ctx, request, 'forward', token === undefined ? 'no-lease' : 'lease');
+      const release = token === undefined
+        ? undefined
+        : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.responses.releaseLease(request.key, token));
+      dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, onFinished: release }));
+      return;
+    }
+    // Another process is fetching: let the caller abort the wait, and look for its result until the lease runs out.
+    if (waiting === undefined) {
+      const controller = new WaitController();
+      controller.onAbort = (reason) => handler.onResponseError?.(controller, reason);
+      waiting = controller;
+      handler.onRequestStart?.(controller, {});
+      decide(ctx, request, 'wait', 'leased-elsewhere');
+    }
+    const until = Math.min(deadline, attempt.heldUntil);
+    while (Date.now() < until && !waiting.aborted) {
+      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(1, until - Date.now()))));
+      let found: Lookup;
+      try {
+        found = await lookup(ctx, request);
+      } catch {
+        continue;
+      }
+      if (!found.found) continue;
+      const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+      if (reuse.action !== 'serve') continue;
+      decide(ctx, request, 'hit', 'collapsed-across-instances');
+      // Local followers start over and find it too.
+      info.flight?.settle({ kind: 'abandoned' });
+      serveEntry(handler, request, found.entry, reuse);
+      return;
+    }
+    if (waiting.aborted) {
+      info.flight?.settle({ kind: 'abandoned' });
+      return;
+    }
+  }
 }
 
 /** RFC 5861 §3: the stale entry was served; refresh it once, in the background. */

@@ -57,10 +57,10 @@ export class EntryWriter {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  /** Queues a write; the caller's response has already ended. */
-  save(job: SaveJob): void {
+  /** Queues a write; the caller's response has already ended. Resolves when it has landed (or failed). */
+  save(job: SaveJob): Promise<void> {
     const records = this.#records(job);
-    this.#enqueue(records, async () => {
+    return this.#enqueue(records, async () => {
       const stored = await this.#store(job, records);
       if (stored && job.status >= 300 && job.status < 400) await this.#recordAlias(job);
     }, 'save');
@@ -68,11 +68,11 @@ export class EntryWriter {
 
   /** Deletes keys (an invalidation): lookups miss them at once, whatever the storage is doing. */
   forget(keys: string[], operation: () => Promise<unknown>): void {
-    this.#enqueue(keys.map((key) => [key, DELETED] as const), operation, 'invalidate');
+    void this.#enqueue(keys.map((key) => [key, DELETED] as const), operation, 'invalidate');
   }
 
   /** Runs `operation` after the writes already queued for these keys, and shows `records` to lookups meanwhile. */
-  #enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown>, name: string): void {
+  #enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown>, name: string): Promise<void> {
     for (const [key, record] of records) this.#inFlight.set(key, record);
     const keys = records.map(([key]) => key);
     const previous = keys.map((key) => this.#chains.get(key)).filter((chain) => chain !== undefined);
@@ -92,6 +92,7 @@ export class EntryWriter {
         if (this.#inFlight.get(key) === record) this.#inFlight.delete(key);
       });
     }
+    return done;
   }
 
   /** The records a response becomes: itself under its key, or, when it varies, a variant and the index. */

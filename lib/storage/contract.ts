@@ -56,15 +56,36 @@ export function isSweepable(partition: Partition): partition is SweepablePartiti
 }
 
 /**
- * Optional: a backend that holds its values in memory may answer reads
- * synchronously. The cache then serves a hit without waiting a tick.
+ * Optional: a backend that holds its values in memory (or in a local file)
+ * may answer reads synchronously. The cache then serves a hit without waiting
+ * a tick. `null` means "cannot tell at once: ask get()" (a memory tier in
+ * front of a remote store, say).
  */
 export interface SyncReadablePartition extends Partition {
-  getSync(key: string): Uint8Array | undefined;
+  getSync(key: string): Uint8Array | undefined | null;
 }
 
 export function readsSync(partition: Partition): partition is SyncReadablePartition {
   return typeof (partition as Partial<SyncReadablePartition>).getSync === 'function';
+}
+
+/** What taking a lease gives: the lease, or who holds it until when. */
+export type LeaseAttempt = { token: string } | { heldUntil: number };
+
+/**
+ * Optional: leases on keys, for collapsing misses across processes that share
+ * a storage (DynamoDB: a conditional write). A lease expires by itself, so a
+ * crashed holder blocks no one for longer than its time-to-live.
+ */
+export interface LeasingPartition extends Partition {
+  acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt>;
+  /** Releases a lease if `token` still holds it. */
+  releaseLease(key: string, token: string): Promise<void>;
+}
+
+export function offersLeases(partition: Partition): partition is LeasingPartition {
+  const candidate = partition as Partial<LeasingPartition>;
+  return typeof candidate.acquireLease === 'function' && typeof candidate.releaseLease === 'function';
 }
 
 export function canDeleteByAge(partition: Partition): partition is SweepablePartition & Required<Pick<SweepablePartition, 'deleteCreatedBefore'>> {

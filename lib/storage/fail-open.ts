@@ -4,8 +4,8 @@
  * dropped, and a circuit breaker shared by the partitions of one storage
  * skips the storage altogether while it is failing.
  */
-import type { Partition, SetOptions } from './contract.js';
-import { readsSync, StorageRequestError } from './contract.js';
+import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
+import { offersLeases, readsSync, StorageRequestError } from './contract.js';
 import { describe } from '../describe.js';
 import type { CircuitBreaker } from './breaker.js';
 import type { Reporter } from '../diagnostics.js';
@@ -39,16 +39,20 @@ export class FailOpenPartition {
     }
   }
 
-  /** Like get(), at once; only when `readsSync`. */
-  getSync(key: string): Uint8Array | undefined {
-    if (!this.#breaker.allow()) return undefined;
+  /**
+   * Like get(), at once; only when `readsSync`; null when the partition cannot
+   * tell synchronously. Reads that never leave the process are not what the
+   * breaker guards, so it neither gates nor counts them.
+   */
+  getSync(key: string): Uint8Array | undefined | null {
     try {
-      const value = (this.#partition as import('./contract.js').SyncReadablePartition).getSync(key);
-      if (value !== undefined && !(value instanceof Uint8Array)) throw new TypeError(`getSync() must return bytes or undefined, got ${describe(value)}`);
-      this.#breaker.success();
+      const value = (this.#partition as SyncReadablePartition).getSync(key);
+      if (value !== undefined && value !== null && !(value instanceof Uint8Array)) {
+        throw new TypeError(`getSync() must return bytes, undefined or null, got ${describe(value)}`);
+      }
       return value;
     } catch (error) {
-      this.#failed('getSync', error);
+      this.#reporter.storageError({ operation: 'getSync', partition: this.name, error });
       return undefined;
     }
   }
@@ -85,6 +89,33 @@ export class FailOpenPartition {
       this.#breaker.success();
     } catch (error) {
       this.#failed('delete', error);
+    }
+  }
+
+  /** The partition offers leases (see `acquireLease`). */
+  get offersLeases(): boolean {
+    return offersLeases(this.#partition);
+  }
+
+  /** A lease attempt; undefined when the storage could not say (then go on without one). */
+  async acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
+    if (!this.#breaker.allow()) return undefined;
+    try {
+      const attempt = await (this.#partition as LeasingPartition).acquireLease(key, ttlMs);
+      this.#breaker.success();
+      return attempt;
+    } catch (error) {
+      this.#failed('acquireLease', error);
+      return undefined;
+    }
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    try {
+      await (this.#partition as LeasingPartition).releaseLease(key, token);
+    } catch (error) {
+      // The lease expires by itself: a failed release only makes others wait a little longer.
+      this.#reporter.storageError({ operation: 'releaseLease', partition: this.name, error });
     }
   }
 

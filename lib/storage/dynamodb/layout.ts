@@ -39,6 +39,9 @@ export const META = {
   checksum: 'crc',
   /** Present when the value is deflate-compressed (S, "deflate-raw"). */
   compression: 'zip',
+  /** A lease's holder (S) and the epoch ms it runs until (N). */
+  holder: 'holder',
+  until: 'until',
 } as const;
 
 export class Layout {
@@ -77,6 +80,11 @@ export class Layout {
 
   chunkPartitionKey(headPartitionKey: string): string {
     return `${headPartitionKey}~chunks`;
+  }
+
+  /** Leases for collapsing misses across processes live beside the entries, per shard. */
+  leasePartitionKey(headPartitionKey: string): string {
+    return `${headPartitionKey}~leases`;
   }
 
   chunkSortKey(key: string, generation: string, index: number): string {

@@ -21,7 +21,7 @@ import type {
   WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { randomUUID } from 'node:crypto';
-import type { Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
+import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
 import { describe } from '../../describe.js';
 import { DEFAULT_ATTRIBUTES, Layout, META, type AttributeNames } from './layout.js';
@@ -162,7 +162,7 @@ export class DynamoDBStorage implements Storage {
   }
 }
 
-class DynamoPartition implements SweepablePartition {
+class DynamoPartition implements SweepablePartition, LeasingPartition {
   readonly #name: string;
   readonly #s: Shared;
 
@@ -313,7 +313,7 @@ class DynamoPartition implements SweepablePartition {
       const { layout, names } = this.#s;
       const write = this.#writeOptions();
       const buffer = new DeleteBuffer(this.#s.client, this.#s.table, write);
-      const partitionKeys = layout.allPartitionKeys(this.#name).flatMap((pk) => [pk, layout.chunkPartitionKey(pk)]);
+      const partitionKeys = layout.allPartitionKeys(this.#name).flatMap((pk) => [pk, layout.chunkPartitionKey(pk), layout.leasePartitionKey(pk)]);
       await eachLimited(partitionKeys, this.#s.concurrency, async (pk) => {
         for await (const item of this.#query(pk, { projection: '#pk, #sk', names: { '#pk': names.partitionKey, '#sk': names.sortKey } })) {
           await buffer.add({ [names.partitionKey]: item[names.partitionKey] as AttributeValue, [names.sortKey]: item[names.sortKey] as AttributeValue });
@@ -359,6 +359,61 @@ class DynamoPartition implements SweepablePartition {
 
   async deleteCreatedBefore(cutoff: number): Promise<number> {
     return this.#sweep((names) => ({ filter: '#created <= :cutoff', names: { '#created': names.created }, values: { ':cutoff': { N: String(cutoff) } } }));
+  }
+
+  /**
+   * A lease is a conditional write: it succeeds when no one holds the key's
+   * lease, or when the holder's lease has run out (a crashed holder).
+   */
+  async acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt> {
+    return this.#guard(async () => {
+      const { names } = this.#s;
+      const now = Date.now();
+      const token = randomUUID();
+      try {
+        await sendWithin(this.#s.client, new PutItemCommand({
+          TableName: this.#s.table,
+          Item: {
+            ...this.#leaseKey(key),
+            [META.holder]: { S: token },
+            [META.until]: { N: String(now + ttlMs) },
+            // TTL removes leases nobody released (the holder crashed) a while after they ran out.
+            [names.expires]: { N: String(Math.ceil((now + ttlMs) / 1000) + 60) },
+          },
+          ConditionExpression: 'attribute_not_exists(#sk) OR #until < :now',
+          ExpressionAttributeNames: { '#sk': names.sortKey, '#until': META.until },
+          ExpressionAttributeValues: { ':now': { N: String(now) } },
+          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+        }), this.#readOptions());
+        return { token };
+      } catch (error) {
+        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+        const held = (error as { Item?: Item }).Item?.[META.until]?.N;
+        return { heldUntil: held === undefined ? now + ttlMs : Number(held) };
+      }
+    });
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.#guard(async () => {
+      try {
+        await sendWithin(this.#s.client, new DeleteItemCommand({
+          TableName: this.#s.table,
+          Key: this.#leaseKey(key),
+          ConditionExpression: '#holder = :token',
+          ExpressionAttributeNames: { '#holder': META.holder },
+          ExpressionAttributeValues: { ':token': { S: token } },
+        }), this.#writeOptions());
+      } catch (error) {
+        // Someone took it over after ours ran out: theirs to release.
+        if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
+      }
+    });
+  }
+
+  #leaseKey(key: string): ItemKey {
+    const { layout, names } = this.#s;
+    return { [names.partitionKey]: { S: layout.leasePartitionKey(layout.partitionKey(this.#name, key)) }, [names.sortKey]: { S: key } };
   }
 
   /** Deletes, shard by shard, the heads (and their chunks) that match a filter; returns how many heads. */
