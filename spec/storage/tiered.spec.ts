@@ -1,0 +1,100 @@
+import { expect } from 'chai';
+import { storageConformance } from './conformance.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { TieredStorage } from '../../lib/storage/tiered.js';
+import { SqliteStorage } from '../../lib/storage/sqlite.js';
+import type { SyncReadablePartition } from '../../lib/storage/contract.js';
+import { CommandCounter, dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
+import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
+import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
+import { respond, sleep } from '../../fixtures/origin.js';
+import { useOrigin, fetchText } from '../support.js';
+
+describe('TieredStorage: a memory tier in front of a storage', () => {
+  describe('conformance (in front of SQLite)', () => {
+    storageConformance({ create: () => new TieredStorage({ back: new SqliteStorage({ path: ':memory:' }) }) });
+  });
+
+  it('reads from memory first, then the back, and keeps what it read', async () => {
+    const back = new MemoryStorage();
+    const tiered = new TieredStorage({ back });
+    await back.partition('p').set('k', new Uint8Array([1]));
+    const partition = tiered.partition('p') as SyncReadablePartition;
+    expect(partition.getSync('k'), 'not in memory yet: ask get()').to.equal(null);
+    expect([...(await partition.get('k')) ?? []]).to.deep.equal([1]);
+    await back.partition('p').delete('k');
+    expect([...(partition.getSync('k') ?? [])], 'now from memory alone').to.deep.equal([1]);
+  });
+
+  it('keeps a value in memory no longer than the expiry it is given', async () => {
+    const back = new MemoryStorage();
+    const tiered = new TieredStorage({ back, expiryOf: () => Date.now() + 100 });
+    await back.partition('p').set('k', new Uint8Array([1]));
+    await tiered.partition('p').get('k');
+    await back.partition('p').delete('k');
+    await sleep(150);
+    expect(await tiered.partition('p').get('k')).to.equal(undefined);
+  });
+
+  it('writes, deletes and clears reach both tiers', async () => {
+    const back = new MemoryStorage();
+    const front = new MemoryStorage();
+    const partition = new TieredStorage({ back, front }).partition('p');
+    await partition.set('a', new Uint8Array([1]));
+    await partition.set('b', new Uint8Array([2]));
+    expect(await front.partition('p').has('a')).to.equal(true);
+    expect(await back.partition('p').has('a')).to.equal(true);
+    await partition.delete('a');
+    expect(await front.partition('p').has('a')).to.equal(false);
+    expect(await back.partition('p').has('a')).to.equal(false);
+    await partition.clear();
+    expect(await front.partition('p').size()).to.equal(0);
+    expect(await back.partition('p').size()).to.equal(0);
+  });
+
+  describe('in front of DynamoDB, through the cache (a warm Lambda)', function () {
+    this.timeout(60_000);
+    const env = useOrigin();
+
+    before(async function () {
+      this.timeout(180_000);
+      await dynamoEndpoint();
+    });
+
+    afterEach(async () => {
+      await dropTables();
+    });
+
+    it('a repeated request costs zero DynamoDB calls; a new instance pays one GetItem, then none', async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'body'));
+      const counter = new CommandCounter();
+      const tableName = uniqueTableName();
+      const warm = env.cache({ storage: await dynamoStorage(counter, { tableName }), memoryTier: { maxBytes: 1024 * 1024 } });
+      await fetchText(warm, `${env.origin.url}/a`);
+      await warm.settled();
+      counter.reset();
+      for (let i = 0; i < 5; i++) expect((await fetchText(warm, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
+      expect([...counter.counts]).to.deep.equal([]);
+
+      const coldCounter = new CommandCounter();
+      const cold = env.cache({
+        storage: new DynamoDBStorage({ tableName, client: coldCounter.attach(await localClient()) }),
+        memoryTier: { maxBytes: 1024 * 1024 },
+      });
+      expect((await fetchText(cold, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
+      expect([...coldCounter.counts]).to.deep.equal([['GetItemCommand', 1]]);
+      for (let i = 0; i < 5; i++) await fetchText(cold, `${env.origin.url}/a`);
+      expect([...coldCounter.counts]).to.deep.equal([['GetItemCommand', 1]]);
+      expect(env.origin.hits('/a')).to.equal(1);
+    });
+
+    it('delete({ urls }) clears the URL from memory and from DynamoDB', async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'body'));
+      const cache = env.cache({ storage: await dynamoStorage(), memoryTier: {} });
+      await fetchText(cache, `${env.origin.url}/a`);
+      await cache.settled();
+      await cache.delete({ urls: [`${env.origin.url}/a`] });
+      expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
+    });
+  });
+});
