@@ -87,7 +87,10 @@ export interface ResolvedOptions {
   methods: ReadonlySet<string>;
   statuses: ReadonlySet<number> | undefined;
   matchHeaders: readonly string[];
+  /** Query and body field names, exact (they are case-sensitive). */
   ignoredParameters: ReadonlySet<string>;
+  /** The same names, lower-cased, for request header fields (case-insensitive). */
+  ignoredHeaders: ReadonlySet<string>;
   key: KeyFunction | undefined;
   filter: ((response: FilterInput) => boolean) | undefined;
   /** Windows in ms past staleness: 0 = only what the response allows, Infinity = any. */
@@ -218,7 +221,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     methods: new Set(methods),
     statuses,
     matchHeaders,
-    ignoredParameters: new Set([...ignoredParameters, ...ignoredParameters.map((name) => name.toLowerCase())]),
+    ignoredParameters: new Set(ignoredParameters),
+    ignoredHeaders: new Set(ignoredParameters.map((name) => name.toLowerCase())),
     key: options.key,
     filter: options.filter,
     staleIfError: checkWindow(options.staleIfError, 'staleIfError'),

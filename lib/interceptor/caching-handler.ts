@@ -311,7 +311,7 @@ export class CachingHandler implements Handler {
       headers: forFollowers,
       body,
       cacheStatus: this.#cacheStatus,
-      vary: names.length === 0 ? undefined : varyPairs(names, this.#request.headers, this.#ctx.options.ignoredParameters),
+      vary: names.length === 0 ? undefined : varyPairs(names, this.#request.headers, this.#ctx.options.ignoredHeaders),
     };
   }
 

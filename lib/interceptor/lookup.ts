@@ -83,7 +83,7 @@ function atKey(ctx: CacheContext, request: CacheRequest, record: StoredRecord | 
   }
   if (record.kind !== 'variants') return URI_MISS;
   // RFC 9111 §4.1: select the variant whose nominated request headers match this request's.
-  const pairs = varyPairs(record.names, request.headers, ctx.options.ignoredParameters);
+  const pairs = varyPairs(record.names, request.headers, ctx.options.ignoredHeaders);
   return { key: variantKey(request.key, record.generation, pairs), index: record, pairs };
 }
 

@@ -302,7 +302,7 @@ function serveShared(handler: Handler, request: CacheRequest, shared: SharedResp
 function usableByFollower(ctx: CacheContext, request: CacheRequest, shared: SharedResponse): boolean {
   if (shared.vary === undefined) return true;
   const names = shared.vary.filter((_, i) => i % 2 === 0) as string[];
-  return sameVaryPairs(shared.vary, varyPairs(names, request.headers, ctx.options.ignoredParameters));
+  return sameVaryPairs(shared.vary, varyPairs(names, request.headers, ctx.options.ignoredHeaders));
 }
 
 function gatewayTimeout(handler: Handler): void {

@@ -122,7 +122,7 @@ export class EntryWriter {
     const existing = job.variants !== undefined && sameNames(job.variants.names, plan.vary) ? job.variants : undefined;
     const index: StoredVariants = existing
       ?? { kind: 'variants', expiresAt: record.expiresAt, names: plan.vary, generation: newGeneration(), keys: [] };
-    record.vary = varyPairs(plan.vary, request.headers, this.#ctx.options.ignoredParameters);
+    record.vary = varyPairs(plan.vary, request.headers, this.#ctx.options.ignoredHeaders);
     const key = variantKey(request.key, index.generation, record.vary);
     const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
     // The index lives as long as its longest-lived variant.
