@@ -210,12 +210,16 @@ async function leadAcrossInstances(
 function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Options, request: CacheRequest, found: Extract<Lookup, { found: true }>): void {
   if (ctx.flights.current(request.key) !== undefined) return; // a refresh (or a fetch) is already under way
   const flight = ctx.flights.start(request.key);
+  // No flight: this key's last response could not be shared, and for a moment its requests go alone; a refresh waits.
+  if (flight === undefined) return;
+  // The entry a HEAD was served from is a GET's: it is refreshed by a GET, whose body followers may share.
+  const refresh: CacheRequest = request.method === 'HEAD' ? { ...request, method: 'GET' } : request;
   const stale: StaleEntry = { entry: found.entry, conditional: hasValidator(found.entry), fallbackOnError: false };
-  const background: Options = { ...withValidators(opts, request, stale), body: null };
+  const background: Options = { ...withValidators(opts, refresh, stale), method: 'GET', body: null };
   try {
-    dispatch(background, new CachingHandler(ctx, request, BACKGROUND, { fwd: 'stale', variants: found.variants, stale, flight }));
+    dispatch(background, new CachingHandler(ctx, refresh, BACKGROUND, { fwd: 'stale', variants: found.variants, stale, flight }));
   } catch (error) {
-    flight?.settle({ kind: 'abandoned' });
+    flight.settle({ kind: 'abandoned' });
     ctx.reporter.storageError({ operation: 'refresh', partition: ctx.responses.name, error });
   }
 }

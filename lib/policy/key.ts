@@ -33,6 +33,10 @@ export function digest(text: string | Uint8Array): string {
   return hash('sha256', text, 'base64url');
 }
 
+function credentialDigest(headers: Readonly<RequestHeaders>): string {
+  return digest(`${headers['authorization'] ?? ''}\n${headers['cookie'] ?? ''}`);
+}
+
 export interface KeyPolicyOptions {
   matchHeaders: readonly string[];
   /** Key credentialed requests by a digest of their credentials. */
@@ -72,8 +76,10 @@ export class KeyPolicy {
       if (typeof key !== 'string' || key === '') {
         throw new TypeError(`the key function must return a non-empty string, got ${typeof key}`);
       }
+      // A custom key cannot be trusted to separate users: their credentials' digest is added.
+      const full = this.#perCredential && hasCredentials(request.headers) ? `${key} credentials:${credentialDigest(request.headers)}` : key;
       // Keep user keys readable when short; digest long ones so any backend can hold them.
-      return key.length <= 256 ? key : digest(key);
+      return full.length <= 256 ? full : digest(full);
     }
     let text = `${request.method} ${request.url}`;
     for (const name of this.#matchHeaders) {
@@ -82,7 +88,7 @@ export class KeyPolicy {
     }
     if (this.#perCredential && hasCredentials(request.headers)) {
       // Never the credential itself: a digest of it.
-      text += `\ncredentials:${digest(`${request.headers['authorization'] ?? ''}\n${request.headers['cookie'] ?? ''}`)}`;
+      text += `\ncredentials:${credentialDigest(request.headers)}`;
     }
     if (request.body !== undefined) text += `\nbody:${digest(request.body)}`;
     let key = this.#memo.get(text);

@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { request } from 'undici';
 import { respond, sleep } from '../../fixtures/origin.js';
 import { useOrigin, fetchText } from '../support.js';
 
@@ -42,6 +43,29 @@ describe('RFC 5861: serving stale content', () => {
       await sleep(200);
       await cache.settled();
       expect(env.origin.hits('/a')).to.equal(2);
+    });
+
+    it('a HEAD served stale refreshes the entry with a GET (a HEAD would bring no body to store)', async () => {
+      const methods: string[] = [];
+      let version = 0;
+      env.origin.route('/a', async (req, res) => {
+        methods.push(req.method ?? '');
+        version += 1;
+        if (version > 1) await sleep(150);
+        res.writeHead(200, { 'cache-control': version === 1 ? 'max-age=1, stale-while-revalidate=60' : 'max-age=60', age: version === 1 ? '5' : '0' });
+        res.end(req.method === 'HEAD' ? undefined : `v${version}`);
+      });
+      const cache = env.cache();
+      await fetchText(cache, url('/a'));
+      const head = await request(url('/a'), { method: 'HEAD', dispatcher: cache.dispatcher });
+      await head.body.dump();
+      expect(head.headers['cache-status']).to.match(/detail=stale-while-revalidate/);
+      await sleep(300);
+      await cache.settled();
+      expect(methods).to.deep.equal(['GET', 'GET']);
+      const fresh = await fetchText(cache, url('/a'));
+      expect(fresh.body).to.equal('v2');
+      expect(fresh.cacheStatus).to.match(/^cachette; hit; ttl=\d+$/);
     });
 
     it('revalidates in the background with the stored validator', async () => {

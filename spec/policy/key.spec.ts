@@ -74,6 +74,21 @@ describe('cache keys', () => {
       const bad = new KeyPolicy({ matchHeaders: [], perCredential: false, custom: () => '' });
       expect(() => bad.keyFor({ method: 'GET', url: 'http://h/a', headers: {} })).to.throw(TypeError, /key function/);
     });
+
+    it('a custom key still separates credentials when caching per credential', () => {
+      const keys = new KeyPolicy({ matchHeaders: [], perCredential: true, custom: (r) => r.url });
+      const key = (h: Record<string, string>) => keys.keyFor({ method: 'GET', url: 'http://h/a', headers: headers(h) });
+      expect(key({})).to.equal('http://h/a');
+      const alice = key({ authorization: 'Bearer alice-token' });
+      const bob = key({ authorization: 'Bearer bob-token' });
+      expect(new Set([key({}), alice, bob]).size).to.equal(3);
+      expect(alice).to.not.include('alice');
+    });
+
+    it('ignored query parameters match by exact name (query names are case-sensitive)', () => {
+      const ignored = new Set(['Token']);
+      expect(normalizeRequestUrl('http://h', '/p?Token=1&token=2', ignored).keyUrl).to.equal('http://h/p?token=2');
+    });
   });
 
   describe('through the cache', () => {
