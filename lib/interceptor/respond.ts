@@ -136,10 +136,16 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   // A HEAD answers no GET: it forwards alone and leads nobody.
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
-  if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
-    return leadAcrossInstances(ctx, dispatch, opts, handler, request, { ...info, flight }, crossInstance);
+  try {
+    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
+      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, { ...info, flight }, crossInstance);
+    }
+    dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, flight }));
+  } catch (error) {
+    // The dispatch threw before any response: identical requests waiting on this one start over.
+    flight?.settle({ kind: 'abandoned' });
+    throw error;
   }
-  dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, flight }));
 }
 
 /** How often a process waiting for another's fetch looks for the result. */
@@ -166,6 +172,7 @@ async function leadAcrossInstances(
         return;
       }
       const token = attempt !== undefined && 'token' in attempt ? attempt.token : undefined;
+      endWait(waiting);
       decide(ctx, request, 'forward', token === undefined ? 'no-lease' : 'lease');
       const release = token === undefined
         ? undefined
@@ -190,9 +197,10 @@ async function leadAcrossInstances(
       } catch {
         continue;
       }
-      if (!found.found) continue;
+      if (!found.found || waiting.aborted) continue;
       const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
       if (reuse.action !== 'serve') continue;
+      endWait(waiting);
       decide(ctx, request, 'hit', 'collapsed-across-instances');
       // Local followers start over and find it too.
       info.flight?.settle({ kind: 'abandoned' });
@@ -204,6 +212,11 @@ async function leadAcrossInstances(
       return;
     }
   }
+}
+
+/** The wait is over: the caller's handler now answers to the controller of what comes next. */
+function endWait(waiting: WaitController | undefined): void {
+  if (waiting !== undefined) waiting.onAbort = undefined;
 }
 
 /** RFC 5861 §3: the stale entry was served; refresh it once, in the background. */

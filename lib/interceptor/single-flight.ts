@@ -11,7 +11,9 @@
  * - the origin could not be reached: followers get the same error (or the
  *   stale entry the leader fell back to), rather than all retrying at once;
  * - the leader's own caller aborted: followers start over, and one of them
- *   leads.
+ *   leads;
+ * - the leader takes longer than 30 s to complete: its followers stop
+ *   waiting and fetch on their own.
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
@@ -62,11 +64,19 @@ export class Flight {
   follow(handler: Dispatcher.DispatchHandler): Promise<{ outcome: FlightOutcome; controller: WaitController } | undefined> {
     const controller = new WaitController();
     return new Promise((resolve) => {
+      // A leader slower than this (a stalled origin, a huge body) no longer holds its followers: each goes alone.
+      const timer = setTimeout(() => {
+        this.#waiters?.delete(waiter);
+        waiter({ kind: 'solo' });
+      }, this.#flights.followTimeoutMs);
+      timer.unref();
       const waiter: Waiter = (outcome) => {
+        clearTimeout(timer);
         controller.onAbort = undefined;
         resolve({ outcome, controller });
       };
       controller.onAbort = (reason) => {
+        clearTimeout(timer);
         this.#waiters?.delete(waiter);
         handler.onResponseError?.(controller, reason);
         resolve(undefined);
@@ -86,9 +96,17 @@ export class Flight {
   }
 }
 
+/** How long a follower waits for its leader's response before going to the origin itself. */
+const FOLLOW_TIMEOUT_MS = 30_000;
+
 export class Flights {
   readonly #inFlight = new Map<string, Flight>();
   readonly #soloUntil = new Map<string, number>();
+  readonly followTimeoutMs: number;
+
+  constructor(options: { followTimeoutMs?: number } = {}) {
+    this.followTimeoutMs = options.followTimeoutMs ?? FOLLOW_TIMEOUT_MS;
+  }
 
   /** The flight under way for a key, if requests for it are being collapsed. */
   current(key: string): Flight | undefined {

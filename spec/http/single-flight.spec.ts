@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { request } from 'undici';
+import { request, type Dispatcher } from 'undici';
+import { Flights } from '../../lib/interceptor/single-flight.js';
 import { sleep } from '../../fixtures/origin.js';
 import { useOrigin, fetchText } from '../support.js';
 
@@ -141,5 +142,31 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
     ]);
     expect(head.status).to.equal(200);
     expect(get.body).to.equal('full body');
+  });
+});
+
+describe('Flights', () => {
+  const handler = { onRequestStart() {}, onResponseError() {} } as unknown as Dispatcher.DispatchHandler;
+
+  it('a follower whose leader takes too long stops waiting and goes alone', async () => {
+    const flights = new Flights({ followTimeoutMs: 50 });
+    const flight = flights.start('k');
+    expect(flight).to.not.equal(undefined);
+    const started = Date.now();
+    const waited = await flight?.follow(handler);
+    expect(waited?.outcome).to.deep.equal({ kind: 'solo' });
+    expect(Date.now() - started).to.be.at.least(45);
+    expect(flight?.followers).to.equal(0);
+    // The leader finishing later reaches nobody and ends the flight as usual.
+    flight?.settle({ kind: 'done' });
+    expect(flights.current('k')).to.equal(undefined);
+  });
+
+  it('a follower gets its leader\'s outcome when it comes in time', async () => {
+    const flights = new Flights({ followTimeoutMs: 1000 });
+    const flight = flights.start('k');
+    const waiting = flight?.follow(handler);
+    flight?.settle({ kind: 'abandoned' });
+    expect((await waiting)?.outcome).to.deep.equal({ kind: 'abandoned' });
   });
 });

@@ -1,0 +1,90 @@
+import { expect } from 'chai';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import type { LeaseAttempt, Partition, Storage } from '../../lib/storage/contract.js';
+import { respond, sleep } from '../../fixtures/origin.js';
+import { useOrigin, fetchText } from '../support.js';
+
+/**
+ * A memory storage whose leases are always held by "another process", as when
+ * a second instance sharing a DynamoDB table is fetching the same URL.
+ */
+class LeasedElsewhere implements Storage {
+  readonly memory = new MemoryStorage();
+  leaseRequests = 0;
+
+  partition(name: string): Partition {
+    const inner = this.memory.partition(name);
+    const view: Partition & { acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt>; releaseLease(): Promise<void> } = {
+      get: (key) => inner.get(key),
+      getMany: (keys) => inner.getMany(keys),
+      set: (key, value, options) => inner.set(key, value, options),
+      delete: (key) => inner.delete(key),
+      has: (key) => inner.has(key),
+      bulkDelete: (keys) => inner.bulkDelete(keys),
+      clear: () => inner.clear(),
+      keys: () => inner.keys(),
+      entries: () => inner.entries(),
+      size: () => inner.size(),
+      acquireLease: async () => {
+        this.leaseRequests += 1;
+        return { heldUntil: Date.now() + 60_000 };
+      },
+      releaseLease: async () => {},
+    };
+    return view;
+  }
+
+  async close(): Promise<void> {
+    await this.memory.close();
+  }
+}
+
+describe('waiting for another instance\'s fetch (coalesceAcrossInstances)', () => {
+  const env = useOrigin();
+  const url = (path: string) => `${env.origin.url}${path}`;
+
+  it('the caller can abort the wait: it gets an AbortError at once, and the origin is never asked', async () => {
+    env.origin.route('/slow', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+    const storage = new LeasedElsewhere();
+    const cache = env.cache({ storage, coalesceAcrossInstances: { lease: 10, wait: 30 } });
+    const controller = new AbortController();
+    const pending = cache.fetch(url('/slow'), { signal: controller.signal });
+    await sleep(150);
+    expect(storage.leaseRequests).to.equal(1);
+    const aborted = Date.now();
+    controller.abort();
+    const error = await pending.then(() => undefined, (reason: unknown) => reason);
+    expect(error).to.be.instanceOf(Error);
+    expect((error as Error).name).to.equal('AbortError');
+    expect(Date.now() - aborted).to.be.below(1000);
+    await sleep(300);
+    expect(env.origin.hits('/slow')).to.equal(0);
+  });
+
+  it('the entry the other instance stores is served to the waiting caller', async () => {
+    env.origin.route('/slow', respond(200, { 'cache-control': 'max-age=60' }, 'from the other instance'));
+    const storage = new LeasedElsewhere();
+    const waiting = env.cache({ storage, coalesceAcrossInstances: { lease: 10, wait: 30 } });
+    const pending = fetchText(waiting, url('/slow'));
+    await sleep(150);
+    // The "other instance": same storage, no coalescing, fetches and stores.
+    const other = env.cache({ storage: storage.memory });
+    await fetchText(other, url('/slow'));
+    await other.settled();
+    const served = await pending;
+    expect(served.body).to.equal('from the other instance');
+    expect(served.cacheStatus).to.match(/^cachette; hit/);
+    expect(env.origin.hits('/slow')).to.equal(1);
+  });
+
+  it('past `wait`, the caller fetches for itself', async () => {
+    env.origin.route('/slow', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+    const storage = new LeasedElsewhere();
+    const cache = env.cache({ storage, coalesceAcrossInstances: { lease: 10, wait: 0.3 } });
+    const started = Date.now();
+    const fetched = await fetchText(cache, url('/slow'));
+    expect(fetched.body).to.equal('body');
+    expect(Date.now() - started).to.be.at.least(250);
+    expect(env.origin.hits('/slow')).to.equal(1);
+  });
+});
