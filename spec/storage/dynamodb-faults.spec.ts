@@ -121,6 +121,45 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
     }
   });
 
+  it('clear(): a batch refused mid-way rejects clear() with its error, nothing is left unobserved, and a retry finishes the job', async () => {
+    const counter = new CommandCounter();
+    const storage = await dynamoStorage(counter, { writeTimeout: 5000 });
+    const partition = storage.partition('p');
+    const keys = Array.from({ length: 120 }, (_, i) => `k${i}`);
+    for (const key of keys) await partition.set(key, new TextEncoder().encode(key));
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      // The first batch is refused; the others reach DynamoDB Local (forwarded with fetch, which nock leaves alone).
+      // A persisted interceptor: a consumed one makes nock refuse requests it had already begun to match.
+      let batches = 0;
+      nock(endpoint, { allowUnmocked: true })
+        .persist()
+        .matchHeader('x-amz-target', 'DynamoDB_20120810.BatchWriteItem')
+        .post('/')
+        .reply(async function (_uri, body) {
+          batches += 1;
+          if (batches === 1) {
+            return [400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'refused for the test' }, { 'content-type': 'application/x-amz-json-1.0' }];
+          }
+          const headers = Object.fromEntries(Object.entries(this.req.headers).filter(([name]) => name !== 'host' && name !== 'content-length' && name !== 'connection'));
+          const real = await fetch(endpoint, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+          return [real.status, await real.text(), { 'content-type': 'application/x-amz-json-1.0' }];
+        });
+      const error = await partition.clear().then(() => undefined, (reason: unknown) => reason);
+      expect(String(error)).to.match(/refused for the test/);
+      await sleep(200);
+      expect(unhandled).to.deep.equal([]);
+    } finally {
+      nock.cleanAll();
+      process.off('unhandledRejection', onUnhandled);
+    }
+    expect(await partition.size()).to.be.above(0);
+    await partition.clear();
+    expect(await partition.size()).to.equal(0);
+  });
+
   describe('what DynamoDB leaves unprocessed is retried', () => {
     const encode = (text: string) => new TextEncoder().encode(text);
 

@@ -93,7 +93,10 @@ export class DeleteBuffer {
   readonly #table: string;
   readonly #send: SendOptions;
   #pending: WriteRequest[] = [];
+  /** Batches under way; they never reject: the first failure is kept in #error. */
   #inFlight: Array<Promise<void>> = [];
+  #error: unknown;
+  #failed = false;
   deleted = 0;
 
   constructor(client: DynamoDBClient, table: string, send: SendOptions) {
@@ -102,39 +105,72 @@ export class DeleteBuffer {
     this.#send = send;
   }
 
+  /** Queues a deletion; throws the error of an earlier batch, if one failed. */
   async add(key: ItemKey): Promise<void> {
+    this.#throwIfFailed();
     this.#pending.push({ DeleteRequest: { Key: key } });
-    if (this.#pending.length >= BATCH_WRITE_LIMIT) {
-      const batch = this.#pending.splice(0, BATCH_WRITE_LIMIT);
-      const write = batchWrite(this.#client, this.#table, batch, this.#send).then(() => {
-        this.deleted += batch.length;
-      });
-      this.#inFlight.push(write);
-      // Keep a few batches in flight, not an unbounded number.
-      if (this.#inFlight.length >= 4) await Promise.all(this.#inFlight.splice(0));
-    }
+    if (this.#pending.length < BATCH_WRITE_LIMIT) return;
+    this.#write(this.#pending.splice(0, BATCH_WRITE_LIMIT));
+    // Keep a few batches in flight, not an unbounded number.
+    if (this.#inFlight.length >= 4) await Promise.all(this.#inFlight.splice(0));
+    this.#throwIfFailed();
   }
 
-  async flush(): Promise<number> {
-    const rest = this.#pending.splice(0);
-    if (rest.length > 0) {
-      this.#inFlight.push(batchWrite(this.#client, this.#table, rest, this.#send).then(() => {
-        this.deleted += rest.length;
-      }));
+  /**
+   * Waits for `work` (the scan feeding `add`), then sends what is left; returns
+   * how many were deleted. Should `work` fail, the batches already sent are
+   * waited for (none is left running unobserved) and its error is thrown.
+   */
+  async flushAfter(work: Promise<void>): Promise<number> {
+    try {
+      await work;
+    } catch (error) {
+      await Promise.all(this.#inFlight.splice(0));
+      throw error;
     }
+    if (this.#pending.length > 0) this.#write(this.#pending.splice(0));
     await Promise.all(this.#inFlight.splice(0));
+    this.#throwIfFailed();
     return this.deleted;
+  }
+
+  #write(batch: WriteRequest[]): void {
+    this.#inFlight.push(batchWrite(this.#client, this.#table, batch, this.#send).then(
+      () => {
+        this.deleted += batch.length;
+      },
+      (error: unknown) => {
+        if (this.#failed) return;
+        this.#failed = true;
+        this.#error = error;
+      },
+    ));
+  }
+
+  #throwIfFailed(): void {
+    if (this.#failed) throw this.#error;
   }
 }
 
-/** Runs `work` over `items` with at most `limit` at a time. */
+/**
+ * Runs `work` over `items` with at most `limit` at a time. On a failure, no
+ * new item is started; the ones under way finish, then the first error is thrown.
+ */
 export async function eachLimited<T>(items: readonly T[], limit: number, work: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
+  let failed = false;
   const workers = Array.from({ length: Math.min(limit, items.length) }, async () => {
-    while (next < items.length) {
+    while (next < items.length && !failed) {
       const item = items[next++] as T;
-      await work(item);
+      try {
+        await work(item);
+      } catch (error) {
+        failed = true;
+        throw error;
+      }
     }
   });
-  await Promise.all(workers);
+  const results = await Promise.allSettled(workers);
+  const rejected = results.find((result) => result.status === 'rejected');
+  if (rejected !== undefined) throw rejected.reason;
 }

@@ -314,12 +314,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const write = this.#writeOptions();
       const buffer = new DeleteBuffer(this.#s.client, this.#s.table, write);
       const partitionKeys = layout.allPartitionKeys(this.#name).flatMap((pk) => [pk, layout.chunkPartitionKey(pk), layout.leasePartitionKey(pk)]);
-      await eachLimited(partitionKeys, this.#s.concurrency, async (pk) => {
+      await buffer.flushAfter(eachLimited(partitionKeys, this.#s.concurrency, async (pk) => {
         for await (const item of this.#query(pk, { projection: '#pk, #sk', names: { '#pk': names.partitionKey, '#sk': names.sortKey } })) {
           await buffer.add({ [names.partitionKey]: item[names.partitionKey] as AttributeValue, [names.sortKey]: item[names.sortKey] as AttributeValue });
         }
-      });
-      await buffer.flush();
+      }));
     });
   }
 
@@ -424,7 +423,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const buffer = new DeleteBuffer(this.#s.client, this.#s.table, write);
       const { filter, names: filterNames, values } = condition(names);
       let heads = 0;
-      await eachLimited(layout.allPartitionKeys(this.#name), this.#s.concurrency, async (pk) => {
+      await buffer.flushAfter(eachLimited(layout.allPartitionKeys(this.#name), this.#s.concurrency, async (pk) => {
         const items = this.#query(pk, {
           filter,
           values,
@@ -437,8 +436,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
           await buffer.add(this.#key(key));
           for (const chunkKey of this.#chunkKeys(key, item)) await buffer.add(chunkKey);
         }
-      });
-      await buffer.flush();
+      }));
       return heads;
     });
   }
