@@ -3,7 +3,7 @@ import { storageConformance } from './conformance.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { TieredStorage } from '../../lib/storage/tiered.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { SyncReadablePartition } from '../../lib/storage/contract.js';
+import type { Storage, SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
 import { CommandCounter, dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
@@ -50,6 +50,75 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     await partition.clear();
     expect(await front.partition('p').size()).to.equal(0);
     expect(await back.partition('p').size()).to.equal(0);
+  });
+
+  describe('a read under way does not bring back what a write replaced meanwhile', () => {
+    /** A back whose reads take the value at once, then 50 ms to arrive (a response in transit). */
+    function slowReads(inner: MemoryStorage): Storage {
+      return {
+        partition(name) {
+          const p = inner.partition(name);
+          return {
+            get: async (key) => { const value = await p.get(key); await sleep(50); return value; },
+            getMany: async (keys) => { const values = await p.getMany(keys); await sleep(50); return values; },
+            set: (key, value, options) => p.set(key, value, options),
+            delete: (key) => p.delete(key),
+            has: (key) => p.has(key),
+            bulkDelete: (keys) => p.bulkDelete(keys),
+            clear: () => p.clear(),
+            keys: () => p.keys(),
+            entries: () => p.entries(),
+            size: () => p.size(),
+            deleteExpired: (now: number) => (p as SweepablePartition).deleteExpired(now),
+            deleteCreatedBefore: (cutoff: number) => (p as SweepablePartition).deleteCreatedBefore?.(cutoff) ?? Promise.resolve(0),
+          } as SweepablePartition;
+        },
+        close: () => inner.close(),
+      };
+    }
+    const writes: Array<[string, (partition: SweepablePartition) => Promise<unknown>]> = [
+      ['delete', (partition) => partition.delete('k')],
+      ['bulkDelete', (partition) => partition.bulkDelete(['k'])],
+      ['clear', (partition) => partition.clear()],
+      ['deleteCreatedBefore', (partition) => partition.deleteCreatedBefore?.(Date.now() + 1) ?? Promise.resolve()],
+      ['set', (partition) => partition.set('k', new Uint8Array([2]))],
+    ];
+    for (const [name, write] of writes) {
+      it(`${name}`, async () => {
+        const back = new MemoryStorage();
+        await back.partition('p').set('k', new Uint8Array([1]));
+        const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SweepablePartition & SyncReadablePartition;
+        const reading = partition.get('k');
+        await sleep(10);
+        await write(partition);
+        expect([...(await reading) ?? []], 'the read answers with what it found').to.deep.equal([1]);
+        const now = name === 'set' ? [2] : undefined;
+        const inMemory = partition.getSync('k');
+        expect(inMemory === null ? null : [...inMemory ?? []], 'memory holds no old value').to.deep.equal(now === undefined ? null : now);
+        const after = await partition.get('k');
+        expect(after === undefined ? undefined : [...after]).to.deep.equal(now);
+      });
+    }
+
+    it('getMany likewise', async () => {
+      const back = new MemoryStorage();
+      await back.partition('p').set('k', new Uint8Array([1]));
+      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SyncReadablePartition;
+      const reading = partition.getMany(['k']);
+      await sleep(10);
+      await partition.delete('k');
+      await reading;
+      expect(partition.getSync('k')).to.equal(null);
+    });
+
+    it('a read that began after the write fills memory as usual', async () => {
+      const back = new MemoryStorage();
+      await back.partition('p').set('k', new Uint8Array([1]));
+      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SyncReadablePartition;
+      await partition.delete('j');
+      await partition.get('k');
+      expect([...(partition.getSync('k') ?? [])]).to.deep.equal([1]);
+    });
   });
 
   describe('in front of DynamoDB, through the cache (a warm Lambda)', function () {
