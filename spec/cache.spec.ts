@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { createCache, HttpCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
+import { withLatency } from '../fixtures/slow-storage.js';
 import { decodeRecord } from '../lib/serialize.js';
 import type { CacheOptions } from '../lib/options.js';
 import type { Partition } from '../lib/storage/contract.js';
@@ -225,6 +226,21 @@ describe('HttpCache', () => {
       const before = env.origin.hits();
       await (await cache.fetch(`${env.origin.url}/older`)).text();
       expect(env.origin.hits() - before).to.equal(3);
+    });
+
+    it('redirects to one target stored at the same moment are all recorded, and all deleted with it', async () => {
+      const sources = Array.from({ length: 8 }, (_, i) => `/source-${i}`);
+      for (const path of sources) env.origin.route(path, respond(301, { location: '/new', 'cache-control': 'max-age=3600' }));
+      // A storage with latency: the updates of the target's alias record overlap.
+      const cache = env.cache({ storage: withLatency(new MemoryStorage(), 20) });
+      await Promise.all(sources.map(async (path) => (await cache.fetch(`${env.origin.url}${path}`)).text()));
+      await cache.settled();
+      const records = [];
+      for await (const [, bytes] of cache.redirects.entries()) records.push(decodeRecord(bytes));
+      expect(records).to.have.length(1);
+      expect(records[0]?.kind === 'aliases' ? records[0].keys.length : 0).to.equal(sources.length);
+      expect(await cache.delete({ urls: [`${env.origin.url}/new`] })).to.equal(sources.length + 1);
+      for (const path of sources) expect(await cache.contains({ url: `${env.origin.url}${path}` })).to.equal(false);
     });
 
     it('deleting the first hop leaves the target cached', async () => {

@@ -9,7 +9,7 @@ import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { decodeRecord, type StoredRecord, type StoredResponse, type StoredVariants } from '../serialize.js';
 import { sameVaryPairs, varyPairs, variantKey } from '../policy/vary.js';
-import { DELETED } from './writer.js';
+import { isDeletion } from './writer.js';
 
 export type Lookup =
   | { found: true; entry: StoredResponse; key: string; variants: StoredVariants | undefined }
@@ -97,14 +97,14 @@ function inVariant(step: VariantStep, variant: StoredRecord | undefined): Lookup
 async function read(ctx: CacheContext, key: string): Promise<StoredRecord | undefined> {
   // A write (or deletion) of this key in flight: what it is about to store is what the storage holds.
   const inFlight = ctx.writer.inFlight(key);
-  if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
+  if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
   return decodeOrDrop(ctx, key, await ctx.responses.get(key));
 }
 
 /** The record, undefined when there is none, null when the storage cannot tell synchronously. */
 function readSync(ctx: CacheContext, key: string): StoredRecord | undefined | null {
   const inFlight = ctx.writer.inFlight(key);
-  if (inFlight !== undefined) return inFlight === DELETED ? undefined : inFlight;
+  if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
   const bytes = ctx.responses.getSync(key);
   return bytes === null ? null : decodeOrDrop(ctx, key, bytes);
 }

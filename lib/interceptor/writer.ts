@@ -26,9 +26,21 @@ export interface SaveJob {
   variants: StoredVariants | undefined;
 }
 
-/** What a lookup finds for a key whose deletion is in flight. */
-export const DELETED = Symbol('deleted');
-type InFlight = StoredRecord | typeof DELETED;
+/** What a lookup finds for a key whose deletion is in flight: one object per deletion, so each ends only its own. */
+export interface Deletion {
+  kind: 'deleted';
+}
+type InFlight = StoredRecord | Deletion;
+
+export function isDeletion(record: InFlight): record is Deletion {
+  return record.kind === 'deleted';
+}
+
+/**
+ * Most bytes of responses waiting to be written. Past it (a storage far slower
+ * than the traffic), new responses are not stored rather than held in memory.
+ */
+export const MIN_WRITE_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 /** Most variant keys an index remembers (for deleting them with their URL). */
 const MAX_TRACKED_VARIANTS = 64;
@@ -42,12 +54,17 @@ export class EntryWriter {
   readonly #chains = new Map<string, Promise<void>>();
   /** What each key will hold once the writes in flight land. */
   readonly #inFlight = new Map<string, InFlight>();
+  /** Updates of each redirect target's aliases, one at a time (each reads the record, then rewrites it). */
+  readonly #aliasUpdates = new Map<string, Promise<void>>();
+  readonly #maxBacklogBytes: number;
+  #backlogBytes = 0;
 
   constructor(ctx: CacheContext) {
     this.#ctx = ctx;
+    this.#maxBacklogBytes = Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(ctx.options.maxEntrySize, Number.MAX_SAFE_INTEGER));
   }
 
-  /** The record a write in flight is about to store under `key` (DELETED for a deletion), if any. */
+  /** The record a write in flight is about to store under `key` (a Deletion for a deletion), if any. */
   inFlight(key: string): InFlight | undefined {
     return this.#inFlight.get(key);
   }
@@ -59,16 +76,28 @@ export class EntryWriter {
 
   /** Queues a write; the caller's response has already ended. Resolves when it has landed (or failed). */
   save(job: SaveJob): Promise<void> {
+    const bytes = job.body.byteLength;
+    if (this.#backlogBytes + bytes > this.#maxBacklogBytes) {
+      const { request } = job;
+      this.#ctx.reporter.store({ method: request.method, url: request.url.storedUrl, key: request.key, stored: false, reason: 'write-backlog', bytes });
+      return Promise.resolve();
+    }
+    this.#backlogBytes += bytes;
     const records = this.#records(job);
     return this.#enqueue(records, async () => {
-      const stored = await this.#store(job, records);
-      if (stored && job.status >= 300 && job.status < 400) await this.#recordAlias(job);
+      try {
+        const stored = await this.#store(job, records);
+        if (stored && job.status >= 300 && job.status < 400) await this.#recordAlias(job);
+      } finally {
+        this.#backlogBytes -= bytes;
+      }
     }, 'save');
   }
 
   /** Deletes keys (an invalidation): lookups miss them at once, whatever the storage is doing. */
   forget(keys: string[], operation: () => Promise<unknown>): void {
-    void this.#enqueue(keys.map((key) => [key, DELETED] as const), operation, 'invalidate');
+    const deletion: Deletion = { kind: 'deleted' };
+    void this.#enqueue(keys.map((key) => [key, deletion] as const), operation, 'invalidate');
   }
 
   /** Runs `operation` after the writes already queued for these keys, and shows `records` to lookups meanwhile. */
@@ -153,7 +182,20 @@ export class EntryWriter {
     } catch {
       return;
     }
-    const existing = await ctx.redirects.get(targetKey);
+    // Two redirects to one target, stored at once, must not each overwrite the other's addition.
+    const previous = this.#aliasUpdates.get(targetKey);
+    const update = (previous ?? Promise.resolve()).then(() => this.#addAlias(targetKey, job));
+    const settled = update.then(() => undefined, () => undefined);
+    this.#aliasUpdates.set(targetKey, settled);
+    void settled.then(() => {
+      if (this.#aliasUpdates.get(targetKey) === settled) this.#aliasUpdates.delete(targetKey);
+    });
+    await update;
+  }
+
+  async #addAlias(targetKey: string, job: SaveJob): Promise<void> {
+    const { redirects } = this.#ctx;
+    const existing = await redirects.get(targetKey);
     const record = existing === undefined ? undefined : decodeRecord(existing);
     const keys = record?.kind === 'aliases' ? record.keys : [];
     if (keys.includes(job.request.key)) return;
@@ -161,7 +203,7 @@ export class EntryWriter {
     // Aliases of several lifetimes share one record: keep it past the longest of them.
     const own = job.plan.expiresAt === undefined ? null : job.plan.expiresAt + ALIAS_RETENTION_MS;
     const expiresAt = record?.kind === 'aliases' ? later(record.expiresAt, own) : own;
-    await ctx.redirects.set(targetKey, encodeRecord({ kind: 'aliases', expiresAt, keys: updated }), { expiresAt: expiresAt ?? undefined });
+    await redirects.set(targetKey, encodeRecord({ kind: 'aliases', expiresAt, keys: updated }), { expiresAt: expiresAt ?? undefined });
   }
 }
 

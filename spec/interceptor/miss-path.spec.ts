@@ -3,6 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
 import { sleep } from '../../fixtures/origin.js';
+import diagnostics from 'node:diagnostics_channel';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { withLatency } from '../../fixtures/slow-storage.js';
 import { useOrigin } from '../support.js';
 
 describe('miss path: stream to the caller, store only whole responses', () => {
@@ -134,6 +137,32 @@ describe('miss path: stream to the caller, store only whole responses', () => {
       expect(Buffer.from(await hit.arrayBuffer()).equals(body)).to.equal(true);
       expect(env.origin.hits('/exact')).to.equal(1);
     });
+  });
+
+  it('with the storage far behind, responses past 64 MiB waiting to be written are not stored (and not held in memory)', async function () {
+    this.timeout(60_000);
+    const body = randomBytes(2 * 1024 * 1024);
+    env.origin.route('/big', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(body.length) });
+      res.end(body);
+    });
+    // Every write takes 3 s: 40 responses of 2 MiB arrive before the first has landed.
+    const cache = env.cache({ storage: withLatency(new MemoryStorage({ maxBytes: 256 * 1024 * 1024 }), 3000, { writesOnly: true }) });
+    const reasons: string[] = [];
+    const listener = (message: unknown) => reasons.push(String((message as { reason: unknown }).reason));
+    diagnostics.subscribe('cachette:store', listener);
+    try {
+      for (let i = 0; i < 40; i++) {
+        const response = await cache.fetch(`${env.origin.url}/big?n=${i}`);
+        expect(Buffer.from(await response.arrayBuffer()).equals(body), 'every caller gets its whole body').to.equal(true);
+      }
+      await cache.settled();
+    } finally {
+      diagnostics.unsubscribe('cachette:store', listener);
+    }
+    const dropped = reasons.filter((reason) => reason === 'write-backlog').length;
+    expect(dropped).to.equal(40 - 32);
+    expect(await cache.responses.size()).to.equal(32);
   });
 
   it('replays compressed bodies byte-identical, decoded by fetch like the original', async () => {

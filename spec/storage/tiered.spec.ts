@@ -3,7 +3,8 @@ import { storageConformance } from './conformance.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { TieredStorage } from '../../lib/storage/tiered.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { Storage, SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
+import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
+import { withLatency } from '../../fixtures/slow-storage.js';
 import { CommandCounter, dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
@@ -53,29 +54,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
   });
 
   describe('a read under way does not bring back what a write replaced meanwhile', () => {
-    /** A back whose reads take the value at once, then 50 ms to arrive (a response in transit). */
-    function slowReads(inner: MemoryStorage): Storage {
-      return {
-        partition(name) {
-          const p = inner.partition(name);
-          return {
-            get: async (key) => { const value = await p.get(key); await sleep(50); return value; },
-            getMany: async (keys) => { const values = await p.getMany(keys); await sleep(50); return values; },
-            set: (key, value, options) => p.set(key, value, options),
-            delete: (key) => p.delete(key),
-            has: (key) => p.has(key),
-            bulkDelete: (keys) => p.bulkDelete(keys),
-            clear: () => p.clear(),
-            keys: () => p.keys(),
-            entries: () => p.entries(),
-            size: () => p.size(),
-            deleteExpired: (now: number) => (p as SweepablePartition).deleteExpired(now),
-            deleteCreatedBefore: (cutoff: number) => (p as SweepablePartition).deleteCreatedBefore?.(cutoff) ?? Promise.resolve(0),
-          } as SweepablePartition;
-        },
-        close: () => inner.close(),
-      };
-    }
+    const slowReads = (back: MemoryStorage) => withLatency(back, 50);
     const writes: Array<[string, (partition: SweepablePartition) => Promise<unknown>]> = [
       ['delete', (partition) => partition.delete('k')],
       ['bulkDelete', (partition) => partition.bulkDelete(['k'])],
