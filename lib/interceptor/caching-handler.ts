@@ -17,7 +17,7 @@ import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
-import { headerValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
+import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import { updateStoredHeaders } from '../policy/update.js';
 import { responseDirectives } from '../policy/targeted.js';
 import { correctedInitialAge } from '../policy/freshness.js';
@@ -25,6 +25,7 @@ import { varyPairs } from '../policy/vary.js';
 import type { StoredResponse, StoredVariants } from '../serialize.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
+import { storedHeaders } from './served.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isNetworkError } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
 
@@ -281,7 +282,7 @@ export class CachingHandler implements Handler {
     const now = Date.now();
     const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
     this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };
-    const headers = pairsToHeaders(entry.headers, (name) => name === 'age');
+    const headers = storedHeaders(entry);
     headers['age'] = String(Math.floor(ageMs / 1000));
     this.#ctx.reporter.decision({ outcome: 'stale', reason: detail, method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key });
     this.#replay(entry.status, entry.statusText, headers, entry.body, entry.vary === null ? undefined : entry.vary.filter((_, i) => i % 2 === 0) as string[]);

@@ -7,14 +7,14 @@ import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
-import { pairValue, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
+import { pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { sameVaryPairs, varyPairs } from '../policy/vary.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { resolveRange, type ByteRange } from '../policy/range.js';
 import type { StoredResponse } from '../serialize.js';
 import { lookup, type Lookup } from './lookup.js';
 import { replay } from './replay.js';
-import { servedHeaders } from './served.js';
+import { servedHeaders, storedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import { WaitController, type SharedResponse } from './single-flight.js';
@@ -283,7 +283,7 @@ function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reus
     return replay(handler, { status: 416, statusText: 'Range Not Satisfiable', headers: withCacheStatus(headers, cacheStatus) });
   }
   const [first, last] = bytes;
-  const headers = pairsToHeaders(entry.headers, isAge);
+  const headers = storedHeaders(entry);
   headers['age'] = String(Math.floor(reuse.ageMs / 1000));
   headers['content-range'] = `bytes ${first}-${last}/${total}`;
   headers['content-length'] = String(last - first + 1);
@@ -298,7 +298,7 @@ function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reus
 function serveNotModified(handler: Handler, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
   const hasEtag = pairValue(entry.headers, 'etag') !== undefined;
   // RFC 9110 §15.4.5; Last-Modified too when there is no ETag, to guide the client's cache.
-  const headers = pairsToHeaders(entry.headers, (name) => !(NOT_MODIFIED_FIELDS.has(name) || (!hasEtag && name === 'last-modified')));
+  const headers = storedHeaders(entry, (name) => !(NOT_MODIFIED_FIELDS.has(name) || (!hasEtag && name === 'last-modified')));
   headers['age'] = String(Math.floor(reuse.ageMs / 1000));
   replay(handler, {
     status: 304,
@@ -325,10 +325,6 @@ function usableByFollower(ctx: CacheContext, request: CacheRequest, shared: Shar
 function gatewayTimeout(handler: Handler): void {
   const headers: ResponseHeaders = { 'content-length': '0' };
   replay(handler, { status: 504, statusText: 'Gateway Timeout', headers: withCacheStatus(headers, formatCacheStatus({ detail: 'only-if-cached' })) });
-}
-
-function isAge(name: string): boolean {
-  return name === 'age';
 }
 
 function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {

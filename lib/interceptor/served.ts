@@ -22,9 +22,7 @@ const CACHE_STATUS = Buffer.from('cache-status', 'latin1');
 function prepare(entry: StoredResponse): Prepared {
   let ready = prepared.get(entry);
   if (ready === undefined) {
-    const hidden = entry.hiddenFields;
-    // RFC 9111 §5.2.2.4: fields named by no-cache="…" are not sent without revalidation.
-    const all = pairsToHeaders(entry.headers, (name) => name === 'age' || (hidden !== null && hidden.includes(name)));
+    const all = storedHeaders(entry);
     const upstreamValue = all['cache-status'];
     delete all['cache-status'];
     ready = {
@@ -35,6 +33,16 @@ function prepare(entry: StoredResponse): Prepared {
     prepared.set(entry, ready);
   }
   return ready;
+}
+
+/**
+ * The stored headers a response made from `entry` may carry: without Age
+ * (the cache sets its own), without the fields no-cache="…" named (RFC 9111
+ * §5.2.2.4: not sent without revalidation), and without those `skip` names.
+ */
+export function storedHeaders(entry: StoredResponse, skip?: (name: string) => boolean): ResponseHeaders {
+  const hidden = entry.hiddenFields;
+  return pairsToHeaders(entry.headers, (name) => name === 'age' || (hidden !== null && hidden.includes(name)) || (skip !== undefined && skip(name)));
 }
 
 export interface ServedHeaders {

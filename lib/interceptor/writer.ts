@@ -8,7 +8,7 @@
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import type { StorePlan } from '../policy/storable.js';
-import { storableHeaderPairs, headerValue, type ResponseHeaders } from '../policy/headers.js';
+import { storableHeaderPairs, headerValue, pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { encodeRecord, decodeRecord, type StoredRecord, type StoredResponse, type StoredVariants } from '../serialize.js';
 import { newGeneration, varyPairs, variantKey } from '../policy/vary.js';
 import { normalizeAbsoluteUrl } from '../policy/url.js';
@@ -209,7 +209,7 @@ export class EntryWriter {
 
 /** A replayed body always has a true Content-Length, also when the origin sent it chunked. */
 function withContentLength(pairs: string[], status: number, length: number): string[] {
-  if (status === 204 || status === 304 || pairs.includes('content-length')) return pairs;
+  if (status === 204 || status === 304 || pairValue(pairs, 'content-length') !== undefined) return pairs;
   pairs.push('content-length', String(length));
   return pairs;
 }

@@ -1,5 +1,6 @@
 import { expect } from 'chai';
-import { respond } from '../../fixtures/origin.js';
+import { request } from 'undici';
+import { respond, sleep } from '../../fixtures/origin.js';
 import { useOrigin, fetchText, httpDate } from '../support.js';
 import type { HttpCache } from '../../lib/cache.js';
 
@@ -136,6 +137,29 @@ describe('RFC 9111 §4.2: freshness', () => {
       expect(hit.cacheStatus).to.match(/hit/);
       expect(hit.headers.get('x-token')).to.equal(null);
       expect(hit.headers.get('x-other')).to.equal('kept');
+    });
+
+    it('no-cache="field": hidden from ranges, 304s and stale-if-error answers made from the entry too', async () => {
+      const headers = { 'cache-control': 'max-age=1, no-cache="x-token"', 'x-token': 'abc', etag: '"v1"', age: '0' };
+      env.origin.route('/a', respond(200, headers, '0123456789'));
+      const cache = env.cache({ staleIfError: true });
+      await fetchText(cache, url('/a'));
+      const range = await fetchText(cache, url('/a'), { headers: { range: 'bytes=0-3' } });
+      expect(range.status).to.equal(206);
+      expect(range.cacheStatus).to.match(/hit/);
+      expect(range.headers.get('x-token')).to.equal(null);
+      // undici's request, not fetch: fetch adds Cache-Control: no-cache to a conditional request.
+      const notModified = await request(url('/a'), { dispatcher: cache.dispatcher, headers: { 'if-none-match': '"v1"' } });
+      await notModified.body.dump();
+      expect(notModified.statusCode).to.equal(304);
+      expect(notModified.headers['cache-status']).to.match(/hit/);
+      expect(notModified.headers['x-token']).to.equal(undefined);
+      await sleep(1100);
+      env.origin.route('/a', respond(503, {}, 'down'));
+      const stale = await fetchText(cache, url('/a'));
+      expect(stale.status).to.equal(200);
+      expect(stale.cacheStatus).to.match(/stale-if-error/);
+      expect(stale.headers.get('x-token')).to.equal(null);
     });
 
     it('must-revalidate: a stale response is never served, not even with staleIfError', async () => {
