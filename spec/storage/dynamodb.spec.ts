@@ -6,6 +6,7 @@ import {
   DescribeTableCommand,
   DescribeTimeToLiveCommand,
   QueryCommand,
+  UpdateItemCommand,
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { storageConformance } from './conformance.js';
@@ -251,6 +252,25 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
       expect(Items[0]?.['zip']?.S).to.equal('deflate-raw');
       expect((Items[0]?.['value']?.B as Uint8Array).byteLength).to.be.below(json.length / 4);
       expect((await fetchText(cache, `${env.origin.url}/json`)).body).to.equal(json);
+    });
+
+    it('a compressed value that no longer inflates is a miss, is deleted, and is not a storage failure', async () => {
+      const client = await localClient();
+      const storage = await dynamoStorage(undefined, { client, shards: 1 });
+      const partition = storage.partition('p');
+      await partition.set('k', new TextEncoder().encode('compressible '.repeat(2000)));
+      await client.send(new UpdateItemCommand({
+        TableName: storage.tableName,
+        Key: { namespace: { S: 'p#0' }, key: { S: 'k' } },
+        UpdateExpression: 'SET #v = :garbage',
+        ExpressionAttributeNames: { '#v': 'value' },
+        ExpressionAttributeValues: { ':garbage': { B: new Uint8Array([0xff, 0xfe, 0xfd, 0xfc]) } },
+      }));
+      // Resolves (a miss): a rejection would count against the cache's circuit breaker.
+      expect(await partition.get('k')).to.equal(undefined);
+      expect((await partition.getMany(['k'])).size).to.equal(0);
+      for (let i = 0; i < 20 && await partition.size() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 25));
+      expect(await partition.size()).to.equal(0);
     });
 
     it('a value over maxValueSize is not stored, reported with a reason, never an error to the caller', async () => {

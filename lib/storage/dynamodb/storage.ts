@@ -445,7 +445,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
     const { names } = this.#s;
     const compressed = item[META.compression] !== undefined;
     const inline = item[names.value]?.B;
-    if (inline !== undefined) return unpack(inline, compressed);
+    if (inline !== undefined) return this.#unpackOrMiss(key, inline, compressed);
     const chunkKeys = this.#chunkKeys(key, item);
     if (chunkKeys.length === 0) return undefined;
     const chunks = await batchGet(this.#s.client, this.#s.table, chunkKeys, { consistentRead: this.#s.consistentRead }, read);
@@ -456,7 +456,17 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
     for (const chunk of chunks) parts[order.get(chunk[names.sortKey]?.S as string) as number] = chunk[names.value]?.B as Uint8Array;
     const assembled = Buffer.concat(parts);
     if (assembled.byteLength !== Number(item[META.length]?.N) || checksum(assembled) !== Number(item[META.checksum]?.N)) return undefined;
-    return unpack(assembled, compressed);
+    return this.#unpackOrMiss(key, assembled, compressed);
+  }
+
+  /** A stored value that does not inflate is a miss (bad bytes, not a failing table), and is deleted. */
+  async #unpackOrMiss(key: string, bytes: Uint8Array, compressed: boolean): Promise<Uint8Array | undefined> {
+    try {
+      return await unpack(bytes, compressed);
+    } catch {
+      this.delete(key).catch(() => {});
+      return undefined;
+    }
   }
 
   #chunkKeys(key: string, head: Item): ItemKey[] {
