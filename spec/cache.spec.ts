@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { createCache, HttpCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
-import { withLatency } from '../fixtures/slow-storage.js';
+import { plainView, withLatency } from '../fixtures/storage-views.js';
 import { decodeRecord } from '../lib/serialize.js';
 import type { CacheOptions } from '../lib/options.js';
 import type { Partition } from '../lib/storage/contract.js';
@@ -281,16 +281,5 @@ async function expectReject(promise: Promise<unknown>, message: RegExp): Promise
 
 /** A partition without the optional fast path that ignores expiresAt, as a simple custom backend might. */
 function naivePartition(partition: Partition): Partition {
-  return {
-    get: (key) => partition.get(key),
-    getMany: (keys) => partition.getMany(keys),
-    set: (key, value) => partition.set(key, value),
-    delete: (key) => partition.delete(key),
-    has: (key) => partition.has(key),
-    bulkDelete: (keys) => partition.bulkDelete(keys),
-    clear: () => partition.clear(),
-    keys: () => partition.keys(),
-    entries: () => partition.entries(),
-    size: () => partition.size(),
-  };
+  return { ...plainView(partition), set: (key, value) => partition.set(key, value) };
 }

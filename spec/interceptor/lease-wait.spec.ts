@@ -2,6 +2,7 @@ import { expect } from 'chai';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import type { LeaseAttempt, Partition, Storage } from '../../lib/storage/contract.js';
 import { respond, sleep } from '../../fixtures/origin.js';
+import { plainView } from '../../fixtures/storage-views.js';
 import { useOrigin, fetchText } from '../support.js';
 
 /**
@@ -15,16 +16,7 @@ class LeasedElsewhere implements Storage {
   partition(name: string): Partition {
     const inner = this.memory.partition(name);
     const view: Partition & { acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt>; releaseLease(): Promise<void> } = {
-      get: (key) => inner.get(key),
-      getMany: (keys) => inner.getMany(keys),
-      set: (key, value, options) => inner.set(key, value, options),
-      delete: (key) => inner.delete(key),
-      has: (key) => inner.has(key),
-      bulkDelete: (keys) => inner.bulkDelete(keys),
-      clear: () => inner.clear(),
-      keys: () => inner.keys(),
-      entries: () => inner.entries(),
-      size: () => inner.size(),
+      ...plainView(inner),
       acquireLease: async () => {
         this.leaseRequests += 1;
         return { heldUntil: Date.now() + 60_000 };

@@ -5,7 +5,7 @@ import { request } from 'undici';
 import { sleep } from '../../fixtures/origin.js';
 import diagnostics from 'node:diagnostics_channel';
 import { MemoryStorage } from '../../lib/storage/memory.js';
-import { withLatency } from '../../fixtures/slow-storage.js';
+import { withLatency } from '../../fixtures/storage-views.js';
 import { useOrigin } from '../support.js';
 
 describe('miss path: stream to the caller, store only whole responses', () => {

@@ -4,7 +4,7 @@ import { MemoryStorage } from '../../lib/storage/memory.js';
 import { TieredStorage } from '../../lib/storage/tiered.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
 import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
-import { withLatency } from '../../fixtures/slow-storage.js';
+import { withLatency } from '../../fixtures/storage-views.js';
 import { CommandCounter, dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
