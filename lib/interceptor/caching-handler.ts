@@ -18,7 +18,7 @@ import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
 import { headerValue, type ResponseHeaders } from '../policy/headers.js';
-import { updateStoredHeaders } from '../policy/update.js';
+import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import { responseDirectives } from '../policy/targeted.js';
 import { correctedInitialAge } from '../policy/freshness.js';
 import { varyPairs } from '../policy/vary.js';
@@ -48,9 +48,11 @@ export interface ForwardInfo {
   flight?: Flight | undefined;
   /** Called once when this forward is over: with the write's landing, when the response was stored. */
   onFinished?: ((landed: Promise<void> | undefined) => void) | undefined;
+  /** Sends the request again without validators, to the same caller (a 304 that answered another response). */
+  retryUnconditionally?: (() => void) | undefined;
 }
 
-type Mode = 'forward' | 'not-modified' | 'error-fallback';
+type Mode = 'forward' | 'not-modified' | 'error-fallback' | 'retry';
 
 export class CachingHandler implements Handler {
   readonly #ctx: CacheContext;
@@ -105,7 +107,9 @@ export class CachingHandler implements Handler {
     const stale = this.#info.stale;
 
     if (stale !== undefined && stale.conditional && statusCode === 304) {
-      this.#mode = 'not-modified';
+      // RFC 9111 §4.3.4: a 304 naming another representation updates nothing; ask for the response itself.
+      const retry = this.#info.retryUnconditionally;
+      this.#mode = retry !== undefined && !identifiesStored(headers, stale.entry.headers) ? 'retry' : 'not-modified';
       return;
     }
     if (stale !== undefined && stale.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
@@ -162,6 +166,8 @@ export class CachingHandler implements Handler {
         return this.#serveUpdated();
       case 'error-fallback':
         return this.#serveStale(`stale-if-error`, this.#status);
+      case 'retry':
+        return this.#retry(controller);
       default:
         break;
     }
@@ -314,6 +320,18 @@ export class CachingHandler implements Handler {
       cacheStatus: this.#cacheStatus,
       vary: names.length === 0 ? undefined : varyPairs(names, this.#request.headers, this.#ctx.options.ignoredHeaders),
     };
+  }
+
+  #retry(controller: Controller): void {
+    // The retry's handler carries on with this one's flight and onFinished.
+    this.#finished = true;
+    try {
+      this.#info.retryUnconditionally?.();
+    } catch (error) {
+      this.#finished = false;
+      this.#settle({ kind: 'abandoned' });
+      this.#downstream.onResponseError?.(controller, error as Error);
+    }
   }
 
   #notStored(reason: string): void {

@@ -124,7 +124,7 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
         handler.onResponseError?.(waited.controller, outcome.error);
         return;
       case 'solo':
-        dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, info));
+        forwardTo(ctx, dispatch, opts, handler, request, info);
         return;
       case 'done':
         break; // cannot happen to a follower (it was waiting); start over
@@ -140,7 +140,7 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
     if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
       return await leadAcrossInstances(ctx, dispatch, opts, handler, request, { ...info, flight }, crossInstance);
     }
-    dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, flight }));
+    forwardTo(ctx, dispatch, opts, handler, request, { ...info, flight });
   } catch (error) {
     // The dispatch threw before any response: identical requests waiting on this one start over.
     flight?.settle({ kind: 'abandoned' });
@@ -177,7 +177,7 @@ async function leadAcrossInstances(
       const release = token === undefined
         ? undefined
         : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.responses.releaseLease(request.key, token));
-      dispatch(withValidators(opts, request, info.stale), new CachingHandler(ctx, request, handler, { ...info, onFinished: release }));
+      forwardTo(ctx, dispatch, opts, handler, request, { ...info, onFinished: release });
       return;
     }
     // Another process is fetching: let the caller abort the wait, and look for its result until the lease runs out.
@@ -228,9 +228,9 @@ function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Opti
   // The entry a HEAD was served from is a GET's: it is refreshed by a GET, whose body followers may share.
   const refresh: CacheRequest = request.method === 'HEAD' ? { ...request, method: 'GET' } : request;
   const stale: StaleEntry = { entry: found.entry, conditional: hasValidator(found.entry), fallbackOnError: false };
-  const background: Options = { ...withValidators(opts, refresh, stale), method: 'GET', body: null };
+  const background: Options = { ...opts, method: 'GET', body: null };
   try {
-    dispatch(background, new CachingHandler(ctx, refresh, BACKGROUND, { fwd: 'stale', variants: found.variants, stale, flight }));
+    forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight });
   } catch (error) {
     flight.settle({ kind: 'abandoned' });
     ctx.reporter.storageError({ operation: 'refresh', partition: ctx.responses.name, error });
@@ -245,6 +245,19 @@ const BACKGROUND: Handler = {
   onResponseEnd() {},
   onResponseError() {},
 };
+
+/**
+ * Sends the request to the origin, with the stored validators when
+ * revalidating; should the origin answer them with a 304 for another
+ * representation, the request goes again without them.
+ */
+function forwardTo(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo): void {
+  const stale = info.stale;
+  const retryUnconditionally = stale !== undefined && stale.conditional
+    ? () => forwardTo(ctx, dispatch, opts, handler, request, { ...info, stale: { ...stale, conditional: false } })
+    : undefined;
+  dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, { ...info, retryUnconditionally }));
+}
 
 /** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */
 function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry | undefined): Options {

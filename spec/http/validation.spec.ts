@@ -93,6 +93,63 @@ describe('RFC 9111 §4.3: validation', () => {
     expect(env.origin.requests[1]?.headers['if-none-match']).to.equal(undefined);
   });
 
+  it('§4.3.4: a 304 naming another strong validator updates nothing; the response is fetched again in full', async () => {
+    let version = 1;
+    env.origin.route('/a', (req: IncomingMessage, res: ServerResponse) => {
+      if (version === 1) {
+        version = 2;
+        res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=1', age: '5' });
+        res.end('first');
+      } else if (req.headers['if-none-match'] !== undefined) {
+        // A misbehaving origin (or a changed one behind an intermediary): 304 for a representation the cache does not hold.
+        res.writeHead(304, { etag: '"v2"', 'cache-control': 'max-age=60' });
+        res.end();
+      } else {
+        res.writeHead(200, { etag: '"v2"', 'cache-control': 'max-age=60' });
+        res.end('second');
+      }
+    });
+    const cache = env.cache();
+    await fetchText(cache, url('/a'));
+    const again = await fetchText(cache, url('/a'));
+    expect(again.status).to.equal(200);
+    expect(again.body).to.equal('second');
+    expect(again.cacheStatus).to.match(/fwd=stale; fwd-status=200; stored/);
+    expect(env.origin.requests.map((r) => r.headers['if-none-match'] ?? null)).to.deep.equal([null, '"v1"', null]);
+    const hit = await fetchText(cache, url('/a'));
+    expect(hit.body).to.equal('second');
+    expect(hit.cacheStatus).to.match(/^cachette; hit/);
+
+    // The same through undici.request, whose handler sees the retry start over.
+    version = 1;
+    const viaRequest = env.cache();
+    await (await request(url('/a'), { dispatcher: viaRequest.dispatcher })).body.text();
+    const retried = await request(url('/a'), { dispatcher: viaRequest.dispatcher });
+    expect(retried.statusCode).to.equal(200);
+    expect(await retried.body.text()).to.equal('second');
+  });
+
+  it('§4.3.4: a 304 with the stored weak validator, or none, updates the entry', async () => {
+    for (const notModified of [{ etag: 'W/"v1"' }, {}]) {
+      let first = true;
+      env.origin.route('/w', (_req: IncomingMessage, res: ServerResponse) => {
+        if (first) {
+          first = false;
+          res.writeHead(200, { etag: 'W/"v1"', 'cache-control': 'max-age=1', age: '5' });
+          res.end('weak');
+          return;
+        }
+        res.writeHead(304, { ...notModified, 'cache-control': 'max-age=60' });
+        res.end();
+      });
+      const cache = env.cache();
+      await fetchText(cache, url('/w'));
+      const revalidated = await fetchText(cache, url('/w'));
+      expect(revalidated.body).to.equal('weak');
+      expect(revalidated.cacheStatus).to.match(/fwd=stale; fwd-status=304; stored/);
+    }
+  });
+
   it('a stale entry without a validator is fetched in full', async () => {
     env.origin.route('/a', (req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=1', age: '5' });
