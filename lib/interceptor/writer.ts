@@ -40,7 +40,7 @@ export function isDeletion(record: InFlight): record is Deletion {
  * Most bytes of responses waiting to be written. Past it (a storage far slower
  * than the traffic), new responses are not stored rather than held in memory.
  */
-export const MIN_WRITE_BACKLOG_BYTES = 64 * 1024 * 1024;
+const MIN_WRITE_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 /** Most variant keys an index remembers (for deleting them with their URL). */
 const MAX_TRACKED_VARIANTS = 64;
