@@ -277,7 +277,7 @@ function hasValidator(entry: StoredResponse): boolean {
 /** Replays a stored response with its current Age and our Cache-Status. */
 function serveEntry(handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
-  const { headers, rawHeaders } = servedHeaders(entry, Math.floor(reuse.ageMs / 1000), formatCacheStatus({ hit: true, ttl: reuse.ttl, detail }));
+  const { headers, rawHeaders } = servedHeaders(entry, Math.floor(reuse.ageMs / 1000), reuse.ttl, detail);
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,

@@ -6,6 +6,7 @@
 import { pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredResponse } from '../serialize.js';
 import { consumersReadRawHeaders, toRawHeaders } from './undici-compat.js';
+import { formatCacheStatus } from './cache-status.js';
 
 interface Prepared {
   /** Stored headers without Age, Cache-Status and fields hidden by no-cache="…". */
@@ -13,7 +14,19 @@ interface Prepared {
   /** Cache-Status members from caches nearer the origin, to put before ours. */
   upstream: string | undefined;
   raw: Buffer[] | undefined;
+  /** The last Age and Cache-Status values served, as raw header values: most hits repeat them. */
+  lastAge: RawValue;
+  lastStatus: RawValue;
+  /** The last hit's Cache-Status field value, by the whole seconds of freshness left it was made for. */
+  lastHit: { ttl: number; detail: string | undefined; value: string } | undefined;
 }
+
+interface RawValue {
+  text: string;
+  bytes: Buffer;
+}
+
+const NO_VALUE: RawValue = { text: '', bytes: Buffer.alloc(0) };
 
 const prepared = new WeakMap<StoredResponse, Prepared>();
 const AGE = Buffer.from('age', 'latin1');
@@ -29,6 +42,9 @@ function prepare(entry: StoredResponse): Prepared {
       base: all,
       upstream: upstreamValue === undefined ? undefined : Array.isArray(upstreamValue) ? upstreamValue.join(', ') : upstreamValue,
       raw: consumersReadRawHeaders ? toRawHeaders(all) : undefined,
+      lastAge: NO_VALUE,
+      lastStatus: NO_VALUE,
+      lastHit: undefined,
     };
     prepared.set(entry, ready);
   }
@@ -51,18 +67,37 @@ export interface ServedHeaders {
   rawHeaders: (() => Buffer[]) | undefined;
 }
 
-/** The headers of a hit: the stored ones, its Age (RFC 9111 §5.1) and our Cache-Status member. */
-export function servedHeaders(entry: StoredResponse, ageSeconds: number, member: string): ServedHeaders {
+/**
+ * The headers of a hit: the stored ones, its Age (RFC 9111 §5.1) and our
+ * Cache-Status member (`hit`, the freshness left, and `detail` when it is not plainly fresh).
+ */
+export function servedHeaders(entry: StoredResponse, ageSeconds: number, ttl: number, detail: string | undefined): ServedHeaders {
   const ready = prepare(entry);
   const age = String(ageSeconds);
-  const cacheStatus = ready.upstream === undefined ? member : `${ready.upstream}, ${member}`;
+  const wholeTtl = Number.isFinite(ttl) ? Math.round(ttl) || 0 : ttl;
+  let last = ready.lastHit;
+  if (last === undefined || last.ttl !== wholeTtl || last.detail !== detail) {
+    const member = formatCacheStatus({ hit: true, ttl: wholeTtl, detail });
+    last = ready.lastHit = { ttl: wholeTtl, detail, value: ready.upstream === undefined ? member : `${ready.upstream}, ${member}` };
+  }
+  const cacheStatus = last.value;
   // Object.assign, not spread: spreading objects with field names like these is many times slower in V8.
   const headers: ResponseHeaders = Object.assign({}, ready.base);
   headers['age'] = age;
   headers['cache-status'] = cacheStatus;
   const raw = ready.raw;
-  const rawHeaders = raw === undefined
-    ? undefined
-    : () => [...raw, AGE, Buffer.from(age, 'latin1'), CACHE_STATUS, Buffer.from(cacheStatus, 'latin1')];
+  const rawHeaders = raw === undefined ? undefined : () => {
+    // A new array every time (consumers such as undici's decompress interceptor edit it in place).
+    if (ready.lastAge.text !== age) ready.lastAge = { text: age, bytes: Buffer.from(age, 'latin1') };
+    if (ready.lastStatus.text !== cacheStatus) ready.lastStatus = { text: cacheStatus, bytes: Buffer.from(cacheStatus, 'latin1') };
+    const count = raw.length;
+    const all = new Array<Buffer>(count + 4);
+    for (let i = 0; i < count; i++) all[i] = raw[i] as Buffer;
+    all[count] = AGE;
+    all[count + 1] = ready.lastAge.bytes;
+    all[count + 2] = CACHE_STATUS;
+    all[count + 3] = ready.lastStatus.bytes;
+    return all;
+  };
   return { headers, rawHeaders };
 }

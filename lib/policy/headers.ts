@@ -14,33 +14,36 @@ export type RequestHeaders = Record<string, string>;
 /** Response headers as undici hands them to `onResponseStart`. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
+/** What a request without header fields normalizes to: one shared, read-only object. */
+export const NO_REQUEST_HEADERS: RequestHeaders = Object.freeze(Object.create(null) as RequestHeaders);
+
 export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHeaders {
+  if (input == null) return NO_REQUEST_HEADERS;
   const headers: RequestHeaders = Object.create(null);
-  if (input == null) return headers;
+  let added = false;
   if (Array.isArray(input)) {
     if (input.length > 0 && Array.isArray(input[0])) {
-      for (const pair of input as Array<Array<string | Buffer>>) addField(headers, pair[0], pair[1]);
+      for (const pair of input as Array<Array<string | Buffer>>) added = addField(headers, pair[0], pair[1]) || added;
     } else {
-      for (let i = 0; i + 1 < input.length; i += 2) addField(headers, input[i] as string | Buffer, input[i + 1] as string | Buffer | string[]);
+      for (let i = 0; i + 1 < input.length; i += 2) added = addField(headers, input[i] as string | Buffer, input[i + 1] as string | Buffer | string[]) || added;
     }
-    return headers;
+  } else if (typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    for (const [name, value] of input as Iterable<[string, string | string[] | undefined]>) added = addField(headers, name, value) || added;
+  } else {
+    for (const name in input as Record<string, unknown>) {
+      added = addField(headers, name, (input as Record<string, string | string[] | undefined>)[name]) || added;
+    }
   }
-  if (typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    for (const [name, value] of input as Iterable<[string, string | string[] | undefined]>) addField(headers, name, value);
-    return headers;
-  }
-  for (const name in input as Record<string, unknown>) {
-    addField(headers, name, (input as Record<string, string | string[] | undefined>)[name]);
-  }
-  return headers;
+  return added ? headers : NO_REQUEST_HEADERS;
 }
 
-function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): void {
-  if (rawName == null || rawValue == null) return;
+function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): boolean {
+  if (rawName == null || rawValue == null) return false;
   const name = String(rawName).toLowerCase();
   const value = Array.isArray(rawValue) ? rawValue.map(String).join(joiner(name)) : String(rawValue);
   const previous = headers[name];
   headers[name] = previous === undefined ? value : previous + joiner(name) + value;
+  return true;
 }
 
 function joiner(name: string): string {

@@ -22,6 +22,12 @@ export interface CacheKeyRequest {
 
 export type KeyFunction = (request: CacheKeyRequest) => string;
 
+/** A request's normalized URL and the key computed from it. */
+export interface ResolvedKey {
+  url: NormalizedUrl;
+  key: string;
+}
+
 /** Request fields that carry a user's credentials (RFC 9111 §3.5; cookies likewise). */
 export const CREDENTIAL_HEADERS = ['authorization', 'cookie'] as const;
 
@@ -53,8 +59,12 @@ export class KeyPolicy {
   readonly #perCredential: boolean;
   readonly #custom: KeyFunction | undefined;
 
-  /** Resolved URLs and keys of requests that their method and URL alone identify. */
-  readonly memo = new Map<string, { url: NormalizedUrl; key: string }>();
+  /**
+   * Resolved URLs and keys of requests that their method and URL alone
+   * identify, by method and origin, then path: no string is built to look one up.
+   */
+  readonly #resolved = new Map<string, Map<string, ResolvedKey>>();
+  #resolvedCount = 0;
   /** Whether a request's key depends on nothing but its method and URL (no matchHeaders, no custom key). */
   readonly keyDependsOnUrlOnly: boolean;
 
@@ -65,9 +75,20 @@ export class KeyPolicy {
     this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
   }
 
-  remember(id: string, resolved: { url: NormalizedUrl; key: string }): void {
-    if (this.memo.size >= MEMO_SIZE) this.memo.clear();
-    this.memo.set(id, resolved);
+  /** The URL and key remembered for a request that its method and URL alone identify. */
+  resolved(methodAndOrigin: string, path: string): ResolvedKey | undefined {
+    return this.#resolved.get(methodAndOrigin)?.get(path);
+  }
+
+  remember(methodAndOrigin: string, path: string, resolved: ResolvedKey): void {
+    if (this.#resolvedCount >= MEMO_SIZE) {
+      this.#resolved.clear();
+      this.#resolvedCount = 0;
+    }
+    let paths = this.#resolved.get(methodAndOrigin);
+    if (paths === undefined) this.#resolved.set(methodAndOrigin, paths = new Map());
+    if (!paths.has(path)) this.#resolvedCount++;
+    paths.set(path, resolved);
   }
 
   keyFor(request: CacheKeyRequest): string {

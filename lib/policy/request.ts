@@ -4,7 +4,7 @@
  * directives and key.
  */
 import { parseCacheControl, type CacheControl } from './cache-control.js';
-import { normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
+import { normalizeRequestHeaders, NO_REQUEST_HEADERS, type RequestHeaders, type RequestHeadersInput } from './headers.js';
 import { hasCredentials, type KeyPolicy } from './key.js';
 import { normalizeRequestUrl, type NormalizedUrl } from './url.js';
 import { parseRange, type ByteRange } from './range.js';
@@ -51,7 +51,9 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   const method = opts.method.toUpperCase();
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
-  const credentialed = hasCredentials(headers);
+  // Most requests carry none of the fields looked at below: one comparison says so.
+  const plain = headers === NO_REQUEST_HEADERS;
+  const credentialed = !plain && hasCredentials(headers);
   if (credentialed && !options.perCredential) {
     return refused('credentialed', method, storedUrlOf(opts, options), headers);
   }
@@ -59,7 +61,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   const lookupMethod = method === 'HEAD' ? 'GET' : method;
   // The URL and key of a request that only its method and URL identify are remembered.
   const memoId = body === undefined && !credentialed && keys.keyDependsOnUrlOnly ? memoIdOf(lookupMethod, opts) : undefined;
-  let resolved = memoId === undefined ? undefined : keys.memo.get(memoId);
+  let resolved = memoId === undefined ? undefined : keys.resolved(memoId, opts.path);
   if (resolved === undefined) {
     let url: NormalizedUrl;
     try {
@@ -74,18 +76,18 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
       return refused('key-error', method, url.storedUrl, headers);
     }
     resolved = { url, key };
-    if (memoId !== undefined) keys.remember(memoId, resolved);
+    if (memoId !== undefined) keys.remember(memoId, opts.path, resolved);
   }
   const { url, key } = resolved;
 
   // One byte range of a complete entry can be answered; several ranges, or If-Range, go to the origin.
   let range: ByteRange | undefined;
-  if (headers['range'] !== undefined) {
+  if (!plain && headers['range'] !== undefined) {
     range = method === 'GET' && headers['if-range'] === undefined ? parseRange(headers['range']) : undefined;
     if (range === undefined) return refused('range', method, url.storedUrl, headers);
   }
 
-  const directives = requestDirectives(headers);
+  const directives = plain ? NO_DIRECTIVES : requestDirectives(headers);
   // RFC 9111 §5.2.1.5: no-store on a request: do not store, and do not use the cache either.
   if (directives.noStore === true) return refused('request-no-store', method, url.storedUrl, headers);
 
@@ -93,22 +95,26 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
     cacheable: true,
     request: {
       method,
-      conditional: isConditional(headers),
+      conditional: !plain && isConditional(headers),
       range,
       lookupMethod,
       url,
       headers,
       directives,
-      authorized: headers['authorization'] !== undefined,
+      authorized: !plain && headers['authorization'] !== undefined,
       key,
     },
   };
 }
 
+/** Method and origin, the first half of what identifies a request in the key memo (its path is the second). */
 function memoIdOf(method: string, opts: DispatchLike): string | undefined {
   const origin = opts.origin;
   if (origin === undefined) return undefined;
-  return `${method} ${typeof origin === 'string' ? origin : origin.origin} ${opts.path}`;
+  const text = typeof origin === 'string' ? origin : origin.origin;
+  // Most requests are GETs to an origin seen before: the same string, not a new one each time.
+  if (method === 'GET') return text;
+  return `${method} ${text}`;
 }
 
 function storedUrlOf(opts: DispatchLike, options: ResolvedOptions): string | undefined {

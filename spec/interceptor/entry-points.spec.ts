@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { Agent, fetch as undiciFetch, request, getGlobalDispatcher } from 'undici';
+import { Agent, fetch as undiciFetch, request, getGlobalDispatcher, type Dispatcher } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
@@ -128,5 +128,53 @@ describe('a hit from memory', () => {
       onResponseError: (_controller, error) => events.push(`error ${error.message}`),
     });
     expect(events).to.deep.equal(['start', 'status 200', 'data body', 'end']);
+  });
+
+  it('each hit has its own raw header list: a consumer that edits one in place changes no other hit', async () => {
+    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }, 'body'));
+    const cache = env.cache();
+    // Between the cache and undici's own handler, an interceptor that empties the list it is handed
+    // (undici's decompress interceptor edits rawHeaders in place the same way).
+    const emptying = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch => (opts, handler) => dispatch(opts, {
+      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+      onResponseStart: (controller, status, headers, statusText) => {
+        const raw: unknown = controller.rawHeaders;
+        if (Array.isArray(raw)) raw.splice(0, raw.length);
+        handler.onResponseStart?.(controller, status, headers, statusText);
+      },
+      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+      onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+    });
+    const agent = new Agent().compose(cache.interceptor());
+    try {
+      await (await request(`${env.origin.url}/data`, { dispatcher: agent })).body.text();
+      await cache.settled();
+      await (await request(`${env.origin.url}/data`, { dispatcher: agent.compose(emptying) })).body.text();
+      const hit = await undiciFetch(`${env.origin.url}/data`, { dispatcher: agent });
+      expect(await hit.text()).to.equal('body');
+      expect(hit.headers.get('content-type')).to.equal('text/plain');
+      expect(hit.headers.get('cache-status')).to.match(/^cachette; hit; ttl=\d+$/);
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('Age and Cache-Status follow each entry, whichever was served last', async () => {
+    env.origin.route('/young', respond(200, { 'cache-control': 'max-age=60' }, 'young'));
+    env.origin.route('/old', respond(200, { 'cache-control': 'max-age=600', age: '100' }, 'old'));
+    const cache = env.cache();
+    for (const path of ['/young', '/old']) await (await cache.fetch(`${env.origin.url}${path}`)).text();
+    await cache.settled();
+    for (let round = 0; round < 3; round++) {
+      const young = await cache.fetch(`${env.origin.url}/young`);
+      await young.text();
+      expect(Number(young.headers.get('age'))).to.be.below(5);
+      expect(young.headers.get('cache-status')).to.match(/^cachette; hit; ttl=(5[5-9]|60)$/);
+      const old = await cache.fetch(`${env.origin.url}/old`);
+      await old.text();
+      expect(Number(old.headers.get('age'))).to.be.within(100, 105);
+      expect(old.headers.get('cache-status')).to.match(/^cachette; hit; ttl=(49[5-9]|500)$/);
+    }
   });
 });

@@ -3,7 +3,8 @@ import { KeyPolicy } from '../../lib/policy/key.js';
 import { normalizeRequestUrl, normalizeAbsoluteUrl } from '../../lib/policy/url.js';
 import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
 import { decodeRecord, type StoredResponse } from '../../lib/serialize.js';
-import { respond } from '../../fixtures/origin.js';
+import { request } from 'undici';
+import { Origin, respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
 const none = new Set<string>();
@@ -102,6 +103,23 @@ describe('cache keys', () => {
       expect(hit.headers.get('cache-status')).to.match(/hit/);
       await hit.text();
       expect(env.origin.hits('/search')).to.equal(1);
+    });
+
+    it('one path on two origins is two entries', async () => {
+      const other = await Origin.start();
+      try {
+        env.origin.route('/same', respond(200, { 'cache-control': 'max-age=60' }, 'first origin'));
+        other.route('/same', respond(200, { 'cache-control': 'max-age=60' }, 'second origin'));
+        const cache = env.cache();
+        for (let round = 0; round < 2; round++) {
+          expect(await (await request(`${env.origin.url}/same`, { dispatcher: cache.dispatcher })).body.text()).to.equal('first origin');
+          expect(await (await request(`${other.url}/same`, { dispatcher: cache.dispatcher })).body.text()).to.equal('second origin');
+        }
+        expect(env.origin.hits('/same')).to.equal(1);
+        expect(other.hits('/same')).to.equal(1);
+      } finally {
+        await other.close();
+      }
     });
 
     it('ignoredParameters: one entry whatever their value, and the value is never stored', async () => {
