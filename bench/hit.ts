@@ -31,9 +31,16 @@ function floorInterceptor(): Dispatcher.DispatcherComposeInterceptor {
   };
 }
 
+interface Opened {
+  dispatcher: Dispatcher;
+  /** cachette's own `cache.fetch`, which answers fresh hits without fetch's machinery. */
+  cacheFetch?: (url: string) => Promise<Response>;
+  close: () => Promise<void>;
+}
+
 interface Contender {
   name: string;
-  dispatcher: () => Promise<{ dispatcher: Dispatcher; close: () => Promise<void> }>;
+  dispatcher: () => Promise<Opened>;
 }
 
 const folder = mkdtempSync(join(tmpdir(), 'cachette-bench-'));
@@ -60,7 +67,7 @@ const contenders: Record<string, Contender> = {
     dispatcher: async () => {
       const cache = createCache();
       const agent = new undici.Agent();
-      return { dispatcher: agent.compose(cache.interceptor()), close: async () => { await agent.close(); await cache.close(); } };
+      return { dispatcher: agent.compose(cache.interceptor()), cacheFetch: (target) => cache.fetch(target), close: async () => { await agent.close(); await cache.close(); } };
     },
   },
   'cachette-sqlite': {
@@ -68,7 +75,7 @@ const contenders: Record<string, Contender> = {
     dispatcher: async () => {
       const cache = createCache({ storage: new SqliteStorage({ path: join(folder, `cachette-${Date.now()}.db`) }) });
       const agent = new undici.Agent();
-      return { dispatcher: agent.compose(cache.interceptor()), close: async () => { await agent.close(); await cache.close(); } };
+      return { dispatcher: agent.compose(cache.interceptor()), cacheFetch: (target) => cache.fetch(target), close: async () => { await agent.close(); await cache.close(); } };
     },
   },
   'undici-sqlite': {
@@ -89,7 +96,7 @@ const server = http.createServer((_req, res) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/data`;
 
-const opened = [];
+const opened: Array<Opened & { id: string; name: string }> = [];
 for (const id of process.argv.slice(2)) {
   const contender = contenders[id];
   if (contender === undefined) throw new Error(`unknown contender ${id}`);
@@ -108,10 +115,24 @@ const viaFetch = (dispatcher: Dispatcher) => async () => {
 for (const { dispatcher } of opened) await viaRequest(dispatcher)();
 await new Promise((resolve) => setTimeout(resolve, 100));
 const byRequest = await measureInterleaved(Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaRequest(dispatcher)])));
-const byFetch = await measureInterleaved(Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaFetch(dispatcher)])), { perRound: 1000 });
-const results: Record<string, { name: string; request: Measure; fetch: Measure }> = {};
-for (const { id, name, close } of opened) {
+// fetch with each dispatcher, and cachette's cache.fetch, in the same interleaved rounds.
+const fetchOperations: Record<string, () => Promise<unknown>> = Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaFetch(dispatcher)]));
+for (const { id, cacheFetch } of opened) {
+  if (cacheFetch !== undefined) {
+    const first = await cacheFetch(url);
+    if (first.headers.get('cache-status')?.includes('hit') !== true) throw new Error(`${id} cache.fetch: not a hit`);
+    await first.arrayBuffer();
+    fetchOperations[`${id}:cache.fetch`] = async () => {
+      const response = await cacheFetch(url);
+      await response.arrayBuffer();
+    };
+  }
+}
+const byFetch = await measureInterleaved(fetchOperations, { perRound: 1000 });
+const results: Record<string, { name: string; request: Measure; fetch: Measure; cacheFetch?: Measure }> = {};
+for (const { id, name, close, cacheFetch } of opened) {
   results[id] = { name, request: byRequest[id] as Measure, fetch: byFetch[id] as Measure };
+  if (cacheFetch !== undefined) results[id].cacheFetch = byFetch[`${id}:cache.fetch`] as Measure;
   await close();
 }
 server.close();

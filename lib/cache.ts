@@ -18,6 +18,7 @@ import type { CacheContext } from './interceptor/context.js';
 import { EntryWriter } from './interceptor/writer.js';
 import { Flights } from './interceptor/single-flight.js';
 import { createInterceptor } from './interceptor/index.js';
+import { fetchHit } from './interceptor/fetch-hit.js';
 import { invalidateKeys } from './interceptor/invalidate.js';
 import { forEveryConsumer } from './interceptor/undici-compat.js';
 import { describe } from './describe.js';
@@ -58,6 +59,7 @@ export class HttpCache {
   #agent: Agent | undefined;
   #previousGlobal: Dispatcher | undefined;
   #installed = false;
+  #closing: Promise<void> | undefined;
 
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
@@ -107,6 +109,11 @@ export class HttpCache {
 
   /** undici's fetch through this cache. A `dispatcher` in `init` gets the cache composed onto it. */
   fetch(input: FetchInput, init?: FetchInit): ReturnType<typeof undiciFetch> {
+    // A fresh hit in storage that reads synchronously is answered without fetch's machinery.
+    if (this.#closing === undefined) {
+      const hit = fetchHit(this.#ctx, input, init);
+      if (hit !== undefined) return Promise.resolve(hit);
+    }
     const dispatcher = init?.dispatcher === undefined ? this.dispatcher : init.dispatcher.compose(this.interceptor());
     return undiciFetch(input, { ...init, dispatcher });
   }
@@ -173,8 +180,13 @@ export class HttpCache {
     return this.responses.has(key);
   }
 
-  /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. */
-  async close(): Promise<void> {
+  /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. Closing again waits for the same. */
+  close(): Promise<void> {
+    this.#closing ??= this.#close();
+    return this.#closing;
+  }
+
+  async #close(): Promise<void> {
     this.uninstall();
     // The agent finishes the requests under way (background refreshes included) before it closes.
     if (this.#agent !== undefined) await this.#agent.close();

@@ -340,7 +340,7 @@ function gatewayTimeout(handler: Handler): void {
   replay(handler, { status: 504, statusText: 'Gateway Timeout', headers: withCacheStatus(headers, formatCacheStatus({ detail: 'only-if-cached' })) });
 }
 
-function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
+export function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome, reason, method: request.method, url: request.url.storedUrl, key: request.key });
   }
