@@ -35,7 +35,11 @@ const get = (dispatcher: undici.Dispatcher) => async () => {
   const response = await undici.request(`${base}/item?n=${counter++}`, { dispatcher });
   await response.body.arrayBuffer();
 };
-const results = await measureInterleaved({ origin: get(plain), cachette: get(cached) }, { warmup: 500, rounds: 11, perRound: 500 });
+// undici's own cache, for comparison: what storing each response costs a peer.
+const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
+const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: 256 * 1024 * 1024, maxCount: 1_000_000 });
+const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
+const results = await measureInterleaved({ origin: get(plain), cachette: get(cached), undici: get(undiciCached) }, { warmup: 500, rounds: 11, perRound: 500 });
 await cache.settled();
 
 // 100 identical misses at once.
@@ -45,10 +49,11 @@ const burst = await Promise.all(Array.from({ length: 100 }, async () => {
 }));
 
 await plain.close();
+await undiciCached.close();
 await cache.close();
 server.close();
 process.stdout.write(`${JSON.stringify({
   machine: machine(),
-  miss: { originUs: results['origin'], cachetteUs: results['cachette'] },
+  miss: { originUs: results['origin'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] },
   coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
 })}\n`);

@@ -58,6 +58,13 @@ export class EntryWriter {
   readonly #aliasUpdates = new Map<string, Promise<void>>();
   readonly #maxBacklogBytes: number;
   #backlogBytes = 0;
+  /** Writes waiting for the next turn of the event loop: one setImmediate starts them all. */
+  #queued: Array<() => void> = [];
+  readonly #runQueued = (): void => {
+    const queued = this.#queued;
+    this.#queued = [];
+    for (const run of queued) run();
+  };
 
   constructor(ctx: CacheContext) {
     this.#ctx = ctx;
@@ -102,17 +109,21 @@ export class EntryWriter {
 
   /** Runs `operation` after the writes already queued for these keys, and shows `records` to lookups meanwhile. */
   #enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown>, name: string): Promise<void> {
-    for (const [key, record] of records) this.#inFlight.set(key, record);
-    const keys = records.map(([key]) => key);
-    const previous = keys.map((key) => this.#chains.get(key)).filter((chain) => chain !== undefined);
+    const previous: Array<Promise<void>> = [];
+    for (const [key, record] of records) {
+      this.#inFlight.set(key, record);
+      const chain = this.#chains.get(key);
+      if (chain !== undefined) previous.push(chain);
+    }
     const done = new Promise<void>((resolve) => {
-      // Off the response path: encoding and I/O start after the caller's callbacks ran.
-      setImmediate(() => {
-        Promise.all(previous)
-          .then(operation)
+      const run = (): void => {
+        (previous.length === 0 ? operation() : Promise.all(previous).then(operation))
           .catch((error: unknown) => this.#ctx.reporter.storageError({ operation: name, partition: this.#ctx.responses.name, error }))
           .finally(resolve);
-      });
+      };
+      // Off the response path: encoding and I/O start after the caller's callbacks ran.
+      this.#queued.push(run);
+      if (this.#queued.length === 1) setImmediate(this.#runQueued);
     });
     for (const [key, record] of records) {
       this.#chains.set(key, done);
