@@ -17,7 +17,7 @@ import { replay } from './replay.js';
 import { servedHeaders, storedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
-import { WaitController, type SharedResponse } from './single-flight.js';
+import { WaitController, type Flight, type SharedResponse } from './single-flight.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -138,9 +138,9 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   const crossInstance = ctx.options.crossInstance;
   try {
     if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
-      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, { ...info, flight }, crossInstance);
+      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight), crossInstance);
     }
-    forwardTo(ctx, dispatch, opts, handler, request, { ...info, flight });
+    forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight));
   } catch (error) {
     // The dispatch threw before any response: identical requests waiting on this one start over.
     flight?.settle({ kind: 'abandoned' });
@@ -256,7 +256,13 @@ function forwardTo(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handl
   const retryUnconditionally = stale !== undefined && stale.conditional
     ? () => forwardTo(ctx, dispatch, opts, handler, request, { ...info, stale: { ...stale, conditional: false } })
     : undefined;
-  dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, { ...info, retryUnconditionally }));
+  const handling: ForwardInfo = { fwd: info.fwd, variants: info.variants, stale, flight: info.flight, onFinished: info.onFinished, retryUnconditionally };
+  dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, handling));
+}
+
+/** `info` for the request leading `flight` (built field by field: a spread of these objects is slow in V8). */
+function withFlight(info: ForwardInfo, flight: Flight | undefined): ForwardInfo {
+  return { fwd: info.fwd, variants: info.variants, stale: info.stale, flight, onFinished: info.onFinished, retryUnconditionally: info.retryUnconditionally };
 }
 
 /** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */

@@ -27,10 +27,33 @@ export interface CacheControl {
 /** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
 const DELTA_SECONDS_CAP = 2147483648;
 
-export function parseCacheControl(value: string | string[] | undefined): CacheControl {
-  const directives: CacheControl = {};
-  if (value === undefined) return directives;
+/** Parsed field values: responses of one origin repeat a handful of them. Read-only (frozen). */
+const parsed = new Map<string, Readonly<CacheControl>>();
+const PARSED_LIMIT = 256;
+
+/** The directives of a Cache-Control field (a shared, frozen object: copy it to change it). */
+export function parseCacheControl(value: string | string[] | undefined): Readonly<CacheControl> {
+  if (value === undefined) return NONE;
   const text = Array.isArray(value) ? value.join(',') : value;
+  let directives = parsed.get(text);
+  if (directives === undefined) {
+    directives = deepFreeze(parse(text));
+    if (parsed.size >= PARSED_LIMIT) parsed.clear();
+    parsed.set(text, directives);
+  }
+  return directives;
+}
+
+const NONE: Readonly<CacheControl> = Object.freeze({});
+
+function deepFreeze(directives: CacheControl): Readonly<CacheControl> {
+  if (Array.isArray(directives.noCache)) Object.freeze(directives.noCache);
+  if (Array.isArray(directives.private)) Object.freeze(directives.private);
+  return Object.freeze(directives);
+}
+
+function parse(text: string): CacheControl {
+  const directives: CacheControl = {};
   for (const [rawName, argument] of splitDirectives(text)) {
     const name = rawName.toLowerCase();
     switch (name) {
