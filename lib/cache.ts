@@ -114,8 +114,15 @@ export class HttpCache {
       const hit = fetchHit(this.#ctx, input, init);
       if (hit !== undefined) return Promise.resolve(hit);
     }
-    const dispatcher = init?.dispatcher === undefined ? this.dispatcher : init.dispatcher.compose(this.interceptor());
-    return undiciFetch(input, { ...init, dispatcher });
+    // Not an object: fetch's own error (before any dispatcher is used).
+    if (init !== undefined && init !== null && typeof init !== 'object') return undiciFetch(input, init);
+    try {
+      const dispatcher = init?.dispatcher === undefined ? this.dispatcher : init.dispatcher.compose(this.interceptor());
+      // init itself stays as given (its prototype's getters and non-enumerable members included), the dispatcher in front.
+      return undiciFetch(input, Object.create(init ?? null, { dispatcher: { value: dispatcher, enumerable: true } }) as FetchInit);
+    } catch (error) {
+      return Promise.reject(error); // an init whose dispatcher cannot be read: a rejection, as fetch gives
+    }
   }
 
   /** Makes this cache the process-wide dispatcher (Node's fetch and undici's). */

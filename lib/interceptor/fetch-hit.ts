@@ -7,7 +7,8 @@
  * redirect, an encoded body, a conditional or range request, a fetch option
  * with an effect of its own) goes through fetch and the interceptor as usual.
  */
-import { Headers, Response, type RequestInit } from 'undici';
+import type { UnderlyingByteSource } from 'node:stream/web';
+import { Headers, Request, Response } from 'undici';
 import type { CacheContext } from './context.js';
 import { analyzeRequest } from '../policy/request.js';
 import { reuseDecision } from '../policy/reuse.js';
@@ -16,14 +17,44 @@ import { lookupSync } from './lookup.js';
 import { servedHeaders } from './served.js';
 import { decide } from './respond.js';
 
-/** `init` members a direct answer honours; with any other, fetch answers. */
-const HONOURED = new Set(['method', 'headers', 'signal', 'redirect']);
-/** A fresh plain response is no redirect: any redirect mode fetch accepts gets it as it is. */
-const REDIRECT_MODES = new Set(['follow', 'manual', 'error']);
+/**
+ * `init` members a direct answer honours, with the values it honours (fetch
+ * gives the others a meaning of their own, or an error): any other member
+ * that is not undefined, and fetch answers.
+ */
+const HONOURED: Record<string, (value: unknown) => boolean> = {
+  method: (value) => typeof value === 'string' && /^(get|head)$/i.test(value),
+  headers: () => true, // checked below
+  signal: (value) => value === null || value instanceof AbortSignal,
+  // A fresh plain response is no redirect: every redirect mode gets it as it is.
+  redirect: (value) => value === 'follow' || value === 'manual' || value === 'error',
+  body: (value) => value === null,
+  cache: (value) => value === 'default',
+  credentials: (value) => value === 'same-origin' || value === 'include' || value === 'omit',
+  mode: (value) => value === 'cors',
+  keepalive: (value) => typeof value === 'boolean',
+  priority: (value) => value === 'auto',
+  window: (value) => value === null,
+};
+
+/** Request headers fetch would send as given, that can be read here without using them up. */
+function readableTwice(headers: unknown): boolean {
+  if (Array.isArray(headers) || headers instanceof Headers || headers instanceof globalThis.Headers) return true;
+  if (headers === null || typeof headers !== 'object') return false;
+  const prototype: unknown = Object.getPrototypeOf(headers);
+  // A record; not an iterator, a generator, or another object whose reading has effects.
+  return (prototype === Object.prototype || prototype === null) && !(Symbol.iterator in headers);
+}
 
 /** Statuses answered directly: those with a body fetch hands over as is (no redirect, no null-body status). */
 function answersDirectly(status: number): boolean {
   return status >= 200 && status < 300 && status !== 204 && status !== 205 && status !== 206;
+}
+
+/** fetch decodes Content-Encoding itself (all but identity). */
+function isEncoded(headers: readonly string[]): boolean {
+  const encoding = pairValue(headers, 'content-encoding');
+  return encoding !== undefined && encoding.trim().toLowerCase() !== 'identity';
 }
 
 /** What a URL string parses to, remembered: parsing is most of the cost otherwise. */
@@ -61,31 +92,47 @@ function parseTarget(input: string): Target | null {
 }
 
 /** The response fetch would give for this hit, or undefined when fetch must answer. */
-export function fetchHit(ctx: CacheContext, input: unknown, init: RequestInit | undefined): Response | undefined {
+export function fetchHit(ctx: CacheContext, input: unknown, init: unknown): Response | undefined {
   if (ctx.options.disabled || !ctx.responses.readsSync) return undefined;
-  const target = typeof input === 'string' ? targetOf(input) : input instanceof URL ? targetOf(input.href) : null;
+  try {
+    return answer(ctx, input, init);
+  } catch {
+    return undefined; // an input or init that throws when read: fetch's error to give
+  }
+}
+
+function answer(ctx: CacheContext, input: unknown, init: unknown): Response | undefined {
+  // fetch reads any input but a Request as a string (a URL's toString is its href).
+  const target = typeof input === 'string' ? targetOf(input)
+    : typeof input === 'object' && input !== null && !(input instanceof Request) ? targetOf(String(input))
+    : null;
   if (target === null) return undefined;
 
   let method = 'GET';
   let headers: unknown;
   let signal: AbortSignal | undefined;
   if (init !== undefined && init !== null) {
-    for (const name in init) {
-      if (!HONOURED.has(name) && (init as Record<string, unknown>)[name] !== undefined) return undefined;
+    // A plain object: members of a class instance (getters on its prototype) are fetch's to read.
+    if (typeof init !== 'object') return undefined;
+    const prototype: unknown = Object.getPrototypeOf(init);
+    if (prototype !== Object.prototype && prototype !== null) return undefined;
+    const members = init as Record<string | symbol, unknown>;
+    for (const name of Reflect.ownKeys(members)) {
+      const value = members[name];
+      if (value === undefined) continue;
+      const honours = typeof name === 'string' ? HONOURED[name] : undefined;
+      if (honours === undefined || !honours(value)) return undefined;
     }
-    if (init.redirect !== undefined && !REDIRECT_MODES.has(init.redirect)) return undefined;
-    if (init.method !== undefined) {
-      method = String(init.method).toUpperCase();
-      if (method !== 'GET' && method !== 'HEAD') return undefined;
-    }
-    if (init.signal != null) {
-      signal = init.signal as AbortSignal;
+    if (typeof members['method'] === 'string') method = members['method'].toUpperCase();
+    if (members['signal'] instanceof AbortSignal) {
+      signal = members['signal'];
       if (signal.aborted) return undefined; // fetch rejects with its reason
     }
-    if (init.headers != null) {
+    if (members['headers'] !== undefined) {
+      if (!readableTwice(members['headers'])) return undefined;
       try {
-        // Validated as fetch would (a bad name or value is fetch's TypeError to give).
-        headers = new Headers(init.headers);
+        // Validated as fetch would (a bad name or value, or null, is fetch's TypeError to give).
+        headers = new Headers(members['headers'] as ConstructorParameters<typeof Headers>[0]);
       } catch {
         return undefined;
       }
@@ -103,8 +150,7 @@ export function fetchHit(ctx: CacheContext, input: unknown, init: RequestInit | 
   // A Vary'd entry is chosen by headers fetch adds: fetch must send them.
   if (found === undefined || !found.found || found.variants !== undefined) return undefined;
   const entry = found.entry;
-  // fetch decodes Content-Encoding itself.
-  if (!answersDirectly(entry.status) || pairValue(entry.headers, 'content-encoding') !== undefined) return undefined;
+  if (!answersDirectly(entry.status) || isEncoded(entry.headers)) return undefined;
   const reuse = reuseDecision(entry, request.directives, ctx.options, Date.now());
   if (reuse.action !== 'serve' || reuse.refresh) return undefined;
 
@@ -129,24 +175,32 @@ export function fetchHit(ctx: CacheContext, input: unknown, init: RequestInit | 
 
 /**
  * A body that, like fetch's, fails with the signal's reason when the signal
- * aborts before it is read; read, it lets go of the signal.
+ * aborts before it has been read to its end; read, it lets go of the signal.
  */
 function abortableBody(bytes: Uint8Array, signal: AbortSignal): ReadableStream<Uint8Array> {
   let onAbort: (() => void) | undefined;
-  return new ReadableStream<Uint8Array>({
+  let given = false;
+  const release = (): void => signal.removeEventListener('abort', onAbort as () => void);
+  const source: UnderlyingByteSource = {
+    type: 'bytes',
     start(controller) {
       onAbort = () => controller.error(signal.reason);
       signal.addEventListener('abort', onAbort, { once: true });
     },
     pull(controller) {
-      signal.removeEventListener('abort', onAbort as () => void);
-      if (bytes.byteLength > 0) controller.enqueue(new Uint8Array(bytes));
+      // The bytes on the first read, the end on the next: an abort in between still fails the body.
+      if (!given && bytes.byteLength > 0) {
+        given = true;
+        controller.enqueue(new Uint8Array(bytes));
+        return;
+      }
+      release();
       controller.close();
+      controller.byobRequest?.respond(0);
     },
-    cancel() {
-      signal.removeEventListener('abort', onAbort as () => void);
-    },
-  }, { highWaterMark: 0 });
+    cancel: release,
+  };
+  return new ReadableStream(source) as ReadableStream<Uint8Array>;
 }
 
 /**

@@ -118,7 +118,71 @@ describe('cache.fetch answers fresh hits itself', () => {
     expect(decisions.map(({ outcome, reason, url: decided }) => ({ outcome, reason, url: decided }))).to.deep.equal([{ outcome: 'hit', reason: 'fresh', url }]);
   });
 
+  it('init members at the values fetch gives no meaning of its own, URL-like inputs, an identity encoding', async () => {
+    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60', 'content-encoding': 'identity' }, 'data'));
+    const cache = env.cache();
+    const url = `${env.origin.url}/data`;
+    await stored(cache, url);
+    const defaults = { body: null, cache: 'default', credentials: 'include', mode: 'cors', keepalive: false, window: null, method: 'GET', redirect: 'follow' } as const;
+    for (const input of [url, new URL(url), { toString: () => url }]) {
+      const answer = cache.fetch(input as string, defaults);
+      expect(await answeredAtOnce(answer)).to.equal(true);
+      expect(await (await answer).text()).to.equal('data');
+    }
+    expect(env.origin.hits('/data')).to.equal(1);
+  });
+
+  it('a body read while the signal aborts fails like fetch\'s; it can be read with a BYOB reader', async () => {
+    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
+    const cache = env.cache();
+    const url = `${env.origin.url}/data`;
+    await stored(cache, url);
+    for (const fetching of [(signal: AbortSignal) => cache.fetch(url, { signal }), (signal: AbortSignal) => undiciFetch(url, { signal, dispatcher: cache.dispatcher })]) {
+      const controller = new AbortController();
+      const response = await fetching(controller.signal);
+      const reading = response.text();
+      controller.abort();
+      expect(await reading.then(() => undefined, (reason: unknown) => reason)).to.have.property('name', 'AbortError');
+    }
+    const response = await cache.fetch(url, { signal: new AbortController().signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader({ mode: 'byob' });
+    const { value } = await reader.read(new Uint8Array(16));
+    expect(Buffer.from(value as Uint8Array).toString()).to.equal('data');
+    expect((await reader.read(new Uint8Array(16))).done).to.equal(true);
+  });
+
   describe('and leaves to fetch what only fetch does right', () => {
+    it('request headers it could only read by using them up (an iterator): fetch sends them', async () => {
+      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
+      const cache = env.cache();
+      const url = `${env.origin.url}/data`;
+      await stored(cache, url);
+      const response = await cache.fetch(url, { headers: new Map([['authorization', 'Bearer secret']]).entries() as never });
+      await response.text();
+      expect(response.headers.get('cache-status')).to.equal('cachette; fwd=bypass; detail=credentialed');
+      expect(env.origin.requests.at(-1)?.headers['authorization']).to.equal('Bearer secret');
+    });
+
+    it('inits fetch refuses (headers: null, a signal that is no AbortSignal, not an object) and members it reads from a prototype', async () => {
+      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
+      const cache = env.cache();
+      const url = `${env.origin.url}/data`;
+      await stored(cache, url);
+      for (const init of [{ headers: null }, { signal: Object.assign(new EventTarget(), { aborted: false }) }, 42]) {
+        const refused = await cache.fetch(url, init as never).then(() => undefined, (reason: unknown) => reason);
+        expect(refused, JSON.stringify(init)).to.be.instanceOf(TypeError);
+      }
+      class Reload {
+        get cache(): string {
+          return 'no-store';
+        }
+      }
+      const reload = cache.fetch(url, new Reload() as never);
+      expect(await answeredAtOnce(reload)).to.equal(false);
+      await (await reload).text();
+      expect(env.origin.hits('/data')).to.equal(2);
+    });
+
     it('an encoded body (fetch decodes it)', async () => {
       env.origin.route('/gz', respond(200, { 'cache-control': 'max-age=60', 'content-encoding': 'gzip' }, gzipSync('decoded')));
       const cache = env.cache();
