@@ -24,7 +24,8 @@ function floorInterceptor(): Dispatcher.DispatcherComposeInterceptor {
   return () => (_opts, handler) => {
     const controller = { aborted: false, paused: false, reason: null, rawHeaders, rawTrailers: [], abort() {}, pause() {}, resume() {} };
     handler.onRequestStart?.(controller, {});
-    handler.onResponseStart?.(controller, 200, { ...HEADERS }, 'OK');
+    // Object.assign, not spread (a spread of these names is several times slower in V8: the floor would be no floor).
+    handler.onResponseStart?.(controller, 200, Object.assign({}, HEADERS), 'OK');
     handler.onResponseData?.(controller, BODY);
     handler.onResponseEnd?.(controller, {});
     return true;
