@@ -37,6 +37,15 @@ describe('cache.fetch answers fresh hits itself', () => {
     await cache.settled();
   }
 
+  /** A cache holding /data (body "data", fresh for a minute). */
+  async function storedData(): Promise<{ cache: HttpCache; url: string }> {
+    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
+    const cache = env.cache();
+    const url = `${env.origin.url}/data`;
+    await stored(cache, url);
+    return { cache, url };
+  }
+
   it('with what fetch would have answered through the interceptor: status, headers, body, url, type, clone', async () => {
     env.origin.route('/page', respond(203, {
       'cache-control': 'max-age=60',
@@ -84,17 +93,18 @@ describe('cache.fetch answers fresh hits itself', () => {
     expect(env.origin.hits('/data')).to.equal(1);
   });
 
-  it('a signal aborted after the response fails its unread body, as fetch does', async () => {
-    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-    const cache = env.cache();
-    const url = `${env.origin.url}/data`;
-    await stored(cache, url);
-    for (const fetching of [(signal: AbortSignal) => cache.fetch(url, { signal }), (signal: AbortSignal) => undiciFetch(url, { signal, dispatcher: cache.dispatcher })]) {
-      const controller = new AbortController();
-      const response = await fetching(controller.signal);
-      controller.abort();
-      const error = await response.text().then(() => undefined, (reason: unknown) => reason);
-      expect(error).to.have.property('name', 'AbortError');
+  it('a signal aborted after the response, or while its body is read, fails the body as fetch does', async () => {
+    const { cache, url } = await storedData();
+    const fetchings = [(signal: AbortSignal) => cache.fetch(url, { signal }), (signal: AbortSignal) => undiciFetch(url, { signal, dispatcher: cache.dispatcher })];
+    for (const fetching of fetchings) {
+      for (const abortWhileReading of [false, true]) {
+        const controller = new AbortController();
+        const response = await fetching(controller.signal);
+        if (!abortWhileReading) controller.abort();
+        const reading = response.text();
+        if (abortWhileReading) controller.abort();
+        expect(await reading.then(() => undefined, (reason: unknown) => reason)).to.have.property('name', 'AbortError');
+      }
     }
     const aborted = new AbortController();
     aborted.abort();
@@ -102,11 +112,17 @@ describe('cache.fetch answers fresh hits itself', () => {
     expect(refused).to.have.property('name', 'AbortError');
   });
 
+  it('a body bound to a signal can be read with a BYOB reader', async () => {
+    const { cache, url } = await storedData();
+    const response = await cache.fetch(url, { signal: new AbortController().signal });
+    const reader = (response.body as ReadableStream<Uint8Array>).getReader({ mode: 'byob' });
+    const { value } = await reader.read(new Uint8Array(16));
+    expect(Buffer.from(value as Uint8Array).toString()).to.equal('data');
+    expect((await reader.read(new Uint8Array(16))).done).to.equal(true);
+  });
+
   it('reports the hit on cachette:decision like any other', async () => {
-    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-    const cache = env.cache();
-    const url = `${env.origin.url}/data`;
-    await stored(cache, url);
+    const { cache, url } = await storedData();
     const decisions: Array<{ outcome: string; reason: string; url: string }> = [];
     const onDecision = (message: unknown) => decisions.push(message as { outcome: string; reason: string; url: string });
     diagnostics.subscribe('cachette:decision', onDecision);
@@ -132,31 +148,9 @@ describe('cache.fetch answers fresh hits itself', () => {
     expect(env.origin.hits('/data')).to.equal(1);
   });
 
-  it('a body read while the signal aborts fails like fetch\'s; it can be read with a BYOB reader', async () => {
-    env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-    const cache = env.cache();
-    const url = `${env.origin.url}/data`;
-    await stored(cache, url);
-    for (const fetching of [(signal: AbortSignal) => cache.fetch(url, { signal }), (signal: AbortSignal) => undiciFetch(url, { signal, dispatcher: cache.dispatcher })]) {
-      const controller = new AbortController();
-      const response = await fetching(controller.signal);
-      const reading = response.text();
-      controller.abort();
-      expect(await reading.then(() => undefined, (reason: unknown) => reason)).to.have.property('name', 'AbortError');
-    }
-    const response = await cache.fetch(url, { signal: new AbortController().signal });
-    const reader = (response.body as ReadableStream<Uint8Array>).getReader({ mode: 'byob' });
-    const { value } = await reader.read(new Uint8Array(16));
-    expect(Buffer.from(value as Uint8Array).toString()).to.equal('data');
-    expect((await reader.read(new Uint8Array(16))).done).to.equal(true);
-  });
-
   describe('and leaves to fetch what only fetch does right', () => {
     it('request headers it could only read by using them up (an iterator): fetch sends them', async () => {
-      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-      const cache = env.cache();
-      const url = `${env.origin.url}/data`;
-      await stored(cache, url);
+      const { cache, url } = await storedData();
       const response = await cache.fetch(url, { headers: new Map([['authorization', 'Bearer secret']]).entries() as never });
       await response.text();
       expect(response.headers.get('cache-status')).to.equal('cachette; fwd=bypass; detail=credentialed');
@@ -164,10 +158,7 @@ describe('cache.fetch answers fresh hits itself', () => {
     });
 
     it('inits fetch refuses (headers: null, a signal that is no AbortSignal, not an object) and members it reads from a prototype', async () => {
-      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-      const cache = env.cache();
-      const url = `${env.origin.url}/data`;
-      await stored(cache, url);
+      const { cache, url } = await storedData();
       for (const init of [{ headers: null }, { signal: Object.assign(new EventTarget(), { aborted: false }) }, 42]) {
         const refused = await cache.fetch(url, init as never).then(() => undefined, (reason: unknown) => reason);
         expect(refused, JSON.stringify(init)).to.be.instanceOf(TypeError);
@@ -226,10 +217,7 @@ describe('cache.fetch answers fresh hits itself', () => {
     });
 
     it('bad request headers (fetch rejects them) and options with effects of their own', async () => {
-      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-      const cache = env.cache();
-      const url = `${env.origin.url}/data`;
-      await stored(cache, url);
+      const { cache, url } = await storedData();
       const rejected = await cache.fetch(url, { headers: { 'bad name': 'x' } }).then(() => undefined, (reason: unknown) => reason);
       expect(rejected).to.be.instanceOf(TypeError);
       const reload = cache.fetch(url, { cache: 'no-store' });
@@ -252,10 +240,7 @@ describe('cache.fetch answers fresh hits itself', () => {
     });
 
     it('nothing after close(): the cache answers no more (and closing twice is closing once)', async () => {
-      env.origin.route('/data', respond(200, { 'cache-control': 'max-age=60' }, 'data'));
-      const cache = env.cache();
-      const url = `${env.origin.url}/data`;
-      await stored(cache, url);
+      const { cache, url } = await storedData();
       await cache.close();
       await cache.close();
       const refused = await cache.fetch(url).then(() => undefined, (reason: unknown) => reason);
