@@ -22,20 +22,20 @@ import { decide } from './respond.js';
  * gives the others a meaning of their own, or an error): any other member
  * that is not undefined, and fetch answers.
  */
-const HONOURED: Record<string, (value: unknown) => boolean> = {
-  method: (value) => typeof value === 'string' && /^(get|head)$/i.test(value),
-  headers: () => true, // checked below
-  signal: (value) => value === null || value instanceof AbortSignal,
+const HONOURED = new Map<string | symbol, (value: unknown) => boolean>([
+  ['method', (value) => typeof value === 'string' && /^(get|head)$/i.test(value)],
+  ['headers', () => true], // checked below
+  ['signal', (value) => value === null || value instanceof AbortSignal],
   // A fresh plain response is no redirect: every redirect mode gets it as it is.
-  redirect: (value) => value === 'follow' || value === 'manual' || value === 'error',
-  body: (value) => value === null,
-  cache: (value) => value === 'default',
-  credentials: (value) => value === 'same-origin' || value === 'include' || value === 'omit',
-  mode: (value) => value === 'cors',
-  keepalive: (value) => typeof value === 'boolean',
-  priority: (value) => value === 'auto',
-  window: (value) => value === null,
-};
+  ['redirect', (value) => value === 'follow' || value === 'manual' || value === 'error'],
+  ['body', (value) => value === null],
+  ['cache', (value) => value === 'default'],
+  ['credentials', (value) => value === 'same-origin' || value === 'include' || value === 'omit'],
+  ['mode', (value) => value === 'cors'],
+  ['keepalive', (value) => typeof value === 'boolean'],
+  ['priority', (value) => value === 'auto'],
+  ['window', (value) => value === null],
+]);
 
 /** Request headers fetch would send as given, that can be read here without using them up. */
 function readableTwice(headers: unknown): boolean {
@@ -120,7 +120,7 @@ function answer(ctx: CacheContext, input: unknown, init: unknown): Response | un
     for (const name of Reflect.ownKeys(members)) {
       const value = members[name];
       if (value === undefined) continue;
-      const honours = typeof name === 'string' ? HONOURED[name] : undefined;
+      const honours = HONOURED.get(name);
       if (honours === undefined || !honours(value)) return undefined;
     }
     if (typeof members['method'] === 'string') method = members['method'].toUpperCase();
