@@ -138,9 +138,9 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   const crossInstance = ctx.options.crossInstance;
   try {
     if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
-      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight), crossInstance);
+      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), crossInstance);
     }
-    forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight));
+    forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally));
   } catch (error) {
     // The dispatch threw before any response: identical requests waiting on this one start over.
     flight?.settle({ kind: 'abandoned' });
@@ -256,13 +256,12 @@ function forwardTo(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handl
   const retryUnconditionally = stale !== undefined && stale.conditional
     ? () => forwardTo(ctx, dispatch, opts, handler, request, { ...info, stale: { ...stale, conditional: false } })
     : undefined;
-  const handling: ForwardInfo = { fwd: info.fwd, variants: info.variants, stale, flight: info.flight, onFinished: info.onFinished, retryUnconditionally };
-  dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, handling));
+  dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, withFlight(info, info.flight, retryUnconditionally)));
 }
 
-/** `info` for the request leading `flight` (built field by field: a spread of these objects is slow in V8). */
-function withFlight(info: ForwardInfo, flight: Flight | undefined): ForwardInfo {
-  return { fwd: info.fwd, variants: info.variants, stale: info.stale, flight, onFinished: info.onFinished, retryUnconditionally: info.retryUnconditionally };
+/** `info` with this flight and retry (built field by field: a spread of these objects is slow in V8). */
+function withFlight(info: ForwardInfo, flight: Flight | undefined, retryUnconditionally: (() => void) | undefined): ForwardInfo {
+  return { fwd: info.fwd, variants: info.variants, stale: info.stale, flight, onFinished: info.onFinished, retryUnconditionally };
 }
 
 /** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */
