@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import { consumersReadRawHeaders, toRawHeaders } from './undici-compat.js';
+import { consumersReadRawHeaders, legacyHeadersHandler, toRawHeaders } from './undici-compat.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
@@ -18,7 +18,7 @@ export interface ReplayResponse {
   headers: ResponseHeaders;
   /** Omitted or empty for bodiless responses (HEAD, 204, 304). */
   body?: Uint8Array | undefined;
-  /** Builds the headers as raw Buffer pairs (undici 8 consumers such as fetch read them; most never ask). */
+  /** Builds the headers as raw Buffer pairs, for consumers that take them (undici 8's from the controller, undici 7's v1 handlers). */
   rawHeaders?: (() => Buffer[]) | undefined;
 }
 
@@ -95,7 +95,13 @@ class Replay implements Dispatcher.DispatchController {
     try {
       handler.onRequestStart?.(this, {});
       if (this.#aborted) return;
-      handler.onResponseStart?.(this, response.status, response.headers as never, response.statusText);
+      const legacy = response.rawHeaders === undefined ? undefined : legacyHeadersHandler(handler);
+      if (legacy !== undefined) {
+        // What undici's adapter would do, minus turning every header back into a Buffer.
+        if (legacy.onHeaders(response.status, (response.rawHeaders as () => Buffer[])(), () => this.resume(), response.statusText) === false) this.pause();
+      } else {
+        handler.onResponseStart?.(this, response.status, response.headers as never, response.statusText);
+      }
     } catch (error) {
       this.#fail(toError(error));
       return;

@@ -5,7 +5,7 @@
  */
 import { pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredResponse } from '../serialize.js';
-import { consumersReadRawHeaders, toRawHeaders } from './undici-compat.js';
+import { toRawHeaders } from './undici-compat.js';
 import { formatCacheStatus } from './cache-status.js';
 
 interface Prepared {
@@ -13,6 +13,7 @@ interface Prepared {
   base: ResponseHeaders;
   /** Cache-Status members from caches nearer the origin, to put before ours. */
   upstream: string | undefined;
+  /** The base headers as raw Buffer pairs, built on first use. */
   raw: Buffer[] | undefined;
   /** The last Age and Cache-Status values served, as raw header values: most hits repeat them. */
   lastAge: RawValue;
@@ -41,7 +42,7 @@ function prepare(entry: StoredResponse): Prepared {
     ready = {
       base: all,
       upstream: upstreamValue === undefined ? undefined : Array.isArray(upstreamValue) ? upstreamValue.join(', ') : upstreamValue,
-      raw: consumersReadRawHeaders ? toRawHeaders(all) : undefined,
+      raw: undefined,
       lastAge: NO_VALUE,
       lastStatus: NO_VALUE,
       lastHit: undefined,
@@ -64,7 +65,7 @@ export function storedHeaders(entry: StoredResponse, skip?: (name: string) => bo
 export interface ServedHeaders {
   headers: ResponseHeaders;
   /** The raw form, built only if a consumer asks for it. */
-  rawHeaders: (() => Buffer[]) | undefined;
+  rawHeaders: () => Buffer[];
 }
 
 /**
@@ -85,8 +86,8 @@ export function servedHeaders(entry: StoredResponse, ageSeconds: number, ttl: nu
   const headers: ResponseHeaders = Object.assign({}, ready.base);
   headers['age'] = age;
   headers['cache-status'] = cacheStatus;
-  const raw = ready.raw;
-  const rawHeaders = raw === undefined ? undefined : () => {
+  const rawHeaders = (): Buffer[] => {
+    const raw = ready.raw ??= toRawHeaders(ready.base);
     // A new array every time (consumers such as undici's decompress interceptor edit it in place).
     if (ready.lastAge.text !== age) ready.lastAge = { text: age, bytes: Buffer.from(age, 'latin1') };
     if (ready.lastStatus.text !== cacheStatus) ready.lastStatus = { text: cacheStatus, bytes: Buffer.from(cacheStatus, 'latin1') };

@@ -37,6 +37,44 @@ export function forEveryConsumer(dispatcher: Dispatcher): Dispatcher {
  */
 export const consumersReadRawHeaders = Dispatcher1Wrapper !== undefined;
 
+/** A v1 handler's methods, which undici 7's adapter for it still exposes. */
+export interface LegacyHeadersHandler {
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean | void;
+}
+
+/**
+ * undici 7 hands interceptors a v1 handler (undici.request's, fetch's) inside
+ * its adapter, whose onResponseStart turns the parsed headers back into
+ * Buffers on every response. A cache holding the headers as Buffers already
+ * can skip that by calling the adapter's onHeaders, which goes straight to
+ * the v1 handler. The adapter's class is found by asking undici to wrap a
+ * v1 handler once; undefined where it does not (undici 8, whose consumers
+ * read `controller.rawHeaders` instead).
+ */
+const LegacyAdapter: (abstract new (...args: never[]) => object) | undefined = (() => {
+  if (consumersReadRawHeaders) return undefined;
+  let adapter: unknown;
+  try {
+    const probe = new undici.Dispatcher().compose(() => (_opts, handler) => {
+      adapter = handler.constructor;
+      return true;
+    });
+    probe.dispatch({ origin: 'http://localhost', path: '/', method: 'GET' }, { onHeaders: () => true, onError: () => {} } as never);
+  } catch {
+    return undefined;
+  }
+  if (typeof adapter !== 'function' || adapter === Object) return undefined;
+  const proto = (adapter as { prototype: Record<string, unknown> }).prototype;
+  return typeof proto['onHeaders'] === 'function' && typeof proto['onResponseStart'] === 'function'
+    ? adapter as abstract new (...args: never[]) => object
+    : undefined;
+})();
+
+/** The handler, when it is undici 7's adapter around a v1 handler (it takes the headers as Buffers). */
+export function legacyHeadersHandler(handler: Dispatcher.DispatchHandler): LegacyHeadersHandler | undefined {
+  return LegacyAdapter !== undefined && handler instanceof LegacyAdapter ? handler as unknown as LegacyHeadersHandler : undefined;
+}
+
 export function toRawHeaders(headers: Record<string, string | string[] | undefined>): Buffer[] {
   const raw: Buffer[] = [];
   for (const name in headers) {

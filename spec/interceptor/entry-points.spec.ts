@@ -160,6 +160,48 @@ describe('a hit from memory', () => {
     }
   });
 
+  it('a v1 handler (onHeaders, onData, onComplete) gets every header of a hit, and pausing in onHeaders holds the body back', async () => {
+    env.origin.route('/links', respond(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', link: ['</a>; rel=a', '</b>; rel=b'] }, 'body'));
+    const cache = env.cache();
+    const agent = new Agent().compose(cache.interceptor());
+    const events: string[] = [];
+    let headers: string[] = [];
+    let resume: (() => void) | undefined;
+    try {
+      await (await request(`${env.origin.url}/links`, { dispatcher: agent })).body.text();
+      await cache.settled();
+      agent.dispatch({ origin: env.origin.url, path: '/links', method: 'GET' }, {
+        onConnect: () => events.push('connect'),
+        onHeaders: (status: number, raw: Array<Buffer | Buffer[]>, resumeBody: () => void) => {
+          events.push(`status ${status}`);
+          // A v1 handler takes a repeated field as repeated pairs or as one name with an array of values.
+          headers = raw.flatMap((value, i) => (i % 2 === 1 ? [] : [value as Buffer].flatMap((name) => [raw[i + 1]].flat().flatMap((item) => [name, item as Buffer]))))
+            .map((bytes) => bytes.toString('latin1'));
+          resume = resumeBody;
+          return false;
+        },
+        onData: (chunk: Buffer) => {
+          events.push(`data ${chunk.toString()}`);
+          return true;
+        },
+        onComplete: () => events.push('end'),
+        onError: (error: Error) => events.push(`error ${error.message}`),
+      } as unknown as Dispatcher.DispatchHandler);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(events).to.deep.equal(['connect', 'status 200']);
+      const pairs = headers.flatMap((value, i) => (i % 2 === 0 ? [`${value.toLowerCase()}: ${headers[i + 1]}`] : []));
+      expect(pairs).to.include.members(['content-type: text/plain', 'link: </a>; rel=a', 'link: </b>; rel=b', 'content-length: 4']);
+      expect(pairs.find((pair) => pair.startsWith('cache-status: '))).to.match(/^cache-status: cachette; hit; ttl=\d+$/);
+      expect(pairs.find((pair) => pair.startsWith('age: '))).to.match(/^age: \d+$/);
+      resume?.();
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(events).to.deep.equal(['connect', 'status 200', 'data body', 'end']);
+    } finally {
+      await agent.close();
+    }
+    expect(env.origin.hits('/links')).to.equal(1);
+  });
+
   it('Age and Cache-Status follow each entry, whichever was served last', async () => {
     env.origin.route('/young', respond(200, { 'cache-control': 'max-age=60' }, 'young'));
     env.origin.route('/old', respond(200, { 'cache-control': 'max-age=600', age: '100' }, 'old'));
