@@ -1,10 +1,13 @@
 /**
  * The miss path: a loopback origin alone vs the same requests through
- * cachette (a miss, then the store, off the response path); and 100
+ * cachette (a miss, then the store, off the response path), through
+ * undici's own cache, and through a floor interceptor that only keeps a
+ * copy of each body (the least a cache that stores must do); and 100
  * concurrent identical misses: how many reach the origin. Prints one JSON line.
  */
 import http from 'node:http';
 import * as undici from 'undici';
+import type { Dispatcher } from 'undici';
 import { createCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
 import { measureInterleaved, machine } from './harness.js';
@@ -39,7 +42,45 @@ const get = (dispatcher: undici.Dispatcher) => async () => {
 const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
 const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: 256 * 1024 * 1024, maxCount: 1_000_000 });
 const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
-const results = await measureInterleaved({ origin: get(plain), cachette: get(cached), undici: get(undiciCached) }, { warmup: 500, rounds: 11, perRound: 500 });
+
+/**
+ * The floor of a storing cache: pass every response on and keep an
+ * exact-size copy of its body (the caller's chunks are theirs to change), up
+ * to the same number of bytes as the caches; no key, no policy, no encoding.
+ */
+function copyKeepingInterceptor(maxBytes: number): Dispatcher.DispatcherComposeInterceptor {
+  const kept = new Map<string, Buffer>();
+  let keptBytes = 0;
+  return (dispatch) => (opts, handler) => {
+    const chunks: Buffer[] = [];
+    return dispatch(opts, {
+      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+      onResponseStart: (controller, status, headers, statusText) => handler.onResponseStart?.(controller, status, headers, statusText),
+      onResponseData: (controller, chunk) => {
+        chunks.push(chunk);
+        handler.onResponseData?.(controller, chunk);
+      },
+      onResponseEnd: (controller, trailers) => {
+        handler.onResponseEnd?.(controller, trailers);
+        let size = 0;
+        for (const chunk of chunks) size += chunk.byteLength;
+        const copy = Buffer.allocUnsafeSlow(size);
+        let offset = 0;
+        for (const chunk of chunks) offset += chunk.copy(copy, offset);
+        kept.set(`${opts.origin}${opts.path}`, copy);
+        keptBytes += size;
+        for (const [key, value] of kept) {
+          if (keptBytes <= maxBytes) break;
+          kept.delete(key);
+          keptBytes -= value.byteLength;
+        }
+      },
+      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+    });
+  };
+}
+const floor = new undici.Agent().compose(copyKeepingInterceptor(256 * 1024 * 1024));
+const results = await measureInterleaved({ origin: get(plain), floor: get(floor), cachette: get(cached), undici: get(undiciCached) }, { warmup: 500, rounds: 11, perRound: 500 });
 await cache.settled();
 
 // 100 identical misses at once.
@@ -49,11 +90,12 @@ const burst = await Promise.all(Array.from({ length: 100 }, async () => {
 }));
 
 await plain.close();
+await floor.close();
 await undiciCached.close();
 await cache.close();
 server.close();
 process.stdout.write(`${JSON.stringify({
   machine: machine(),
-  miss: { originUs: results['origin'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] },
+  miss: { originUs: results['origin'], floorUs: results['floor'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] },
   coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
 })}\n`);
