@@ -58,12 +58,15 @@ export class EntryWriter {
   readonly #aliasUpdates = new Map<string, Promise<void>>();
   readonly #maxBacklogBytes: number;
   #backlogBytes = 0;
-  /** Writes waiting for the next turn of the event loop: one setImmediate starts them all. */
+  /** Writes waiting to start: one timer starts them all (see #enqueue). */
   #queued: Array<() => void> = [];
   readonly #runQueued = (): void => {
     const queued = this.#queued;
     this.#queued = [];
     for (const run of queued) run();
+  };
+  readonly #runQueuedNextTurn = (): void => {
+    setImmediate(this.#runQueued);
   };
 
   constructor(ctx: CacheContext) {
@@ -121,9 +124,13 @@ export class EntryWriter {
           .catch((error: unknown) => this.#ctx.reporter.storageError({ operation: name, partition: this.#ctx.responses.name, error }))
           .finally(resolve);
       };
-      // Off the response path: encoding and I/O start after the caller's callbacks ran.
+      // Off the response path: encoding and I/O start a turn of the event loop after the response
+      // ended. undici writes the next request on a kept-alive connection in the check phase that
+      // follows a response (a setImmediate it schedules after our handler ran): a write started in
+      // that same phase would go first and hold that request back; one started in the next turn
+      // runs while it is on its way.
       this.#queued.push(run);
-      if (this.#queued.length === 1) setImmediate(this.#runQueued);
+      if (this.#queued.length === 1) setImmediate(this.#runQueuedNextTurn);
     });
     for (const [key, record] of records) {
       this.#chains.set(key, done);

@@ -2,7 +2,7 @@ import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
 import { gzipSync } from 'node:zlib';
 import { request } from 'undici';
-import { sleep } from '../../fixtures/origin.js';
+import { respond, sleep } from '../../fixtures/origin.js';
 import diagnostics from 'node:diagnostics_channel';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { withLatency } from '../../fixtures/storage-views.js';
@@ -34,6 +34,33 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     expect(rest).to.equal('last chunk');
     await cache.settled();
     expect(await cache.contains({ url: `${env.origin.url}/slow` })).to.equal(true);
+  });
+
+  it('stores a response after the next request on the same kept-alive connection has gone out, not before', async () => {
+    for (const path of ['/a', '/b']) env.origin.route(path, respond(200, { 'cache-control': 'max-age=60', 'content-length': '1' }, 'x'));
+    const events: string[] = [];
+    const storage = new MemoryStorage();
+    const responses = storage.partition('responses');
+    const set = responses.set.bind(responses);
+    responses.set = async (key, value, opts) => {
+      events.push('store');
+      return set(key, value, opts);
+    };
+    // undici reports each request whose headers it has written to the socket.
+    const sent = (message: unknown): void => {
+      events.push(`sent ${(message as { request: { path: string } }).request.path}`);
+    };
+    diagnostics.subscribe('undici:client:sendHeaders', sent);
+    try {
+      const cache = env.cache({ storage });
+      // Back to back, as a loop of requests goes: the second is sent while the first waits to be stored.
+      await (await request(`${env.origin.url}/a`, { dispatcher: cache.dispatcher })).body.text();
+      await (await request(`${env.origin.url}/b`, { dispatcher: cache.dispatcher })).body.text();
+      await cache.settled();
+    } finally {
+      diagnostics.unsubscribe('undici:client:sendHeaders', sent);
+    }
+    expect(events).to.deep.equal(['sent /a', 'sent /b', 'store', 'store']);
   });
 
   it('does not store a response the caller aborted', async () => {
