@@ -2,10 +2,15 @@
  * The miss path: a loopback origin alone vs the same requests through
  * cachette (a miss, then the store, off the response path), through
  * undici's own cache, and through a floor interceptor that only keeps a
- * copy of each body (the least a cache that stores must do); and 100
- * concurrent identical misses: how many reach the origin. Prints one JSON line.
+ * copy of each body (the least a cache that stores must do). Twice: with
+ * the origin in a process of its own (as real origins are), and in this
+ * process (then every microsecond of the cache's work, stored or not, adds
+ * to the time: a measure of CPU). And 100 concurrent identical misses: how
+ * many reach the origin. Prints one JSON line.
  */
 import http from 'node:http';
+import { fork } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
 import { createCache } from '../lib/cache.js';
@@ -29,19 +34,12 @@ const server = http.createServer((req, res) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
-const plain = new undici.Agent();
-const cache = createCache({ storage: new MemoryStorage({ maxBytes: 256 * 1024 * 1024 }) });
-const cached = new undici.Agent().compose(cache.interceptor());
 let counter = 0;
-const get = (dispatcher: undici.Dispatcher) => async () => {
+const get = (base: string, dispatcher: Dispatcher) => async () => {
   // A URL never asked before: every request is a miss.
   const response = await undici.request(`${base}/item?n=${counter++}`, { dispatcher });
   await response.body.arrayBuffer();
 };
-// undici's own cache, for comparison: what storing each response costs a peer.
-const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
-const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: 256 * 1024 * 1024, maxCount: 1_000_000 });
-const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
 
 /**
  * The floor of a storing cache: pass every response on and keep an
@@ -79,23 +77,50 @@ function copyKeepingInterceptor(maxBytes: number): Dispatcher.DispatcherComposeI
     });
   };
 }
-const floor = new undici.Agent().compose(copyKeepingInterceptor(256 * 1024 * 1024));
-const results = await measureInterleaved({ origin: get(plain), floor: get(floor), cachette: get(cached), undici: get(undiciCached) }, { warmup: 500, rounds: 11, perRound: 500 });
-await cache.settled();
 
+const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
+const MAX_BYTES = 256 * 1024 * 1024;
+
+/** Each contender with fresh storage (so that both runs start empty), measured against `base`. */
+async function misses(base: string) {
+  const plain = new undici.Agent();
+  const floor = new undici.Agent().compose(copyKeepingInterceptor(MAX_BYTES));
+  const cache = createCache({ storage: new MemoryStorage({ maxBytes: MAX_BYTES }) });
+  const cached = new undici.Agent().compose(cache.interceptor());
+  // undici's own cache, for comparison: what storing each response costs a peer.
+  const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: MAX_BYTES, maxCount: 1_000_000 });
+  const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
+  const results = await measureInterleaved(
+    { origin: get(base, plain), floor: get(base, floor), cachette: get(base, cached), undici: get(base, undiciCached) },
+    { warmup: 500, rounds: 11, perRound: 500 },
+  );
+  await cache.settled();
+  await Promise.all([plain.close(), floor.close(), undiciCached.close(), cache.close()]);
+  return { originUs: results['origin'], floorUs: results['floor'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] };
+}
+
+const child = fork(fileURLToPath(new URL('./origin-process.js', import.meta.url)));
+const childPort = await new Promise<number>((resolve, reject) => {
+  child.once('message', (port) => resolve(port as number));
+  child.once('error', reject);
+});
+const ownProcess = await misses(`http://127.0.0.1:${childPort}`);
+child.disconnect();
+const sameProcess = await misses(base);
+
+const burstCache = createCache();
+const cached = new undici.Agent().compose(burstCache.interceptor());
 // 100 identical misses at once.
 const burst = await Promise.all(Array.from({ length: 100 }, async () => {
   const response = await undici.request(`${base}/slow`, { dispatcher: cached });
   return (await response.body.arrayBuffer()).byteLength;
 }));
 
-await plain.close();
-await floor.close();
-await undiciCached.close();
-await cache.close();
+await cached.close();
+await burstCache.close();
 server.close();
 process.stdout.write(`${JSON.stringify({
   machine: machine(),
-  miss: { originUs: results['origin'], floorUs: results['floor'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] },
+  miss: { ownProcess, sameProcess },
   coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
 })}\n`);
