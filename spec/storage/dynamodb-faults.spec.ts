@@ -99,6 +99,32 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
     });
   }
 
+  it('50 reads under way at once against a stalled DynamoDB all end at the read deadline, and Node warns of no listener leak', async () => {
+    const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
+    const partition = storage.partition('p');
+    nock(endpoint).persist().post('/').delay(2000).reply(200, {});
+    const warnings: string[] = [];
+    const onWarning = (warning: Error): void => {
+      warnings.push(`${warning.name}: ${warning.message}`);
+    };
+    process.on('warning', onWarning);
+    try {
+      const started = performance.now();
+      const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => partition.get(`k${i}`)));
+      const elapsed = performance.now() - started;
+      for (const result of results) {
+        expect(result.status).to.equal('rejected');
+        expect(String((result as PromiseRejectedResult).reason)).to.match(/did not answer within the deadline/);
+      }
+      // At least the deadline, at most a tenth more (reads that start together share one), plus this machine's slack.
+      expect(elapsed).to.be.within(READ_TIMEOUT - 5, READ_TIMEOUT * 1.1 + 300);
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(warnings).to.deep.equal([]);
+    } finally {
+      process.off('warning', onWarning);
+    }
+  });
+
   it('a refused request (a validation error) is reported loudly and does not open the breaker', async () => {
     env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
     const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
