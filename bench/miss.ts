@@ -35,9 +35,9 @@ await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
 let counter = 0;
-const get = (base: string, dispatcher: Dispatcher) => async () => {
+const get = (origin: string, dispatcher: Dispatcher) => async () => {
   // A URL never asked before: every request is a miss.
-  const response = await undici.request(`${base}/item?n=${counter++}`, { dispatcher });
+  const response = await undici.request(`${origin}/item?n=${counter++}`, { dispatcher });
   await response.body.arrayBuffer();
 };
 
@@ -81,8 +81,8 @@ function copyKeepingInterceptor(maxBytes: number): Dispatcher.DispatcherComposeI
 const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
 const MAX_BYTES = 256 * 1024 * 1024;
 
-/** Each contender with fresh storage (so that both runs start empty), measured against `base`. */
-async function misses(base: string) {
+/** Each contender with fresh storage (so that both runs start empty), measured against `origin`. */
+async function misses(origin: string) {
   const plain = new undici.Agent();
   const floor = new undici.Agent().compose(copyKeepingInterceptor(MAX_BYTES));
   const cache = createCache({ storage: new MemoryStorage({ maxBytes: MAX_BYTES }) });
@@ -91,7 +91,7 @@ async function misses(base: string) {
   const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: MAX_BYTES, maxCount: 1_000_000 });
   const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
   const results = await measureInterleaved(
-    { origin: get(base, plain), floor: get(base, floor), cachette: get(base, cached), undici: get(base, undiciCached) },
+    { origin: get(origin, plain), floor: get(origin, floor), cachette: get(origin, cached), undici: get(origin, undiciCached) },
     { warmup: 500, rounds: 11, perRound: 500 },
   );
   await cache.settled();
