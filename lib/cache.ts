@@ -3,7 +3,7 @@
  * ways to use it — `fetch`, `dispatcher`, `interceptor()`, `install()` — and
  * to manage it — `clear`, `delete`, `contains`, `close`.
  */
-import { Agent, fetch as undiciFetch, getGlobalDispatcher, setGlobalDispatcher, type Dispatcher } from 'undici';
+import { Agent, Dispatcher, Request as UndiciRequest, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
 import { assertPartition, canDeleteByAge, isSweepable, type Partition, type Storage } from './storage/contract.js';
 import { CircuitBreaker } from './storage/breaker.js';
@@ -18,10 +18,10 @@ import type { CacheContext } from './interceptor/context.js';
 import { EntryWriter } from './interceptor/writer.js';
 import { Flights } from './interceptor/single-flight.js';
 import { createInterceptor } from './interceptor/index.js';
-import { fetchHit } from './interceptor/fetch-hit.js';
 import { invalidateKeys } from './interceptor/invalidate.js';
 import { forEveryConsumer } from './interceptor/undici-compat.js';
 import { describe } from './describe.js';
+import { resolveControl, NO_CONTROL, type FetchCacheMode, type RequestCacheOptions, type RequestControl } from './policy/control.js';
 
 export interface DeleteOptions {
   /** Delete the entries of these URLs (GET/HEAD), their variants and the cached redirects leading to them. */
@@ -43,8 +43,17 @@ export interface ContainsOptions {
   key?: string;
 }
 
-type FetchInput = Parameters<typeof undiciFetch>[0];
-type FetchInit = NonNullable<Parameters<typeof undiciFetch>[1]>;
+/** `cache.fetch`'s init: fetch's own, a `dispatcher` to compose the cache onto, and the per-request options. */
+export type CacheFetchInit = Omit<RequestInit, 'dispatcher'> & {
+  /** Fetch's cache mode (see the README's table). */
+  cache?: FetchCacheMode;
+  dispatcher?: Dispatcher;
+  /** Per-request control of the cache (never sent to the origin). */
+  cachette?: RequestCacheOptions;
+};
+
+/** The runtime's own `fetch`, through this cache. */
+export type CacheFetch = (input: string | URL | Request, init?: CacheFetchInit) => Promise<Response>;
 
 export class HttpCache {
   /** The responses partition: raw access, errors are thrown (unlike on the request path). */
@@ -60,6 +69,15 @@ export class HttpCache {
   #previousGlobal: Dispatcher | undefined;
   #installed = false;
   #closing: Promise<void> | undefined;
+
+  /**
+   * The runtime's own `fetch` (Node's global one) with this cache as its
+   * dispatcher: same arguments, same Response and Headers classes. A function
+   * of its own (`const { fetch } = cache` works), to hand to any SDK. Fetch's
+   * `cache` mode is honoured, and `init.cachette` holds per-request options.
+   * A `dispatcher` in `init` gets the cache composed onto it.
+   */
+  readonly fetch: CacheFetch = (input, init) => this.#fetch(input, init);
 
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
@@ -107,21 +125,24 @@ export class HttpCache {
     return this.#dispatcher;
   }
 
-  /** undici's fetch through this cache. A `dispatcher` in `init` gets the cache composed onto it. */
-  fetch(input: FetchInput, init?: FetchInit): ReturnType<typeof undiciFetch> {
-    // A fresh hit in storage that reads synchronously is answered without fetch's machinery.
-    if (this.#closing === undefined) {
-      const hit = fetchHit(this.#ctx, input, init);
-      if (hit !== undefined) return Promise.resolve(hit);
-    }
-    // Not an object: fetch's own error (before any dispatcher is used).
-    if (init !== undefined && init !== null && typeof init !== 'object') return undiciFetch(input, init);
+  #fetch(input: string | URL | Request, init: CacheFetchInit | undefined): Promise<Response> {
+    // Not an object: fetch's own error.
+    if (init !== undefined && init !== null && typeof init !== 'object') return globalThis.fetch(input, init);
     try {
-      const dispatcher = init?.dispatcher === undefined ? this.dispatcher : init.dispatcher.compose(this.interceptor());
-      // init itself stays as given (its prototype's getters and non-enumerable members included), the dispatcher in front.
-      return undiciFetch(input, Object.create(init ?? null, { dispatcher: { value: dispatcher, enumerable: true } }) as FetchInit);
+      const request = runtimeRequest(input);
+      const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
+      const control = resolveControl(init?.cachette, fetchMode);
+      const composed = init?.dispatcher == null ? this.dispatcher : forEveryConsumer(init.dispatcher.compose(this.interceptor()));
+      // init itself stays as given (its prototype's getters and non-enumerable members included), with ours in front.
+      const members: PropertyDescriptorMap = {
+        dispatcher: { value: control === NO_CONTROL ? composed : new ControlledDispatcher(composed, control), enumerable: true },
+      };
+      // Fetch's only-if-cached needs a same-origin request, a browser notion: the cache answers it, fetch sees a plain request.
+      if (control.mode === 'only-if-cached') members['cache'] = { value: 'default', enumerable: true };
+      if (init?.cachette !== undefined) members['cachette'] = { value: undefined, enumerable: true };
+      return globalThis.fetch(request, Object.create(init ?? null, members) as RequestInit);
     } catch (error) {
-      return Promise.reject(error); // an init whose dispatcher cannot be read: a rejection, as fetch gives
+      return Promise.reject(error); // an init that cannot be read, a bad per-request option: a rejection, as fetch gives
     }
   }
 
@@ -242,4 +263,52 @@ async function deleteWhere(partition: Partition, matches: (record: NonNullable<R
     if (record === undefined || matches(record)) doomed.push(key);
   }
   return doomed.length === 0 ? 0 : partition.bulkDelete(doomed);
+}
+
+/**
+ * Dispatches with the per-request options in the dispatch options, where the
+ * interceptor reads them (fetch passes a dispatcher nothing of its init).
+ */
+class ControlledDispatcher extends Dispatcher {
+  readonly #dispatcher: Dispatcher;
+  readonly #control: RequestControl;
+
+  constructor(dispatcher: Dispatcher, control: RequestControl) {
+    super();
+    this.#dispatcher = dispatcher;
+    this.#control = control;
+  }
+
+  override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
+    const controlled: Dispatcher.DispatchOptions & { cachette?: RequestControl } = Object.assign({}, options);
+    controlled.cachette = this.#control;
+    return this.#dispatcher.dispatch(controlled, handler);
+  }
+
+  // One request's view of the cache's dispatcher: closing it closes nothing.
+  override close(): Promise<void> {
+    return Promise.resolve();
+  }
+
+  override destroy(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** The input as the runtime's fetch takes it: a Request of the undici package becomes the runtime's own. */
+function runtimeRequest(input: string | URL | Request): string | URL | Request {
+  if (!(input instanceof UndiciRequest) || input instanceof Request) return input;
+  return new Request(input.url, {
+    method: input.method,
+    headers: [...input.headers],
+    body: input.body,
+    signal: input.signal,
+    redirect: input.redirect,
+    cache: input.cache,
+    credentials: input.credentials,
+    integrity: input.integrity,
+    keepalive: input.keepalive,
+    referrerPolicy: input.referrerPolicy,
+    ...(input.body === null ? {} : { duplex: 'half' }),
+  } as RequestInit);
 }

@@ -1,4 +1,5 @@
-export { createCache, HttpCache, type DeleteOptions, type ContainsOptions } from './cache.js';
+export { createCache, HttpCache, type DeleteOptions, type ContainsOptions, type CacheFetch, type CacheFetchInit } from './cache.js';
+export type { RequestCacheOptions, FetchCacheMode } from './policy/control.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 export { TieredStorage, type TieredStorageOptions } from './storage/tiered.js';
 export {

@@ -254,9 +254,9 @@ function resolveCrossInstance(value: CacheOptions['coalesceAcrossInstances']): R
   return { leaseMs: lease * 1000, waitMs: wait * 1000 };
 }
 
-function checkExpiration(value: unknown, name: string, allowNoStore: true): UrlExpiration;
-function checkExpiration(value: unknown, name: string, allowNoStore: false): Expiration;
-function checkExpiration(value: unknown, name: string, allowNoStore: boolean): UrlExpiration {
+export function checkExpiration(value: unknown, name: string, allowNoStore: true): UrlExpiration;
+export function checkExpiration(value: unknown, name: string, allowNoStore: false): Expiration;
+export function checkExpiration(value: unknown, name: string, allowNoStore: boolean): UrlExpiration {
   if (value === 'never') return value;
   if (allowNoStore && value === 'no-store') return value;
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value;
@@ -289,7 +289,7 @@ function checkStringList(value: unknown, name: string, valid: (item: string) => 
   return value as string[];
 }
 
-function checkWindow(value: unknown, name: string): number {
+export function checkWindow(value: unknown, name: string): number {
   if (value === undefined || value === false) return 0;
   if (value === true) return Number.POSITIVE_INFINITY;
   if (typeof value === 'number' && Number.isFinite(value) && value >= 0) return value * 1000;
@@ -297,10 +297,12 @@ function checkWindow(value: unknown, name: string): number {
 }
 
 /**
- * The lifetime configured for a URL, in ms: the first matching urlsExpireAfter
- * rule, else expireAfter. `'no-store'` when a rule says not to cache.
+ * The lifetime configured for a URL, in ms: the request's own `expireAfter`
+ * if it has one, else the first matching urlsExpireAfter rule, else
+ * expireAfter. `'no-store'` when a rule says not to cache.
  */
-export function configuredLifetime(options: ResolvedOptions, url: string, now: number): number | 'no-store' | undefined {
+export function configuredLifetime(options: ResolvedOptions, url: string, now: number, requested?: UrlExpiration): number | 'no-store' | undefined {
+  if (requested !== undefined) return toLifetime(requested, now);
   for (const rule of options.urlRules) {
     if (rule.matches(url)) return toLifetime(rule.expiration, now);
   }

@@ -16,7 +16,7 @@
 import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
-import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
+import { storeDecision, isEventStream, type StorePlan, type StoreDecision } from '../policy/storable.js';
 import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import { responseDirectives } from '../policy/targeted.js';
@@ -58,7 +58,7 @@ export class CachingHandler implements Handler {
   readonly #ctx: CacheContext;
   readonly #request: CacheRequest;
   readonly #downstream: Handler;
-  readonly #info: ForwardInfo;
+  #info: ForwardInfo;
   readonly #requestTime: number;
   #mode: Mode | undefined;
   #plan: StorePlan | undefined;
@@ -142,6 +142,8 @@ export class CachingHandler implements Handler {
       ttl: plan === undefined ? undefined : (plan.lifetime - plan.initialAge) / 1000,
       detail,
     };
+    // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
+    if (this.#chunks === undefined) this.#releaseFollowers();
     this.#downstream.onResponseStart?.(controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)) as never, statusMessage);
   }
 
@@ -153,6 +155,7 @@ export class CachingHandler implements Handler {
         this.#chunks = undefined;
         if (this.#plan !== undefined) this.#notStored('too-large');
         this.#plan = undefined;
+        this.#releaseFollowers();
       } else {
         this.#chunks.push(chunk);
       }
@@ -236,6 +239,8 @@ export class CachingHandler implements Handler {
       headers,
       requestTime: this.#requestTime,
       responseTime: this.#responseTime,
+      expireAfter: request.control.expireAfter,
+      staleIfError: request.control.staleIfError,
     });
   }
 
@@ -253,6 +258,8 @@ export class CachingHandler implements Handler {
       headers,
       requestTime: this.#requestTime,
       responseTime: this.#responseTime,
+      expireAfter: this.#request.control.expireAfter,
+      staleIfError: this.#request.control.staleIfError,
     });
     let detail: string | undefined;
     if (decision.store) {
@@ -334,6 +341,18 @@ export class CachingHandler implements Handler {
     }
   }
 
+  /**
+   * Nothing of this response will be stored or shared: the requests waiting
+   * for it go to the origin on their own now, rather than when it ends (and
+   * for a few seconds, later ones do not wait either).
+   */
+  #releaseFollowers(): void {
+    const flight = this.#info.flight;
+    if (flight === undefined) return;
+    this.#info = { ...this.#info, flight: undefined };
+    flight.settle({ kind: 'solo' });
+  }
+
   #notStored(reason: string): void {
     this.#ctx.reporter.store({ method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key, stored: false, reason });
   }
@@ -355,7 +374,7 @@ function announceless(headers: ResponseHeaders, member: string): ResponseHeaders
 /** May collapsed requests get a copy of this response? Not when it is one user's (RFC 9111 §3, §5.2.2). */
 function isShareable(headers: ResponseHeaders, options: CacheContext['options']): boolean {
   const { directives } = responseDirectives(headers, options.targetedCacheControl);
-  if (directives.noStore === true) return false;
+  if (directives.noStore === true || isEventStream(headers)) return false;
   if (options.shared && (directives.private !== undefined || headers['set-cookie'] !== undefined)) return false;
   return !varyNamesOf(headers).includes('*');
 }

@@ -14,7 +14,10 @@ import { PassThroughHandler } from './pass-through-handler.js';
 import { formatCacheStatus, type ForwardReason } from './cache-status.js';
 import { modernHandler } from './undici-compat.js';
 import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
-import { respond, respondWith } from './respond.js';
+import { respond, respondWith, decide } from './respond.js';
+import { CachingHandler } from './caching-handler.js';
+import { DispatcherOrigin } from './origin.js';
+import { resolveControl, type RequestControl } from '../policy/control.js';
 import { lookupSync } from './lookup.js';
 import { invalidateKeys } from './invalidate.js';
 
@@ -39,30 +42,43 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
     const member = formatCacheStatus({ fwd: 'bypass', detail: 'disabled' });
     return (next) => (opts, handler) => next(opts, new PassThroughHandler(modernHandler(handler), member));
   }
-  return (next) => {
+  // undici 8 passes the origin of a Client or Pool as a second argument (see origin.ts).
+  return (next, composedOrigin?: unknown) => {
+    const origin = new DispatcherOrigin(composedOrigin);
     const dispatch: DispatchFn = (opts, handler) => {
       // Object.assign, not spread: a third cheaper on the dispatch options undici builds.
-      const marked = Object.assign({}, opts) as Options & { [FORWARDED_BY]?: CacheContext };
+      const marked = Object.assign({}, opts) as ControlledOptions & { [FORWARDED_BY]?: CacheContext };
       marked[FORWARDED_BY] = ctx;
+      // The per-request options were this cache's to read: not for another cache further down.
+      if (marked.cachette !== undefined) marked.cachette = undefined;
       return next(marked, handler);
     };
     return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
       if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
-      return handle(ctx, dispatch, opts, modernHandler(rawHandler));
+      // Read before anything else: a bad per-request option is the caller's TypeError, before any I/O.
+      const control = resolveControl((opts as ControlledOptions).cachette);
+      if (opts.origin == null || opts.origin === '') {
+        if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, modernHandler(rawHandler), control);
+        opts = Object.assign({}, opts, { origin: origin.known });
+      }
+      return handle(ctx, dispatch, opts, modernHandler(rawHandler), control);
     };
   };
 }
 
-function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler): boolean {
+/** Dispatch options with the per-request options of this cache (see policy/control.ts). */
+type ControlledOptions = Options & { cachette?: unknown };
+
+function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): boolean {
   if (opts.upgrade || opts.method === 'CONNECT') return dispatch(opts, handler);
 
   const method = opts.method.toUpperCase();
-  if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method)) {
+  if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method) && control.mode !== 'no-store') {
     // A method cached on purpose (POST queries) is keyed by its body: read it first.
-    keyByBody(ctx, dispatch, opts, handler).catch((error: unknown) => fail(handler, error));
+    keyByBody(ctx, dispatch, opts, handler, control).catch((error: unknown) => fail(handler, error));
     return true;
   }
-  const analysis = analyzeRequest(opts, ctx.options, ctx.keys);
+  const analysis = analyzeRequest(opts, ctx.options, ctx.keys, undefined, control);
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
   // Storage in memory answers at once: a hit is served before dispatch returns.
   const found = lookupSync(ctx, analysis.request);
@@ -73,7 +89,30 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   return true;
 }
 
-async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler): Promise<void> {
+/**
+ * A request dispatched without an origin, on a dispatcher whose origin is not
+ * known yet: forwarded while undici says where it goes, and stored (it could
+ * not be looked up).
+ */
+function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): boolean {
+  return origin.dispatchLearning(dispatch, opts, (learned) => {
+    const method = opts.method.toUpperCase();
+    if (learned === undefined) return bypassHandler(ctx, opts, handler, { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined });
+    const located = Object.assign({}, opts, { origin: learned });
+    // A method keyed by its body, or the client's own conditional or range request: simply forwarded, this once.
+    const analysis: RequestAnalysis = SAFE_METHODS.has(method) || !ctx.options.methods.has(method)
+      ? analyzeRequest(located, ctx.options, ctx.keys, undefined, control)
+      : { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined };
+    if (!analysis.cacheable) return bypassHandler(ctx, located, handler, analysis);
+    if (analysis.request.conditional || analysis.request.range !== undefined) {
+      return bypassHandler(ctx, located, handler, { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined });
+    }
+    decide(ctx, analysis.request, 'forward', 'origin-learned');
+    return new CachingHandler(ctx, analysis.request, handler, { fwd: 'miss' });
+  });
+}
+
+async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): Promise<void> {
   const read = await readRequestBody(opts.body);
   if ('unsupported' in read) {
     bypass(ctx, dispatch, opts, handler, { cacheable: false, reason: read.unsupported as 'body', method: opts.method.toUpperCase(), url: undefined, headers: undefined });
@@ -84,7 +123,7 @@ async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options,
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
   const analysis: RequestAnalysis = read.bytes.byteLength > MAX_KEYED_BODY
     ? { cacheable: false, reason: 'body', method: opts.method.toUpperCase(), url: undefined, headers }
-    : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters));
+    : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters), control);
   if (!analysis.cacheable) {
     bypass(ctx, dispatch, forwarded, handler, analysis);
     return;
@@ -93,6 +132,11 @@ async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options,
 }
 
 function bypass(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, analysis: Extract<RequestAnalysis, { cacheable: false }>): boolean {
+  return dispatch(opts, bypassHandler(ctx, opts, handler, analysis));
+}
+
+/** The handler of a request the cache does not take part in: our Cache-Status, and invalidation after an unsafe method. */
+function bypassHandler(ctx: CacheContext, opts: Options, handler: Handler, analysis: Extract<RequestAnalysis, { cacheable: false }>): Handler {
   const fwd: ForwardReason = analysis.reason === 'method' ? 'method' : analysis.reason === 'request-no-store' ? 'request' : 'bypass';
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
@@ -101,7 +145,7 @@ function bypass(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   const onResponse = SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method)
     ? undefined
     : (status: number, headers: ResponseHeaders) => invalidateAfterUnsafe(ctx, opts, status, headers);
-  return dispatch(opts, new PassThroughHandler(handler, member, onResponse));
+  return new PassThroughHandler(handler, member, onResponse);
 }
 
 /**

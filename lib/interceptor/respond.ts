@@ -45,13 +45,18 @@ export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Optio
 
   if (!found.found) {
     decide(ctx, request, 'miss', found.fwd);
-    if (request.directives.onlyIfCached === true) return gatewayTimeout(handler);
+    if (onlyFromCache(request)) return gatewayTimeout(handler);
     return forward(ctx, dispatch, opts, handler, request, { fwd: found.fwd, variants: found.variants }, restarts);
+  }
+  if (request.control.mode === 'reload') {
+    // Fetch's reload mode: an unconditional request, whose response replaces the stored one.
+    decide(ctx, request, 'forward', 'reload');
+    return forward(ctx, dispatch, opts, handler, request, { fwd: 'request', variants: found.variants }, restarts);
   }
 
   const entry = found.entry;
   const now = Date.now();
-  const reuse = reuseDecision(entry, request.directives, ctx.options, now);
+  const reuse = reuseFor(ctx, request, entry, now);
   decide(ctx, request, reuse.action === 'serve' ? 'hit' : 'revalidate', reuse.reason);
   if (reuse.action === 'serve') {
     serveEntry(handler, request, entry, reuse);
@@ -63,7 +68,7 @@ export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Optio
   const stale: StaleEntry = {
     entry,
     conditional: hasValidator(entry),
-    fallbackOnError: mayServeOnError(entry, request.directives, ctx.options, now),
+    fallbackOnError: mayServeOnError(entry, request.directives, ctx.options, now, request.control.staleIfError),
   };
   const fwd = reuse.reason === 'stale' || reuse.reason === 'no-cache' ? 'stale' : 'request';
   return forward(ctx, dispatch, opts, handler, request, { fwd, variants: found.variants, stale }, restarts);
@@ -75,8 +80,8 @@ export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Optio
  * untouched — its 304 reaches the client as is, and a full response is stored.
  */
 function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
-  if (found.found) {
-    const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+  if (found.found && request.control.mode !== 'reload') {
+    const reuse = reuseFor(ctx, request, found.entry, Date.now());
     const outcome = reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
     if (reuse.action === 'serve' && outcome === 'full') {
       decide(ctx, request, 'hit', 'condition-false');
@@ -87,6 +92,7 @@ function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Option
       return serveNotModified(handler, found.entry, reuse);
     }
   }
+  if (onlyFromCache(request)) return gatewayTimeout(handler);
   decide(ctx, request, 'forward', 'conditional');
   dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: 'request' }));
 }
@@ -98,20 +104,25 @@ function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Option
  */
 function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
   const range = request.range as ByteRange;
-  if (found.found && found.entry.status === 200) {
-    const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+  if (found.found && found.entry.status === 200 && request.control.mode !== 'reload') {
+    const reuse = reuseFor(ctx, request, found.entry, Date.now());
     if (reuse.action === 'serve' && !reuse.refresh) {
       decide(ctx, request, 'hit', 'range');
       return serveRange(handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
     }
   }
+  if (onlyFromCache(request)) return gatewayTimeout(handler);
   decide(ctx, request, 'forward', 'range');
   dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: found.found ? 'stale' : found.fwd, variants: found.variants }));
 }
 
-/** Forwards to the origin, or waits for an identical request already on its way there. */
+/**
+ * Forwards to the origin, or waits for an identical request already on its
+ * way there — unless this one asks for a response fetched after it was made (reload).
+ */
 async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo, restarts: number): Promise<void> {
-  const current = ctx.flights.current(request.key);
+  const reload = request.control.mode === 'reload';
+  const current = reload ? undefined : ctx.flights.current(request.key);
   if (current !== undefined) {
     const waited = await current.follow(handler);
     if (waited === undefined) return; // the caller aborted while waiting
@@ -137,7 +148,7 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
   try {
-    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && ctx.responses.offersLeases) {
+    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && !reload && ctx.responses.offersLeases) {
       return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), crossInstance);
     }
     forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally));
@@ -273,6 +284,24 @@ function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry 
   if (etag !== undefined) headers['if-none-match'] = etag;
   if (lastModified !== undefined) headers['if-modified-since'] = lastModified;
   return { ...opts, headers };
+}
+
+/**
+ * Whether a stored response may answer: RFC 9111's rules, except under fetch's
+ * force-cache and only-if-cached modes, which take any stored response however
+ * stale, and never contact the origin for it.
+ */
+function reuseFor(ctx: CacheContext, request: CacheRequest, entry: StoredResponse, now: number): Reuse {
+  const reuse = reuseDecision(entry, request.directives, ctx.options, now);
+  const mode = request.control.mode;
+  if (mode !== 'force-cache' && mode !== 'only-if-cached') return reuse;
+  if (reuse.action === 'serve' && !reuse.refresh) return reuse;
+  return { action: 'serve', reason: reuse.action === 'serve' ? reuse.reason : mode, refresh: false, ageMs: reuse.ageMs, ttl: reuse.ttl };
+}
+
+/** The request may only be answered from the cache: a 504 when it cannot be. */
+function onlyFromCache(request: CacheRequest): boolean {
+  return request.directives.onlyIfCached === true || request.control.mode === 'only-if-cached';
 }
 
 function hasValidator(entry: StoredResponse): boolean {

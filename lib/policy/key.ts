@@ -75,6 +75,14 @@ export class KeyPolicy {
     this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
   }
 
+  /** A key the user chose (a `key` function's, a request's own): kept readable when short. */
+  givenKey(key: string, headers: Readonly<RequestHeaders>): string {
+    // A chosen key cannot be trusted to separate users: their credentials' digest is added.
+    const full = this.#perCredential && hasCredentials(headers) ? `${key} credentials:${credentialDigest(headers)}` : key;
+    // Digest long ones so any backend can hold them.
+    return full.length <= 256 ? full : digest(full);
+  }
+
   /** The URL and key remembered for a request that its method and URL alone identify. */
   resolved(methodAndOrigin: string, path: string): ResolvedKey | undefined {
     return this.#resolved.get(methodAndOrigin)?.get(path);
@@ -97,10 +105,7 @@ export class KeyPolicy {
       if (typeof key !== 'string' || key === '') {
         throw new TypeError(`the key function must return a non-empty string, got ${typeof key}`);
       }
-      // A custom key cannot be trusted to separate users: their credentials' digest is added.
-      const full = this.#perCredential && hasCredentials(request.headers) ? `${key} credentials:${credentialDigest(request.headers)}` : key;
-      // Keep user keys readable when short; digest long ones so any backend can hold them.
-      return full.length <= 256 ? full : digest(full);
+      return this.givenKey(key, request.headers);
     }
     let text = `${request.method} ${request.url}`;
     for (const name of this.#matchHeaders) {

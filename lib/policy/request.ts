@@ -9,6 +9,7 @@ import { hasCredentials, type KeyPolicy } from './key.js';
 import { normalizeRequestUrl, type NormalizedUrl } from './url.js';
 import { parseRange, type ByteRange } from './range.js';
 import type { ResolvedOptions } from '../options.js';
+import { NO_CONTROL, type RequestControl } from './control.js';
 
 export interface CacheRequest {
   method: string;
@@ -23,9 +24,11 @@ export interface CacheRequest {
   directives: CacheControl;
   authorized: boolean;
   key: string;
+  /** What the caller asked of the cache for this request (fetch's cache mode, a lifetime, a key...). */
+  control: RequestControl;
 }
 
-export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'range' | 'key-error' | 'bad-url' | 'body' | 'form-data';
+export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'no-store' | 'range' | 'key-error' | 'bad-url' | 'no-origin' | 'body' | 'form-data';
 
 /** Methods whose responses the cache serves by default semantics; any other listed in `methods` is keyed by its body. */
 export const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -47,10 +50,12 @@ export interface DispatchLike {
 /**
  * @param body for methods keyed by their body (see SAFE_METHODS), the body bytes, already normalized.
  */
-export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, body?: Uint8Array): RequestAnalysis {
+export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, body?: Uint8Array, control: RequestControl = NO_CONTROL): RequestAnalysis {
   const method = opts.method.toUpperCase();
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
+  // Fetch's no-store mode: the cache is neither read nor written.
+  if (control.mode === 'no-store') return refused('no-store', method, storedUrlOf(opts, options), headers);
   // Most requests carry none of the fields looked at below: one comparison says so.
   const plain = headers === NO_REQUEST_HEADERS;
   const credentialed = !plain && hasCredentials(headers);
@@ -60,7 +65,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
 
   const lookupMethod = method === 'HEAD' ? 'GET' : method;
   // The URL and key of a request that only its method and URL identify are remembered.
-  const memoId = body === undefined && !credentialed && keys.keyDependsOnUrlOnly ? memoIdOf(lookupMethod, opts) : undefined;
+  const memoId = body === undefined && !credentialed && keys.keyDependsOnUrlOnly && control.key === undefined ? memoIdOf(lookupMethod, opts) : undefined;
   let resolved = memoId === undefined ? undefined : keys.resolved(memoId, opts.path);
   if (resolved === undefined) {
     let url: NormalizedUrl;
@@ -71,7 +76,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
     }
     let key: string;
     try {
-      key = keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body });
+      key = control.key === undefined ? keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body }) : keys.givenKey(control.key, headers);
     } catch {
       return refused('key-error', method, url.storedUrl, headers);
     }
@@ -87,7 +92,9 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
     if (range === undefined) return refused('range', method, url.storedUrl, headers);
   }
 
-  const directives = plain ? NO_DIRECTIVES : requestDirectives(headers);
+  let directives = plain ? NO_DIRECTIVES : requestDirectives(headers);
+  // Fetch's no-cache mode validates whatever is stored, an immutable response included.
+  if (control.mode === 'no-cache' && directives.noCache !== true) directives = { ...directives, noCache: true };
   // RFC 9111 §5.2.1.5: no-store on a request: do not store, and do not use the cache either.
   if (directives.noStore === true) return refused('request-no-store', method, url.storedUrl, headers);
 
@@ -103,6 +110,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
       directives,
       authorized: !plain && headers['authorization'] !== undefined,
       key,
+      control,
     },
   };
 }

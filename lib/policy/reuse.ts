@@ -19,7 +19,7 @@ export type ReuseReason =
 
 export type Reuse =
   /** Serve the stored response; `refresh` asks for a background revalidation (stale-while-revalidate). */
-  | { action: 'serve'; reason: 'fresh' | 'max-stale' | 'stale-while-revalidate'; refresh: boolean; ageMs: number; ttl: number }
+  | { action: 'serve'; reason: 'fresh' | 'max-stale' | 'stale-while-revalidate' | 'force-cache' | 'only-if-cached'; refresh: boolean; ageMs: number; ttl: number }
   /** Go to the origin (conditionally when the entry has a validator). */
   | { action: 'revalidate'; reason: 'stale' | 'no-cache' | 'request-no-cache' | 'request-max-age' | 'min-fresh'; ageMs: number; ttl: number };
 
@@ -72,8 +72,11 @@ export function staleWhileRevalidateWindow(entry: StoredResponse, options: Resol
   return Math.max(fromResponse, options.staleWhileRevalidate);
 }
 
-/** RFC 5861 §4: may this stale entry answer in place of an origin error? */
-export function mayServeOnError(entry: StoredResponse, directives: CacheControl, options: ResolvedOptions, now: number): boolean {
+/**
+ * RFC 5861 §4: may this stale entry answer in place of an origin error?
+ * @param requested the request's own stale-if-error window (ms), in place of the cache's option.
+ */
+export function mayServeOnError(entry: StoredResponse, directives: CacheControl, options: ResolvedOptions, now: number, requested?: number): boolean {
   if (!mayServeStale(entry, options.shared)) return false;
   const staleness = currentAge(entry, now) - entry.lifetime;
   const fromResponse = options.cacheControl && entry.staleIfError >= 0 ? entry.staleIfError * 1000 : 0;
@@ -81,6 +84,6 @@ export function mayServeOnError(entry: StoredResponse, directives: CacheControl,
   const explicit = Math.max(fromResponse, fromRequest);
   // RFC 9111 §4.2.4: no-cache forbids reuse without validation; only an in-protocol stale-if-error
   // (the response's or the request's, RFC 5861) lifts that, not the cache's own staleIfError option.
-  const window = (entry.flags & ResponseFlags.noCache) !== 0 ? explicit : Math.max(explicit, options.staleIfError);
+  const window = (entry.flags & ResponseFlags.noCache) !== 0 ? explicit : Math.max(explicit, requested ?? options.staleIfError);
   return window > 0 && staleness <= window;
 }

@@ -7,7 +7,7 @@ import type { CacheControl } from './cache-control.js';
 import { responseDirectives } from './targeted.js';
 import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
 import { headerValue, splitList, type ResponseHeaders } from './headers.js';
-import { configuredLifetime, type ResolvedOptions } from '../options.js';
+import { configuredLifetime, type ResolvedOptions, type UrlExpiration } from '../options.js';
 import { ResponseFlags } from '../serialize.js';
 
 export type NotStoredReason =
@@ -20,6 +20,8 @@ export type NotStoredReason =
   | 'set-cookie'
   | 'vary-star'
   | 'url-rule'
+  | 'expire-after'
+  | 'event-stream'
   | 'filter'
   | 'not-reusable'
   | 'must-understand';
@@ -55,6 +57,10 @@ export interface StoreInput {
   headers: ResponseHeaders;
   requestTime: number;
   responseTime: number;
+  /** The request's own lifetime (its `expireAfter`), in place of the configured ones. */
+  expireAfter?: UrlExpiration | undefined;
+  /** The request's own stale-if-error window in ms, in place of the cache's option. */
+  staleIfError?: number | undefined;
 }
 
 // A shared cache never stores a cookie (it would hand it to other users); a private one keeps it.
@@ -116,13 +122,16 @@ export function storeDecision(input: StoreInput): StoreDecision {
     }
   }
 
+  // An event stream (text/event-stream) is a live feed with no end, not a representation to replay.
+  if (isEventStream(headers)) return { store: false, reason: 'event-stream' };
+
   const varyField = headers['vary'];
   const vary = varyField === undefined ? [] : splitList(varyField).map((name) => name.toLowerCase());
   // RFC 9111 §4.1: Vary: * never matches, so storing it is pointless.
   if (vary.includes('*')) return { store: false, reason: 'vary-star' };
 
-  const configured = configuredLifetime(options, input.url, input.responseTime);
-  if (configured === 'no-store') return { store: false, reason: 'url-rule' };
+  const configured = configuredLifetime(options, input.url, input.responseTime, input.expireAfter);
+  if (configured === 'no-store') return { store: false, reason: input.expireAfter === undefined ? 'url-rule' : 'expire-after' };
 
   if (options.filter !== undefined && !options.filter({ method: input.method, url: input.url, status, headers })) {
     return { store: false, reason: 'filter' };
@@ -163,7 +172,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
     staleWhileRevalidate * 1000,
     staleIfError * 1000,
     options.staleWhileRevalidate,
-    options.staleIfError,
+    input.staleIfError ?? options.staleIfError,
     hasValidator ? Math.max(REVALIDATION_RETENTION_MS, Math.min(freshness.lifetime, UNBOUNDED_STALE_RETENTION_MS)) : 0,
   );
   // An entry that is stale at once, cannot be revalidated and may never be served stale is of no use.
@@ -190,3 +199,9 @@ export function storeDecision(input: StoreInput): StoreDecision {
   };
 }
 
+
+/** Whether a response is a server-sent event stream (HTML §9.2). */
+export function isEventStream(headers: ResponseHeaders): boolean {
+  const type = headerValue(headers, 'content-type');
+  return type !== undefined && /^\s*text\/event-stream\s*(;|$)/i.test(type);
+}

@@ -31,6 +31,9 @@ const faults: Array<{ name: string; inject: (scope: nock.Interceptor) => nock.Sc
 
 const READ_TIMEOUT = 300;
 
+// nock intercepts as soon as it is imported, global fetch included: only this file's tests may see it.
+nock.restore();
+
 describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
   this.timeout(60_000);
   const env = useOrigin();

@@ -1,0 +1,101 @@
+/**
+ * Per-request control of the cache, without request headers (which would
+ * also reach the origin): the `cachette` member of `cache.fetch`'s init or of
+ * undici's dispatch options, and fetch's own `cache` mode. Validated once,
+ * before any I/O: a bad value is a TypeError naming the member.
+ */
+import { describe } from '../describe.js';
+import { checkExpiration, checkWindow, type UrlExpiration } from '../options.js';
+
+/**
+ * The Fetch standard's cache modes (https://fetch.spec.whatwg.org/#concept-request-cache-mode),
+ * with this cache as fetch's HTTP cache.
+ */
+export type FetchCacheMode = 'default' | 'no-store' | 'reload' | 'no-cache' | 'force-cache' | 'only-if-cached';
+
+/** What a caller may ask of the cache for one request. */
+export interface RequestCacheOptions {
+  /** A fetch cache mode; `cache.fetch` also reads fetch's own `init.cache`. */
+  mode?: FetchCacheMode;
+  /** Neither read nor write the cache for this request (the `no-store` mode). */
+  bypass?: boolean;
+  /** Fetch anew, unconditionally, and store the response (the `reload` mode). */
+  refresh?: boolean;
+  /** The lifetime for this response, in place of `expireAfter`/`urlsExpireAfter`; `'no-store'`: do not store it. */
+  expireAfter?: UrlExpiration;
+  /** The key to store and find this request under, in place of the computed one. */
+  key?: string;
+  /** Serve a stale entry if the origin fails: true (any staleness), false, or seconds; overrides the cache's option. */
+  staleIfError?: boolean | number;
+}
+
+/** The validated form the interceptor works with (read-only; recognized by its class when it comes back). */
+export class RequestControl {
+  readonly mode: FetchCacheMode;
+  readonly expireAfter: UrlExpiration | undefined;
+  readonly key: string | undefined;
+  /** Milliseconds past staleness, Infinity for any; undefined: the cache's option. */
+  readonly staleIfError: number | undefined;
+
+  constructor(mode: FetchCacheMode, expireAfter?: UrlExpiration, key?: string, staleIfError?: number) {
+    this.mode = mode;
+    this.expireAfter = expireAfter;
+    this.key = key;
+    this.staleIfError = staleIfError;
+    Object.freeze(this);
+  }
+}
+
+/** Most requests ask nothing: they share this object. */
+export const NO_CONTROL = new RequestControl('default');
+
+const MODES: ReadonlySet<string> = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached']);
+const MEMBERS: ReadonlySet<string> = new Set(['mode', 'bypass', 'refresh', 'expireAfter', 'key', 'staleIfError']);
+const MAX_KEY_LENGTH = 1024;
+
+/**
+ * Validates the per-request options, with fetch's cache mode when the request
+ * came through fetch. Several ways of naming a mode (`mode`, `bypass`,
+ * `refresh`, fetch's `cache`) must agree.
+ */
+export function resolveControl(input: unknown, fetchMode?: unknown): RequestControl {
+  if (input instanceof RequestControl && fetchMode === undefined) return input;
+  let mode: FetchCacheMode = 'default';
+  let modeFrom = '';
+  const ask = (wanted: FetchCacheMode, from: string): void => {
+    if (wanted === 'default' || wanted === mode) return;
+    if (mode !== 'default') throw new TypeError(`${from} conflicts with ${modeFrom}`);
+    mode = wanted;
+    modeFrom = from;
+  };
+  if (fetchMode !== undefined) {
+    if (typeof fetchMode !== 'string' || !MODES.has(fetchMode)) throw new TypeError(`cache must be a fetch cache mode (${[...MODES].join(', ')}), got ${describe(fetchMode)}`);
+    ask(fetchMode as FetchCacheMode, `cache: "${fetchMode}"`);
+  }
+  if (input === undefined || input === null) return mode === 'default' ? NO_CONTROL : new RequestControl(mode);
+  if (typeof input !== 'object' || Array.isArray(input)) throw new TypeError(`cachette must be an object of per-request options, got ${describe(input)}`);
+
+  const options = input as Record<string, unknown>;
+  for (const name of Object.keys(options)) {
+    if (!MEMBERS.has(name)) throw new TypeError(`unknown per-request option cachette.${name} (known: ${[...MEMBERS].join(', ')})`);
+  }
+  if (options['mode'] !== undefined) {
+    const value = options['mode'];
+    if (typeof value !== 'string' || !MODES.has(value)) throw new TypeError(`cachette.mode must be one of ${[...MODES].join(', ')}, got ${describe(value)}`);
+    ask(value as FetchCacheMode, `cachette.mode: "${value}"`);
+  }
+  for (const [name, wanted] of [['bypass', 'no-store'], ['refresh', 'reload']] as const) {
+    const value = options[name];
+    if (value === undefined || value === false) continue;
+    if (value !== true) throw new TypeError(`cachette.${name} must be a boolean, got ${describe(value)}`);
+    ask(wanted, `cachette.${name}`);
+  }
+
+  const key = options['key'];
+  if (key !== undefined && (typeof key !== 'string' || key === '' || key.length > MAX_KEY_LENGTH)) {
+    throw new TypeError(`cachette.key must be a non-empty string of at most ${MAX_KEY_LENGTH} characters, got ${describe(key)}`);
+  }
+  const expireAfter = options['expireAfter'] === undefined ? undefined : checkExpiration(options['expireAfter'], 'cachette.expireAfter', true);
+  const staleIfError = options['staleIfError'] === undefined ? undefined : checkWindow(options['staleIfError'], 'cachette.staleIfError');
+  return new RequestControl(mode, expireAfter, key, staleIfError);
+}
