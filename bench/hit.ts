@@ -1,7 +1,8 @@
 /**
  * Hit cost: the same 2 KB response served from each cache, through
- * undici.request and through fetch, against a floor interceptor that answers
- * a canned response with no storage and no policy (the limit of the path).
+ * undici.request, undici's fetch and the runtime's global fetch (cachette's
+ * `cache.fetch`), against a floor interceptor that answers a canned response
+ * with no storage and no policy (the limit of the path).
  * argv: contenders to run (memory floor undici-memory cachette-memory cachette-sqlite undici-sqlite).
  * Prints one JSON line.
  */
@@ -13,6 +14,7 @@ import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
 import { createCache } from '../lib/cache.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
+import { forEveryConsumer } from '../lib/interceptor/undici-compat.js';
 import { measureInterleaved, machine, type Measure } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'x');
@@ -34,7 +36,7 @@ function floorInterceptor(): Dispatcher.DispatcherComposeInterceptor {
 
 interface Opened {
   dispatcher: Dispatcher;
-  /** cachette's own `cache.fetch`, which answers fresh hits without fetch's machinery. */
+  /** cachette's own `cache.fetch`: the runtime's global fetch through the cache. */
   cacheFetch?: (url: string) => Promise<Response>;
   close: () => Promise<void>;
 }
@@ -116,24 +118,25 @@ const viaFetch = (dispatcher: Dispatcher) => async () => {
 for (const { dispatcher } of opened) await viaRequest(dispatcher)();
 await new Promise((resolve) => setTimeout(resolve, 100));
 const byRequest = await measureInterleaved(Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaRequest(dispatcher)])));
-// fetch with each dispatcher, and cachette's cache.fetch, in the same interleaved rounds.
-const fetchOperations: Record<string, () => Promise<unknown>> = Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaFetch(dispatcher)]));
-for (const { id, cacheFetch } of opened) {
-  if (cacheFetch !== undefined) {
-    const first = await cacheFetch(url);
-    if (first.headers.get('cache-status')?.includes('hit') !== true) throw new Error(`${id} cache.fetch: not a hit`);
-    await first.arrayBuffer();
-    fetchOperations[`${id}:cache.fetch`] = async () => {
-      const response = await cacheFetch(url);
-      await response.arrayBuffer();
-    };
-  }
+// undici's fetch with each dispatcher, in interleaved rounds.
+const byFetch = await measureInterleaved(Object.fromEntries(opened.map(({ id, dispatcher }) => [id, viaFetch(dispatcher)])), { perRound: 1000 });
+// The runtime's global fetch: cachette's cache.fetch, the others with their dispatcher (as a user of them writes it).
+const globalFetches: Record<string, () => Promise<unknown>> = {};
+for (const { id, dispatcher, cacheFetch } of opened) {
+  const init: Record<string, unknown> = { dispatcher: forEveryConsumer(dispatcher) };
+  const fetcher = cacheFetch ?? ((target: string) => globalThis.fetch(target, init));
+  const first = await fetcher(url);
+  await first.arrayBuffer();
+  if (id.startsWith('cachette') && first.headers.get('cache-status')?.includes('hit') !== true) throw new Error(`${id} through the global fetch: not a hit`);
+  globalFetches[id] = async () => {
+    const response = await fetcher(url);
+    await response.arrayBuffer();
+  };
 }
-const byFetch = await measureInterleaved(fetchOperations, { perRound: 1000 });
-const results: Record<string, { name: string; request: Measure; fetch: Measure; cacheFetch?: Measure }> = {};
-for (const { id, name, close, cacheFetch } of opened) {
-  results[id] = { name, request: byRequest[id] as Measure, fetch: byFetch[id] as Measure };
-  if (cacheFetch !== undefined) results[id].cacheFetch = byFetch[`${id}:cache.fetch`] as Measure;
+const byGlobalFetch = await measureInterleaved(globalFetches, { perRound: 1000 });
+const results: Record<string, { name: string; request: Measure; fetch: Measure; globalFetch: Measure }> = {};
+for (const { id, name, close } of opened) {
+  results[id] = { name, request: byRequest[id] as Measure, fetch: byFetch[id] as Measure, globalFetch: byGlobalFetch[id] as Measure };
   await close();
 }
 server.close();

@@ -47,7 +47,8 @@ export interface ContainsOptions {
 export type CacheFetchInit = Omit<RequestInit, 'dispatcher'> & {
   /** Fetch's cache mode (see the README's table). */
   cache?: FetchCacheMode;
-  dispatcher?: Dispatcher;
+  /** A dispatcher to compose the cache onto (undici's, or the one the runtime's types name). */
+  dispatcher?: Dispatcher | RequestInit['dispatcher'];
   /** Per-request control of the cache (never sent to the origin). */
   cachette?: RequestCacheOptions;
 };
@@ -132,7 +133,7 @@ export class HttpCache {
       const request = runtimeRequest(input);
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
-      const composed = init?.dispatcher == null ? this.dispatcher : forEveryConsumer(init.dispatcher.compose(this.interceptor()));
+      const composed = init?.dispatcher == null ? this.dispatcher : forEveryConsumer((init.dispatcher as Dispatcher).compose(this.interceptor()));
       // init itself stays as given (its prototype's getters and non-enumerable members included), with ours in front.
       const members: PropertyDescriptorMap = {
         dispatcher: { value: control === NO_CONTROL ? composed : new ControlledDispatcher(composed, control), enumerable: true },

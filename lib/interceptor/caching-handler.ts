@@ -25,6 +25,7 @@ import { varyPairs } from '../policy/vary.js';
 import type { StoredResponse, StoredVariants } from '../serialize.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
+import { startResponse } from './undici-compat.js';
 import { storedHeaders } from './served.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isNetworkError } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
@@ -97,7 +98,7 @@ export class CachingHandler implements Handler {
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode < 200) {
-      this.#downstream.onResponseStart?.(controller, statusCode, headers as never, statusMessage);
+      startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
       return;
     }
     this.#responseTime = Date.now();
@@ -144,7 +145,7 @@ export class CachingHandler implements Handler {
     };
     // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
     if (this.#chunks === undefined) this.#releaseFollowers();
-    this.#downstream.onResponseStart?.(controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)) as never, statusMessage);
+    startResponse(this.#downstream, controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)), statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
@@ -235,6 +236,7 @@ export class CachingHandler implements Handler {
       url: request.url.storedUrl,
       requestDirectives: request.directives,
       authorized: request.authorized,
+      perCredential: request.perCredential,
       status,
       headers,
       requestTime: this.#requestTime,
@@ -254,6 +256,7 @@ export class CachingHandler implements Handler {
       url: this.#request.url.storedUrl,
       requestDirectives: this.#request.directives,
       authorized: this.#request.authorized,
+      perCredential: this.#request.perCredential,
       status: entry.status,
       headers,
       requestTime: this.#requestTime,

@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import { consumersReadRawHeaders, legacyHeadersHandler, toRawHeaders } from './undici-compat.js';
+import { consumersReadRawHeaders, startResponse, toRawHeaders } from './undici-compat.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
@@ -95,13 +95,7 @@ class Replay implements Dispatcher.DispatchController {
     try {
       handler.onRequestStart?.(this, {});
       if (this.#aborted) return;
-      const legacy = response.rawHeaders === undefined ? undefined : legacyHeadersHandler(handler);
-      if (legacy !== undefined) {
-        // What undici's adapter would do, minus turning every header back into a Buffer.
-        if (legacy.onHeaders(response.status, (response.rawHeaders as () => Buffer[])(), () => this.resume(), response.statusText) === false) this.pause();
-      } else {
-        handler.onResponseStart?.(this, response.status, response.headers as never, response.statusText);
-      }
+      startResponse(handler, this, response.status, response.headers, response.statusText, response.rawHeaders);
     } catch (error) {
       this.#fail(toError(error));
       return;

@@ -75,6 +75,26 @@ export function legacyHeadersHandler(handler: Dispatcher.DispatchHandler): Legac
   return LegacyAdapter !== undefined && handler instanceof LegacyAdapter ? handler as unknown as LegacyHeadersHandler : undefined;
 }
 
+/**
+ * Hands a response's status and headers to the handler. undici 7's adapter
+ * around a v1 handler turns a repeated field (an array) into a nested array of
+ * Buffers, which v1 consumers such as Node 20's global fetch read as one value
+ * joined by commas (two Set-Cookie fields become "a=1,b=2"): such a handler
+ * gets the fields as flat Buffer pairs, one pair per field line, instead.
+ * `raw` gives those pairs when the caller holds them already.
+ */
+export function startResponse(
+  handler: Dispatcher.DispatchHandler, controller: Dispatcher.DispatchController,
+  statusCode: number, headers: Record<string, string | string[] | undefined>, statusText: string | undefined, raw?: () => Buffer[],
+): void {
+  const legacy = legacyHeadersHandler(handler);
+  if (legacy === undefined) {
+    handler.onResponseStart?.(controller, statusCode, headers as never, statusText);
+    return;
+  }
+  if (legacy.onHeaders(statusCode, raw === undefined ? toRawHeaders(headers) : raw(), () => controller.resume(), statusText ?? '') === false) controller.pause();
+}
+
 export function toRawHeaders(headers: Record<string, string | string[] | undefined>): Buffer[] {
   const raw: Buffer[] = [];
   for (const name in headers) {

@@ -150,7 +150,7 @@ export class EntryWriter {
       expiresAt: toRecordExpiry(plan.expiresAt),
       status: job.status,
       statusText: job.statusText,
-      headers: withContentLength(storableHeaderPairs(job.headers, plan.omit), job.status, job.body.byteLength),
+      headers: storableHeaderPairs(job.headers, plan.omit),
       body: job.body,
       method: request.lookupMethod,
       url: request.url.storedUrl,
@@ -223,13 +223,6 @@ export class EntryWriter {
     const expiresAt = record?.kind === 'aliases' ? later(record.expiresAt, own) : own;
     await redirects.set(targetKey, encodeRecord({ kind: 'aliases', expiresAt, keys: updated }), { expiresAt: expiresAt ?? undefined });
   }
-}
-
-/** A replayed body always has a true Content-Length, also when the origin sent it chunked. */
-function withContentLength(pairs: string[], status: number, length: number): string[] {
-  if (status === 204 || status === 304 || pairValue(pairs, 'content-length') !== undefined) return pairs;
-  pairs.push('content-length', String(length));
-  return pairs;
 }
 
 function toRecordExpiry(expiresAt: number | undefined): number | null {

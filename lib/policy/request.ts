@@ -23,6 +23,8 @@ export interface CacheRequest {
   headers: RequestHeaders;
   directives: CacheControl;
   authorized: boolean;
+  /** The request carries credentials and is keyed by them (`credentialed: 'per-credential'`): its entry is that credential's alone. */
+  perCredential: boolean;
   key: string;
   /** What the caller asked of the cache for this request (fetch's cache mode, a lifetime, a key...). */
   control: RequestControl;
@@ -109,6 +111,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
       headers,
       directives,
       authorized: !plain && headers['authorization'] !== undefined,
+      perCredential: credentialed,
       key,
       control,
     },

@@ -53,6 +53,8 @@ export interface StoreInput {
   requestDirectives: CacheControl;
   /** The request carried Authorization. */
   authorized: boolean;
+  /** The entry will be keyed by the request's credentials: no one with other credentials (or none) can get it. */
+  perCredential?: boolean | undefined;
   status: number;
   headers: ResponseHeaders;
   requestTime: number;
@@ -101,21 +103,23 @@ export function storeDecision(input: StoreInput): StoreDecision {
     return { store: false, reason: 'must-understand' };
   }
 
+  // An entry keyed by its request's credentials is that user's alone: for it, a shared cache is a private one.
+  const forOneUser = input.perCredential === true;
   let omit: ReadonlySet<string> = shared ? OMIT_COOKIE : OMIT_NOTHING;
   // RFC 9111 §5.2.2.7: a shared cache does not store a private response; private="x" only drops x.
-  if (shared && directives.private !== undefined) {
+  if (shared && !forOneUser && directives.private !== undefined) {
     if (directives.private === true) return { store: false, reason: 'private' };
     omit = new Set([...omit, ...directives.private]);
   }
 
   // RFC 9111 §3.5: a shared cache stores a response to an authorized request only when told it may.
-  if (shared && input.authorized && !(directives.mustRevalidate || directives.public || directives.sMaxAge !== undefined)) {
+  if (shared && !forOneUser && input.authorized && !(directives.mustRevalidate || directives.public || directives.sMaxAge !== undefined)) {
     return { store: false, reason: 'authorization' };
   }
 
   // A shared cache never hands one user's cookie to another. It stores a response that
   // sets one only when the origin says the rest is shareable, and then without the cookie.
-  if (shared && headers['set-cookie'] !== undefined) {
+  if (shared && !forOneUser && headers['set-cookie'] !== undefined) {
     const qualified = (list: true | string[] | undefined) => Array.isArray(list) && list.includes('set-cookie');
     if (!(directives.public || directives.sMaxAge !== undefined || qualified(directives.noCache) || qualified(directives.private))) {
       return { store: false, reason: 'set-cookie' };

@@ -17,7 +17,7 @@ describe('RFC 9110 §9.3.2 HEAD and §14 Range', () => {
         res.end(body.slice(start, end + 1));
         return;
       }
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' });
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', 'content-length': String(body.length) });
       res.end(req.method === 'HEAD' ? undefined : body);
     });
   });

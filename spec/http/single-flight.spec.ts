@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import type { ServerResponse } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import { Flights } from '../../lib/interceptor/single-flight.js';
 import { sleep } from '../../fixtures/origin.js';
@@ -131,6 +132,45 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
     expect(fr2?.body).to.equal('lang=fr');
     expect(en?.body).to.equal('lang=en');
     expect(env.origin.hits('/a')).to.equal(2);
+  });
+
+  /** Reads the first chunk of each of two concurrent requests while the origin holds both responses open. */
+  async function firstChunksWhileOpen(path: string, headers: Record<string, string>) {
+    const open: ServerResponse[] = [];
+    env.origin.route(path, (_req, res) => {
+      res.writeHead(200, headers);
+      res.write('data: first\n\n');
+      open.push(res);
+    });
+    const cache = env.cache();
+    const controller = new AbortController();
+    const firstChunk = async () => {
+      const response = await cache.fetch(url(path), { signal: controller.signal });
+      const { value } = await (response.body as ReadableStream<Uint8Array>).getReader().read();
+      return { text: new TextDecoder().decode(value), cacheStatus: response.headers.get('cache-status') ?? '' };
+    };
+    try {
+      const chunks = await Promise.all([firstChunk(), firstChunk()]);
+      // Both arrived while the first response was still open: the second did not wait for its end.
+      return { chunks, open: open.filter((res) => !res.writableEnded).length };
+    } finally {
+      controller.abort();
+      for (const res of open) res.end();
+    }
+  }
+
+  it('two subscribers to one event stream both get its first event while it is still open', async () => {
+    const result = await firstChunksWhileOpen('/events', { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+    expect(result.chunks.map((chunk) => chunk.text)).to.deep.equal(['data: first\n\n', 'data: first\n\n']);
+    expect(result.chunks[0]?.cacheStatus).to.match(/detail=event-stream$/);
+    expect(result.open).to.equal(2);
+    expect(env.origin.hits('/events')).to.equal(2);
+  });
+
+  it('a follower of a no-store response that has not ended yet is released at its headers', async () => {
+    const result = await firstChunksWhileOpen('/poll', { 'content-type': 'text/plain', 'cache-control': 'no-store' });
+    expect(result.chunks.map((chunk) => chunk.text)).to.deep.equal(['data: first\n\n', 'data: first\n\n']);
+    expect(result.open).to.equal(2);
   });
 
   it('HEAD requests do not lead GETs', async () => {

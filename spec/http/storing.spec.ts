@@ -3,6 +3,8 @@ import { respond } from '../../fixtures/origin.js';
 import { useOrigin, fetchText } from '../support.js';
 import { decodeRecord, type StoredResponse } from '../../lib/serialize.js';
 import type { HttpCache } from '../../lib/cache.js';
+import { storeDecision } from '../../lib/policy/storable.js';
+import { resolveOptions } from '../../lib/options.js';
 
 async function storedRecords(cache: HttpCache): Promise<StoredResponse[]> {
   await cache.settled();
@@ -94,19 +96,33 @@ describe('RFC 9111 §3: storing responses', () => {
       expect(second.headers.get('x-public')).to.equal('yes');
     });
 
-    it('§3.5: a shared cache stores a response to an authorized request only with public, s-maxage or must-revalidate', async () => {
-      env.origin.route('/plain', respond(200, { 'cache-control': 'max-age=60' }, 'x'));
-      env.origin.route('/public', respond(200, { 'cache-control': 'public, max-age=60' }, 'x'));
-      env.origin.route('/s-maxage', respond(200, { 'cache-control': 's-maxage=60' }, 'x'));
-      env.origin.route('/must', respond(200, { 'cache-control': 'max-age=60, must-revalidate' }, 'x'));
+    it('§3.5: a shared cache stores a response to an authorized request only with public, s-maxage or must-revalidate', () => {
+      const decide = (cacheControl: string, perCredential: boolean) => storeDecision({
+        options: resolveOptions({}), method: 'GET', url: 'http://h/a', requestDirectives: {}, authorized: true, perCredential,
+        status: 200, headers: { 'cache-control': cacheControl }, requestTime: 0, responseTime: 0,
+      });
+      expect(decide('max-age=60', false)).to.deep.equal({ store: false, reason: 'authorization' });
+      for (const allowed of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) expect(decide(allowed, false).store, allowed).to.equal(true);
+      // Keyed by the credential (credentialed: 'per-credential'), the entry is that user's alone: private rules apply.
+      expect(decide('max-age=60', true).store).to.equal(true);
+      expect(decide('private, max-age=60', true).store).to.equal(true);
+      expect(decide('private, max-age=60', false)).to.deep.equal({ store: false, reason: 'private' });
+    });
+
+    it("credentialed: 'per-credential' caches authorized responses (private ones too) for their credential alone", async () => {
+      env.origin.route('/plain', (req, res) => {
+        res.writeHead(200, { 'cache-control': 'private, max-age=60' });
+        res.end(`for ${req.headers.authorization}`);
+      });
       const shared = env.cache({ credentialed: 'per-credential' });
-      const init = { headers: { authorization: 'Bearer t' } };
-      expect((await twice(shared, '/plain', init)).first.cacheStatus).to.match(/detail=authorization$/);
-      for (const path of ['/public', '/s-maxage', '/must']) {
-        expect((await twice(shared, path, init)).second.cacheStatus, path).to.match(/hit/);
-      }
-      const privateCache = env.cache({ credentialed: 'per-credential', type: 'private' });
-      expect((await twice(privateCache, '/plain', init)).second.cacheStatus).to.match(/hit/);
+      const alice = await twice(shared, '/plain', { headers: { authorization: 'Bearer alice' } });
+      expect([alice.first.body, alice.second.body]).to.deep.equal(['for Bearer alice', 'for Bearer alice']);
+      expect(alice.second.cacheStatus).to.match(/hit/);
+      const bob = await twice(shared, '/plain', { headers: { authorization: 'Bearer bob' } });
+      expect(bob.first).to.include({ body: 'for Bearer bob' });
+      expect(bob.first.cacheStatus).to.match(/fwd=uri-miss/);
+      // Without credentials, a private response is still not stored by a shared cache.
+      expect((await twice(shared, '/plain')).first.cacheStatus).to.match(/detail=private$/);
     });
 
     it('Set-Cookie: a shared cache does not store the response unless told the rest is shareable, and never the cookie; a private cache stores it', async () => {

@@ -196,7 +196,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     const text = JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ i, name: `item ${i}` })) });
     const gzipped = gzipSync(text);
     env.origin.route('/gzip', (_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-encoding': 'gzip', 'content-type': 'application/json' });
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-encoding': 'gzip', 'content-type': 'application/json', 'content-length': String(gzipped.length) });
       res.end(gzipped);
     });
     const cache = env.cache();
@@ -233,7 +233,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
 
   it('answers a HEAD request from the stored GET response, without a body', async () => {
     env.origin.route('/page', (_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/html' });
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/html', 'content-length': '12' });
       res.end('<p>hello</p>');
     });
     const cache = env.cache();
