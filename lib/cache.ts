@@ -281,7 +281,7 @@ class ControlledDispatcher extends Dispatcher {
   }
 
   override dispatch(options: Dispatcher.DispatchOptions, handler: Dispatcher.DispatchHandler): boolean {
-    const controlled: Dispatcher.DispatchOptions & { cachette?: RequestControl } = Object.assign({}, options);
+    const controlled: Dispatcher.DispatchOptions = Object.assign({}, options);
     controlled.cachette = this.#control;
     return this.#dispatcher.dispatch(controlled, handler);
   }

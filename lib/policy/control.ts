@@ -99,3 +99,13 @@ export function resolveControl(input: unknown, fetchMode?: unknown): RequestCont
   const staleIfError = options['staleIfError'] === undefined ? undefined : checkWindow(options['staleIfError'], 'cachette.staleIfError');
   return new RequestControl(mode, expireAfter, key, staleIfError);
 }
+
+// undici's dispatch options (request, stream, pipeline, fetch's dispatcher) carry the per-request options too.
+declare module 'undici' {
+  namespace Dispatcher {
+    interface DispatchOptions {
+      /** cachette's per-request options (see the README's "Per request"); never sent to the origin. */
+      cachette?: RequestCacheOptions;
+    }
+  }
+}

@@ -195,7 +195,7 @@ describe("fetch's cache modes", () => {
         const cache = env.cache();
         await get(cache);
         version = 2;
-        const response = await request(url(), { dispatcher: cache.dispatcher, cachette: { mode } } as Parameters<typeof request>[1]);
+        const response = await request(url(), { dispatcher: cache.dispatcher, cachette: { mode } });
         expect(await response.body.text()).to.equal(expectation.body);
         await cache.settled();
         expect(await storedBody(cache)).to.equal(expectation.stored);

@@ -16,7 +16,7 @@ const viaFetch: Via = async (cache, url, cachette) => {
 };
 
 const viaRequest: Via = async (cache, url, cachette) => {
-  const response = await request(url, { dispatcher: cache.dispatcher, ...(cachette === undefined ? {} : { cachette }) } as Parameters<typeof request>[1]);
+  const response = await request(url, { dispatcher: cache.dispatcher, ...(cachette === undefined ? {} : { cachette }) });
   const status = response.headers['cache-status'];
   return { status: response.statusCode, body: await response.body.text(), cacheStatus: Array.isArray(status) ? status.join(', ') : status ?? '' };
 };
