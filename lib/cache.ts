@@ -102,8 +102,8 @@ export class HttpCache {
     const ctx: CacheContext = {
       options: resolved,
       keys: this.#keys,
-      responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter),
-      redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter),
+      responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout),
+      redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout),
       reporter,
       writer: undefined as unknown as EntryWriter,
       flights: new Flights(),
@@ -215,15 +215,35 @@ export class HttpCache {
     return this.#closing;
   }
 
+  /**
+   * Within `storageTimeout.close`: the requests under way on this cache's own
+   * dispatcher finish (past the bound, they are aborted), the writes in flight
+   * land (past it, they are abandoned), the storage closes. What is
+   * abandoned is reported (`cachette:storage-error`, operation `close`).
+   */
   async #close(): Promise<void> {
     this.uninstall();
+    const { closeMs } = this.#options.storageTimeout;
+    const deadline = Date.now() + closeMs;
+    const left = (): number => Math.max(0, deadline - Date.now());
+    const abandoned = (what: string): void => {
+      this.#ctx.reporter.storageError({ operation: 'close', partition: this.#ctx.responses.name, error: new Error(`close() gave up after ${closeMs} ms: ${what}`) });
+    };
     // The agent finishes the requests under way (background refreshes included) before it closes.
-    if (this.#agent !== undefined) await this.#agent.close();
-    await this.#ctx.writer.flush();
-    await this.storage.close();
+    if (this.#agent !== undefined && !(await settlesWithin(this.#agent.close(), left()))) {
+      abandoned('requests still under way were aborted');
+      await this.#agent.destroy().catch(() => undefined);
+    }
+    if (!(await settlesWithin(this.#ctx.writer.flush(), left()))) {
+      abandoned(`${this.#ctx.writer.pendingKeys().length} write(s) still in flight were abandoned`);
+    }
+    // The storage gets a moment of its own even when the rest used up the bound.
+    if (!(await settlesWithin(Promise.resolve(this.storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
+      abandoned('the storage did not finish closing');
+    }
   }
 
-  /** Resolves when every write in flight has reached the storage. */
+  /** Resolves when every write in flight has reached the storage or given up (each write has a deadline). */
   async settled(): Promise<void> {
     await this.#ctx.writer.flush();
   }
@@ -312,4 +332,21 @@ function runtimeRequest(input: string | URL | Request): string | URL | Request {
     referrerPolicy: input.referrerPolicy,
     ...(input.body === null ? {} : { duplex: 'half' }),
   } as RequestInit);
+}
+
+/**
+ * Whether `promise` settles within `ms`: true when it does (a rejection is
+ * thrown), false when the time is up first (it is then left to itself).
+ */
+async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeUp = new Promise<false>((resolve) => {
+    timer = setTimeout(() => resolve(false), ms);
+    timer.unref();
+  });
+  try {
+    return await Promise.race([promise.then(() => true), timeUp]);
+  } finally {
+    clearTimeout(timer);
+  }
 }

@@ -65,6 +65,12 @@ export interface CacheOptions {
   targetedCacheControl?: string[];
   /** Skip the storage after this many consecutive failures, for `cooldown` seconds. Default: 5 failures, 30 s. */
   circuitBreaker?: { failures?: number; cooldown?: number };
+  /**
+   * Deadlines of the cache's storage calls, in ms, whatever the storage: `read` for calls on the request
+   * path (a call past it is a miss), `write` for writes (dropped past it), `close` for `close()` as a whole.
+   * A number sets `read`. Default: `{ read: 500, write: 5000, close: 10000 }`.
+   */
+  storageTimeout?: number | { read?: number; write?: number; close?: number };
   /** A memory tier in front of `storage` (a MemoryStorage, or its options). Default: none. */
   memoryTier?: MemoryStorage | MemoryStorageOptions | false;
   /**
@@ -101,6 +107,8 @@ export interface ResolvedOptions {
   logger: Logger | undefined;
   breakerFailures: number;
   breakerCooldownMs: number;
+  /** Storage call deadlines, ms. */
+  storageTimeout: { readMs: number; writeMs: number; closeMs: number };
   /** Lower-case field names. */
   targetedCacheControl: readonly string[];
   memoryTier: MemoryStorage | MemoryStorageOptions | undefined;
@@ -114,7 +122,7 @@ export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 const KNOWN_OPTIONS = new Set<string>([
   'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
   'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
-  'credentialed', 'logger', 'circuitBreaker', 'targetedCacheControl', 'memoryTier', 'coalesceAcrossInstances', 'disabled',
+  'credentialed', 'logger', 'circuitBreaker', 'storageTimeout', 'targetedCacheControl', 'memoryTier', 'coalesceAcrossInstances', 'disabled',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -232,7 +240,28 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     logger,
     breakerFailures,
     breakerCooldownMs: breakerCooldown * 1000,
+    storageTimeout: resolveStorageTimeout(options.storageTimeout),
   };
+}
+
+const DEFAULT_STORAGE_TIMEOUT = { read: 500, write: 5000, close: 10_000 };
+
+function resolveStorageTimeout(value: CacheOptions['storageTimeout']): ResolvedOptions['storageTimeout'] {
+  const given = typeof value === 'number' ? { read: value } : value ?? {};
+  if (given === null || typeof given !== 'object') {
+    throw new TypeError(`storageTimeout must be milliseconds or { read, write, close } in milliseconds, got ${describe(value)}`);
+  }
+  for (const name of Object.keys(given)) {
+    if (!(name in DEFAULT_STORAGE_TIMEOUT)) throw new TypeError(`unknown option storageTimeout.${name} (known: read, write, close)`);
+  }
+  const ms = (name: keyof typeof DEFAULT_STORAGE_TIMEOUT): number => {
+    const chosen = given[name] ?? DEFAULT_STORAGE_TIMEOUT[name];
+    if (typeof chosen !== 'number' || !(chosen > 0) || Number.isNaN(chosen)) {
+      throw new TypeError(`storageTimeout.${name} must be a positive number of milliseconds (or Infinity), got ${describe(chosen)}`);
+    }
+    return chosen;
+  };
+  return { readMs: ms('read'), writeMs: ms('write'), closeMs: ms('close') };
 }
 
 const DEFAULT_LEASE_S = 10;

@@ -1,13 +1,18 @@
 /**
  * The stored records, as msgpack arrays that start with a magic number and a
- * format version. Decoding never throws: unknown versions, foreign or corrupt
- * bytes come back as `undefined`, and the cache treats them as a miss.
+ * format version, followed by a CRC-32 of those bytes. Decoding never throws:
+ * unknown versions, foreign or corrupt bytes (a checksum that does not match,
+ * a value no response can have) come back as `undefined`, and the cache
+ * treats them as a miss.
  */
+import { crc32 } from 'node:zlib';
 import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 
 const MAGIC = 0xcac;
-/** Bump when the layout below changes; older records then read as misses. */
-export const FORMAT_VERSION = 1;
+/** Bump when the layout below changes; older records then read as misses. 2: the CRC-32 trailer. */
+export const FORMAT_VERSION = 2;
+/** The CRC-32 after the packed record, big-endian. */
+const CHECKSUM_BYTES = 4;
 
 const KIND_RESPONSE = 1;
 const KIND_VARIANTS = 2;
@@ -84,13 +89,21 @@ const REUSED_BUFFER_LIMIT = 1024 * 1024;
 /**
  * The record's bytes, in an exact-size buffer of their own: a storage may keep
  * them as they are (see `SetOptions.transfer`).
+ *
+ * CRC-32 (zlib's, native): a flipped bit or byte anywhere — any error burst
+ * up to 32 bits — changes it, so storage corruption is a miss, never a wrong
+ * body. It guards against accidents, not against a writer with access to the
+ * storage, who could write any valid record anyway. It is the cheapest
+ * checksum Node ships (a cryptographic digest costs several times more), and a
+ * hit pays it only when it decodes bytes it has not seen (see lookup.ts).
  */
 export function encodeRecord(record: StoredRecord): Uint8Array {
   const large = record.kind === 'response' && record.body.byteLength > REUSED_BUFFER_LIMIT;
   const packed = pack(record, large ? 0 : RESET_BUFFER_MODE);
   // With RESET_BUFFER_MODE the next pack overwrites these bytes: copy them out now, exactly sized.
-  const owned = Buffer.allocUnsafeSlow(packed.byteLength);
+  const owned = Buffer.allocUnsafeSlow(packed.byteLength + CHECKSUM_BYTES);
   owned.set(packed);
+  owned.writeUInt32BE(crc32(packed), packed.byteLength);
   return owned;
 }
 
@@ -111,9 +124,14 @@ function pack(record: StoredRecord, mode: number): Uint8Array {
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
+  if (!(bytes instanceof Uint8Array) || bytes.byteLength <= CHECKSUM_BYTES) return undefined;
+  const end = bytes.byteLength - CHECKSUM_BYTES;
+  const packed = bytes.subarray(0, end);
+  const stored = ((bytes[end] as number) * 0x1000000) + (((bytes[end + 1] as number) << 16) | ((bytes[end + 2] as number) << 8) | (bytes[end + 3] as number));
+  if (crc32(packed) !== stored) return undefined;
   let fields: unknown;
   try {
-    fields = packr.unpack(bytes);
+    fields = packr.unpack(packed);
   } catch {
     return undefined;
   }
@@ -136,14 +154,15 @@ function readResponse(f: unknown[], expiresAt: number | null): StoredResponse | 
   if (f.length !== 19) return undefined;
   const [, , , , status, statusText, headers, body, method, url, vary, requestTime, responseTime, initialAge, lifetime, flags, swr, sie, hidden] = f;
   if (
-    !Number.isInteger(status) || (status as number) < 100 || (status as number) > 999 ||
-    typeof statusText !== 'string' ||
-    !isStringArray(headers) || headers.length % 2 !== 0 ||
-    !(body instanceof Uint8Array) ||
-    typeof method !== 'string' || typeof url !== 'string' ||
+    // Only final responses are stored: a 1xx would leave the consumer waiting for one that never comes.
+    !Number.isInteger(status) || (status as number) < 200 || (status as number) > 599 ||
+    typeof statusText !== 'string' || !FIELD_VALUE.test(statusText) ||
+    !isStringArray(headers) || !areFieldPairs(headers) ||
+    !(body instanceof Uint8Array) || !bodyFits(status as number, headers, body) ||
+    typeof method !== 'string' || !TOKEN.test(method) || typeof url !== 'string' || !/^https?:\/\//.test(url) ||
     !(vary === null || (isNullableStringArray(vary) && vary.length % 2 === 0)) ||
-    !isFiniteNumber(requestTime) || !isFiniteNumber(responseTime) || !isFiniteNumber(initialAge) ||
-    typeof lifetime !== 'number' || Number.isNaN(lifetime) ||
+    !isFiniteNumber(requestTime) || !isFiniteNumber(responseTime) || !isFiniteNumber(initialAge) || initialAge < 0 ||
+    typeof lifetime !== 'number' || Number.isNaN(lifetime) || lifetime < 0 ||
     !Number.isInteger(flags) ||
     !isFiniteNumber(swr) || !isFiniteNumber(sie) ||
     !(hidden === null || isStringArray(hidden))
@@ -176,6 +195,30 @@ function readVariants(f: unknown[], expiresAt: number | null): StoredVariants | 
   const [, , , , names, generation, keys] = f;
   if (!isStringArray(names) || typeof generation !== 'string' || !isStringArray(keys)) return undefined;
   return { kind: 'variants', expiresAt, names, generation, keys };
+}
+
+/** RFC 9110 §5.1, §5.5: a field name is a token (stored lower-case); a value has no CR, LF or NUL. */
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9a-z]+$/;
+const FIELD_VALUE = /^[\t\x20-\x7e\x80-\xff]*$/;
+
+function areFieldPairs(pairs: string[]): boolean {
+  if (pairs.length % 2 !== 0) return false;
+  for (let i = 0; i < pairs.length; i += 2) {
+    if (!FIELD_NAME.test(pairs[i] as string) || !FIELD_VALUE.test(pairs[i + 1] as string)) return false;
+  }
+  return true;
+}
+
+/** The body agrees with the status (none for 204 and 304) and with a Content-Length, when there is one. */
+function bodyFits(status: number, headers: string[], body: Uint8Array): boolean {
+  if ((status === 204 || status === 304) && body.byteLength > 0) return false;
+  for (let i = 0; i < headers.length; i += 2) {
+    if (headers[i] !== 'content-length') continue;
+    const value = (headers[i + 1] as string).trim();
+    if (!/^\d+$/.test(value) || (Number(value) !== body.byteLength && status !== 204 && status !== 304)) return false;
+  }
+  return true;
 }
 
 function isFiniteNumber(value: unknown): value is number {

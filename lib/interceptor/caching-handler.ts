@@ -27,7 +27,7 @@ import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } fro
 import { replay } from './replay.js';
 import { startResponse } from './undici-compat.js';
 import { storedHeaders } from './served.js';
-import { ERROR_STATUSES, isBodylessLengthMismatch, isNetworkError } from './origin-errors.js';
+import { ERROR_STATUSES, isBodylessLengthMismatch, isOriginFailure } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
 
 type Handler = Dispatcher.DispatchHandler;
@@ -216,14 +216,21 @@ export class CachingHandler implements Handler {
       return;
     }
     const stale = this.#info.stale;
-    if (this.#mode === undefined && stale?.fallbackOnError === true && isNetworkError(error)) {
+    const failed = isOriginFailure(error);
+    if (this.#mode === undefined && stale?.fallbackOnError === true && failed) {
       this.#serveStale('stale-if-error', undefined);
       return;
     }
     if (this.#plan !== undefined) this.#notStored(controller.aborted ? 'aborted' : 'error');
     this.#plan = undefined;
     this.#chunks = undefined;
-    this.#settle(isNetworkError(error) ? { kind: 'failed', error } : { kind: 'abandoned' });
+    if (failed && this.#mode === 'forward' && stale?.fallbackOnError === true) {
+      // The caller already has this response's headers and must get its error; those waiting on it can have the stale entry.
+      const answer = this.#staleAnswer('stale-if-error', this.#status);
+      this.#settle({ kind: 'response', response: this.#shared(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames) });
+    } else {
+      this.#settle(failed ? { kind: 'failed', error } : { kind: 'abandoned' });
+    }
     this.#downstream.onResponseError?.(controller, error);
   }
 
@@ -294,6 +301,12 @@ export class CachingHandler implements Handler {
 
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
   #serveStale(detail: string, fwdStatus: number | undefined): void {
+    const answer = this.#staleAnswer(detail, fwdStatus);
+    this.#replay(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames);
+  }
+
+  /** The stale entry as the answer to an origin failure (its Cache-Status becomes this forward's). */
+  #staleAnswer(detail: string, fwdStatus: number | undefined) {
     const entry = (this.#info.stale as StaleEntry).entry;
     const now = Date.now();
     const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
@@ -301,7 +314,8 @@ export class CachingHandler implements Handler {
     const headers = storedHeaders(entry);
     headers['age'] = String(Math.floor(ageMs / 1000));
     this.#ctx.reporter.decision({ outcome: 'stale', reason: detail, method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key });
-    this.#replay(entry.status, entry.statusText, headers, entry.body, entry.vary === null ? undefined : entry.vary.filter((_, i) => i % 2 === 0) as string[]);
+    const varyNames = entry.vary === null ? undefined : entry.vary.filter((_, i) => i % 2 === 0) as string[];
+    return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, varyNames };
   }
 
   #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): void {

@@ -18,7 +18,15 @@ export function isBodylessLengthMismatch(status: number, error: unknown): boolea
   return (status === 304 || status === 204) && (error as { code?: unknown } | null)?.code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
 }
 
-export function isNetworkError(error: unknown): boolean {
+/**
+ * The origin failed: it could not be reached, or what it sent could not be
+ * read (a reset, a body short of its Content-Length, broken framing — what a
+ * proxy would answer with a 502). Not the caller giving up.
+ */
+export function isOriginFailure(error: unknown): boolean {
+  // undici's HTTPParserError (its code, HPE_..., is not always set): the origin's bytes are not HTTP.
+  if ((error as { name?: unknown } | null)?.name === 'HTTPParserError') return true;
   const code = (error as { code?: unknown } | null)?.code ?? (error as { cause?: { code?: unknown } } | null)?.cause?.code;
-  return typeof code === 'string' && NETWORK_ERRORS.has(code);
+  if (typeof code !== 'string') return false;
+  return NETWORK_ERRORS.has(code) || code.startsWith('HPE_') || code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH';
 }

@@ -79,6 +79,11 @@ export class EntryWriter {
     return this.#inFlight.get(key);
   }
 
+  /** The keys with writes (or deletions) still in flight. */
+  pendingKeys(): string[] {
+    return [...this.#chains.keys()];
+  }
+
   /** Resolves when every write in flight has finished. */
   async flush(): Promise<void> {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);

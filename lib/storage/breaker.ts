@@ -2,7 +2,13 @@
  * A circuit breaker for storage calls: after `failureThreshold` consecutive
  * infrastructure failures it opens and the cache skips the storage entirely
  * (no added latency per request); after `cooldownMs` it lets one probe
- * through (half-open) and closes again when that probe succeeds.
+ * through (half-open) and closes again when that probe succeeds, or opens
+ * again when it fails — a probe that outlives its deadline fails.
+ *
+ * Each call holds a ticket: the breaker's epoch when it started. Every change
+ * of state starts a new epoch, and only calls of the current epoch count: a
+ * slow call started before the storage went down (or before it recovered)
+ * cannot close or re-open the breaker when it finally ends.
  */
 
 export type BreakerState = 'closed' | 'open' | 'half-open';
@@ -14,12 +20,16 @@ export interface BreakerOptions {
   now?: () => number;
 }
 
+/** What `allow()` hands a call that may go ahead; given back with its outcome. */
+export type BreakerTicket = number;
+
 export class CircuitBreaker {
   readonly #threshold: number;
   readonly #cooldownMs: number;
   readonly #onStateChange: ((state: BreakerState, failures: number) => void) | undefined;
   readonly #now: () => number;
   #state: BreakerState = 'closed';
+  #epoch = 0;
   #failures = 0;
   #openedAt = 0;
   #probeInFlight = false;
@@ -35,25 +45,27 @@ export class CircuitBreaker {
     return this.#state;
   }
 
-  /** Whether a call may go to the storage now. A true answer in half-open state is the probe. */
-  allow(): boolean {
-    if (this.#state === 'closed') return true;
+  /** A ticket when a call may go to the storage now (in half-open state, the probe's), else undefined. */
+  allow(): BreakerTicket | undefined {
+    if (this.#state === 'closed') return this.#epoch;
     if (this.#state === 'open') {
-      if (this.#now() - this.#openedAt < this.#cooldownMs) return false;
+      if (this.#now() - this.#openedAt < this.#cooldownMs) return undefined;
       this.#set('half-open');
     }
-    if (this.#probeInFlight) return false;
+    if (this.#probeInFlight) return undefined;
     this.#probeInFlight = true;
-    return true;
+    return this.#epoch;
   }
 
-  success(): void {
+  success(ticket: BreakerTicket): void {
+    if (ticket !== this.#epoch) return;
     this.#failures = 0;
     this.#probeInFlight = false;
     if (this.#state !== 'closed') this.#set('closed');
   }
 
-  failure(): void {
+  failure(ticket: BreakerTicket): void {
+    if (ticket !== this.#epoch) return;
     this.#failures += 1;
     this.#probeInFlight = false;
     if (this.#state === 'half-open' || (this.#state === 'closed' && this.#failures >= this.#threshold)) {
@@ -64,6 +76,7 @@ export class CircuitBreaker {
 
   #set(state: BreakerState): void {
     this.#state = state;
+    this.#epoch += 1;
     this.#onStateChange?.(state, this.#failures);
   }
 }

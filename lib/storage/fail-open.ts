@@ -2,13 +2,23 @@
  * The request path's view of a partition: storage errors never reach the
  * caller's request. A failed read is a miss, a failed write is reported and
  * dropped, and a circuit breaker shared by the partitions of one storage
- * skips the storage altogether while it is failing.
+ * skips the storage altogether while it is failing. Every call has a
+ * deadline (reads one, writes another): a call that hangs is a failure too.
  */
 import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
 import { offersLeases, readsSync, StorageRequestError } from './contract.js';
 import { describe } from '../describe.js';
 import type { CircuitBreaker } from './breaker.js';
+import { withDeadline } from './deadline.js';
 import type { Reporter } from '../diagnostics.js';
+
+/** Deadlines of storage calls, in ms. */
+export interface StorageDeadlines {
+  /** Calls on the request path: get, getMany, acquireLease. */
+  readMs: number;
+  /** Writes, deletions and lease releases (off the request path). */
+  writeMs: number;
+}
 
 export class FailOpenPartition {
   readonly name: string;
@@ -17,26 +27,24 @@ export class FailOpenPartition {
   readonly #partition: Partition;
   readonly #breaker: CircuitBreaker;
   readonly #reporter: Reporter;
+  readonly #deadlines: StorageDeadlines;
 
-  constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter) {
+  constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter, deadlines: StorageDeadlines) {
     this.name = name;
     this.#partition = partition;
     this.readsSync = readsSync(partition);
     this.#breaker = breaker;
     this.#reporter = reporter;
+    this.#deadlines = deadlines;
   }
 
-  /** The value, or undefined on a miss, an error, or while the breaker is open. */
-  async get(key: string): Promise<Uint8Array | undefined> {
-    if (!this.#breaker.allow()) return undefined;
-    try {
+  /** The value, or undefined on a miss, an error, a call past its deadline, or while the breaker is open. */
+  get(key: string): Promise<Uint8Array | undefined> {
+    return this.#guard('get', this.#deadlines.readMs, undefined, async () => {
       const value = await this.#partition.get(key);
-      this.#breaker.success();
+      if (value !== undefined && !(value instanceof Uint8Array)) throw new TypeError(`get() must return bytes or undefined, got ${describe(value)}`);
       return value;
-    } catch (error) {
-      this.#failed('get', error);
-      return undefined;
-    }
+    });
   }
 
   /**
@@ -57,39 +65,21 @@ export class FailOpenPartition {
     }
   }
 
-  async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
-    if (keys.length === 0 || !this.#breaker.allow()) return new Map();
-    try {
-      const values = await this.#partition.getMany(keys);
-      this.#breaker.success();
-      return values;
-    } catch (error) {
-      this.#failed('getMany', error);
-      return new Map();
-    }
+  getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
+    if (keys.length === 0) return Promise.resolve(new Map());
+    return this.#guard('getMany', this.#deadlines.readMs, new Map(), () => this.#partition.getMany(keys));
   }
 
   /** True when the value was written. */
-  async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
-    if (!this.#breaker.allow()) return false;
-    try {
+  set(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
+    return this.#guard('set', this.#deadlines.writeMs, false, async () => {
       await this.#partition.set(key, value, opts);
-      this.#breaker.success();
       return true;
-    } catch (error) {
-      this.#failed('set', error);
-      return false;
-    }
+    });
   }
 
   async delete(key: string): Promise<void> {
-    if (!this.#breaker.allow()) return;
-    try {
-      await this.#partition.delete(key);
-      this.#breaker.success();
-    } catch (error) {
-      this.#failed('delete', error);
-    }
+    await this.#guard('delete', this.#deadlines.writeMs, false, () => this.#partition.delete(key));
   }
 
   /** The partition offers leases (see `acquireLease`). */
@@ -98,21 +88,13 @@ export class FailOpenPartition {
   }
 
   /** A lease attempt; undefined when the storage could not say (then go on without one). */
-  async acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
-    if (!this.#breaker.allow()) return undefined;
-    try {
-      const attempt = await (this.#partition as LeasingPartition).acquireLease(key, ttlMs);
-      this.#breaker.success();
-      return attempt;
-    } catch (error) {
-      this.#failed('acquireLease', error);
-      return undefined;
-    }
+  acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
+    return this.#guard('acquireLease', this.#deadlines.readMs, undefined, () => (this.#partition as LeasingPartition).acquireLease(key, ttlMs));
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
     try {
-      await (this.#partition as LeasingPartition).releaseLease(key, token);
+      await withDeadline(() => (this.#partition as LeasingPartition).releaseLease(key, token), this.#deadlines.writeMs, 'releaseLease');
     } catch (error) {
       // The lease expires by itself: a failed release only makes others wait a little longer.
       this.#reporter.storageError({ operation: 'releaseLease', partition: this.name, error });
@@ -120,22 +102,25 @@ export class FailOpenPartition {
   }
 
   /** How many were deleted; 0 on an error. */
-  async bulkDelete(keys: string[]): Promise<number> {
-    if (keys.length === 0 || !this.#breaker.allow()) return 0;
-    try {
-      const deleted = await this.#partition.bulkDelete(keys);
-      this.#breaker.success();
-      return deleted;
-    } catch (error) {
-      this.#failed('bulkDelete', error);
-      return 0;
-    }
+  bulkDelete(keys: string[]): Promise<number> {
+    if (keys.length === 0) return Promise.resolve(0);
+    return this.#guard('bulkDelete', this.#deadlines.writeMs, 0, () => this.#partition.bulkDelete(keys));
   }
 
-  #failed(operation: string, error: unknown): void {
-    // A refused request says the storage is up: it does not count toward opening the breaker.
-    if (error instanceof StorageRequestError) this.#breaker.success();
-    else this.#breaker.failure();
-    this.#reporter.storageError({ operation, partition: this.name, error });
+  /** Runs one storage call under the breaker and a deadline: its value, or `fallback` when it is skipped or fails. */
+  async #guard<T, F>(operation: string, timeoutMs: number, fallback: F, call: () => Promise<T>): Promise<T | F> {
+    const ticket = this.#breaker.allow();
+    if (ticket === undefined) return fallback;
+    try {
+      const value = await withDeadline(call, timeoutMs, operation);
+      this.#breaker.success(ticket);
+      return value;
+    } catch (error) {
+      // A refused request says the storage is up: it does not count toward opening the breaker.
+      if (error instanceof StorageRequestError) this.#breaker.success(ticket);
+      else this.#breaker.failure(ticket);
+      this.#reporter.storageError({ operation, partition: this.name, error });
+      return fallback;
+    }
   }
 }

@@ -1,0 +1,128 @@
+/**
+ * Deadlines on every storage call the cache makes, whatever the storage: a
+ * storage that hangs is a failure, never a hung request, write chain or close().
+ */
+import { expect } from 'chai';
+import diagnostics from 'node:diagnostics_channel';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { createCache } from '../../lib/cache.js';
+import { FaultyStorage } from '../../fixtures/faulty-storage.js';
+import { respond } from '../../fixtures/origin.js';
+import { useOrigin } from '../support.js';
+
+function listen(name: string): { events: Array<Record<string, unknown>>; stop: () => void; next: (test: (event: Record<string, unknown>) => boolean) => Promise<void> } {
+  const events: Array<Record<string, unknown>> = [];
+  const waiters: Array<{ test: (event: Record<string, unknown>) => boolean; resolve: () => void }> = [];
+  const listener = (message: unknown) => {
+    const event = message as Record<string, unknown>;
+    events.push(event);
+    for (const waiter of waiters.splice(0)) {
+      if (waiter.test(event)) waiter.resolve();
+      else waiters.push(waiter);
+    }
+  };
+  diagnostics.subscribe(name, listener);
+  return {
+    events,
+    stop: () => diagnostics.unsubscribe(name, listener),
+    next: (test) => new Promise<void>((resolve) => waiters.push({ test, resolve })),
+  };
+}
+
+describe('storage deadlines', () => {
+  const env = useOrigin();
+  const url = () => `${env.origin.url}/a`;
+
+  beforeEach(() => {
+    env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
+  });
+
+  it('a storage whose every call hangs: every request is answered, settled() and close() resolve', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 1 });
+    const errors = listen('cachette:storage-error');
+    try {
+      const cache = createCache({ storage, storageTimeout: { read: 20, write: 20, close: 200 }, circuitBreaker: { failures: 1000 } });
+      for (let i = 0; i < 5; i++) {
+        const response = await cache.fetch(url());
+        expect(await response.text()).to.equal('from origin');
+        // The write gives up at its deadline (until then, lookups would see the record it was writing).
+        await cache.settled();
+      }
+      await cache.close();
+      expect(env.origin.hits('/a')).to.equal(5);
+      const deadlines = errors.events.filter((event) => (event['error'] as Error).name === 'StorageDeadlineError');
+      expect(deadlines.map((event) => event['operation'])).to.include.members(['get', 'set']);
+    } finally {
+      errors.stop();
+    }
+  });
+
+  it('hung calls open the breaker: then the storage is skipped, and requests stop paying the deadline', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 2 });
+    const cache = env.cache({ storage, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 3, cooldown: 60 } });
+    const request = async () => {
+      await (await cache.fetch(url())).text();
+      await cache.settled();
+    };
+    // A lookup and a write per request, each past its deadline: the third failure opens the breaker.
+    await request();
+    await request();
+    expect(storage.calls).to.equal(3);
+    for (let i = 0; i < 10; i++) await request();
+    expect(storage.calls).to.equal(3);
+    expect(env.origin.hits('/a')).to.equal(12);
+  });
+
+  it('a probe that hangs counts as a failure: the breaker opens again, and closes once the storage answers', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 3 });
+    const breaker = listen('cachette:breaker');
+    try {
+      const cache = env.cache({ storage, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 1, cooldown: 0.05 } });
+      const opened = breaker.next((event) => event['state'] === 'open');
+      await (await cache.fetch(url())).text();
+      await opened;
+      // The storage still hangs: the probe times out and the breaker opens again.
+      const reopened = breaker.next((event) => event['state'] === 'open');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      await (await cache.fetch(url())).text();
+      await reopened;
+      expect(breaker.events.map((event) => event['state'])).to.deep.equal(['open', 'half-open', 'open']);
+      // The storage recovers: the next probe succeeds.
+      storage.plan = { ...storage.plan, rate: 0 };
+      const closed = breaker.next((event) => event['state'] === 'closed');
+      await new Promise((resolve) => setTimeout(resolve, 60));
+      await (await cache.fetch(url())).text();
+      await closed;
+      await cache.settled();
+      const hit = await cache.fetch(url());
+      expect(hit.headers.get('cache-status')).to.match(/^cachette; hit/);
+    } finally {
+      breaker.stop();
+    }
+  });
+
+  it('close() is bounded: writes that never land are abandoned and reported', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 4, operations: ['set'] });
+    const errors = listen('cachette:storage-error');
+    const warnings: string[] = [];
+    try {
+      // Writes get longer than close() has: close() gives up on them.
+      const cache = createCache({ storage, storageTimeout: { write: 60_000, close: 50 }, logger: { warn: (message) => warnings.push(message) } });
+      await (await cache.fetch(url())).text();
+      await cache.close();
+      const closing = errors.events.filter((event) => event['operation'] === 'close');
+      expect(closing.map((event) => (event['error'] as Error).message)).to.deep.equal(['close() gave up after 50 ms: 1 write(s) still in flight were abandoned']);
+      expect(warnings.some((message) => /storage close on responses failed: close\(\) gave up/.test(message))).to.equal(true);
+    } finally {
+      errors.stop();
+    }
+  });
+
+  it('storageTimeout is validated at construction', () => {
+    for (const bad of [0, -1, 'fast', { read: 0 }, { write: 'slow' }, { soon: 1 }]) {
+      expect(() => createCache({ storageTimeout: bad as never }), JSON.stringify(bad)).to.throw(TypeError, /storageTimeout/);
+    }
+    expect(() => createCache({ storageTimeout: 250 })).to.not.throw();
+    expect(() => createCache({ storageTimeout: { read: Infinity } })).to.not.throw();
+  });
+});
