@@ -68,6 +68,7 @@ const miss = run(process.execPath, 'miss.js');
 const coldStart = run(process.execPath, 'cold-start.js');
 const memory = run(process.execPath, 'memory.js');
 const lambda = run(process.execPath, 'lambda.js');
+const checksum = run(process.execPath, 'checksum.js');
 
 const us = (result: any, contender: string, via: Via) => result.results[contender][via].medianUs as number;
 const ratio = (a: number, b: number) => round2(a / b);
@@ -105,7 +106,7 @@ const loads = coldStart.coldStart.cachette.packages as string[];
 targets.push({ target: "import('cachette') loads neither the AWS SDK nor better-sqlite3", value: loads.join(', '), met: !loads.some((name) => name.startsWith('@aws-sdk') || name === 'better-sqlite3') });
 targets.push({ target: 'MemoryStorage stays within maxBytes under 100,000 URLs', value: `${memory.memory.peakStoredBytes} ≤ ${memory.memory.maxBytes}`, met: memory.memory.withinBound });
 
-const results = { date: new Date().toISOString(), machine: machine() as { cpu: string; cores: number }, node24: hit24.machine.node, hit: { node20: hit20.results, node24: hit24.results }, dynamodb: dynamodb.dynamodb, miss: miss.miss, coalescing: miss.coalescing, coldStart: coldStart.coldStart, memory: memory.memory, lambda: lambda.lambda, targets };
+const results = { date: new Date().toISOString(), machine: machine() as { cpu: string; cores: number }, node24: hit24.machine.node, hit: { node20: hit20.results, node24: hit24.results }, dynamodb: dynamodb.dynamodb, miss: miss.miss, coalescing: miss.coalescing, coldStart: coldStart.coldStart, memory: memory.memory, lambda: lambda.lambda, checksum: checksum.checksum, targets };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(root, 'bench', 'results', 'hit-cost.svg'), drawHitChart(results));
@@ -124,6 +125,7 @@ for (const placement of ['ownProcess', 'sameProcess']) {
 }
 console.log(`Cold start: ${Object.entries<any>(coldStart.coldStart).map(([name, value]) => `${name} ${value.medianMs} ms`).join(', ')}`);
 console.log(`Memory: ${JSON.stringify(memory.memory)}`);
+console.log(`Record checksum (decode with the CRC-32 | the CRC-32 alone): ${Object.entries<any>(checksum.checksum).map(([size, value]) => `${size} ${value.decodeUs} µs | ${value.crcUs} µs`).join(', ')}`);
 console.log(`Lambda: bundle ${lambda.lambda.bundleKiB} KiB; first response after process start: ${JSON.stringify(lambda.lambda.firstResponseMs)} ms`);
 console.log('\nTargets');
 for (const target of targets) console.log(`  ${target.met ? 'met   ' : 'MISSED'} ${target.target}: ${target.value}`);
