@@ -6,7 +6,8 @@
  * JSON line.
  */
 import { crc32 } from 'node:zlib';
-import { encodeRecord, decodeRecord, type StoredResponse } from '../lib/serialize.js';
+import { encodeRecord, decodeRecord } from '../lib/records/codec.js';
+import type { StoredResponse } from '../lib/records/model.js';
 import { machine, median } from './harness.js';
 
 function record(size: number): StoredResponse {

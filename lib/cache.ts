@@ -5,7 +5,7 @@
  */
 import { Agent, Dispatcher, Request as UndiciRequest, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
 import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
-import { assertPartition, canDeleteByAge, isSweepable, type Partition, type Storage } from './storage/contract.js';
+import { assertPartition, type Partition, type Storage } from './storage/contract.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { TieredStorage } from './storage/tiered.js';
 import { FailOpenPartition } from './storage/fail-open.js';
@@ -13,12 +13,10 @@ import { Reporter } from './diagnostics.js';
 import { KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
-import { decodeRecord } from './serialize.js';
+import { RecordStore, recordExpiry } from './records/store.js';
 import type { CacheContext } from './interceptor/context.js';
-import { EntryWriter } from './interceptor/writer.js';
 import { Flights } from './interceptor/single-flight.js';
 import { createInterceptor } from './interceptor/index.js';
-import { invalidateKeys } from './interceptor/invalidate.js';
 import { forEveryConsumer } from './interceptor/undici-compat.js';
 import { describe } from './describe.js';
 import { resolveControl, NO_CONTROL, type FetchCacheMode, type RequestCacheOptions, type RequestControl } from './policy/control.js';
@@ -99,17 +97,21 @@ export class HttpCache {
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
     this.#keys = new KeyPolicy({ matchHeaders: resolved.matchHeaders, perCredential: resolved.perCredential, custom: resolved.key });
-    const ctx: CacheContext = {
+    this.#ctx = {
       options: resolved,
       keys: this.#keys,
-      responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout),
-      redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout),
+      records: new RecordStore({
+        responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout),
+        redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout),
+        rawResponses: this.responses,
+        rawRedirects: this.redirects,
+        reporter,
+        ignoredHeaders: resolved.ignoredHeaders,
+        maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
+      }),
       reporter,
-      writer: undefined as unknown as EntryWriter,
       flights: new Flights(),
     };
-    ctx.writer = new EntryWriter(ctx);
-    this.#ctx = ctx;
   }
 
   /** The undici interceptor, for `new Agent().compose(cache.interceptor())`. */
@@ -164,49 +166,33 @@ export class HttpCache {
   }
 
   /** Empties both partitions (after the writes in flight have landed). */
-  async clear(): Promise<void> {
-    await this.#ctx.writer.flush();
-    await Promise.all([this.responses.clear(), this.redirects.clear()]);
+  clear(): Promise<void> {
+    return this.#ctx.records.clear();
   }
 
   /** Deletes entries by URL, key, age or expiry; returns how many stored records were deleted. */
   async delete(options: DeleteOptions): Promise<number> {
     if (options === null || typeof options !== 'object') throw new TypeError(`delete() takes { urls, keys, expired, olderThan }, got ${describe(options)}`);
     const cutoff = olderThanCutoff(options.olderThan);
-    await this.#ctx.writer.flush();
-    let deleted = 0;
-
+    const records = this.#ctx.records;
     const keys: string[] = [...(options.keys ?? [])];
     for (const url of options.urls ?? []) keys.push(this.#keyForUrl(url, 'GET', undefined));
-    if (keys.length > 0) deleted += await invalidateKeys(this.responses, this.redirects, keys);
-
-    if (options.expired === true) {
-      const now = Date.now();
-      for (const partition of [this.responses, this.redirects]) {
-        deleted += isSweepable(partition)
-          ? await partition.deleteExpired(now)
-          : await deleteWhere(partition, (record) => record.expiresAt !== null && record.expiresAt <= now);
-      }
-    }
-    if (cutoff !== undefined) {
-      deleted += canDeleteByAge(this.responses)
-        ? await this.responses.deleteCreatedBefore(cutoff)
-        : await deleteWhere(this.responses, (record) => record.kind === 'response' && record.responseTime <= cutoff);
-    }
+    let deleted = await records.deleteKeys(keys);
+    if (options.expired === true) deleted += await records.deleteExpired(Date.now());
+    if (cutoff !== undefined) deleted += await records.deleteReceivedBefore(cutoff);
     return deleted;
   }
 
   /** Whether an entry is stored for a URL (or a raw key). */
   async contains(options: ContainsOptions): Promise<boolean> {
     if (options === null || typeof options !== 'object') throw new TypeError(`contains() takes { url, method, headers } or { key }, got ${describe(options)}`);
-    await this.#ctx.writer.flush();
     let key = options.key;
     if (key === undefined) {
       if (options.url === undefined) throw new TypeError('contains() needs a url or a key');
       const method = (options.method ?? 'GET').toUpperCase();
       key = this.#keyForUrl(options.url, method === 'HEAD' ? 'GET' : method, options.headers);
     }
-    return this.responses.has(key);
+    return this.#ctx.records.has(key);
   }
 
   /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. Closing again waits for the same. */
@@ -227,15 +213,15 @@ export class HttpCache {
     const deadline = Date.now() + closeMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     const abandoned = (what: string): void => {
-      this.#ctx.reporter.storageError({ operation: 'close', partition: this.#ctx.responses.name, error: new Error(`close() gave up after ${closeMs} ms: ${what}`) });
+      this.#ctx.reporter.storageError({ operation: 'close', partition: this.#ctx.records.name, error: new Error(`close() gave up after ${closeMs} ms: ${what}`) });
     };
     // The agent finishes the requests under way (background refreshes included) before it closes.
     if (this.#agent !== undefined && !(await settlesWithin(this.#agent.close(), left()))) {
       abandoned('requests still under way were aborted');
       await this.#agent.destroy().catch(() => undefined);
     }
-    if (!(await settlesWithin(this.#ctx.writer.flush(), left()))) {
-      abandoned(`${this.#ctx.writer.pendingKeys().length} write(s) still in flight were abandoned`);
+    if (!(await settlesWithin(this.#ctx.records.flush(), left()))) {
+      abandoned(`${this.#ctx.records.pendingKeys().length} write(s) still in flight were abandoned`);
     }
     // The storage gets a moment of its own even when the rest used up the bound.
     if (!(await settlesWithin(Promise.resolve(this.storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
@@ -244,8 +230,8 @@ export class HttpCache {
   }
 
   /** Resolves when every write in flight has reached the storage or given up (each write has a deadline). */
-  async settled(): Promise<void> {
-    await this.#ctx.writer.flush();
+  settled(): Promise<void> {
+    return this.#ctx.records.flush();
   }
 
   #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
@@ -263,27 +249,17 @@ export function createCache(options?: CacheOptions): HttpCache {
   return new HttpCache(options);
 }
 
-/** When a stored record is of no more use (for the memory tier): its own expiry. */
-function recordExpiry(bytes: Uint8Array): number | undefined {
-  return decodeRecord(bytes)?.expiresAt ?? undefined;
-}
+/**
+ * Most bytes of responses waiting to be written. Past it (a storage far slower
+ * than the traffic), new responses are not stored rather than held in memory.
+ */
+const MIN_WRITE_BACKLOG_BYTES = 64 * 1024 * 1024;
 
 function olderThanCutoff(olderThan: unknown): number | undefined {
   if (olderThan === undefined) return undefined;
   if (olderThan instanceof Date && !Number.isNaN(olderThan.getTime())) return olderThan.getTime();
   if (typeof olderThan === 'number' && Number.isFinite(olderThan) && olderThan >= 0) return Date.now() - olderThan * 1000;
   throw new TypeError(`olderThan must be seconds or a Date, got ${describe(olderThan)}`);
-}
-
-/** The slow path for backends without a fast one: read every record, delete those that match. */
-async function deleteWhere(partition: Partition, matches: (record: NonNullable<ReturnType<typeof decodeRecord>>) => boolean): Promise<number> {
-  const doomed: string[] = [];
-  for await (const [key, bytes] of partition.entries()) {
-    const record = decodeRecord(bytes);
-    // Unreadable records are of no use either.
-    if (record === undefined || matches(record)) doomed.push(key);
-  }
-  return doomed.length === 0 ? 0 : partition.bulkDelete(doomed);
 }
 
 /**

@@ -21,8 +21,9 @@ import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import { responseDirectives } from '../policy/targeted.js';
 import { correctedInitialAge } from '../policy/freshness.js';
-import { varyPairs } from '../policy/vary.js';
-import type { StoredResponse, StoredVariants } from '../serialize.js';
+import { varyPairs } from '../records/variants.js';
+import type { StoredResponse, StoredVariants } from '../records/model.js';
+import { newEntry } from './entry.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
 import { startResponse } from './undici-compat.js';
@@ -187,17 +188,8 @@ export class CachingHandler implements Handler {
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size);
     const plan = this.#plan;
     if (plan !== undefined) {
-      this.#landed = this.#ctx.writer.save({
-        request: this.#request,
-        plan,
-        status: this.#status,
-        statusText: this.#statusText,
-        headers: this.#headers,
-        body,
-        requestTime: this.#requestTime,
-        responseTime: this.#responseTime,
-        variants: this.#info.variants,
-      });
+      const received = { status: this.#status, statusText: this.#statusText, headers: this.#headers, body, requestTime: this.#requestTime, responseTime: this.#responseTime };
+      this.#landed = this.#ctx.records.save(newEntry(this.#ctx, this.#request, plan, received, this.#info.variants));
     }
     const flight = this.#info.flight;
     if (flight === undefined || flight.followers === 0) {
@@ -273,17 +265,8 @@ export class CachingHandler implements Handler {
     });
     let detail: string | undefined;
     if (decision.store) {
-      this.#landed = this.#ctx.writer.save({
-        request: this.#request,
-        plan: decision,
-        status: entry.status,
-        statusText: entry.statusText,
-        headers,
-        body: entry.body,
-        requestTime: this.#requestTime,
-        responseTime: this.#responseTime,
-        variants: this.#info.variants,
-      });
+      const received = { status: entry.status, statusText: entry.statusText, headers, body: entry.body, requestTime: this.#requestTime, responseTime: this.#responseTime };
+      this.#landed = this.#ctx.records.save(newEntry(this.#ctx, this.#request, decision, received, this.#info.variants));
     } else {
       detail = decision.reason;
       this.#notStored(detail);

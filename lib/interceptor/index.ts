@@ -18,8 +18,6 @@ import { respond, respondWith, decide } from './respond.js';
 import { CachingHandler } from './caching-handler.js';
 import { DispatcherOrigin } from './origin.js';
 import { resolveControl, type RequestControl } from '../policy/control.js';
-import { lookupSync } from './lookup.js';
-import { invalidateKeys } from './invalidate.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -81,7 +79,7 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   const analysis = analyzeRequest(opts, ctx.options, ctx.keys, undefined, control);
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
   // Storage in memory answers at once: a hit is served before dispatch returns.
-  const found = lookupSync(ctx, analysis.request);
+  const found = ctx.records.findSync(analysis.request);
   const answered = found === undefined
     ? respond(ctx, dispatch, opts, handler, analysis.request)
     : respondWith(ctx, dispatch, opts, handler, analysis.request, found);
@@ -176,7 +174,7 @@ function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number,
       // Not a URL: nothing to invalidate.
     }
   }
-  ctx.writer.forget([...keys], () => invalidateKeys(ctx.responses, ctx.redirects, keys));
+  ctx.records.invalidate([...keys]);
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.href });
   }

@@ -8,11 +8,11 @@ import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
 import { pairValue, type ResponseHeaders } from '../policy/headers.js';
-import { sameVaryPairs, varyPairs } from '../policy/vary.js';
+import { sameVaryPairs, varyPairs } from '../records/variants.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { resolveRange, type ByteRange } from '../policy/range.js';
-import type { StoredResponse } from '../serialize.js';
-import { lookup, type Lookup } from './lookup.js';
+import type { StoredResponse } from '../records/model.js';
+import type { Lookup } from '../records/store.js';
 import { replay } from './replay.js';
 import { servedHeaders, storedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
@@ -29,10 +29,10 @@ const MAX_RESTARTS = 3;
 export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, restarts = 0): Promise<void> {
   let found: Lookup;
   try {
-    found = await lookup(ctx, request);
+    found = await ctx.records.find(request);
   } catch (error) {
     // Lookup is fail-open by construction; should a bug of ours throw anyway, the origin still answers.
-    ctx.reporter.storageError({ operation: 'lookup', partition: ctx.responses.name, error });
+    ctx.reporter.storageError({ operation: 'lookup', partition: ctx.records.name, error });
     found = { found: false, fwd: 'uri-miss', variants: undefined };
   }
   return respondWith(ctx, dispatch, opts, handler, request, found, restarts);
@@ -148,7 +148,7 @@ async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, h
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
   try {
-    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && !reload && ctx.responses.offersLeases) {
+    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && !reload && ctx.records.offersLeases) {
       return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), crossInstance);
     }
     forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally));
@@ -176,7 +176,7 @@ async function leadAcrossInstances(
   const deadline = Date.now() + limits.waitMs;
   let waiting: WaitController | undefined;
   for (;;) {
-    const attempt = await ctx.responses.acquireLease(request.key, limits.leaseMs);
+    const attempt = await ctx.records.acquireLease(request.key, limits.leaseMs);
     if (attempt === undefined || 'token' in attempt || Date.now() >= deadline || waiting?.aborted === true) {
       if (waiting?.aborted === true) {
         info.flight?.settle({ kind: 'abandoned' });
@@ -187,7 +187,7 @@ async function leadAcrossInstances(
       decide(ctx, request, 'forward', token === undefined ? 'no-lease' : 'lease');
       const release = token === undefined
         ? undefined
-        : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.responses.releaseLease(request.key, token));
+        : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.records.releaseLease(request.key, token));
       forwardTo(ctx, dispatch, opts, handler, request, { ...info, onFinished: release });
       return;
     }
@@ -204,7 +204,7 @@ async function leadAcrossInstances(
       await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(1, until - Date.now()))));
       let found: Lookup;
       try {
-        found = await lookup(ctx, request);
+        found = await ctx.records.find(request);
       } catch {
         continue;
       }
@@ -244,7 +244,7 @@ function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Opti
     forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight });
   } catch (error) {
     flight.settle({ kind: 'abandoned' });
-    ctx.reporter.storageError({ operation: 'refresh', partition: ctx.responses.name, error });
+    ctx.reporter.storageError({ operation: 'refresh', partition: ctx.records.name, error });
   }
 }
 

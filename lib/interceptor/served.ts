@@ -4,7 +4,7 @@
  * rebuilding the headers (and, for undici 8, their raw form) every time.
  */
 import { pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
-import type { StoredResponse } from '../serialize.js';
+import type { StoredResponse } from '../records/model.js';
 import { toRawHeaders } from './undici-compat.js';
 import { formatCacheStatus } from './cache-status.js';
 

@@ -5,7 +5,7 @@
  * Keys are SHA-256 digests: fixed length, whatever the URL, so every backend
  * can hold them (DynamoDB caps a sort key at 1,024 bytes).
  */
-import { hash } from 'node:crypto';
+import { digest } from '../digest.js';
 import type { RequestHeaders } from './headers.js';
 import type { NormalizedUrl } from './url.js';
 
@@ -33,10 +33,6 @@ export const CREDENTIAL_HEADERS = ['authorization', 'cookie'] as const;
 
 export function hasCredentials(headers: Readonly<RequestHeaders>): boolean {
   return headers['authorization'] !== undefined || headers['cookie'] !== undefined;
-}
-
-export function digest(text: string | Uint8Array): string {
-  return hash('sha256', text, 'base64url');
 }
 
 function credentialDigest(headers: Readonly<RequestHeaders>): string {

@@ -4,7 +4,7 @@
  */
 import type { CacheControl } from './cache-control.js';
 import { currentAge } from './freshness.js';
-import { ResponseFlags, type StoredResponse } from '../serialize.js';
+import { ResponseFlags, type StoredResponse } from '../records/model.js';
 import type { ResolvedOptions } from '../options.js';
 
 export type ReuseReason =

@@ -8,7 +8,7 @@ import { responseDirectives } from './targeted.js';
 import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
 import { headerValue, splitList, type ResponseHeaders } from './headers.js';
 import { configuredLifetime, type ResolvedOptions, type UrlExpiration } from '../options.js';
-import { ResponseFlags } from '../serialize.js';
+import { ResponseFlags } from '../records/model.js';
 
 export type NotStoredReason =
   | 'status'

@@ -20,7 +20,11 @@ export interface StorageDeadlines {
   writeMs: number;
 }
 
-export class FailOpenPartition {
+/**
+ * A Partition whose calls never throw: reads give nothing, writes report
+ * whether they landed, listings end early, on any failure.
+ */
+export class FailOpenPartition implements Partition {
   readonly name: string;
   /** The partition answers reads synchronously (see `getSync`). */
   readonly readsSync: boolean;
@@ -70,16 +74,63 @@ export class FailOpenPartition {
     return this.#guard('getMany', this.#deadlines.readMs, new Map(), () => this.#partition.getMany(keys));
   }
 
-  /** True when the value was written. */
-  set(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
+  async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void> {
+    await this.trySet(key, value, opts);
+  }
+
+  /** `set`, telling whether the value was written. */
+  trySet(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
     return this.#guard('set', this.#deadlines.writeMs, false, async () => {
       await this.#partition.set(key, value, opts);
       return true;
     });
   }
 
-  async delete(key: string): Promise<void> {
-    await this.#guard('delete', this.#deadlines.writeMs, false, () => this.#partition.delete(key));
+  /** True when the value was there and is deleted; false too when the deletion failed. */
+  delete(key: string): Promise<boolean> {
+    return this.#guard('delete', this.#deadlines.writeMs, false, () => this.#partition.delete(key));
+  }
+
+  has(key: string): Promise<boolean> {
+    return this.#guard('has', this.#deadlines.readMs, false, () => this.#partition.has(key));
+  }
+
+  async clear(): Promise<void> {
+    await this.#guard('clear', this.#deadlines.writeMs, undefined, () => this.#partition.clear());
+  }
+
+  size(): Promise<number> {
+    return this.#guard('size', this.#deadlines.writeMs, 0, () => this.#partition.size());
+  }
+
+  /** The keys, as far as the storage can list them (a failure ends the listing; each page has the write deadline). */
+  keys(): AsyncIterable<string> {
+    return this.#listing('keys', () => this.#partition.keys());
+  }
+
+  entries(): AsyncIterable<[string, Uint8Array]> {
+    return this.#listing('entries', () => this.#partition.entries());
+  }
+
+  async *#listing<T>(operation: string, list: () => AsyncIterable<T>): AsyncIterable<T> {
+    let iterator: AsyncIterator<T>;
+    try {
+      iterator = list()[Symbol.asyncIterator]();
+    } catch (error) {
+      this.#reporter.storageError({ operation, partition: this.name, error });
+      return;
+    }
+    for (;;) {
+      let step: IteratorResult<T>;
+      try {
+        step = await withDeadline(() => iterator.next(), this.#deadlines.writeMs, operation);
+      } catch (error) {
+        this.#reporter.storageError({ operation, partition: this.name, error });
+        return;
+      }
+      if (step.done === true) return;
+      yield step.value;
+    }
   }
 
   /** The partition offers leases (see `acquireLease`). */
@@ -102,9 +153,10 @@ export class FailOpenPartition {
   }
 
   /** How many were deleted; 0 on an error. */
-  bulkDelete(keys: string[]): Promise<number> {
-    if (keys.length === 0) return Promise.resolve(0);
-    return this.#guard('bulkDelete', this.#deadlines.writeMs, 0, () => this.#partition.bulkDelete(keys));
+  bulkDelete(keys: Iterable<string>): Promise<number> {
+    const list = [...keys];
+    if (list.length === 0) return Promise.resolve(0);
+    return this.#guard('bulkDelete', this.#deadlines.writeMs, 0, () => this.#partition.bulkDelete(list));
   }
 
   /** Runs one storage call under the breaker and a deadline: its value, or `fallback` when it is skipped or fails. */

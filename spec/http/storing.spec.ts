@@ -1,7 +1,8 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin, fetchText } from '../support.js';
-import { decodeRecord, type StoredResponse } from '../../lib/serialize.js';
+import { decodeRecord } from '../../lib/records/codec.js';
+import type { StoredResponse } from '../../lib/records/model.js';
 import type { HttpCache } from '../../lib/cache.js';
 import { storeDecision } from '../../lib/policy/storable.js';
 import { resolveOptions } from '../../lib/options.js';

@@ -5,8 +5,10 @@
  * a key derived from that generation and the normalized header values.
  */
 import { randomUUID } from 'node:crypto';
-import type { RequestHeaders } from './headers.js';
-import { digest } from './key.js';
+import { digest } from '../digest.js';
+
+/** Request header fields by lower-case name (as the policy normalizes them). */
+export type RequestFields = Readonly<Record<string, string>>;
 
 /** Fields whose values are never stored or keyed in the clear. */
 const SENSITIVE = new Set(['authorization', 'cookie', 'proxy-authorization']);
@@ -21,7 +23,7 @@ const NEGOTIATION = new Set(['accept', 'accept-encoding', 'accept-language', 'ac
  * when absent), normalized: whitespace collapsed, negotiation lists
  * case-folded and sorted, credentials and ignored headers digested.
  */
-export function varyPairs(names: readonly string[], headers: Readonly<RequestHeaders>, ignored: ReadonlySet<string>): Array<string | null> {
+export function varyPairs(names: readonly string[], headers: RequestFields, ignored: ReadonlySet<string>): Array<string | null> {
   const pairs: Array<string | null> = [];
   for (const name of names) {
     const raw = headers[name];

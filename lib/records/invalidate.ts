@@ -3,19 +3,14 @@
  * it lists) and, through the redirects partition, the cached redirects that
  * lead to it, transitively.
  */
-import { decodeRecord } from '../serialize.js';
-
-/** The part of a partition invalidation needs; both the raw and the fail-open views fit. */
-export interface InvalidationTarget {
-  getMany(keys: string[]): Promise<Map<string, Uint8Array>>;
-  bulkDelete(keys: string[]): Promise<number>;
-}
+import type { Partition } from '../storage/contract.js';
+import { decodeRecord } from './codec.js';
 
 /** Redirect chains longer than this are not followed back (browsers stop at 20). */
 const MAX_DEPTH = 20;
 
 /** Deletes the entries under `keys` with their variants and aliases; returns how many responses went. */
-export async function invalidateKeys(responses: InvalidationTarget, redirects: InvalidationTarget, keys: Iterable<string>): Promise<number> {
+export async function invalidateKeys(responses: Partition, redirects: Partition, keys: Iterable<string>): Promise<number> {
   const seen = new Set<string>();
   const doomed = new Set<string>();
   const aliasRecords: string[] = [];

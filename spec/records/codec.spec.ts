@@ -2,7 +2,8 @@ import { expect } from 'chai';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
 import { crc32 } from 'node:zlib';
-import { decodeRecord, encodeRecord, FORMAT_VERSION, type StoredResponse } from '../lib/serialize.js';
+import { decodeRecord, encodeRecord, FORMAT_VERSION } from '../../lib/records/codec.js';
+import type { StoredResponse } from '../../lib/records/model.js';
 
 /** Packed fields with the CRC-32 trailer a record carries, so that what is tested is the shape, not the checksum. */
 function sealed(fields: unknown): Uint8Array {

@@ -1,0 +1,63 @@
+/**
+ * A response the policy decided to store, as the record layer takes it: the
+ * stored record (headers that may be kept, the numbers reuse needs) and, for
+ * a redirect, the key of its target.
+ */
+import type { CacheContext } from './context.js';
+import type { CacheRequest } from '../policy/request.js';
+import type { StorePlan } from '../policy/storable.js';
+import { headerValue, storableHeaderPairs, type ResponseHeaders } from '../policy/headers.js';
+import { normalizeAbsoluteUrl } from '../policy/url.js';
+import type { NewEntry } from '../records/store.js';
+import type { StoredVariants } from '../records/model.js';
+
+export interface Received {
+  status: number;
+  statusText: string;
+  headers: ResponseHeaders;
+  body: Uint8Array;
+  requestTime: number;
+  responseTime: number;
+}
+
+export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePlan, response: Received, variants: StoredVariants | undefined): NewEntry {
+  return {
+    key: request.key,
+    requestHeaders: request.headers,
+    record: {
+      kind: 'response',
+      expiresAt: plan.expiresAt ?? null,
+      status: response.status,
+      statusText: response.statusText,
+      headers: storableHeaderPairs(response.headers, plan.omit),
+      body: response.body,
+      method: request.lookupMethod,
+      url: request.url.storedUrl,
+      vary: null,
+      requestTime: response.requestTime,
+      responseTime: response.responseTime,
+      initialAge: plan.initialAge,
+      lifetime: plan.lifetime,
+      flags: plan.flags,
+      staleWhileRevalidate: plan.staleWhileRevalidate,
+      staleIfError: plan.staleIfError,
+      hiddenFields: plan.hiddenFields,
+    },
+    varyNames: plan.vary,
+    variants,
+    redirectTarget: response.status >= 300 && response.status < 400 ? redirectTarget(ctx, request, response.headers) : undefined,
+    freshness: plan.freshness,
+  };
+}
+
+/** The key its Location would be stored under, fetched with this request's headers. */
+function redirectTarget(ctx: CacheContext, request: CacheRequest, headers: ResponseHeaders): string | undefined {
+  const location = headerValue(headers, 'location');
+  if (location === undefined) return undefined;
+  try {
+    const target = normalizeAbsoluteUrl(new URL(location, request.url.storedUrl), ctx.options.ignoredParameters);
+    return ctx.keys.keyFor({ method: 'GET', url: target.keyUrl, headers: request.headers });
+  } catch {
+    return undefined;
+  }
+}

@@ -1,0 +1,360 @@
+/**
+ * The record layer: the one owner of what the cache stores. It holds both
+ * partitions (responses, and the redirects that lead to them), and knows
+ * where each piece of a stored response lives — the response under its key,
+ * or, when it varies, a Vary index there and the variants beside it; a
+ * redirect's alias under its target's key. It finds records (decoded once),
+ * saves them (off the response path, visible to lookups at once), invalidates
+ * and deletes them, and lists them.
+ *
+ * Two views of each partition: the request path's, which never throws (a
+ * storage error is a miss or a dropped write, every call has a deadline), and
+ * the raw one for management (`clear`, `deleteBy`...), which throws.
+ */
+import type { LeaseAttempt, Partition } from '../storage/contract.js';
+import { canDeleteByAge, isSweepable } from '../storage/contract.js';
+import type { FailOpenPartition } from '../storage/fail-open.js';
+import type { Reporter } from '../diagnostics.js';
+import { decodeRecord, encodeRecord } from './codec.js';
+import { DecodedRecords } from './decoded.js';
+import { invalidateKeys } from './invalidate.js';
+import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
+import { newGeneration, sameVaryPairs, variantKey, varyPairs, type RequestFields } from './variants.js';
+import { WriteQueue, isDeletion, type Deletion } from './writes.js';
+
+/** What a lookup is made with: the request's key, and its header fields (to pick a variant). */
+export interface FindRequest {
+  readonly key: string;
+  readonly headers: RequestFields;
+}
+
+export type Lookup =
+  | { found: true; entry: StoredResponse; key: string; variants: StoredVariants | undefined }
+  | { found: false; fwd: 'uri-miss' | 'vary-miss'; variants: StoredVariants | undefined };
+
+/** A response to store. */
+export interface NewEntry {
+  /** The request's key (a variant goes under a key derived from it). */
+  readonly key: string;
+  /** The request's header fields, for the values of the Vary names. */
+  readonly requestHeaders: RequestFields;
+  /** The response as it will be stored; `vary` is filled in here when it varies. */
+  readonly record: StoredResponse;
+  /** Lower-case request header names from Vary, sorted; empty when it does not vary. */
+  readonly varyNames: readonly string[];
+  /** The Vary index met at lookup, if any: a new variant joins it. */
+  readonly variants: StoredVariants | undefined;
+  /** For a redirect: the key of its Location, so that deleting the target deletes the redirect too. */
+  readonly redirectTarget: string | undefined;
+  /** Where its freshness came from (max-age, expires, configured...), for the `cachette:store` report. */
+  readonly freshness: string;
+}
+
+export interface RecordStoreOptions {
+  /** The request path's views (fail-open, with deadlines). */
+  responses: FailOpenPartition;
+  redirects: FailOpenPartition;
+  /** The raw partitions, for management: errors are thrown. */
+  rawResponses: Partition;
+  rawRedirects: Partition;
+  reporter: Reporter;
+  /** Request header names whose values are digested, never stored (`ignoredParameters`). */
+  ignoredHeaders: ReadonlySet<string>;
+  /** Most bytes of responses waiting to be written; past it, new ones are not stored. */
+  maxBacklogBytes: number;
+}
+
+const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
+
+/** Most variant keys an index remembers (for deleting them with their URL). */
+const MAX_TRACKED_VARIANTS = 64;
+/** Most redirect keys remembered per target URL. */
+const MAX_TRACKED_ALIASES = 64;
+const ALIAS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+
+/** Where to look next when the URL's key holds a Vary index. */
+interface VariantStep {
+  key: string;
+  index: StoredVariants;
+  pairs: Array<string | null>;
+}
+
+export class RecordStore {
+  readonly #responses: FailOpenPartition;
+  readonly #redirects: FailOpenPartition;
+  readonly #rawResponses: Partition;
+  readonly #rawRedirects: Partition;
+  readonly #reporter: Reporter;
+  readonly #ignoredHeaders: ReadonlySet<string>;
+  readonly #decoded = new DecodedRecords();
+  readonly #writes: WriteQueue;
+  /** Updates of each redirect target's aliases, one at a time (each reads the record, then rewrites it). */
+  readonly #aliasUpdates = new Map<string, Promise<void>>();
+  readonly #maxBacklogBytes: number;
+  #backlogBytes = 0;
+
+  constructor(options: RecordStoreOptions) {
+    this.#responses = options.responses;
+    this.#redirects = options.redirects;
+    this.#rawResponses = options.rawResponses;
+    this.#rawRedirects = options.rawRedirects;
+    this.#reporter = options.reporter;
+    this.#ignoredHeaders = options.ignoredHeaders;
+    this.#maxBacklogBytes = options.maxBacklogBytes;
+    this.#writes = new WriteQueue((operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }));
+  }
+
+  /** The responses partition's name (for reports). */
+  get name(): string {
+    return this.#responses.name;
+  }
+
+  /** The storage answers reads at once: `findSync` can answer without waiting. */
+  get readsSync(): boolean {
+    return this.#responses.readsSync;
+  }
+
+  // ── Finding ────────────────────────────────────────────────────────────
+
+  /** The stored response for a request: the record at its key, or the variant of its Vary index that matches. */
+  async find(request: FindRequest): Promise<Lookup> {
+    const step = this.#atKey(request, await this.#read(request.key));
+    return 'found' in step ? step : this.#inVariant(step, await this.#read(step.key));
+  }
+
+  /** The same, without waiting, when the storage can answer at once; undefined when it cannot. */
+  findSync(request: FindRequest): Lookup | undefined {
+    if (!this.#responses.readsSync) return undefined;
+    const record = this.#readSync(request.key);
+    if (record === null) return undefined;
+    const step = this.#atKey(request, record);
+    if ('found' in step) return step;
+    const variant = this.#readSync(step.key);
+    return variant === null ? undefined : this.#inVariant(step, variant);
+  }
+
+  #atKey(request: FindRequest, record: StoredRecord | undefined): Lookup | VariantStep {
+    if (record === undefined) return URI_MISS;
+    if (record.kind === 'response') {
+      return record.vary === null ? { found: true, entry: record, key: request.key, variants: undefined } : URI_MISS;
+    }
+    if (record.kind !== 'variants') return URI_MISS;
+    // RFC 9111 §4.1: select the variant whose nominated request headers match this request's.
+    const pairs = varyPairs(record.names, request.headers, this.#ignoredHeaders);
+    return { key: variantKey(request.key, record.generation, pairs), index: record, pairs };
+  }
+
+  #inVariant(step: VariantStep, variant: StoredRecord | undefined): Lookup {
+    if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, step.pairs)) {
+      return { found: true, entry: variant, key: step.key, variants: step.index };
+    }
+    return { found: false, fwd: 'vary-miss', variants: step.index };
+  }
+
+  async #read(key: string): Promise<StoredRecord | undefined> {
+    // A write (or deletion) of this key in flight: what it is about to store is what the storage holds.
+    const inFlight = this.#writes.inFlight(key);
+    if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
+    return this.#decodeOrDrop(key, await this.#responses.get(key));
+  }
+
+  /** The record, undefined when there is none, null when the storage cannot tell synchronously. */
+  #readSync(key: string): StoredRecord | undefined | null {
+    const inFlight = this.#writes.inFlight(key);
+    if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
+    const bytes = this.#responses.getSync(key);
+    return bytes === null ? null : this.#decodeOrDrop(key, bytes);
+  }
+
+  #decodeOrDrop(key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
+    if (bytes === undefined) return undefined;
+    const record = this.#decoded.decode(key, bytes);
+    if (record === undefined) {
+      // Corrupt, foreign or from an unknown format version: a miss, and out of the way.
+      this.#reporter.storageError({ operation: 'decode', partition: this.#responses.name, error: new Error(`unreadable entry under key ${key} deleted`) });
+      void this.#responses.delete(key);
+    }
+    return record;
+  }
+
+  // ── Saving ─────────────────────────────────────────────────────────────
+
+  /**
+   * Queues a response's records — itself under its key, or, when it varies, a
+   * variant and the index — and, for a redirect, its alias. Lookups see them
+   * at once; resolves when they have landed (or given up).
+   */
+  save(entry: NewEntry): Promise<void> {
+    const { record } = entry;
+    const bytes = record.body.byteLength;
+    if (this.#backlogBytes + bytes > this.#maxBacklogBytes) {
+      this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored: false, reason: 'write-backlog', bytes });
+      return Promise.resolve();
+    }
+    this.#backlogBytes += bytes;
+    const records = this.#recordsOf(entry);
+    return this.#writes.enqueue(records, async () => {
+      try {
+        const stored = await this.#store(records);
+        this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored, reason: stored ? entry.freshness : 'storage', bytes });
+        if (stored && entry.redirectTarget !== undefined) await this.#recordAlias(entry.redirectTarget, entry.key, record.expiresAt);
+      } finally {
+        this.#backlogBytes -= bytes;
+      }
+    }, 'save');
+  }
+
+  /** The records a response becomes: itself under its key, or, when it varies, a variant and the index. */
+  #recordsOf(entry: NewEntry): Array<[string, StoredRecord]> {
+    const { record, varyNames } = entry;
+    if (varyNames.length === 0) return [[entry.key, record]];
+    const existing = entry.variants !== undefined && sameNames(entry.variants.names, varyNames) ? entry.variants : undefined;
+    const index: StoredVariants = existing
+      ?? { kind: 'variants', expiresAt: record.expiresAt, names: varyNames, generation: newGeneration(), keys: [] };
+    const vary = varyPairs(varyNames, entry.requestHeaders, this.#ignoredHeaders);
+    const variant: StoredResponse = { ...record, vary };
+    const key = variantKey(entry.key, index.generation, vary);
+    const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
+    // The index lives as long as its longest-lived variant.
+    return [[key, variant], [entry.key, { ...index, expiresAt: later(index.expiresAt, record.expiresAt), keys }]];
+  }
+
+  /** Writes the records in order — a variant before its index, so no reader finds an index whose variant is not there. */
+  async #store(records: Array<[string, StoredRecord]>): Promise<boolean> {
+    for (const [key, record] of records) {
+      if (!await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true })) return false;
+    }
+    return true;
+  }
+
+  /** Remembers that the redirect stored under `source` points at `target`, so deleting the target deletes it too. */
+  async #recordAlias(target: string, source: string, expiresAt: number | null): Promise<void> {
+    // Two redirects to one target, stored at once, must not each overwrite the other's addition.
+    const previous = this.#aliasUpdates.get(target);
+    const update = (previous ?? Promise.resolve()).then(() => this.#addAlias(target, source, expiresAt));
+    const settled = update.then(() => undefined, () => undefined);
+    this.#aliasUpdates.set(target, settled);
+    void settled.then(() => {
+      if (this.#aliasUpdates.get(target) === settled) this.#aliasUpdates.delete(target);
+    });
+    await update;
+  }
+
+  async #addAlias(target: string, source: string, sourceExpiry: number | null): Promise<void> {
+    const existing = await this.#redirects.get(target);
+    const record = existing === undefined ? undefined : decodeRecord(existing);
+    const keys = record?.kind === 'aliases' ? record.keys : [];
+    if (keys.includes(source)) return;
+    const updated = [...keys, source].slice(-MAX_TRACKED_ALIASES);
+    // Aliases of several lifetimes share one record: keep it past the longest of them.
+    const own = sourceExpiry === null ? null : sourceExpiry + ALIAS_RETENTION_MS;
+    const expiresAt = record?.kind === 'aliases' ? later(record.expiresAt, own) : own;
+    await this.#redirects.set(target, encodeRecord({ kind: 'aliases', expiresAt, keys: updated }), { expiresAt: expiresAt ?? undefined });
+  }
+
+  /** Resolves when every write in flight has landed or given up. */
+  flush(): Promise<void> {
+    return this.#writes.flush();
+  }
+
+  /** The keys with writes still in flight (what close() reports when it gives up on them). */
+  pendingKeys(): string[] {
+    return this.#writes.pendingKeys();
+  }
+
+  // ── Removing ───────────────────────────────────────────────────────────
+
+  /**
+   * Invalidates what is stored under these keys (RFC 9111 §4.4), with their
+   * variants and the redirects that lead to them: lookups miss them at once,
+   * whatever the storage is doing; the deletion runs off the request path.
+   */
+  invalidate(keys: string[]): void {
+    const deletion: Deletion = { kind: 'deleted' };
+    void this.#writes.enqueue(keys.map((key) => [key, deletion] as const), () => invalidateKeys(this.#responses, this.#redirects, keys), 'invalidate');
+  }
+
+  /** Deletes these keys with their variants and aliases (management: errors are thrown); returns how many records went. */
+  async deleteKeys(keys: string[]): Promise<number> {
+    await this.flush();
+    return keys.length === 0 ? 0 : invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
+  }
+
+  /** Deletes what the cache can no longer use at all, in both partitions. */
+  async deleteExpired(now: number): Promise<number> {
+    await this.flush();
+    let deleted = 0;
+    for (const partition of [this.#rawResponses, this.#rawRedirects]) {
+      deleted += isSweepable(partition)
+        ? await partition.deleteExpired(now)
+        : await deleteWhere(partition, (record) => record.expiresAt !== null && record.expiresAt <= now);
+    }
+    return deleted;
+  }
+
+  /** Deletes the responses received at or before `cutoff` (epoch ms). */
+  async deleteReceivedBefore(cutoff: number): Promise<number> {
+    await this.flush();
+    return canDeleteByAge(this.#rawResponses)
+      ? this.#rawResponses.deleteCreatedBefore(cutoff)
+      : deleteWhere(this.#rawResponses, (record) => record.kind === 'response' && record.responseTime <= cutoff);
+  }
+
+  /** Empties both partitions (after the writes in flight have landed). */
+  async clear(): Promise<void> {
+    await this.flush();
+    await Promise.all([this.#rawResponses.clear(), this.#rawRedirects.clear()]);
+  }
+
+  /** Whether a record is stored under `key` (after the writes in flight have landed). */
+  async has(key: string): Promise<boolean> {
+    await this.flush();
+    return this.#rawResponses.has(key);
+  }
+
+  /** Every stored record of the responses partition, decoded (unreadable ones are skipped). */
+  async *entries(): AsyncIterable<[string, StoredRecord]> {
+    for await (const [key, bytes] of this.#rawResponses.entries()) {
+      const record = decodeRecord(bytes);
+      if (record !== undefined) yield [key, record];
+    }
+  }
+
+  // ── Leases (collapsing misses across processes) ────────────────────────
+
+  get offersLeases(): boolean {
+    return this.#responses.offersLeases;
+  }
+
+  acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
+    return this.#responses.acquireLease(key, ttlMs);
+  }
+
+  releaseLease(key: string, token: string): Promise<void> {
+    return this.#responses.releaseLease(key, token);
+  }
+}
+
+/** When a stored record is of no more use (for a memory tier in front of a storage): its own expiry. */
+export function recordExpiry(bytes: Uint8Array): number | undefined {
+  return decodeRecord(bytes)?.expiresAt ?? undefined;
+}
+
+/** The slow path for backends without a fast one: read every record, delete those that match (and the unreadable). */
+async function deleteWhere(partition: Partition, matches: (record: StoredRecord) => boolean): Promise<number> {
+  const doomed: string[] = [];
+  for await (const [key, bytes] of partition.entries()) {
+    const record = decodeRecord(bytes);
+    if (record === undefined || matches(record)) doomed.push(key);
+  }
+  return doomed.length === 0 ? 0 : partition.bulkDelete(doomed);
+}
+
+/** The later of two expiries, null meaning never. */
+function later(a: number | null, b: number | null): number | null {
+  return a === null || b === null ? null : Math.max(a, b);
+}
+
+function sameNames(a: readonly string[], b: readonly string[]): boolean {
+  return a.length === b.length && a.every((name, i) => name === b[i]);
+}
