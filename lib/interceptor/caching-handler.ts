@@ -16,10 +16,10 @@
 import type { Dispatcher } from 'undici';
 import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
-import { storeDecision, isEventStream, type StorePlan, type StoreDecision } from '../policy/storable.js';
+import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
+import { readResponse, isShareable, type ResponseView } from '../policy/response.js';
 import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
-import { responseDirectives } from '../policy/targeted.js';
 import { correctedInitialAge } from '../policy/freshness.js';
 import { varyPairs } from '../records/variants.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
@@ -71,6 +71,7 @@ export class CachingHandler implements Handler {
   #status = 0;
   #statusText = '';
   #headers: ResponseHeaders = {};
+  #response: ResponseView | undefined;
   #cacheStatus: CacheStatus = {};
   #responseTime = 0;
   #landed: Promise<void> | undefined;
@@ -106,12 +107,15 @@ export class CachingHandler implements Handler {
     this.#status = statusCode;
     this.#statusText = statusMessage ?? '';
     this.#headers = headers;
+    const ctx = this.#ctx;
+    const response = readResponse(statusCode, headers, ctx.options.targetedCacheControl);
+    this.#response = response;
     const stale = this.#info.stale;
 
     if (stale !== undefined && stale.conditional && statusCode === 304) {
       // RFC 9111 §4.3.4: a 304 naming another representation updates nothing; ask for the response itself.
       const retry = this.#info.retryUnconditionally;
-      this.#mode = retry !== undefined && !identifiesStored(headers, stale.entry.headers) ? 'retry' : 'not-modified';
+      this.#mode = retry !== undefined && !identifiesStored(response.etag, stale.entry.headers) ? 'retry' : 'not-modified';
       return;
     }
     if (stale !== undefined && stale.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
@@ -120,11 +124,10 @@ export class CachingHandler implements Handler {
     }
     this.#mode = 'forward';
 
-    const ctx = this.#ctx;
-    const decision = this.#decide(statusCode, headers);
+    const decision = this.#decide(response);
     let detail: string | undefined;
     if (decision.store) {
-      this.#expectedLength = contentLength(headers);
+      this.#expectedLength = response.contentLength;
       if (this.#expectedLength !== undefined && this.#expectedLength > ctx.options.maxEntrySize) detail = 'too-large';
       else this.#plan = decision;
     } else {
@@ -133,7 +136,7 @@ export class CachingHandler implements Handler {
     if (detail !== undefined) this.#notStored(detail);
     // Worth keeping a copy of an unstorable response only when others are already waiting for it.
     const followers = this.#info.flight?.followers ?? 0;
-    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && isShareable(headers, ctx.options);
+    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && isShareable(response, ctx.options.shared);
     if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
@@ -195,7 +198,7 @@ export class CachingHandler implements Handler {
     if (flight === undefined || flight.followers === 0) {
       this.#settle({ kind: 'done' });
     } else if (plan !== undefined || this.#shareable) {
-      this.#settle({ kind: 'response', response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary) });
+      this.#settle({ kind: 'response', response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary ?? this.#response?.varyNames ?? []) });
     } else {
       this.#settle({ kind: 'solo' });
     }
@@ -226,9 +229,9 @@ export class CachingHandler implements Handler {
     this.#downstream.onResponseError?.(controller, error);
   }
 
-  #decide(status: number, headers: ResponseHeaders): StoreDecision {
+  #decide(response: ResponseView): StoreDecision | { store: false; reason: 'head' } {
     const request = this.#request;
-    if (request.method === 'HEAD') return { store: false, reason: 'head' } as unknown as StoreDecision;
+    if (request.method === 'HEAD') return { store: false, reason: 'head' };
     return storeDecision({
       options: this.#ctx.options,
       method: request.method,
@@ -236,8 +239,7 @@ export class CachingHandler implements Handler {
       requestDirectives: request.directives,
       authorized: request.authorized,
       perCredential: request.perCredential,
-      status,
-      headers,
+      response,
       requestTime: this.#requestTime,
       responseTime: this.#responseTime,
       expireAfter: request.control.expireAfter,
@@ -249,6 +251,7 @@ export class CachingHandler implements Handler {
   #serveUpdated(): void {
     const entry = (this.#info.stale as StaleEntry).entry;
     const headers = updateStoredHeaders(entry.headers, this.#headers);
+    const updated = readResponse(entry.status, headers, this.#ctx.options.targetedCacheControl);
     const decision = storeDecision({
       options: this.#ctx.options,
       method: this.#request.method,
@@ -256,8 +259,7 @@ export class CachingHandler implements Handler {
       requestDirectives: this.#request.directives,
       authorized: this.#request.authorized,
       perCredential: this.#request.perCredential,
-      status: entry.status,
-      headers,
+      response: updated,
       requestTime: this.#requestTime,
       responseTime: this.#responseTime,
       expireAfter: this.#request.control.expireAfter,
@@ -279,7 +281,7 @@ export class CachingHandler implements Handler {
       detail,
     };
     const served = { ...headers, age: String(Math.floor(correctedInitialAge(headers, this.#requestTime, this.#responseTime) / 1000)) };
-    this.#replay(entry.status, entry.statusText, served, entry.body, decision.store ? decision.vary : undefined);
+    this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames);
   }
 
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
@@ -297,11 +299,11 @@ export class CachingHandler implements Handler {
     const headers = storedHeaders(entry);
     headers['age'] = String(Math.floor(ageMs / 1000));
     this.#ctx.reporter.decision({ outcome: 'stale', reason: detail, method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key });
-    const varyNames = entry.vary === null ? undefined : entry.vary.filter((_, i) => i % 2 === 0) as string[];
+    const varyNames = entry.vary === null ? [] : entry.vary.filter((_, i) => i % 2 === 0) as string[];
     return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, varyNames };
   }
 
-  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): void {
+  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: readonly string[]): void {
     replay(this.#downstream, {
       status,
       statusText,
@@ -315,8 +317,7 @@ export class CachingHandler implements Handler {
     }
   }
 
-  #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: string[] | undefined): SharedResponse {
-    const names = varyNames ?? varyNamesOf(headers);
+  #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, names: readonly string[]): SharedResponse {
     // A cookie set for the leader's caller is not the followers'.
     const { 'set-cookie': _cookie, ...forFollowers } = headers;
     return {
@@ -369,25 +370,4 @@ export class CachingHandler implements Handler {
 /** Appends our Cache-Status member to a response the cache builds itself. */
 function announceless(headers: ResponseHeaders, member: string): ResponseHeaders {
   return announce({}, headers, member);
-}
-
-/** May collapsed requests get a copy of this response? Not when it is one user's (RFC 9111 §3, §5.2.2). */
-function isShareable(headers: ResponseHeaders, options: CacheContext['options']): boolean {
-  const { directives } = responseDirectives(headers, options.targetedCacheControl);
-  if (directives.noStore === true || isEventStream(headers)) return false;
-  if (options.shared && (directives.private !== undefined || headers['set-cookie'] !== undefined)) return false;
-  return !varyNamesOf(headers).includes('*');
-}
-
-function varyNamesOf(headers: ResponseHeaders): string[] {
-  const vary = headers['vary'];
-  if (vary === undefined) return [];
-  return [...new Set((Array.isArray(vary) ? vary.join(',') : vary).split(',').map((name) => name.trim().toLowerCase()).filter(Boolean))].sort();
-}
-
-/** The declared body length, when there is exactly one valid Content-Length. */
-function contentLength(headers: ResponseHeaders): number | undefined {
-  const value = headerValue(headers, 'content-length');
-  if (value === undefined || !/^\s*\d+\s*$/.test(value)) return undefined;
-  return Number(value);
 }

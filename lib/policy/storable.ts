@@ -4,9 +4,8 @@
  * and to Cache-Status `detail`.
  */
 import type { CacheControl } from './cache-control.js';
-import { responseDirectives } from './targeted.js';
 import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
-import { headerValue, splitList, type ResponseHeaders } from './headers.js';
+import type { ResponseView } from './response.js';
 import { configuredLifetime, type ResolvedOptions, type UrlExpiration } from '../options.js';
 import { ResponseFlags } from '../records/model.js';
 
@@ -36,7 +35,7 @@ export interface StorePlan {
   staleIfError: number;
   hiddenFields: string[] | null;
   /** Lower-case request header names from Vary, sorted; empty when the response does not vary. */
-  vary: string[];
+  vary: readonly string[];
   /** Response fields not to store (private="x" in a shared cache, Set-Cookie). */
   omit: ReadonlySet<string>;
   /** When the storage may drop the entry (epoch ms), undefined for never. */
@@ -55,8 +54,7 @@ export interface StoreInput {
   authorized: boolean;
   /** The entry will be keyed by the request's credentials: no one with other credentials (or none) can get it. */
   perCredential?: boolean | undefined;
-  status: number;
-  headers: ResponseHeaders;
+  response: ResponseView;
   requestTime: number;
   responseTime: number;
   /** The request's own lifetime (its `expireAfter`), in place of the configured ones. */
@@ -77,10 +75,10 @@ const REVALIDATION_RETENTION_MS = 24 * 3600 * 1000;
 const UNBOUNDED_STALE_RETENTION_MS = 30 * 24 * 3600 * 1000;
 
 export function storeDecision(input: StoreInput): StoreDecision {
-  const { options, headers, status } = input;
+  const { options, response } = input;
+  const { headers, status, directives, targeted } = response;
   const shared = options.shared;
   const honour = options.cacheControl;
-  const { directives, targeted } = responseDirectives(headers, options.targetedCacheControl);
 
   if (input.requestDirectives.noStore === true) return { store: false, reason: 'request-no-store' };
 
@@ -119,7 +117,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
 
   // A shared cache never hands one user's cookie to another. It stores a response that
   // sets one only when the origin says the rest is shareable, and then without the cookie.
-  if (shared && !forOneUser && headers['set-cookie'] !== undefined) {
+  if (shared && !forOneUser && response.setsCookie) {
     const qualified = (list: true | string[] | undefined) => Array.isArray(list) && list.includes('set-cookie');
     if (!(directives.public || directives.sMaxAge !== undefined || qualified(directives.noCache) || qualified(directives.private))) {
       return { store: false, reason: 'set-cookie' };
@@ -127,12 +125,10 @@ export function storeDecision(input: StoreInput): StoreDecision {
   }
 
   // An event stream (text/event-stream) is a live feed with no end, not a representation to replay.
-  if (isEventStream(headers)) return { store: false, reason: 'event-stream' };
+  if (response.eventStream) return { store: false, reason: 'event-stream' };
 
-  const varyField = headers['vary'];
-  const vary = varyField === undefined ? [] : splitList(varyField).map((name) => name.toLowerCase());
   // RFC 9111 §4.1: Vary: * never matches, so storing it is pointless.
-  if (vary.includes('*')) return { store: false, reason: 'vary-star' };
+  if (response.varyNames.includes('*')) return { store: false, reason: 'vary-star' };
 
   const configured = configuredLifetime(options, input.url, input.responseTime, input.expireAfter);
   if (configured === 'no-store') return { store: false, reason: input.expireAfter === undefined ? 'url-rule' : 'expire-after' };
@@ -170,7 +166,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
 
   const staleWhileRevalidate = honour ? directives.staleWhileRevalidate ?? -1 : -1;
   const staleIfError = honour ? directives.staleIfError ?? -1 : -1;
-  const hasValidator = headers['etag'] !== undefined || headerValue(headers, 'last-modified') !== undefined;
+  const hasValidator = response.etag !== undefined || response.lastModified !== undefined;
 
   const staleWindow = Math.max(
     staleWhileRevalidate * 1000,
@@ -197,15 +193,10 @@ export function storeDecision(input: StoreInput): StoreDecision {
     staleWhileRevalidate,
     staleIfError,
     hiddenFields: Array.isArray(directives.noCache) && honour ? directives.noCache : null,
-    vary: [...new Set(vary)].sort(),
+    vary: response.varyNames,
     omit,
     expiresAt,
   };
 }
 
 
-/** Whether a response is a server-sent event stream (HTML §9.2). */
-export function isEventStream(headers: ResponseHeaders): boolean {
-  const type = headerValue(headers, 'content-type');
-  return type !== undefined && /^\s*text\/event-stream\s*(;|$)/i.test(type);
-}

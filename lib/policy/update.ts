@@ -4,7 +4,7 @@
  * stored and Content-Length, which describes the stored body.
  */
 import type { ResponseHeaders } from './headers.js';
-import { HOP_BY_HOP, headerValue, pairValue, pairsToHeaders } from './headers.js';
+import { HOP_BY_HOP, pairValue, pairsToHeaders } from './headers.js';
 
 const NOT_UPDATED = new Set([
   ...HOP_BY_HOP,
@@ -27,13 +27,12 @@ export function updateStoredHeaders(stored: readonly string[], notModified: Resp
 }
 
 /**
- * RFC 9111 §4.3.4: whether a 304 identifies the stored response it answers.
+ * RFC 9111 §4.3.4: whether a 304 (its ETag) identifies the stored response it answers.
  * A 304 with an ETag must carry the stored one (compared strongly when it is
  * strong, weakly when weak); otherwise it updates nothing. A 304 without an
  * ETag is taken to answer the request's own validators.
  */
-export function identifiesStored(notModified: ResponseHeaders, stored: readonly string[]): boolean {
-  const etag = headerValue(notModified, 'etag');
+export function identifiesStored(etag: string | undefined, stored: readonly string[]): boolean {
   if (etag === undefined) return true;
   const storedEtag = pairValue(stored, 'etag');
   if (storedEtag === undefined) return false;

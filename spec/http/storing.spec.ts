@@ -5,6 +5,7 @@ import { decodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
 import type { HttpCache } from '../../lib/cache.js';
 import { storeDecision } from '../../lib/policy/storable.js';
+import { readResponse } from '../../lib/policy/response.js';
 import { resolveOptions } from '../../lib/options.js';
 
 async function storedRecords(cache: HttpCache): Promise<StoredResponse[]> {
@@ -100,7 +101,7 @@ describe('RFC 9111 §3: storing responses', () => {
     it('§3.5: a shared cache stores a response to an authorized request only with public, s-maxage or must-revalidate', () => {
       const decide = (cacheControl: string, perCredential: boolean) => storeDecision({
         options: resolveOptions({}), method: 'GET', url: 'http://h/a', requestDirectives: {}, authorized: true, perCredential,
-        status: 200, headers: { 'cache-control': cacheControl }, requestTime: 0, responseTime: 0,
+        response: readResponse(200, { 'cache-control': cacheControl }, []), requestTime: 0, responseTime: 0,
       });
       expect(decide('max-age=60', false)).to.deep.equal({ store: false, reason: 'authorization' });
       for (const allowed of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) expect(decide(allowed, false).store, allowed).to.equal(true);
