@@ -14,7 +14,7 @@ import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
 import { createCache } from '../lib/cache.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
-import { forEveryConsumer } from '../lib/interceptor/undici-compat.js';
+import { undiciAdapter } from '../lib/interceptor/undici/index.js';
 import { measureInterleaved, machine, type Measure } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'x');
@@ -123,7 +123,7 @@ const byFetch = await measureInterleaved(Object.fromEntries(opened.map(({ id, di
 // The runtime's global fetch: cachette's cache.fetch, the others with their dispatcher (as a user of them writes it).
 const globalFetches: Record<string, () => Promise<unknown>> = {};
 for (const { id, dispatcher, cacheFetch } of opened) {
-  const init: Record<string, unknown> = { dispatcher: forEveryConsumer(dispatcher) };
+  const init: Record<string, unknown> = { dispatcher: undiciAdapter.forEveryConsumer(dispatcher) };
   const fetcher = cacheFetch ?? ((target: string) => globalThis.fetch(target, init));
   const first = await fetcher(url);
   await first.arrayBuffer();

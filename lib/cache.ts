@@ -17,7 +17,7 @@ import { RecordStore, recordExpiry } from './records/store.js';
 import type { CacheContext } from './interceptor/context.js';
 import { Flights } from './interceptor/single-flight.js';
 import { createInterceptor } from './interceptor/index.js';
-import { forEveryConsumer } from './interceptor/undici-compat.js';
+import { undiciAdapter } from './interceptor/undici/index.js';
 import { describe } from './describe.js';
 import { resolveControl, NO_CONTROL, type FetchCacheMode, type RequestCacheOptions, type RequestControl } from './policy/control.js';
 
@@ -123,7 +123,7 @@ export class HttpCache {
   get dispatcher(): Dispatcher {
     if (this.#dispatcher === undefined) {
       this.#agent = new Agent();
-      this.#dispatcher = forEveryConsumer(this.#agent.compose(this.interceptor()));
+      this.#dispatcher = undiciAdapter.forEveryConsumer(this.#agent.compose(this.interceptor()));
     }
     return this.#dispatcher;
   }
@@ -135,7 +135,7 @@ export class HttpCache {
       const request = runtimeRequest(input);
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
-      const composed = init?.dispatcher == null ? this.dispatcher : forEveryConsumer((init.dispatcher as Dispatcher).compose(this.interceptor()));
+      const composed = init?.dispatcher == null ? this.dispatcher : undiciAdapter.forEveryConsumer((init.dispatcher as Dispatcher).compose(this.interceptor()));
       // init itself stays as given (its prototype's getters and non-enumerable members included), with ours in front.
       const members: PropertyDescriptorMap = {
         dispatcher: { value: control === NO_CONTROL ? composed : new ControlledDispatcher(composed, control), enumerable: true },

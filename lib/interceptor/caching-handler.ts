@@ -26,7 +26,7 @@ import type { StoredResponse, StoredVariants } from '../records/model.js';
 import { newEntry } from './entry.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
-import { startResponse } from './undici-compat.js';
+import { undiciAdapter } from './undici/index.js';
 import { storedHeaders } from './served.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isOriginFailure } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
@@ -100,7 +100,7 @@ export class CachingHandler implements Handler {
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
     if (statusCode < 200) {
-      startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
+      undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
       return;
     }
     this.#responseTime = Date.now();
@@ -149,7 +149,7 @@ export class CachingHandler implements Handler {
     };
     // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
     if (this.#chunks === undefined) this.#releaseFollowers();
-    startResponse(this.#downstream, controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)), statusMessage);
+    undiciAdapter.startResponse(this.#downstream, controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)), statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

@@ -12,7 +12,7 @@ import { normalizeAbsoluteUrl } from '../policy/url.js';
 import { normalizeBody } from '../policy/body.js';
 import { PassThroughHandler } from './pass-through-handler.js';
 import { formatCacheStatus, type ForwardReason } from './cache-status.js';
-import { modernHandler } from './undici-compat.js';
+import { undiciAdapter } from './undici/index.js';
 import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
 import { respond, respondWith, decide } from './respond.js';
 import { CachingHandler } from './caching-handler.js';
@@ -38,7 +38,7 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
   if (ctx.options.disabled) {
     // Disabled (an option, or CACHETTE_DISABLED=1): no lookup, no storage I/O; the header says so.
     const member = formatCacheStatus({ fwd: 'bypass', detail: 'disabled' });
-    return (next) => (opts, handler) => next(opts, new PassThroughHandler(modernHandler(handler), member));
+    return (next) => (opts, handler) => next(opts, new PassThroughHandler(undiciAdapter.modernHandler(handler), member));
   }
   // undici 8 passes the origin of a Client or Pool as a second argument (see origin.ts).
   return (next, composedOrigin?: unknown) => {
@@ -56,10 +56,10 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
       // Read before anything else: a bad per-request option is the caller's TypeError, before any I/O.
       const control = resolveControl((opts as ControlledOptions).cachette);
       if (opts.origin == null || opts.origin === '') {
-        if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, modernHandler(rawHandler), control);
+        if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
         opts = Object.assign({}, opts, { origin: origin.known });
       }
-      return handle(ctx, dispatch, opts, modernHandler(rawHandler), control);
+      return handle(ctx, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
     };
   };
 }

@@ -3,7 +3,7 @@ import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
 import { announce } from './cache-status.js';
 import { isBodylessLengthMismatch } from './origin-errors.js';
-import { startResponse } from './undici-compat.js';
+import { undiciAdapter } from './undici/index.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -34,7 +34,7 @@ export class PassThroughHandler implements Handler {
       this.#onResponse?.(statusCode, headers);
       headers = announce(controller, headers, this.#member);
     }
-    startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
+    undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

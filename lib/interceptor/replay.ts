@@ -5,7 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import { consumersReadRawHeaders, startResponse, toRawHeaders } from './undici-compat.js';
+import { toRawHeaders, undiciAdapter } from './undici/index.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
@@ -45,13 +45,13 @@ class Replay implements Dispatcher.DispatchController {
   constructor(handler: Handler, response: ReplayResponse) {
     this.#handler = handler;
     this.#response = response;
-    if (consumersReadRawHeaders) this.rawTrailers = [];
+    if (undiciAdapter.consumersReadRawHeaders) this.rawTrailers = [];
   }
 
   /** Built on first read, for undici 8 consumers that read it (fetch); null for undici 7, which never does. */
   get rawHeaders(): Buffer[] | null {
     if (this.#rawHeaders === undefined) {
-      this.#rawHeaders = consumersReadRawHeaders ? this.#response.rawHeaders?.() ?? toRawHeaders(this.#response.headers) : null;
+      this.#rawHeaders = undiciAdapter.consumersReadRawHeaders ? this.#response.rawHeaders?.() ?? toRawHeaders(this.#response.headers) : null;
     }
     return this.#rawHeaders;
   }
@@ -95,7 +95,7 @@ class Replay implements Dispatcher.DispatchController {
     try {
       handler.onRequestStart?.(this, {});
       if (this.#aborted) return;
-      startResponse(handler, this, response.status, response.headers, response.statusText, response.rawHeaders);
+      undiciAdapter.startResponse(handler, this, response.status, response.headers, response.statusText, response.rawHeaders);
     } catch (error) {
       this.#fail(toError(error));
       return;

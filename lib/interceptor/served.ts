@@ -5,7 +5,7 @@
  */
 import { pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredResponse } from '../records/model.js';
-import { toRawHeaders } from './undici-compat.js';
+import { toRawHeaders } from './undici/index.js';
 import { formatCacheStatus } from './cache-status.js';
 
 interface Prepared {

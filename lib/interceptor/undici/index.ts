@@ -1,0 +1,7 @@
+/** The adapter for the undici in use: undici 8 is the one that ships Dispatcher1Wrapper. */
+import { v7 } from './v7.js';
+import { v8, Dispatcher1Wrapper } from './v8.js';
+import type { UndiciAdapter } from './adapter.js';
+
+export const undiciAdapter: UndiciAdapter = Dispatcher1Wrapper === undefined ? v7 : v8;
+export { toRawHeaders } from './adapter.js';
