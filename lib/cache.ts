@@ -16,6 +16,7 @@ import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/head
 import { RecordStore, recordExpiry } from './records/store.js';
 import type { CacheContext } from './interceptor/context.js';
 import { Flights } from './interceptor/single-flight.js';
+import { HitHeaders } from './interceptor/served.js';
 import { createInterceptor } from './interceptor/index.js';
 import { undiciAdapter } from './interceptor/undici/index.js';
 import { describe } from './describe.js';
@@ -111,6 +112,7 @@ export class HttpCache {
       }),
       reporter,
       flights: new Flights(),
+      hitHeaders: new HitHeaders(),
     };
   }
 

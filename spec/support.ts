@@ -1,4 +1,5 @@
 /** Helpers shared by the specs. */
+import FakeTimers from '@sinonjs/fake-timers';
 import { createCache, type HttpCache } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
 import { Origin } from '../fixtures/origin.js';
@@ -42,4 +43,27 @@ export async function fetchText(cache: HttpCache, url: string, init?: Parameters
 /** An HTTP-date `seconds` from now (negative: in the past). */
 export function httpDate(seconds: number): string {
   return new Date(Date.now() + seconds * 1000).toUTCString();
+}
+
+/**
+ * The time the specs of a describe block see: Date is stopped at the start of
+ * each test and moves only when told (`advance`); timers stay real. The origin
+ * dates its responses by the same clock. Instead of sleeping for an entry to
+ * go stale, a spec advances the clock past its freshness.
+ */
+export function useClock(): { advance: (seconds: number) => void } {
+  let clock: ReturnType<typeof FakeTimers.install> | undefined;
+  beforeEach(() => {
+    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
+  });
+  afterEach(() => {
+    clock?.uninstall();
+    clock = undefined;
+  });
+  return {
+    advance(seconds: number) {
+      if (clock === undefined) throw new Error('useClock(): advance() outside a test');
+      clock.setSystemTime(clock.now + seconds * 1000);
+    },
+  };
 }

@@ -4,6 +4,7 @@ import type { KeyPolicy } from '../policy/key.js';
 import type { RecordStore } from '../records/store.js';
 import type { Reporter } from '../diagnostics.js';
 import type { Flights } from './single-flight.js';
+import type { HitHeaders } from './served.js';
 
 export interface CacheContext {
   options: ResolvedOptions;
@@ -13,4 +14,6 @@ export interface CacheContext {
   reporter: Reporter;
   /** Requests under way to the origin, by key, for collapsing. */
   flights: Flights;
+  /** The headers of stored responses, prepared for hits. */
+  hitHeaders: HitHeaders;
 }

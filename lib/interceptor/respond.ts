@@ -14,7 +14,7 @@ import { resolveRange, type ByteRange } from '../policy/range.js';
 import type { StoredResponse } from '../records/model.js';
 import type { Lookup } from '../records/store.js';
 import { replay } from './replay.js';
-import { servedHeaders, storedHeaders } from './served.js';
+import { storedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import { WaitController, type Flight, type SharedResponse } from './single-flight.js';
@@ -59,7 +59,7 @@ export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Optio
   const reuse = reuseFor(ctx, request, entry, now);
   decide(ctx, request, reuse.action === 'serve' ? 'hit' : 'revalidate', reuse.reason);
   if (reuse.action === 'serve') {
-    serveEntry(handler, request, entry, reuse);
+    serveEntry(ctx, handler, request, entry, reuse);
     if (reuse.refresh) refreshInBackground(ctx, dispatch, opts, request, found);
     return;
   }
@@ -85,7 +85,7 @@ function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Option
     const outcome = reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
     if (reuse.action === 'serve' && outcome === 'full') {
       decide(ctx, request, 'hit', 'condition-false');
-      return serveEntry(handler, request, found.entry, reuse);
+      return serveEntry(ctx, handler, request, found.entry, reuse);
     }
     if (reuse.action === 'serve' && outcome === 'not-modified') {
       decide(ctx, request, 'hit', 'not-modified');
@@ -215,7 +215,7 @@ async function leadAcrossInstances(
       decide(ctx, request, 'hit', 'collapsed-across-instances');
       // Local followers start over and find it too.
       info.flight?.settle({ kind: 'abandoned' });
-      serveEntry(handler, request, found.entry, reuse);
+      serveEntry(ctx, handler, request, found.entry, reuse);
       return;
     }
     if (waiting.aborted) {
@@ -309,9 +309,9 @@ function hasValidator(entry: StoredResponse): boolean {
 }
 
 /** Replays a stored response with its current Age and our Cache-Status. */
-function serveEntry(handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
+function serveEntry(ctx: CacheContext, handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
-  const { headers, rawHeaders } = servedHeaders(entry, Math.floor(reuse.ageMs / 1000), reuse.ttl, detail);
+  const { headers, rawHeaders } = ctx.hitHeaders.served(entry, Math.floor(reuse.ageMs / 1000), reuse.ttl, detail);
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,

@@ -27,21 +27,10 @@ export interface CacheControl {
 /** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
 const DELTA_SECONDS_CAP = 2147483648;
 
-/** Parsed field values: responses of one origin repeat a handful of them. Read-only (frozen). */
-const parsed = new Map<string, Readonly<CacheControl>>();
-const PARSED_LIMIT = 256;
-
-/** The directives of a Cache-Control field (a shared, frozen object: copy it to change it). */
+/** The directives of a Cache-Control field (read-only: copy it to change it). */
 export function parseCacheControl(value: string | string[] | undefined): Readonly<CacheControl> {
   if (value === undefined) return NONE;
-  const text = Array.isArray(value) ? value.join(',') : value;
-  let directives = parsed.get(text);
-  if (directives === undefined) {
-    directives = deepFreeze(parse(text));
-    if (parsed.size >= PARSED_LIMIT) parsed.clear();
-    parsed.set(text, directives);
-  }
-  return directives;
+  return deepFreeze(parse(Array.isArray(value) ? value.join(',') : value));
 }
 
 const NONE: Readonly<CacheControl> = Object.freeze({});

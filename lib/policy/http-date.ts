@@ -16,18 +16,9 @@ const RFC_850 = /^(?:Monday|Tuesday|Wednesday|Thursday|Friday|Saturday|Sunday), 
 // Sun Nov  6 08:49:37 1994
 const ASCTIME = /^(?:Mon|Tue|Wed|Thu|Fri|Sat|Sun) ([A-Z][a-z]{2}) ([ \d]\d) (\d{2}):(\d{2}):(\d{2}) (\d{4})$/i;
 
-/** The last value parsed: responses of the same second carry the same Date. */
-let lastText = '';
-let lastTime: number | undefined;
-
 /** Epoch milliseconds, or undefined when the value is not an HTTP-date. */
 export function parseHttpDate(value: string | undefined): number | undefined {
-  if (value === undefined) return undefined;
-  if (value === lastText) return lastTime;
-  const time = parse(value.trim());
-  lastText = value;
-  lastTime = time;
-  return time;
+  return value === undefined ? undefined : parse(value.trim());
 }
 
 function parse(text: string): number | undefined {

@@ -57,12 +57,12 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
   // Fetch's no-store mode: the cache is neither read nor written.
-  if (control.mode === 'no-store') return refused('no-store', method, storedUrlOf(opts, options), headers);
+  if (control.mode === 'no-store') return refused('no-store', method, storedUrlOf(opts, options, keys), headers);
   // Most requests carry none of the fields looked at below: one comparison says so.
   const plain = headers === NO_REQUEST_HEADERS;
   const credentialed = !plain && hasCredentials(headers);
   if (credentialed && !options.perCredential) {
-    return refused('credentialed', method, storedUrlOf(opts, options), headers);
+    return refused('credentialed', method, storedUrlOf(opts, options, keys), headers);
   }
 
   const lookupMethod = method === 'HEAD' ? 'GET' : method;
@@ -72,7 +72,7 @@ export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, key
   if (resolved === undefined) {
     let url: NormalizedUrl;
     try {
-      url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters);
+      url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters, keys.canonicalOrigin);
     } catch {
       return { cacheable: false, reason: 'bad-url', method, url: undefined, headers: undefined };
     }
@@ -128,9 +128,9 @@ function memoIdOf(method: string, opts: DispatchLike): string | undefined {
   return `${method} ${text}`;
 }
 
-function storedUrlOf(opts: DispatchLike, options: ResolvedOptions): string | undefined {
+function storedUrlOf(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy): string | undefined {
   try {
-    return normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters).storedUrl;
+    return normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters, keys.canonicalOrigin).storedUrl;
   } catch {
     return undefined;
   }

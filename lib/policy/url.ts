@@ -13,24 +13,17 @@ export interface NormalizedUrl {
   storedUrl: string;
 }
 
-const originCache = new Map<string, string>();
-const ORIGIN_CACHE_LIMIT = 1000;
-
 /** The canonical origin of `origin` ("HTTP://Example.COM:80/" → "http://example.com"). */
 export function canonicalOrigin(origin: string | URL): string {
-  if (typeof origin !== 'string') return origin.origin;
-  let canonical = originCache.get(origin);
-  if (canonical === undefined) {
-    canonical = new URL(origin).origin;
-    if (originCache.size >= ORIGIN_CACHE_LIMIT) originCache.clear();
-    originCache.set(origin, canonical);
-  }
-  return canonical;
+  return typeof origin === 'string' ? new URL(origin).origin : origin.origin;
 }
 
-/** Normalizes an origin and a request path (which may carry a query and a fragment). */
-export function normalizeRequestUrl(origin: string | URL, path: string, ignored: ReadonlySet<string>): NormalizedUrl {
-  const base = canonicalOrigin(origin);
+/**
+ * Normalizes an origin and a request path (which may carry a query and a fragment).
+ * @param canonical how the origin is made canonical (a cache remembers the origins it met).
+ */
+export function normalizeRequestUrl(origin: string | URL, path: string, ignored: ReadonlySet<string>, canonical: (origin: string | URL) => string = canonicalOrigin): NormalizedUrl {
+  const base = canonical(origin);
   const hash = path.indexOf('#');
   if (hash !== -1) path = path.slice(0, hash);
   const question = path.indexOf('?');

@@ -70,6 +70,7 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
 
   /** A fixed response: no Date (it would differ between two fetches a second apart). */
   const fixed = (status: number, headers: Record<string, string | string[]>, body = '') => (_req: IncomingMessage, res: ServerResponse) => {
+    res.removeHeader('date');
     res.sendDate = false;
     res.writeHead(status, headers);
     res.end(body);
@@ -81,7 +82,8 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
     env.origin.route('/empty', fixed(204, { 'cache-control': 'max-age=60' }));
     env.origin.route('/moved', fixed(301, { location: '/json', 'cache-control': 'max-age=60' }));
     env.origin.route('/echo', (req, res, body) => {
-      res.sendDate = false;
+      res.removeHeader('date');
+    res.sendDate = false;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString('base64') }));
     });

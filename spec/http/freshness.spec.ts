@@ -1,11 +1,12 @@
 import { expect } from 'chai';
 import { request } from 'undici';
-import { respond, sleep } from '../../fixtures/origin.js';
-import { useOrigin, fetchText, httpDate } from '../support.js';
+import { respond } from '../../fixtures/origin.js';
+import { useOrigin, useClock, fetchText, httpDate } from '../support.js';
 import type { HttpCache } from '../../lib/cache.js';
 
 describe('RFC 9111 §4.2: freshness', () => {
   const env = useOrigin();
+  const clock = useClock();
   const url = (path: string) => `${env.origin.url}${path}`;
 
   /** The second response's Cache-Status and the number of origin requests for the path. */
@@ -154,7 +155,7 @@ describe('RFC 9111 §4.2: freshness', () => {
       expect(notModified.statusCode).to.equal(304);
       expect(notModified.headers['cache-status']).to.match(/hit/);
       expect(notModified.headers['x-token']).to.equal(undefined);
-      await sleep(1100);
+      clock.advance(1.1);
       env.origin.route('/a', respond(503, {}, 'down'));
       const stale = await fetchText(cache, url('/a'));
       expect(stale.status).to.equal(200);

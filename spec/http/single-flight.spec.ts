@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import FakeTimers from '@sinonjs/fake-timers';
 import type { ServerResponse } from 'node:http';
 import { request, type Dispatcher } from 'undici';
 import { Flights } from '../../lib/interceptor/single-flight.js';
@@ -58,15 +59,24 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
   });
 
   it("a response that is one user's (no-store, private, Set-Cookie) is not shared: followers go to the origin themselves", async () => {
-    env.origin.route('/a', slow(200, { 'cache-control': 'no-store' }, 'personal'));
+    let underWay = 0;
+    let mostAtOnce = 0;
+    env.origin.route('/a', async (_req, res) => {
+      underWay += 1;
+      mostAtOnce = Math.max(mostAtOnce, underWay);
+      await sleep(100);
+      underWay -= 1;
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end('personal');
+    });
     const cache = env.cache();
     const results = await Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/a'))));
     expect(env.origin.hits('/a')).to.equal(5);
     expect(results.every((r) => r.body === 'personal')).to.equal(true);
-    // For a while, requests for that URL no longer wait for each other.
-    const started = Date.now();
+    // For a while, requests for that URL no longer wait for each other: all five reach the origin together.
+    mostAtOnce = 0;
     await Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/a'))));
-    expect(Date.now() - started).to.be.below(500);
+    expect(mostAtOnce).to.equal(5);
     expect(env.origin.hits('/a')).to.equal(10);
   });
 
@@ -102,7 +112,8 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
     const leader = fetchText(cache, url('/a'));
     await sleep(20);
     const controller = new AbortController();
-    const started = Date.now();
+    let leaderDone = false;
+    void leader.then(() => (leaderDone = true));
     const follower = request(url('/a'), { dispatcher: cache.dispatcher, signal: controller.signal });
     setTimeout(() => controller.abort(), 30);
     let error: unknown;
@@ -112,7 +123,7 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
       error = caught;
     }
     expect(error).to.be.instanceOf(Error);
-    expect(Date.now() - started, 'did not wait for the leader').to.be.below(250);
+    expect(leaderDone, 'the follower did not wait for the leader').to.equal(false);
     expect((await leader).body).to.equal('body');
   });
 
@@ -189,17 +200,24 @@ describe('Flights', () => {
   const handler = { onRequestStart() {}, onResponseError() {} } as unknown as Dispatcher.DispatchHandler;
 
   it('a follower whose leader takes too long stops waiting and goes alone', async () => {
-    const flights = new Flights({ followTimeoutMs: 50 });
-    const flight = flights.start('k');
-    expect(flight).to.not.equal(undefined);
-    const started = Date.now();
-    const waited = await flight?.follow(handler);
-    expect(waited?.outcome).to.deep.equal({ kind: 'solo' });
-    expect(Date.now() - started).to.be.at.least(45);
-    expect(flight?.followers).to.equal(0);
-    // The leader finishing later reaches nobody and ends the flight as usual.
-    flight?.settle({ kind: 'done' });
-    expect(flights.current('k')).to.equal(undefined);
+    const clock = FakeTimers.install({ toFake: ['setTimeout', 'clearTimeout', 'Date'] });
+    try {
+      const flights = new Flights({ followTimeoutMs: 50 });
+      const flight = flights.start('k');
+      expect(flight).to.not.equal(undefined);
+      const follower: { waited?: Awaited<ReturnType<NonNullable<typeof flight>['follow']>> } = {};
+      void flight?.follow(handler).then((outcome) => (follower.waited = outcome));
+      await clock.tickAsync(49);
+      expect(follower).to.deep.equal({});
+      await clock.tickAsync(1);
+      expect(follower.waited?.outcome).to.deep.equal({ kind: 'solo' });
+      expect(flight?.followers).to.equal(0);
+      // The leader finishing later reaches nobody and ends the flight as usual.
+      flight?.settle({ kind: 'done' });
+      expect(flights.current('k')).to.equal(undefined);
+    } finally {
+      clock.uninstall();
+    }
   });
 
   it('a follower gets its leader\'s outcome when it comes in time', async () => {

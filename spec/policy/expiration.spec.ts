@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { respond, sleep, type Route } from '../../fixtures/origin.js';
-import { useOrigin } from '../support.js';
+import { respond, type Route } from '../../fixtures/origin.js';
+import { useOrigin, useClock } from '../support.js';
 import type { HttpCache } from '../../lib/cache.js';
 
 /** Fetches a URL through the cache and returns its Cache-Status. */
@@ -12,6 +12,7 @@ async function get(cache: HttpCache, url: string, init?: Parameters<HttpCache['f
 
 describe('expiration and filtering', () => {
   const env = useOrigin();
+  const clock = useClock();
   const plain: Route = respond(200, { 'content-type': 'text/plain' }, 'body');
 
   describe('expireAfter', () => {
@@ -19,8 +20,8 @@ describe('expiration and filtering', () => {
       env.origin.route('/a', plain);
       const cache = env.cache({ expireAfter: 1 });
       await get(cache, `${env.origin.url}/a`);
-      expect(await get(cache, `${env.origin.url}/a`)).to.match(/hit; ttl=[01]$/);
-      await sleep(1100);
+      expect(await get(cache, `${env.origin.url}/a`)).to.match(/hit; ttl=1$/);
+      clock.advance(1.1);
       expect(await get(cache, `${env.origin.url}/a`)).to.match(/fwd=(stale|uri-miss)/);
       expect(env.origin.hits('/a')).to.equal(2);
     });

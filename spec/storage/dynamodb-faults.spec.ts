@@ -55,35 +55,41 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
   });
 
   for (const fault of faults) {
-    it(`${fault.name}: every request is answered by the origin within about the read deadline; the breaker opens, then recovers`, async () => {
+    it(`${fault.name}: every request is answered by the origin, a stalled read ends at its deadline; the breaker opens, then recovers`, async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
       const counter = new CommandCounter();
       const storage = await dynamoStorage(counter, { readTimeout: READ_TIMEOUT, writeTimeout: 1000 });
       const cache = env.cache({ storage, circuitBreaker: { failures: 3, cooldown: 1 } });
       const states: string[] = [];
       const listener = (message: unknown) => states.push((message as { state: string }).state);
+      const errors: Array<{ operation: string; message: string }> = [];
+      const onError = (message: unknown) => {
+        const { operation, error } = message as { operation: string; error: Error };
+        errors.push({ operation, message: error.message });
+      };
       diagnostics.subscribe('cachette:breaker', listener);
+      diagnostics.subscribe('cachette:storage-error', onError);
       try {
         fault.inject(nock(endpoint).persist().post('/'));
 
         for (let i = 0; i < 3; i++) {
-          const started = performance.now();
           const response = await fetchText(cache, `${env.origin.url}/a`);
-          const elapsed = performance.now() - started;
           expect(response.status).to.equal(200);
           expect(response.body).to.equal('from origin');
-          expect(elapsed, `request ${i} took ${elapsed.toFixed(0)} ms`).to.be.below(READ_TIMEOUT + 400);
           // The failing write lands (off the response path) before the next request reads.
           await cache.settled();
         }
+        // Reads and writes fail in turn (read, write, read): the third failure opens the breaker, and the third request reads nothing.
+        // Each read ended as a failure — at its deadline when DynamoDB stalled — not with DynamoDB's late answer.
+        const reads = errors.filter((event) => event.operation === 'get');
+        expect(reads).to.have.length(2);
+        if (fault.name.includes('stall')) expect(reads.every((event) => /deadline/.test(event.message))).to.equal(true);
         expect(states).to.include('open');
 
         // Open: DynamoDB is not even called, so it adds nothing.
         counter.reset();
         for (let i = 0; i < 5; i++) {
-          const started = performance.now();
           expect((await fetchText(cache, `${env.origin.url}/a`)).body).to.equal('from origin');
-          expect(performance.now() - started).to.be.below(150);
         }
         await cache.settled();
         expect(counter.get('GetItemCommand') + counter.get('PutItemCommand')).to.equal(0);
@@ -98,6 +104,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
         expect(hit.cacheStatus).to.match(/^cachette; hit/);
       } finally {
         diagnostics.unsubscribe('cachette:breaker', listener);
+        diagnostics.unsubscribe('cachette:storage-error', onError);
       }
     });
   }
@@ -112,15 +119,11 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
     };
     process.on('warning', onWarning);
     try {
-      const started = performance.now();
       const results = await Promise.allSettled(Array.from({ length: 50 }, (_, i) => partition.get(`k${i}`)));
-      const elapsed = performance.now() - started;
       for (const result of results) {
         expect(result.status).to.equal('rejected');
         expect(String((result as PromiseRejectedResult).reason)).to.match(/did not answer within the deadline/);
       }
-      // At least the deadline, at most a tenth more (reads that start together share one), plus this machine's slack.
-      expect(elapsed).to.be.within(READ_TIMEOUT - 5, READ_TIMEOUT * 1.1 + 300);
       await new Promise((resolve) => setImmediate(resolve));
       expect(warnings).to.deep.equal([]);
     } finally {

@@ -24,9 +24,10 @@ export function backoff(attempt: number): number {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
-/** How long one call may take, in ms. */
+/** How long one call may take, in ms, and the deadline signals it may share (its storage's). */
 export interface SendOptions {
   timeout: number;
+  deadlines: DeadlineSignals;
 }
 
 /**
@@ -34,7 +35,7 @@ export interface SendOptions {
  * and a stalled call gives its socket back.
  */
 export async function sendWithin<T>(client: DynamoDBClient, command: object, send: SendOptions): Promise<T> {
-  return client.send(command as never, { abortSignal: deadlineSignal(send.timeout) }) as Promise<T>;
+  return client.send(command as never, { abortSignal: send.deadlines.signal(send.timeout) }) as Promise<T>;
 }
 
 /** The calls that started in one window share its deadline signal. */
@@ -44,29 +45,32 @@ interface DeadlineWindow {
   closes: number;
 }
 
-const windows = new Map<number, DeadlineWindow>();
-
 /**
- * A signal that aborts at least `timeout` ms from now, and at most a tenth
- * later. A controller and a timer of its own for every call cost the SDK's
- * request 20–40 µs (next to a ~0.9 ms GetItem); calls that start within one
- * window (a tenth of the timeout, 100 ms at most) share one signal instead,
- * which fires `timeout` after the window closes. Its timer does not keep the
- * process alive (a call under way does, through its socket).
+ * Deadline signals, shared by the calls of one storage that start together.
+ * A controller and a timer of its own for every call cost the SDK's request
+ * 20–40 µs (next to a ~0.9 ms GetItem); calls that start within one window
+ * (a tenth of the timeout, 100 ms at most) share one signal instead, which
+ * fires `timeout` after the window closes: each call gets at least its
+ * timeout, at most a tenth more. Its timer does not keep the process alive (a
+ * call under way does, through its socket).
  */
-export function deadlineSignal(timeout: number): AbortSignal {
-  const now = performance.now();
-  let window = windows.get(timeout);
-  if (window === undefined || now >= window.closes) {
-    const span = Math.max(1, Math.min(100, Math.floor(timeout / 10)));
-    const controller = new AbortController();
-    // Every call under way listens to it: many at once is expected, not a leak.
-    setMaxListeners(0, controller.signal);
-    setTimeout(() => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })), span + timeout).unref();
-    window = { signal: controller.signal, closes: now + span };
-    windows.set(timeout, window);
+export class DeadlineSignals {
+  readonly #windows = new Map<number, DeadlineWindow>();
+
+  signal(timeout: number): AbortSignal {
+    const now = performance.now();
+    let window = this.#windows.get(timeout);
+    if (window === undefined || now >= window.closes) {
+      const span = Math.max(1, Math.min(100, Math.floor(timeout / 10)));
+      const controller = new AbortController();
+      // Every call under way listens to it: many at once is expected, not a leak.
+      setMaxListeners(0, controller.signal);
+      setTimeout(() => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })), span + timeout).unref();
+      window = { signal: controller.signal, closes: now + span };
+      this.#windows.set(timeout, window);
+    }
+    return window.signal;
   }
-  return window.signal;
 }
 
 export async function batchGet(

@@ -25,7 +25,7 @@ import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage, Sw
 import { StorageRequestError } from '../contract.js';
 import { describe } from '../../describe.js';
 import { DEFAULT_ATTRIBUTES, Layout, META, type AttributeNames } from './layout.js';
-import { batchGet, batchWrite, DeleteBuffer, eachLimited, sendWithin, type Item, type ItemKey, type SendOptions } from './batch.js';
+import { batchGet, batchWrite, DeadlineSignals, DeleteBuffer, eachLimited, sendWithin, type Item, type ItemKey, type SendOptions } from './batch.js';
 import { checksum, CHUNK_BYTES, pack, split, unpack } from './values.js';
 import { classify } from './errors.js';
 import { createTable } from './table.js';
@@ -165,6 +165,8 @@ export class DynamoDBStorage implements Storage {
 class DynamoPartition implements SweepablePartition, LeasingPartition {
   readonly #name: string;
   readonly #s: Shared;
+  /** Deadline signals shared by calls that start together (see DeadlineSignals). */
+  readonly #deadlines = new DeadlineSignals();
 
   constructor(name: string, shared: Shared) {
     this.#name = name;
@@ -531,11 +533,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   }
 
   #readOptions(): SendOptions {
-    return { timeout: this.#s.readTimeout };
+    return { timeout: this.#s.readTimeout, deadlines: this.#deadlines };
   }
 
   #writeOptions(): SendOptions {
-    return { timeout: this.#s.writeTimeout };
+    return { timeout: this.#s.writeTimeout, deadlines: this.#deadlines };
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {
