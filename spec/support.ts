@@ -54,7 +54,8 @@ export function httpDate(seconds: number): string {
 export function useClock(): { advance: (seconds: number) => void } {
   let clock: ReturnType<typeof FakeTimers.install> | undefined;
   beforeEach(() => {
-    clock = FakeTimers.install({ toFake: ['Date'], now: Date.now() });
+    // On a whole second: the origin's Date header (whole seconds) then says exactly when a response was made.
+    clock = FakeTimers.install({ toFake: ['Date'], now: Math.floor(Date.now() / 1000) * 1000 });
   });
   afterEach(() => {
     clock?.uninstall();

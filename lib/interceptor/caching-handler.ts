@@ -21,13 +21,13 @@ import { readResponse, isShareable, type ResponseView } from '../policy/response
 import { headerValue, type ResponseHeaders } from '../policy/headers.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import { correctedInitialAge } from '../policy/freshness.js';
-import { varyPairs } from '../records/variants.js';
+import { namesOf, varyPairs } from '../records/variants.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
 import { newEntry } from './entry.js';
 import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
 import { replay } from './replay.js';
 import { undiciAdapter } from './undici/index.js';
-import { storedHeaders } from './served.js';
+import { ageField, storedHeaders } from './served.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isOriginFailure } from './origin-errors.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
 
@@ -95,7 +95,7 @@ export class CachingHandler implements Handler {
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: import('node:stream').Duplex): void {
-    this.#downstream.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
+    this.#downstream.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
@@ -179,7 +179,7 @@ export class CachingHandler implements Handler {
       default:
         break;
     }
-    this.#downstream.onResponseEnd?.(controller, trailers as never);
+    this.#downstream.onResponseEnd?.(controller, trailers);
     const chunks = this.#chunks;
     this.#chunks = undefined;
     // Nothing kept: waiting followers go on their own (and for a while, so do later requests).
@@ -280,7 +280,7 @@ export class CachingHandler implements Handler {
       ttl: decision.store ? (decision.lifetime - decision.initialAge) / 1000 : undefined,
       detail,
     };
-    const served = { ...headers, age: String(Math.floor(correctedInitialAge(headers, this.#requestTime, this.#responseTime) / 1000)) };
+    const served = { ...headers, age: ageField(correctedInitialAge(headers, this.#requestTime, this.#responseTime)) };
     this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames);
   }
 
@@ -297,9 +297,9 @@ export class CachingHandler implements Handler {
     const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
     this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };
     const headers = storedHeaders(entry);
-    headers['age'] = String(Math.floor(ageMs / 1000));
+    headers['age'] = ageField(ageMs);
     this.#ctx.reporter.decision({ outcome: 'stale', reason: detail, method: this.#request.method, url: this.#request.url.storedUrl, key: this.#request.key });
-    const varyNames = entry.vary === null ? [] : entry.vary.filter((_, i) => i % 2 === 0) as string[];
+    const varyNames = entry.vary === null ? [] : namesOf(entry.vary);
     return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, varyNames };
   }
 

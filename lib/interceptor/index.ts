@@ -16,6 +16,7 @@ import { undiciAdapter } from './undici/index.js';
 import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
 import { respond, respondWith, decide } from './respond.js';
 import { CachingHandler } from './caching-handler.js';
+import { WaitController } from './single-flight.js';
 import { DispatcherOrigin } from './origin.js';
 import { resolveControl, type RequestControl } from '../policy/control.js';
 
@@ -180,6 +181,10 @@ function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number,
   }
 }
 
+/** A bug of ours before any response: the caller gets it as an error (on a controller that is already done). */
 function fail(handler: Handler, error: unknown): void {
-  handler.onResponseError?.(null as never, error instanceof Error ? error : new Error(String(error)));
+  const failure = error instanceof Error ? error : new Error(String(error));
+  const controller = new WaitController();
+  controller.abort(failure);
+  handler.onResponseError?.(controller, failure);
 }

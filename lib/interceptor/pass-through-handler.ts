@@ -25,7 +25,7 @@ export class PassThroughHandler implements Handler {
   }
 
   onRequestUpgrade(controller: Controller, statusCode: number, headers: ResponseHeaders, socket: import('node:stream').Duplex): void {
-    this.#downstream.onRequestUpgrade?.(controller, statusCode, headers as never, socket);
+    this.#downstream.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
   onResponseStart(controller: Controller, statusCode: number, headers: ResponseHeaders, statusMessage?: string): void {
@@ -42,7 +42,7 @@ export class PassThroughHandler implements Handler {
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    this.#downstream.onResponseEnd?.(controller, trailers as never);
+    this.#downstream.onResponseEnd?.(controller, trailers);
   }
 
   onResponseError(controller: Controller, error: Error): void {

@@ -4,6 +4,7 @@
  * handler's pause/resume and abort like a real connection does.
  */
 import type { Dispatcher } from 'undici';
+import { abortError } from './abort-error.js';
 import type { ResponseHeaders } from '../policy/headers.js';
 import { toRawHeaders, undiciAdapter } from './undici/index.js';
 
@@ -135,10 +136,4 @@ class Replay implements Dispatcher.DispatchController {
 
 function toError(error: unknown): Error {
   return error instanceof Error ? error : new Error(String(error));
-}
-
-function abortError(): Error {
-  const error = new Error('Request aborted');
-  error.name = 'AbortError';
-  return error;
 }

@@ -8,13 +8,13 @@ import type { CacheContext } from './context.js';
 import type { CacheRequest } from '../policy/request.js';
 import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
 import { pairValue, type ResponseHeaders } from '../policy/headers.js';
-import { sameVaryPairs, varyPairs } from '../records/variants.js';
+import { namesOf, sameVaryPairs, varyPairs } from '../records/variants.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { resolveRange, type ByteRange } from '../policy/range.js';
 import type { StoredResponse } from '../records/model.js';
 import type { Lookup } from '../records/store.js';
 import { replay } from './replay.js';
-import { storedHeaders } from './served.js';
+import { ageField, storedHeaders } from './served.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import { WaitController, type Flight, type SharedResponse } from './single-flight.js';
@@ -311,7 +311,7 @@ function hasValidator(entry: StoredResponse): boolean {
 /** Replays a stored response with its current Age and our Cache-Status. */
 function serveEntry(ctx: CacheContext, handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
-  const { headers, rawHeaders } = ctx.hitHeaders.served(entry, Math.floor(reuse.ageMs / 1000), reuse.ttl, detail);
+  const { headers, rawHeaders } = ctx.hitHeaders.served(entry, reuse.ageMs, reuse.ttl, detail);
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,
@@ -331,7 +331,7 @@ function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reus
   }
   const [first, last] = bytes;
   const headers = storedHeaders(entry);
-  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
+  headers['age'] = ageField(reuse.ageMs);
   headers['content-range'] = `bytes ${first}-${last}/${total}`;
   headers['content-length'] = String(last - first + 1);
   replay(handler, {
@@ -346,7 +346,7 @@ function serveNotModified(handler: Handler, entry: StoredResponse, reuse: Extrac
   const hasEtag = pairValue(entry.headers, 'etag') !== undefined;
   // RFC 9110 §15.4.5; Last-Modified too when there is no ETag, to guide the client's cache.
   const headers = storedHeaders(entry, (name) => !(NOT_MODIFIED_FIELDS.has(name) || (!hasEtag && name === 'last-modified')));
-  headers['age'] = String(Math.floor(reuse.ageMs / 1000));
+  headers['age'] = ageField(reuse.ageMs);
   replay(handler, {
     status: 304,
     statusText: 'Not Modified',
@@ -365,8 +365,7 @@ function serveShared(handler: Handler, request: CacheRequest, shared: SharedResp
 
 function usableByFollower(ctx: CacheContext, request: CacheRequest, shared: SharedResponse): boolean {
   if (shared.vary === undefined) return true;
-  const names = shared.vary.filter((_, i) => i % 2 === 0) as string[];
-  return sameVaryPairs(shared.vary, varyPairs(names, request.headers, ctx.options.ignoredHeaders));
+  return sameVaryPairs(shared.vary, varyPairs(namesOf(shared.vary), request.headers, ctx.options.ignoredHeaders));
 }
 
 function gatewayTimeout(handler: Handler): void {

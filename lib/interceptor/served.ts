@@ -44,13 +44,13 @@ export class HitHeaders {
    * The headers of a hit: the stored ones, its Age (RFC 9111 §5.1) and our
    * Cache-Status member (`hit`, the freshness left, and `detail` when it is not plainly fresh).
    */
-  served(entry: StoredResponse, ageSeconds: number, ttl: number, detail: string | undefined): ServedHeaders {
+  served(entry: StoredResponse, ageMs: number, ttl: number, detail: string | undefined): ServedHeaders {
     let ready = this.#prepared.get(entry);
     if (ready === undefined) {
       ready = prepare(entry);
       this.#prepared.set(entry, ready);
     }
-    return servedFrom(ready, ageSeconds, ttl, detail);
+    return servedFrom(ready, ageField(ageMs), ttl, detail);
   }
 }
 
@@ -84,8 +84,7 @@ export interface ServedHeaders {
   rawHeaders: () => Buffer[];
 }
 
-function servedFrom(ready: Prepared, ageSeconds: number, ttl: number, detail: string | undefined): ServedHeaders {
-  const age = String(ageSeconds);
+function servedFrom(ready: Prepared, age: string, ttl: number, detail: string | undefined): ServedHeaders {
   const wholeTtl = Number.isFinite(ttl) ? Math.round(ttl) || 0 : ttl;
   let last = ready.lastHit;
   if (last === undefined || last.ttl !== wholeTtl || last.detail !== detail) {
@@ -112,4 +111,9 @@ function servedFrom(ready: Prepared, ageSeconds: number, ttl: number, detail: st
     return all;
   };
   return { headers, rawHeaders };
+}
+
+/** An Age field value (RFC 9111 §5.1): whole seconds. */
+export function ageField(ageMs: number): string {
+  return String(Math.floor(ageMs / 1000));
 }

@@ -18,6 +18,7 @@
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
 import type { CacheStatus } from './cache-status.js';
+import { abortError } from './abort-error.js';
 
 export interface SharedResponse {
   status: number;
@@ -161,7 +162,7 @@ export class WaitController implements Dispatcher.DispatchController {
   abort(reason?: Error): void {
     if (this.#aborted) return;
     this.#aborted = true;
-    this.#reason = reason ?? Object.assign(new Error('Request aborted'), { name: 'AbortError' });
+    this.#reason = reason ?? abortError();
     this.onAbort?.(this.#reason);
   }
 

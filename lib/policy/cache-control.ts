@@ -25,7 +25,7 @@ export interface CacheControl {
 }
 
 /** RFC 9111 §1.2.2: a delta-seconds too large to represent is taken as 2^31. */
-const DELTA_SECONDS_CAP = 2147483648;
+export const DELTA_SECONDS_CAP = 2147483648;
 
 /** The directives of a Cache-Control field (read-only: copy it to change it). */
 export function parseCacheControl(value: string | string[] | undefined): Readonly<CacheControl> {

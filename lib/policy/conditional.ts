@@ -6,6 +6,7 @@
  */
 import { pairValue } from './headers.js';
 import { parseHttpDate } from './http-date.js';
+import { weaklyEqual } from './etag.js';
 import type { RequestHeaders } from './headers.js';
 
 export type ConditionalOutcome = 'not-modified' | 'full' | 'forward';
@@ -20,8 +21,7 @@ export function evaluateConditional(headers: Readonly<RequestHeaders>, stored: r
     const etag = pairValue(stored, 'etag');
     if (ifNoneMatch.trim() === '*') return 'not-modified';
     if (etag === undefined) return 'full';
-    const ours = opaque(etag);
-    return entityTags(ifNoneMatch).some((tag) => opaque(tag) === ours) ? 'not-modified' : 'full';
+    return entityTags(ifNoneMatch).some((tag) => weaklyEqual(tag, etag)) ? 'not-modified' : 'full';
   }
   const since = parseHttpDate(headers['if-modified-since']);
   // RFC 9110 §13.1.3: an invalid date is ignored, and so is the condition.
@@ -36,10 +36,4 @@ export const NOT_MODIFIED_FIELDS = new Set(['cache-control', 'content-location',
 /** Splits an If-None-Match list, keeping quoted tags whole (they may contain commas). */
 function entityTags(value: string): string[] {
   return value.match(/(?:W\/)?"[^"]*"|[^,\s]+/g) ?? [];
-}
-
-/** The weak comparison (RFC 9110 §8.8.3.2): W/ does not matter. */
-function opaque(tag: string): string {
-  const trimmed = tag.trim();
-  return trimmed.startsWith('W/') ? trimmed.slice(2) : trimmed;
 }

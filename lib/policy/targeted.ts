@@ -6,7 +6,7 @@
  * (RFC 8941): a field that does not parse is ignored, as is a directive whose
  * value has the wrong type.
  */
-import { parseCacheControl, type CacheControl } from './cache-control.js';
+import { parseCacheControl, DELTA_SECONDS_CAP, type CacheControl } from './cache-control.js';
 import type { ResponseHeaders } from './headers.js';
 
 /** The directives that rule a response, and whether they came from a targeted field. */
@@ -26,7 +26,6 @@ export function responseDirectives(headers: ResponseHeaders, targetList: readonl
   return { directives: parseCacheControl(headers['cache-control']), targeted: false };
 }
 
-const DELTA_CAP = 2147483648;
 
 function targetedDirectives(value: string): CacheControl | undefined {
   const dictionary = parseDictionary(value);
@@ -39,7 +38,7 @@ function targetedDirectives(value: string): CacheControl | undefined {
       case 'stale-while-revalidate':
       case 'stale-if-error': {
         if (typeof item !== 'number' || !Number.isInteger(item) || item < 0) break;
-        const seconds = Math.min(item, DELTA_CAP);
+        const seconds = Math.min(item, DELTA_SECONDS_CAP);
         if (name === 'max-age') directives.maxAge = seconds;
         else if (name === 's-maxage') directives.sMaxAge = seconds;
         else if (name === 'stale-while-revalidate') directives.staleWhileRevalidate = seconds;

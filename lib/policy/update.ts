@@ -5,6 +5,7 @@
  */
 import type { ResponseHeaders } from './headers.js';
 import { HOP_BY_HOP, pairValue, pairsToHeaders } from './headers.js';
+import { isWeak, weaklyEqual } from './etag.js';
 
 const NOT_UPDATED = new Set([
   ...HOP_BY_HOP,
@@ -37,14 +38,5 @@ export function identifiesStored(etag: string | undefined, stored: readonly stri
   const storedEtag = pairValue(stored, 'etag');
   if (storedEtag === undefined) return false;
   if (!isWeak(etag)) return !isWeak(storedEtag) && etag.trim() === storedEtag.trim();
-  return opaque(etag) === opaque(storedEtag);
-}
-
-function isWeak(etag: string): boolean {
-  return etag.trimStart().startsWith('W/');
-}
-
-function opaque(etag: string): string {
-  const trimmed = etag.trim();
-  return isWeak(trimmed) ? trimmed.slice(2) : trimmed;
+  return weaklyEqual(etag, storedEtag);
 }

@@ -39,6 +39,13 @@ export function varyPairs(names: readonly string[], headers: RequestFields, igno
   return pairs;
 }
 
+/** The names of flat [name, value] pairs. */
+export function namesOf(pairs: ReadonlyArray<string | null>): string[] {
+  const names: string[] = [];
+  for (let i = 0; i < pairs.length; i += 2) names.push(pairs[i] as string);
+  return names;
+}
+
 export function sameVaryPairs(a: ReadonlyArray<string | null>, b: ReadonlyArray<string | null>): boolean {
   if (a.length !== b.length) return false;
   for (let i = 0; i < a.length; i++) if (a[i] !== b[i]) return false;

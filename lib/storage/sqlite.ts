@@ -159,7 +159,7 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
         }
       }
       return deleted;
-    }).immediate as unknown as (keys: string[]) => number;
+    }).immediate;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

@@ -189,6 +189,7 @@ describe('RFC 9111 §4.2: freshness', () => {
       const reload = { headers: { 'cache-control': 'max-age=0' } };
       await fetchText(cache, url('/a'));
       await fetchText(cache, url('/b'));
+      clock.advance(1);
       expect((await fetchText(cache, url('/a'), reload)).cacheStatus).to.match(/hit/);
       expect((await fetchText(cache, url('/b'), reload)).cacheStatus).to.match(/fwd=request/);
     });

@@ -27,7 +27,7 @@ export const v7: UndiciAdapter = {
   consumersReadRawHeaders: false,
   startResponse(handler, controller, statusCode, headers, statusText, raw) {
     if (!wrapsV1Handler(handler)) {
-      handler.onResponseStart?.(controller, statusCode, headers as never, statusText);
+      handler.onResponseStart?.(controller, statusCode, headers, statusText);
       return;
     }
     if (handler.onHeaders(statusCode, raw === undefined ? toRawHeaders(headers) : raw(), () => controller.resume(), statusText ?? '') === false) controller.pause();

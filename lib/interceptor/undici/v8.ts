@@ -23,6 +23,6 @@ export const v8: UndiciAdapter = {
   forEveryConsumer: (dispatcher) => (Dispatcher1Wrapper === undefined ? dispatcher : new Dispatcher1Wrapper(dispatcher)),
   consumersReadRawHeaders: true,
   startResponse(handler, controller, statusCode, headers, statusText) {
-    handler.onResponseStart?.(controller, statusCode, headers as never, statusText);
+    handler.onResponseStart?.(controller, statusCode, headers, statusText);
   },
 };

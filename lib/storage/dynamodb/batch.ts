@@ -31,11 +31,11 @@ export interface SendOptions {
 }
 
 /**
- * `client.send` with a deadline: an abort cuts the SDK's retries short too,
- * and a stalled call gives its socket back.
+ * A `client.send` with a deadline (`call` hands the signal to it): an abort
+ * cuts the SDK's retries short too, and a stalled call gives its socket back.
  */
-export async function sendWithin<T>(client: DynamoDBClient, command: object, send: SendOptions): Promise<T> {
-  return client.send(command as never, { abortSignal: send.deadlines.signal(send.timeout) }) as Promise<T>;
+export function sendWithin<T>(send: SendOptions, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
+  return call(send.deadlines.signal(send.timeout));
 }
 
 /** The calls that started in one window share its deadline signal. */
@@ -86,7 +86,7 @@ export async function batchGet(
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${MAX_ROUNDS} BatchGetItem rounds`);
       if (round > 0) await sleep(backoff(round));
-      const out = await sendWithin<BatchGetItemCommandOutput>(client, new BatchGetItemCommand({
+      const out = await sendWithin(send, (abortSignal) => client.send(new BatchGetItemCommand({
         RequestItems: {
           [table]: {
             Keys: pending,
@@ -94,7 +94,7 @@ export async function batchGet(
             ...(extra.projection === undefined ? {} : { ProjectionExpression: extra.projection, ExpressionAttributeNames: extra.names }),
           },
         },
-      }), send);
+      }), { abortSignal }));
       found.push(...(out.Responses?.[table] ?? []));
       pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as ItemKey[];
     }
@@ -108,7 +108,7 @@ export async function batchWrite(client: DynamoDBClient, table: string, requests
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} writes unprocessed after ${MAX_ROUNDS} BatchWriteItem rounds`);
       if (round > 0) await sleep(backoff(round));
-      const out = await sendWithin<BatchWriteItemCommandOutput>(client, new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), send);
+      const out = await sendWithin(send, (abortSignal) => client.send(new BatchWriteItemCommand({ RequestItems: { [table]: pending } }), { abortSignal }));
       pending = out.UnprocessedItems?.[table] ?? [];
     }
   }

@@ -176,11 +176,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async get(key: string): Promise<Uint8Array | undefined> {
     return this.#guard(async () => {
       const read = this.#readOptions();
-      const { Item: item } = await sendWithin<GetItemCommandOutput>(this.#s.client, new GetItemCommand({
+      const { Item: item } = await sendWithin(read, (abortSignal) => this.#s.client.send(new GetItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ConsistentRead: this.#s.consistentRead,
-      }), read);
+      }), { abortSignal }));
       if (item === undefined || this.#expired(item)) return undefined;
       return this.#valueOf(key, item, read);
     });
@@ -246,11 +246,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
         head[META.length] = { N: String(packed.bytes.byteLength) };
         head[META.checksum] = { N: String(checksum(packed.bytes)) };
       }
-      const { Attributes: previous } = await sendWithin<PutItemCommandOutput>(this.#s.client, new PutItemCommand({
+      const { Attributes: previous } = await sendWithin(write, (abortSignal) => this.#s.client.send(new PutItemCommand({
         TableName: this.#s.table,
         Item: head,
         ReturnValues: 'ALL_OLD',
-      }), write);
+      }), { abortSignal }));
       if (previous !== undefined && previous[META.generation]?.S !== head[META.generation]?.S) {
         await this.#deleteChunks(key, previous, write);
       }
@@ -260,11 +260,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async delete(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const write = this.#writeOptions();
-      const { Attributes: previous } = await sendWithin<DeleteItemCommandOutput>(this.#s.client, new DeleteItemCommand({
+      const { Attributes: previous } = await sendWithin(write, (abortSignal) => this.#s.client.send(new DeleteItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ReturnValues: 'ALL_OLD',
-      }), write);
+      }), { abortSignal }));
       if (previous === undefined) return false;
       await this.#deleteChunks(key, previous, write);
       return !this.#expired(previous);
@@ -274,13 +274,13 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async has(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const { names } = this.#s;
-      const { Item: item } = await sendWithin<GetItemCommandOutput>(this.#s.client, new GetItemCommand({
+      const { Item: item } = await sendWithin(this.#readOptions(), (abortSignal) => this.#s.client.send(new GetItemCommand({
         TableName: this.#s.table,
         Key: this.#key(key),
         ConsistentRead: this.#s.consistentRead,
         ProjectionExpression: '#sk, #exp',
         ExpressionAttributeNames: { '#sk': names.sortKey, '#exp': names.expires },
-      }), this.#readOptions());
+      }), { abortSignal }));
       return item !== undefined && !this.#expired(item);
     });
   }
@@ -372,7 +372,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const now = Date.now();
       const token = randomUUID();
       try {
-        await sendWithin(this.#s.client, new PutItemCommand({
+        await sendWithin(this.#readOptions(), (abortSignal) => this.#s.client.send(new PutItemCommand({
           TableName: this.#s.table,
           Item: {
             ...this.#leaseKey(key),
@@ -385,7 +385,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
           ExpressionAttributeNames: { '#sk': names.sortKey, '#until': META.until },
           ExpressionAttributeValues: { ':now': { N: String(now) } },
           ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }), this.#readOptions());
+        }), { abortSignal }));
         return { token };
       } catch (error) {
         if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
@@ -398,13 +398,13 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async releaseLease(key: string, token: string): Promise<void> {
     await this.#guard(async () => {
       try {
-        await sendWithin(this.#s.client, new DeleteItemCommand({
+        await sendWithin(this.#writeOptions(), (abortSignal) => this.#s.client.send(new DeleteItemCommand({
           TableName: this.#s.table,
           Key: this.#leaseKey(key),
           ConditionExpression: '#holder = :token',
           ExpressionAttributeNames: { '#holder': META.holder },
           ExpressionAttributeValues: { ':token': { S: token } },
-        }), this.#writeOptions());
+        }), { abortSignal }));
       } catch (error) {
         // Someone took it over after ours ran out: theirs to release.
         if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
@@ -515,7 +515,7 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
     };
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page: QueryCommandOutput = await sendWithin(this.#s.client, new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), this.#writeOptions());
+      const page: QueryCommandOutput = await sendWithin(this.#writeOptions(), (abortSignal) => this.#s.client.send(new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), { abortSignal }));
       yield page;
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
