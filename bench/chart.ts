@@ -21,17 +21,26 @@ interface Results {
   hit: { node20: Record<string, HitResult>; node24: Record<string, HitResult> };
 }
 
-const escape = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
+const escapeXml = (text: string) => text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;');
 
 export function drawHitChart(results: Results): string {
   const groups: Array<{ title: string; rows: Array<{ label: string; value: number }> }> = [];
-  for (const [title, hits] of [[`undici.request, ${'Node 20 + undici 7'}`, results.hit.node20], [`undici.request, Node 24 + undici 8`, results.hit.node24]] as const) {
+  for (const [title, hits] of [
+    [`undici.request, ${'Node 20 + undici 7'}`, results.hit.node20],
+    [`undici.request, Node 24 + undici 8`, results.hit.node24],
+  ] as const) {
     groups.push({ title, rows: Object.values(hits).map((hit) => ({ label: hit.name, value: hit.request.medianUs })) });
   }
-  for (const [title, hits] of [["undici's fetch, Node 20 + undici 7", results.hit.node20], ["undici's fetch, Node 24 + undici 8", results.hit.node24]] as const) {
+  for (const [title, hits] of [
+    ["undici's fetch, Node 20 + undici 7", results.hit.node20],
+    ["undici's fetch, Node 24 + undici 8", results.hit.node24],
+  ] as const) {
     groups.push({ title, rows: Object.values(hits).map((hit) => ({ label: hit.name, value: hit.fetch.medianUs })) });
   }
-  for (const [title, hits] of [['global fetch (cache.fetch), Node 20', results.hit.node20], ['global fetch (cache.fetch), Node 24', results.hit.node24]] as const) {
+  for (const [title, hits] of [
+    ['global fetch (cache.fetch), Node 20', results.hit.node20],
+    ['global fetch (cache.fetch), Node 24', results.hit.node24],
+  ] as const) {
     const rows = Object.values(hits).flatMap((hit) => (hit.globalFetch === undefined ? [] : [{ label: hit.name, value: hit.globalFetch.medianUs }]));
     if (rows.length > 0) groups.push({ title, rows });
   }
@@ -43,13 +52,15 @@ export function drawHitChart(results: Results): string {
   const parts: string[] = [];
   for (const group of groups) {
     const max = Math.max(...group.rows.map((row) => row.value));
-    parts.push(`<text x="10" y="${y}" font-weight="bold">${escape(group.title)}</text>`);
+    parts.push(`<text x="10" y="${y}" font-weight="bold">${escapeXml(group.title)}</text>`);
     y += 10;
     for (const row of group.rows) {
       const length = Math.max(1, Math.round((row.value / max) * barMax));
       const ours = row.label.startsWith('cachette');
-      parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escape(row.label)}</text>`);
-      parts.push(`<rect x="${labelWidth}" y="${y + 3}" width="${length}" height="${rowHeight - 6}" fill="${ours ? '#2b7bb9' : row.label.startsWith('floor') ? '#9aa5b1' : '#e0893a'}"/>`);
+      parts.push(`<text x="${labelWidth - 8}" y="${y + 15}" text-anchor="end">${escapeXml(row.label)}</text>`);
+      parts.push(
+        `<rect x="${labelWidth}" y="${y + 3}" width="${length}" height="${rowHeight - 6}" fill="${ours ? '#2b7bb9' : row.label.startsWith('floor') ? '#9aa5b1' : '#e0893a'}"/>`,
+      );
       parts.push(`<text x="${labelWidth + length + 6}" y="${y + 15}">${row.value.toFixed(1)} µs</text>`);
       y += rowHeight;
     }
@@ -61,7 +72,7 @@ export function drawHitChart(results: Results): string {
     `<rect width="100%" height="100%" fill="white"/>`,
     `<text x="10" y="24" font-size="16" font-weight="bold">Cost of a cache hit (median µs per request, 2 KB body, lower is better)</text>`,
     ...parts,
-    `<text x="10" y="${height - 8}" font-size="11" fill="#555">${escape(`${results.date.slice(0, 10)} · ${results.machine.cpu}, ${results.machine.cores} cores · bench/results/latest.json`)}</text>`,
+    `<text x="10" y="${height - 8}" font-size="11" fill="#555">${escapeXml(`${results.date.slice(0, 10)} · ${results.machine.cpu}, ${results.machine.cores} cores · bench/results/latest.json`)}</text>`,
     '</svg>',
     '',
   ].join('\n');

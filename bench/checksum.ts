@@ -6,16 +6,29 @@
  * JSON line.
  */
 import { crc32 } from 'node:zlib';
-import { encodeRecord, decodeRecord } from '../lib/records/codec.js';
+import { decodeRecord, encodeRecord } from '../lib/records/codec.js';
 import type { StoredResponse } from '../lib/records/model.js';
 import { machine, median } from './harness.js';
 
 function record(size: number): StoredResponse {
   return {
-    kind: 'response', expiresAt: null, status: 200, statusText: 'OK',
+    kind: 'response',
+    expiresAt: null,
+    status: 200,
+    statusText: 'OK',
     headers: ['content-type', 'application/json', 'cache-control', 'max-age=60', 'content-length', String(size)],
-    body: new Uint8Array(Buffer.alloc(size, 'x')), method: 'GET', url: 'https://api.example.com/items?page=1', vary: null,
-    requestTime: 0, responseTime: 1, initialAge: 0, lifetime: 60_000, flags: 0, staleWhileRevalidate: -1, staleIfError: -1, hiddenFields: null,
+    body: new Uint8Array(Buffer.alloc(size, 'x')),
+    method: 'GET',
+    url: 'https://api.example.com/items?page=1',
+    vary: null,
+    requestTime: 0,
+    responseTime: 1,
+    initialAge: 0,
+    lifetime: 60_000,
+    flags: 0,
+    staleWhileRevalidate: -1,
+    staleIfError: -1,
+    hiddenFields: null,
   };
 }
 
@@ -31,7 +44,11 @@ function time(operation: () => unknown, perRound: number): number {
 }
 
 const checksum: Record<string, { decodeUs: number; crcUs: number; share: number }> = {};
-for (const [label, size] of [['2 KB', 2048], ['64 KB', 65536], ['1 MB', 1048576]] as const) {
+for (const [label, size] of [
+  ['2 KB', 2048],
+  ['64 KB', 65536],
+  ['1 MB', 1048576],
+] as const) {
   const bytes = encodeRecord(record(size));
   const packed = bytes.subarray(0, bytes.length - 4);
   const perRound = Math.max(20, Math.round(4_000_000 / size));

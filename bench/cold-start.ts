@@ -21,10 +21,14 @@ function packagesLoaded(specifier: string): string[] {
   const folder = mkdtempSync(join(tmpdir(), 'cachette-loads-'));
   const file = join(folder, 'loads.txt');
   try {
-    execFileSync(process.execPath, ['--import', join(root, 'bench', 'trace-loads.mjs'), '--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`], {
-      cwd: root,
-      env: { ...process.env, CACHETTE_TRACE_LOADS: file, NODE_OPTIONS: '' },
-    });
+    execFileSync(
+      process.execPath,
+      ['--import', join(root, 'bench', 'trace-loads.mjs'), '--input-type=module', '-e', `await import(${JSON.stringify(specifier)});`],
+      {
+        cwd: root,
+        env: { ...process.env, CACHETTE_TRACE_LOADS: file, NODE_OPTIONS: '' },
+      },
+    );
     return [...new Set(readFileSync(file, 'utf8').trim().split('\n').filter(Boolean))].sort();
   } catch {
     return [];

@@ -5,13 +5,13 @@
  * Prints one JSON line.
  */
 import http from 'node:http';
+import { type AttributeValue, BatchWriteItemCommand, GetItemCommand, QueryCommand, type WriteRequest } from '@aws-sdk/client-dynamodb';
 import * as undici from 'undici';
-import { BatchWriteItemCommand, GetItemCommand, QueryCommand, type AttributeValue, type WriteRequest } from '@aws-sdk/client-dynamodb';
+import { CommandCounter, uniqueTableName } from '../fixtures/dynamodb.js';
+import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { createCache } from '../lib/cache.js';
 import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
-import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
-import { CommandCounter, uniqueTableName } from '../fixtures/dynamodb.js';
-import { measureInterleaved, machine } from './harness.js';
+import { machine, measureInterleaved } from './harness.js';
 
 const ENTRIES = 10_000;
 const BODY = Buffer.alloc(2048, 'd');
@@ -55,13 +55,16 @@ const cachetteHit = async () => {
 };
 // The limit of the path: an interceptor that reads the same item with a raw GetItem, then answers a canned response.
 const floorDispatcher = new undici.Agent().compose(() => (_opts, handler) => {
-  rawGet().then(() => {
-    const controller = { aborted: false, paused: false, reason: null, rawHeaders: null, rawTrailers: [], abort() {}, pause() {}, resume() {} };
-    handler.onRequestStart?.(controller as never, {});
-    handler.onResponseStart?.(controller as never, 200, { 'cache-control': 'max-age=3600', 'content-length': String(BODY.length) }, 'OK');
-    handler.onResponseData?.(controller as never, BODY);
-    handler.onResponseEnd?.(controller as never, {});
-  }, (error: unknown) => handler.onResponseError?.(null as never, error as Error));
+  rawGet().then(
+    () => {
+      const controller = { aborted: false, paused: false, reason: null, rawHeaders: null, rawTrailers: [], abort() {}, pause() {}, resume() {} };
+      handler.onRequestStart?.(controller as never, {});
+      handler.onResponseStart?.(controller as never, 200, { 'cache-control': 'max-age=3600', 'content-length': String(BODY.length) }, 'OK');
+      handler.onResponseData?.(controller as never, BODY);
+      handler.onResponseEnd?.(controller as never, {});
+    },
+    (error: unknown) => handler.onResponseError?.(null as never, error as Error),
+  );
   return true;
 });
 const floorHit = async () => {
@@ -94,7 +97,11 @@ await fill(clearTable, clearStorage);
 clearCounter.reset();
 let started = performance.now();
 await clearStorage.partition('responses').clear();
-const cachetteClear = { ms: Math.round(performance.now() - started), commands: Object.fromEntries(clearCounter.counts), left: await clearStorage.partition('responses').size() };
+const cachetteClear = {
+  ms: Math.round(performance.now() - started),
+  commands: Object.fromEntries(clearCounter.counts),
+  left: await clearStorage.partition('responses').size(),
+};
 
 // The same, written by hand: each shard's keys with Query, deleted 25 at a time.
 await fill(clearTable, clearStorage);
@@ -104,14 +111,16 @@ started = performance.now();
 for (let s = 0; s < 8; s++) {
   let start: Record<string, AttributeValue> | undefined;
   do {
-    const page = await handClient.send(new QueryCommand({
-      TableName: clearTable,
-      KeyConditionExpression: 'namespace = :pk',
-      ExpressionAttributeValues: { ':pk': { S: `responses#${s}` } },
-      ProjectionExpression: 'namespace, #k',
-      ExpressionAttributeNames: { '#k': 'key' },
-      ...(start === undefined ? {} : { ExclusiveStartKey: start }),
-    }));
+    const page = await handClient.send(
+      new QueryCommand({
+        TableName: clearTable,
+        KeyConditionExpression: 'namespace = :pk',
+        ExpressionAttributeValues: { ':pk': { S: `responses#${s}` } },
+        ProjectionExpression: 'namespace, #k',
+        ExpressionAttributeNames: { '#k': 'key' },
+        ...(start === undefined ? {} : { ExclusiveStartKey: start }),
+      }),
+    );
     const items = page.Items ?? [];
     for (let i = 0; i < items.length; i += 25) {
       let requests: WriteRequest[] = items.slice(i, i + 25).map((item) => ({ DeleteRequest: { Key: item } }));
@@ -123,16 +132,22 @@ for (let s = 0; s < 8; s++) {
     start = page.LastEvaluatedKey;
   } while (start !== undefined);
 }
-const handClear = { ms: Math.round(performance.now() - started), commands: Object.fromEntries(handCounter.counts), left: await clearStorage.partition('responses').size() };
+const handClear = {
+  ms: Math.round(performance.now() - started),
+  commands: Object.fromEntries(handCounter.counts),
+  left: await clearStorage.partition('responses').size(),
+};
 
 await cache.close();
 server.close();
 await stopDynamoLocal();
-process.stdout.write(`${JSON.stringify({
-  machine: machine(),
-  dynamodb: {
-    hit: { rawGetItemUs: hits['rawGetItem'], floorHitUs: hits['floorHit'], cachetteHitUs: hits['cachetteHit'], commandsPerHit },
-    clear: { entries: ENTRIES, cachette: cachetteClear, handWritten: handClear },
-  },
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    machine: machine(),
+    dynamodb: {
+      hit: { rawGetItemUs: hits['rawGetItem'], floorHitUs: hits['floorHit'], cachetteHitUs: hits['cachetteHit'], commandsPerHit },
+      clear: { entries: ENTRIES, cachette: cachetteClear, handWritten: handClear },
+    },
+  })}\n`,
+);
 process.exit(0);

@@ -46,10 +46,12 @@ export async function measureInterleaved(
       results[name]?.push(((performance.now() - started) * 1000) / perRound);
     }
   }
-  return Object.fromEntries(names.map((name) => {
-    const values = results[name] as number[];
-    return [name, { medianUs: median(values), rounds: values.map(round2) }];
-  }));
+  return Object.fromEntries(
+    names.map((name) => {
+      const values = results[name] as number[];
+      return [name, { medianUs: median(values), rounds: values.map(round2) }];
+    }),
+  );
 }
 
 export function median(values: number[]): number {

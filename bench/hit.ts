@@ -6,16 +6,17 @@
  * argv: contenders to run (memory floor undici-memory cachette-memory cachette-sqlite undici-sqlite).
  * Prints one JSON line.
  */
-import http from 'node:http';
+
 import { mkdtempSync, rmSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
+import * as undici from 'undici';
 import { createCache } from '../lib/cache.js';
-import { SqliteStorage } from '../lib/storage/sqlite.js';
 import { undiciAdapter } from '../lib/interceptor/undici/index.js';
-import { measureInterleaved, machine, type Measure } from './harness.js';
+import { SqliteStorage } from '../lib/storage/sqlite.js';
+import { type Measure, machine, measureInterleaved } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'x');
 // The floor answers what the caches store: the origin's headers, Date included.
@@ -58,7 +59,7 @@ const contenders: Record<string, Contender> = {
     },
   },
   'undici-memory': {
-    name: "undici interceptors.cache + MemoryCacheStore",
+    name: 'undici interceptors.cache + MemoryCacheStore',
     dispatcher: async () => {
       const agent = new undici.Agent();
       const store = new (undiciStores['MemoryCacheStore'] as new () => object)();
@@ -70,7 +71,14 @@ const contenders: Record<string, Contender> = {
     dispatcher: async () => {
       const cache = createCache();
       const agent = new undici.Agent();
-      return { dispatcher: agent.compose(cache.interceptor()), cacheFetch: (target) => cache.fetch(target), close: async () => { await agent.close(); await cache.close(); } };
+      return {
+        dispatcher: agent.compose(cache.interceptor()),
+        cacheFetch: (target) => cache.fetch(target),
+        close: async () => {
+          await agent.close();
+          await cache.close();
+        },
+      };
     },
   },
   'cachette-sqlite': {
@@ -78,11 +86,18 @@ const contenders: Record<string, Contender> = {
     dispatcher: async () => {
       const cache = createCache({ storage: new SqliteStorage({ path: join(folder, `cachette-${Date.now()}.db`) }) });
       const agent = new undici.Agent();
-      return { dispatcher: agent.compose(cache.interceptor()), cacheFetch: (target) => cache.fetch(target), close: async () => { await agent.close(); await cache.close(); } };
+      return {
+        dispatcher: agent.compose(cache.interceptor()),
+        cacheFetch: (target) => cache.fetch(target),
+        close: async () => {
+          await agent.close();
+          await cache.close();
+        },
+      };
     },
   },
   'undici-sqlite': {
-    name: "undici interceptors.cache + SqliteCacheStore",
+    name: 'undici interceptors.cache + SqliteCacheStore',
     dispatcher: async () => {
       const Store = undiciStores['SqliteCacheStore'] as new (options: object) => object;
       const agent = new undici.Agent();

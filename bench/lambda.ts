@@ -4,16 +4,17 @@
  * recipe (examples/lambda, bundled) — its first response a hit from DynamoDB
  * Local (what a new instance usually meets), or a miss. Prints one JSON line.
  */
-import http from 'node:http';
+
 import { execFile, execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import http from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import { promisify } from 'node:util';
-import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
-import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { uniqueTableName } from '../fixtures/dynamodb.js';
+import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
+import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
 import { machine, median } from './harness.js';
 
 const run = promisify(execFile);
@@ -33,15 +34,26 @@ const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
 const folder = mkdtempSync(join(tmpdir(), 'cachette-lambda-'));
 const plain = join(folder, 'plain.mjs');
-writeFileSync(plain, `export async function handler(event) {
+writeFileSync(
+  plain,
+  `export async function handler(event) {
   const response = await fetch(event.url);
   return { statusCode: response.status, body: await response.text() };
 }
-`);
+`,
+);
 
 const tableName = uniqueTableName();
 await new DynamoDBStorage({ tableName, client: await localClient() }).createTable();
-const env = { ...process.env, NODE_OPTIONS: '', CACHE_TABLE: tableName, AWS_ENDPOINT_URL_DYNAMODB: endpoint, AWS_REGION: 'us-east-1', AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local' };
+const env = {
+  ...process.env,
+  NODE_OPTIONS: '',
+  CACHE_TABLE: tableName,
+  AWS_ENDPOINT_URL_DYNAMODB: endpoint,
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'local',
+  AWS_SECRET_ACCESS_KEY: 'local',
+};
 
 /** ms from the process's start to the handler's first response. */
 async function coldStart(file: string, url: string): Promise<number> {
@@ -62,11 +74,13 @@ for (let i = 0; i < RUNS; i++) {
 server.close();
 rmSync(folder, { recursive: true, force: true });
 await stopDynamoLocal();
-process.stdout.write(`${JSON.stringify({
-  machine: machine(),
-  lambda: {
-    bundleKiB: Math.round(statSync(bundle).size / 1024),
-    firstResponseMs: { withoutCache: median(withoutCache), cachetteHit: median(cachetteHit), cachetteMiss: median(cachetteMiss) },
-  },
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    machine: machine(),
+    lambda: {
+      bundleKiB: Math.round(statSync(bundle).size / 1024),
+      firstResponseMs: { withoutCache: median(withoutCache), cachetteHit: median(cachetteHit), cachetteMiss: median(cachetteMiss) },
+    },
+  })}\n`,
+);
 process.exit(0);

@@ -26,10 +26,12 @@ const before = process.memoryUsage();
 let peakBytes = 0;
 const started = performance.now();
 for (let i = 0; i < URLS; i += 50) {
-  await Promise.all(Array.from({ length: 50 }, async (_, j) => {
-    const response = await undici.request(`${base}/page/${i + j}`, { dispatcher });
-    await response.body.arrayBuffer();
-  }));
+  await Promise.all(
+    Array.from({ length: 50 }, async (_, j) => {
+      const response = await undici.request(`${base}/page/${i + j}`, { dispatcher });
+      await response.body.arrayBuffer();
+    }),
+  );
   peakBytes = Math.max(peakBytes, storage.usage.bytes);
 }
 await cache.settled();
@@ -40,17 +42,19 @@ const kept = storage.usage;
 await cache.close();
 server.close();
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
-process.stdout.write(`${JSON.stringify({
-  machine: machine(),
-  memory: {
-    urls: URLS,
-    maxBytes: MAX_BYTES,
-    peakStoredBytes: peakBytes,
-    withinBound: peakBytes <= MAX_BYTES,
-    entriesKept: kept.entries,
-    bytesKept: kept.bytes,
-    rssMiB: { before: mib(before.rss), after: mib(after.rss) },
-    heapUsedMiB: { before: mib(before.heapUsed), after: mib(after.heapUsed) },
-    seconds: Math.round(seconds * 10) / 10,
-  },
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    machine: machine(),
+    memory: {
+      urls: URLS,
+      maxBytes: MAX_BYTES,
+      peakStoredBytes: peakBytes,
+      withinBound: peakBytes <= MAX_BYTES,
+      entriesKept: kept.entries,
+      bytesKept: kept.bytes,
+      rssMiB: { before: mib(before.rss), after: mib(after.rss) },
+      heapUsedMiB: { before: mib(before.heapUsed), after: mib(after.heapUsed) },
+      seconds: Math.round(seconds * 10) / 10,
+    },
+  })}\n`,
+);

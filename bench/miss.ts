@@ -8,14 +8,15 @@
  * to the time: a measure of CPU). And 100 concurrent identical misses: how
  * many reach the origin. Prints one JSON line.
  */
-import http from 'node:http';
+
 import { fork } from 'node:child_process';
+import http from 'node:http';
 import { fileURLToPath } from 'node:url';
-import * as undici from 'undici';
 import type { Dispatcher } from 'undici';
+import * as undici from 'undici';
 import { createCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
-import { measureInterleaved, machine } from './harness.js';
+import { machine, measureInterleaved } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'y');
 let slowHits = 0;
@@ -111,16 +112,20 @@ const sameProcess = await misses(base);
 const burstCache = createCache();
 const cached = new undici.Agent().compose(burstCache.interceptor());
 // 100 identical misses at once.
-const burst = await Promise.all(Array.from({ length: 100 }, async () => {
-  const response = await undici.request(`${base}/slow`, { dispatcher: cached });
-  return (await response.body.arrayBuffer()).byteLength;
-}));
+const burst = await Promise.all(
+  Array.from({ length: 100 }, async () => {
+    const response = await undici.request(`${base}/slow`, { dispatcher: cached });
+    return (await response.body.arrayBuffer()).byteLength;
+  }),
+);
 
 await cached.close();
 await burstCache.close();
 server.close();
-process.stdout.write(`${JSON.stringify({
-  machine: machine(),
-  miss: { ownProcess, sameProcess },
-  coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
-})}\n`);
+process.stdout.write(
+  `${JSON.stringify({
+    machine: machine(),
+    miss: { ownProcess, sameProcess },
+    coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
+  })}\n`,
+);

@@ -7,8 +7,8 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { machine, median, round2 } from './harness.js';
 import { drawHitChart } from './chart.js';
+import { machine, median, round2 } from './harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 const dist = join(root, 'dist', 'bench');
@@ -26,7 +26,10 @@ function run(node: string, script: string, args: string[] = [], env: Record<stri
 }
 
 function node24(): string {
-  return execFileSync('npx', ['-y', 'node@24', '-p', 'process.execPath'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim().split('\n').pop() as string;
+  return execFileSync('npx', ['-y', 'node@24', '-p', 'process.execPath'], { cwd: root, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+    .trim()
+    .split('\n')
+    .pop() as string;
 }
 
 /** The three consumers a hit is measured through: undici.request, undici's fetch, the runtime's global fetch (cachette: cache.fetch). */
@@ -61,8 +64,18 @@ function runHitGroups(node: string, groups: string[][], env: Record<string, stri
   }
   return merged;
 }
-const hit20 = runHitGroups(process.execPath, [['floor', 'undici-memory', 'cachette-memory'], ['floor', 'cachette-sqlite']]);
-const hit24 = runHitGroups(n24, [['floor', 'undici-memory', 'cachette-memory'], ['floor', 'undici-sqlite', 'cachette-sqlite']], n24Env);
+const hit20 = runHitGroups(process.execPath, [
+  ['floor', 'undici-memory', 'cachette-memory'],
+  ['floor', 'cachette-sqlite'],
+]);
+const hit24 = runHitGroups(
+  n24,
+  [
+    ['floor', 'undici-memory', 'cachette-memory'],
+    ['floor', 'undici-sqlite', 'cachette-sqlite'],
+  ],
+  n24Env,
+);
 const dynamodb = run(process.execPath, 'dynamodb.js');
 const miss = run(process.execPath, 'miss.js');
 const coldStart = run(process.execPath, 'cold-start.js');
@@ -72,28 +85,55 @@ const checksum = run(process.execPath, 'checksum.js');
 
 const us = (result: any, contender: string, via: Via) => result.results[contender][via].medianUs as number;
 const ratio = (a: number, b: number) => round2(a / b);
-const through = (via: Via) => (via === 'request' ? 'request' : via === 'fetch' ? "undici's fetch with the dispatcher" : 'cache.fetch vs global fetch with the dispatcher');
+const through = (via: Via) =>
+  via === 'request' ? 'request' : via === 'fetch' ? "undici's fetch with the dispatcher" : 'cache.fetch vs global fetch with the dispatcher';
 
-interface Target { target: string; value: string; met: boolean }
+interface Target {
+  target: string;
+  value: string;
+  met: boolean;
+}
 const targets: Target[] = [];
-for (const [label, result] of [['Node 20, undici 7', hit20], ['Node 24, undici 8', hit24]] as const) {
+for (const [label, result] of [
+  ['Node 20, undici 7', hit20],
+  ['Node 24, undici 8', hit24],
+] as const) {
   for (const via of ['request', 'fetch', 'globalFetch'] as const) {
     const floor = us(result, 'floor', via);
     const cachette = us(result, 'cachette-memory', via);
     const undici = us(result, 'undici-memory', via);
     targets.push({ target: `memory hit ≤ 1.3 × floor (${label}, ${through(via)})`, value: `${ratio(cachette, floor)} ×`, met: cachette <= 1.3 * floor });
-    targets.push({ target: `memory hit ≤ 0.67 × undici MemoryCacheStore (${label}, ${through(via)})`, value: `${ratio(cachette, undici)} × (the floor itself: ${ratio(floor, undici)} ×)`, met: cachette <= 0.67 * undici });
+    targets.push({
+      target: `memory hit ≤ 0.67 × undici MemoryCacheStore (${label}, ${through(via)})`,
+      value: `${ratio(cachette, undici)} × (the floor itself: ${ratio(floor, undici)} ×)`,
+      met: cachette <= 0.67 * undici,
+    });
   }
 }
 for (const via of ['request', 'fetch', 'globalFetch'] as const) {
   const cachette = us(hit24, 'cachette-sqlite', via);
   const undici = us(hit24, 'undici-sqlite', via);
-  targets.push({ target: `SQLite hit ≤ 0.67 × undici SqliteCacheStore (Node 24, ${through(via)})`, value: `${ratio(cachette, undici)} ×`, met: cachette <= 0.67 * undici });
+  targets.push({
+    target: `SQLite hit ≤ 0.67 × undici SqliteCacheStore (Node 24, ${through(via)})`,
+    value: `${ratio(cachette, undici)} ×`,
+    met: cachette <= 0.67 * undici,
+  });
 }
 const dynamoHit = dynamodb.dynamodb.hit;
-targets.push({ target: 'DynamoDB hit: exactly 1 GetItem', value: JSON.stringify(dynamoHit.commandsPerHit), met: dynamoHit.commandsPerHit.GetItemCommand === 1 && Object.keys(dynamoHit.commandsPerHit).length === 1 });
-targets.push({ target: 'DynamoDB hit ≤ 1.15 × raw GetItem', value: `${ratio(dynamoHit.cachetteHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} × (a floor interceptor doing the same GetItem: ${ratio(dynamoHit.floorHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} ×)`, met: dynamoHit.cachetteHitUs.medianUs <= 1.15 * dynamoHit.rawGetItemUs.medianUs });
-for (const [placement, label] of [['ownProcess', 'origin in its own process'], ['sameProcess', 'origin in the same process']] as const) {
+targets.push({
+  target: 'DynamoDB hit: exactly 1 GetItem',
+  value: JSON.stringify(dynamoHit.commandsPerHit),
+  met: dynamoHit.commandsPerHit.GetItemCommand === 1 && Object.keys(dynamoHit.commandsPerHit).length === 1,
+});
+targets.push({
+  target: 'DynamoDB hit ≤ 1.15 × raw GetItem',
+  value: `${ratio(dynamoHit.cachetteHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} × (a floor interceptor doing the same GetItem: ${ratio(dynamoHit.floorHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} ×)`,
+  met: dynamoHit.cachetteHitUs.medianUs <= 1.15 * dynamoHit.rawGetItemUs.medianUs,
+});
+for (const [placement, label] of [
+  ['ownProcess', 'origin in its own process'],
+  ['sameProcess', 'origin in the same process'],
+] as const) {
   const m = miss.miss[placement];
   targets.push({
     target: `miss ≤ 1.1 × origin only (loopback, ${label})`,
@@ -103,29 +143,68 @@ for (const [placement, label] of [['ownProcess', 'origin in its own process'], [
 }
 targets.push({ target: '100 concurrent misses → 1 origin request', value: `${miss.coalescing.originRequests}`, met: miss.coalescing.originRequests === 1 });
 const loads = coldStart.coldStart.cachette.packages as string[];
-targets.push({ target: "import('cachette') loads neither the AWS SDK nor better-sqlite3", value: loads.join(', '), met: !loads.some((name) => name.startsWith('@aws-sdk') || name === 'better-sqlite3') });
-targets.push({ target: 'MemoryStorage stays within maxBytes under 100,000 URLs', value: `${memory.memory.peakStoredBytes} ≤ ${memory.memory.maxBytes}`, met: memory.memory.withinBound });
+targets.push({
+  target: "import('cachette') loads neither the AWS SDK nor better-sqlite3",
+  value: loads.join(', '),
+  met: !loads.some((name) => name.startsWith('@aws-sdk') || name === 'better-sqlite3'),
+});
+targets.push({
+  target: 'MemoryStorage stays within maxBytes under 100,000 URLs',
+  value: `${memory.memory.peakStoredBytes} ≤ ${memory.memory.maxBytes}`,
+  met: memory.memory.withinBound,
+});
 
-const results = { date: new Date().toISOString(), machine: machine() as { cpu: string; cores: number }, node24: hit24.machine.node, hit: { node20: hit20.results, node24: hit24.results }, dynamodb: dynamodb.dynamodb, miss: miss.miss, coalescing: miss.coalescing, coldStart: coldStart.coldStart, memory: memory.memory, lambda: lambda.lambda, checksum: checksum.checksum, targets };
+const results = {
+  date: new Date().toISOString(),
+  machine: machine() as { cpu: string; cores: number },
+  node24: hit24.machine.node,
+  hit: { node20: hit20.results, node24: hit24.results },
+  dynamodb: dynamodb.dynamodb,
+  miss: miss.miss,
+  coalescing: miss.coalescing,
+  coldStart: coldStart.coldStart,
+  memory: memory.memory,
+  lambda: lambda.lambda,
+  checksum: checksum.checksum,
+  targets,
+};
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(root, 'bench', 'results', 'hit-cost.svg'), drawHitChart(results));
 
 const rows: Array<[string, string, string, string, string]> = [];
-for (const [label, result] of [['Node 20', hit20], ['Node 24', hit24]] as const) {
-  for (const value of Object.values<any>(result.results)) rows.push([`hit ${label}`, value.name, `${value.request.medianUs} µs`, `${value.fetch.medianUs} µs`, `${value.globalFetch.medianUs} µs`]);
+for (const [label, result] of [
+  ['Node 20', hit20],
+  ['Node 24', hit24],
+] as const) {
+  for (const value of Object.values<any>(result.results))
+    rows.push([`hit ${label}`, value.name, `${value.request.medianUs} µs`, `${value.fetch.medianUs} µs`, `${value.globalFetch.medianUs} µs`]);
 }
 console.log("\nHit cost (median µs per request; undici.request | undici's fetch with the dispatcher | global fetch: cache.fetch for cachette)");
 for (const row of rows) console.log(`  ${row[0].padEnd(12)} ${row[1].padEnd(48)} ${row[2].padStart(12)} ${row[3].padStart(12)} ${row[4].padStart(12)}`);
-console.log(`\nDynamoDB: raw GetItem ${dynamoHit.rawGetItemUs.medianUs} µs, floor interceptor doing it ${dynamoHit.floorHitUs.medianUs} µs, cachette hit ${dynamoHit.cachetteHitUs.medianUs} µs`);
-console.log(`Clear ${dynamodb.dynamodb.clear.entries}: cachette ${dynamodb.dynamodb.clear.cachette.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.cachette.commands)}; hand-written ${dynamodb.dynamodb.clear.handWritten.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.handWritten.commands)}`);
+console.log(
+  `\nDynamoDB: raw GetItem ${dynamoHit.rawGetItemUs.medianUs} µs, floor interceptor doing it ${dynamoHit.floorHitUs.medianUs} µs, cachette hit ${dynamoHit.cachetteHitUs.medianUs} µs`,
+);
+console.log(
+  `Clear ${dynamodb.dynamodb.clear.entries}: cachette ${dynamodb.dynamodb.clear.cachette.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.cachette.commands)}; hand-written ${dynamodb.dynamodb.clear.handWritten.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.handWritten.commands)}`,
+);
 for (const placement of ['ownProcess', 'sameProcess']) {
   const m = miss.miss[placement];
-  console.log(`Miss (${placement}): origin only ${m.originUs.medianUs} µs, floor keeping a copy ${m.floorUs.medianUs} µs, cachette ${m.cachetteUs.medianUs} µs, undici's cache ${m.undiciCacheUs.medianUs} µs`);
+  console.log(
+    `Miss (${placement}): origin only ${m.originUs.medianUs} µs, floor keeping a copy ${m.floorUs.medianUs} µs, cachette ${m.cachetteUs.medianUs} µs, undici's cache ${m.undiciCacheUs.medianUs} µs`,
+  );
 }
-console.log(`Cold start: ${Object.entries<any>(coldStart.coldStart).map(([name, value]) => `${name} ${value.medianMs} ms`).join(', ')}`);
+console.log(
+  `Cold start: ${Object.entries<any>(coldStart.coldStart)
+    .map(([name, value]) => `${name} ${value.medianMs} ms`)
+    .join(', ')}`,
+);
 console.log(`Memory: ${JSON.stringify(memory.memory)}`);
-console.log(`Record checksum (decode with the CRC-32 | the CRC-32 alone): ${Object.entries<any>(checksum.checksum).map(([size, value]) => `${size} ${value.decodeUs} µs | ${value.crcUs} µs`).join(', ')}`);
+console.log(
+  `Record checksum (decode with the CRC-32 | the CRC-32 alone): ${Object.entries<any>(checksum.checksum)
+    .map(([size, value]) => `${size} ${value.decodeUs} µs | ${value.crcUs} µs`)
+    .join(', ')}`,
+);
 console.log(`Lambda: bundle ${lambda.lambda.bundleKiB} KiB; first response after process start: ${JSON.stringify(lambda.lambda.firstResponseMs)} ms`);
 console.log('\nTargets');
 for (const target of targets) console.log(`  ${target.met ? 'met   ' : 'MISSED'} ${target.target}: ${target.value}`);

@@ -3,24 +3,24 @@
  * ways to use it — `fetch`, `dispatcher`, `interceptor()`, `install()` — and
  * to manage it — `clear`, `delete`, `contains`, `close`.
  */
-import { Agent, Dispatcher, Request as UndiciRequest, getGlobalDispatcher, setGlobalDispatcher } from 'undici';
-import { resolveOptions, type CacheOptions, type ResolvedOptions } from './options.js';
-import { assertPartition, type Partition, type Storage } from './storage/contract.js';
-import { CircuitBreaker } from './storage/breaker.js';
-import { TieredStorage } from './storage/tiered.js';
-import { FailOpenPartition } from './storage/fail-open.js';
+import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, Request as UndiciRequest } from 'undici';
+import { describe } from './describe.js';
 import { Reporter } from './diagnostics.js';
+import type { CacheContext } from './interceptor/context.js';
+import { createInterceptor } from './interceptor/index.js';
+import { HitHeaders } from './interceptor/served.js';
+import { Flights } from './interceptor/single-flight.js';
+import { undiciAdapter } from './interceptor/undici/index.js';
+import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js';
+import { type FetchCacheMode, NO_CONTROL, type RequestCacheOptions, type RequestControl, resolveControl } from './policy/control.js';
+import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
-import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { RecordStore, recordExpiry } from './records/store.js';
-import type { CacheContext } from './interceptor/context.js';
-import { Flights } from './interceptor/single-flight.js';
-import { HitHeaders } from './interceptor/served.js';
-import { createInterceptor } from './interceptor/index.js';
-import { undiciAdapter } from './interceptor/undici/index.js';
-import { describe } from './describe.js';
-import { resolveControl, NO_CONTROL, type FetchCacheMode, type RequestCacheOptions, type RequestControl } from './policy/control.js';
+import { CircuitBreaker } from './storage/breaker.js';
+import { assertPartition, type Partition, type Storage } from './storage/contract.js';
+import { FailOpenPartition } from './storage/fail-open.js';
+import { TieredStorage } from './storage/tiered.js';
 
 export interface DeleteOptions {
   /** Delete the entries of these URLs (GET/HEAD), their variants and the cached redirects leading to them. */
@@ -82,9 +82,8 @@ export class HttpCache {
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
-    this.storage = resolved.memoryTier === undefined
-      ? resolved.storage
-      : new TieredStorage({ back: resolved.storage, front: resolved.memoryTier, expiryOf: recordExpiry });
+    this.storage =
+      resolved.memoryTier === undefined ? resolved.storage : new TieredStorage({ back: resolved.storage, front: resolved.memoryTier, expiryOf: recordExpiry });
     const prefix = resolved.namespace === undefined ? '' : `${resolved.namespace}:`;
     this.responses = this.storage.partition(`${prefix}responses`);
     this.redirects = this.storage.partition(`${prefix}redirects`);
@@ -215,7 +214,11 @@ export class HttpCache {
     const deadline = Date.now() + closeMs;
     const left = (): number => Math.max(0, deadline - Date.now());
     const abandoned = (what: string): void => {
-      this.#ctx.reporter.storageError({ operation: 'close', partition: this.#ctx.records.name, error: new Error(`close() gave up after ${closeMs} ms: ${what}`) });
+      this.#ctx.reporter.storageError({
+        operation: 'close',
+        partition: this.#ctx.records.name,
+        error: new Error(`close() gave up after ${closeMs} ms: ${what}`),
+      });
     };
     // The agent finishes the requests under way (background refreshes included) before it closes.
     if (this.#agent !== undefined && !(await settlesWithin(this.#agent.close(), left()))) {
@@ -237,7 +240,7 @@ export class HttpCache {
   }
 
   #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
-    let normalized;
+    let normalized: ReturnType<typeof normalizeAbsoluteUrl>;
     try {
       normalized = normalizeAbsoluteUrl(url, this.#options.ignoredParameters);
     } catch {

@@ -25,8 +25,6 @@ export const channels = {
   breaker: diagnostics.channel('cachette:breaker'),
 } as const;
 
-export type ChannelName = keyof typeof channels;
-
 /** Routes events to the channels and to an optional logger. */
 export class Reporter {
   readonly #logger: Logger | undefined;
@@ -41,12 +39,18 @@ export class Reporter {
 
   decision(details: Record<string, unknown>): void {
     if (channels.decision.hasSubscribers) channels.decision.publish(details);
-    this.#logger?.debug?.(`cachette: ${String(details['outcome'])} (${String(details['reason'])}) ${String(details['method'])} ${String(details['url'])}`, details);
+    this.#logger?.debug?.(
+      `cachette: ${String(details['outcome'])} (${String(details['reason'])}) ${String(details['method'])} ${String(details['url'])}`,
+      details,
+    );
   }
 
   store(details: Record<string, unknown>): void {
     if (channels.store.hasSubscribers) channels.store.publish(details);
-    this.#logger?.debug?.(`cachette: ${details['stored'] === true ? 'stored' : `not stored (${String(details['reason'])})`} ${String(details['method'])} ${String(details['url'])}`, details);
+    this.#logger?.debug?.(
+      `cachette: ${details['stored'] === true ? 'stored' : `not stored (${String(details['reason'])})`} ${String(details['method'])} ${String(details['url'])}`,
+      details,
+    );
   }
 
   storageError(details: { operation: string; partition: string; error: unknown }): void {

@@ -1,18 +1,19 @@
-export { createCache, HttpCache, type DeleteOptions, type ContainsOptions, type CacheFetch, type CacheFetchInit } from './cache.js';
-export type { RequestCacheOptions, FetchCacheMode } from './policy/control.js';
-export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
-export { TieredStorage, type TieredStorageOptions } from './storage/tiered.js';
+export { type CacheFetch, type CacheFetchInit, type ContainsOptions, createCache, type DeleteOptions, HttpCache } from './cache.js';
+export { channels, type Logger } from './diagnostics.js';
+export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';
+export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
+export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
 export {
-  StorageRequestError,
   isSweepable,
-  type Storage,
+  type LeaseAttempt,
+  type LeasingPartition,
   type Partition,
   type SetOptions,
+  type Storage,
+  StorageRequestError,
   type SweepablePartition,
   type SyncReadablePartition,
-  type LeasingPartition,
-  type LeaseAttempt,
 } from './storage/contract.js';
-export type { CacheOptions, Expiration, UrlExpiration, FilterInput } from './options.js';
-export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
-export { channels, type Logger } from './diagnostics.js';
+export { StorageDeadlineError } from './storage/deadline.js';
+export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+export { TieredStorage, type TieredStorageOptions } from './storage/tiered.js';

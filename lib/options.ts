@@ -3,12 +3,12 @@
  * TypeError naming the option and the value, at construction time.
  */
 import { describe } from './describe.js';
+import type { Logger } from './diagnostics.js';
+import { compileGlob, type UrlMatcher } from './policy/glob.js';
+import type { ResponseHeaders } from './policy/headers.js';
+import type { KeyFunction } from './policy/key.js';
 import { assertStorage, type Storage } from './storage/contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
-import { compileGlob, type UrlMatcher } from './policy/glob.js';
-import type { KeyFunction } from './policy/key.js';
-import type { ResponseHeaders } from './policy/headers.js';
-import type { Logger } from './diagnostics.js';
 
 /** Seconds, `'never'`, or an absolute `Date`. */
 export type Expiration = number | 'never' | Date;
@@ -117,12 +117,32 @@ export interface ResolvedOptions {
   disabled: boolean;
 }
 
-export const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
+const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 
 const KNOWN_OPTIONS = new Set<string>([
-  'storage', 'namespace', 'expireAfter', 'urlsExpireAfter', 'cacheControl', 'type', 'methods', 'statuses',
-  'matchHeaders', 'ignoredParameters', 'key', 'filter', 'staleIfError', 'staleWhileRevalidate', 'maxEntrySize',
-  'credentialed', 'logger', 'circuitBreaker', 'storageTimeout', 'targetedCacheControl', 'memoryTier', 'coalesceAcrossInstances', 'disabled',
+  'storage',
+  'namespace',
+  'expireAfter',
+  'urlsExpireAfter',
+  'cacheControl',
+  'type',
+  'methods',
+  'statuses',
+  'matchHeaders',
+  'ignoredParameters',
+  'key',
+  'filter',
+  'staleIfError',
+  'staleWhileRevalidate',
+  'maxEntrySize',
+  'credentialed',
+  'logger',
+  'circuitBreaker',
+  'storageTimeout',
+  'targetedCacheControl',
+  'memoryTier',
+  'coalesceAcrossInstances',
+  'disabled',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -203,8 +223,11 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`circuitBreaker.cooldown must be seconds, got ${describe(breakerCooldown)}`);
   }
 
-  const targetedCacheControl = checkStringList(options.targetedCacheControl ?? (type === 'shared' ? ['CDN-Cache-Control'] : []), 'targetedCacheControl', (name) => TOKEN.test(name))
-    .map((name) => name.toLowerCase());
+  const targetedCacheControl = checkStringList(
+    options.targetedCacheControl ?? (type === 'shared' ? ['CDN-Cache-Control'] : []),
+    'targetedCacheControl',
+    (name) => TOKEN.test(name),
+  ).map((name) => name.toLowerCase());
 
   const memoryTier = options.memoryTier === undefined || options.memoryTier === false ? undefined : options.memoryTier;
   if (memoryTier !== undefined && (memoryTier === null || typeof memoryTier !== 'object')) {
@@ -247,7 +270,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
 const DEFAULT_STORAGE_TIMEOUT = { read: 500, write: 5000, close: 10_000 };
 
 function resolveStorageTimeout(value: CacheOptions['storageTimeout']): ResolvedOptions['storageTimeout'] {
-  const given = typeof value === 'number' ? { read: value } : value ?? {};
+  const given = typeof value === 'number' ? { read: value } : (value ?? {});
   if (given === null || typeof given !== 'object') {
     throw new TypeError(`storageTimeout must be milliseconds or { read, write, close } in milliseconds, got ${describe(value)}`);
   }
@@ -275,7 +298,10 @@ function resolveCrossInstance(value: CacheOptions['coalesceAcrossInstances']): R
   }
   const lease = value.lease ?? DEFAULT_LEASE_S;
   const wait = value.wait ?? DEFAULT_WAIT_S;
-  for (const [name, seconds] of [['lease', lease], ['wait', wait]] as const) {
+  for (const [name, seconds] of [
+    ['lease', lease],
+    ['wait', wait],
+  ] as const) {
     if (typeof seconds !== 'number' || !Number.isFinite(seconds) || seconds <= 0) {
       throw new TypeError(`coalesceAcrossInstances.${name} must be a positive number of seconds, got ${describe(seconds)}`);
     }

@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { createCache, HttpCache } from '../lib/cache.js';
-import { MemoryStorage } from '../lib/storage/memory.js';
-import { plainView, withLatency } from '../fixtures/storage-views.js';
-import { decodeRecord } from '../lib/records/codec.js';
-import type { CacheOptions } from '../lib/options.js';
-import type { Partition } from '../lib/storage/contract.js';
 import { respond, sleep } from '../fixtures/origin.js';
+import { plainView, withLatency } from '../fixtures/storage-views.js';
+import { createCache, HttpCache } from '../lib/cache.js';
+import type { CacheOptions } from '../lib/options.js';
+import { decodeRecord } from '../lib/records/codec.js';
+import type { Partition } from '../lib/storage/contract.js';
+import { MemoryStorage } from '../lib/storage/memory.js';
 import { useOrigin } from './support.js';
 
 describe('HttpCache', () => {

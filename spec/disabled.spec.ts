@@ -1,20 +1,26 @@
 import { expect } from 'chai';
-import type { Storage } from '../lib/storage/contract.js';
-import { createCache } from '../lib/cache.js';
 import { respond } from '../fixtures/origin.js';
-import { useOrigin, fetchText } from './support.js';
+import { createCache } from '../lib/cache.js';
+import type { Storage } from '../lib/storage/contract.js';
+import { fetchText, useOrigin } from './support.js';
 
 /** A storage that counts every call: a disabled cache must make none. */
 function countingStorage(): { storage: Storage; calls: string[] } {
   const calls: string[] = [];
   const storage: Storage = {
-    partition: (name) => new Proxy({}, {
-      get: (_target, property) => (...args: unknown[]) => {
-        calls.push(`${name}.${String(property)}`);
-        void args;
-        return Promise.resolve(undefined);
-      },
-    }) as never,
+    partition: (name) =>
+      new Proxy(
+        {},
+        {
+          get:
+            (_target, property) =>
+            (...args: unknown[]) => {
+              calls.push(`${name}.${String(property)}`);
+              void args;
+              return Promise.resolve(undefined);
+            },
+        },
+      ) as never,
     close: async () => {},
   };
   return { storage, calls };

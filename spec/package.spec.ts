@@ -1,8 +1,8 @@
-import { expect } from 'chai';
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
 import { createRequire } from 'node:module';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
 
 const require = createRequire(import.meta.url);
 
@@ -14,11 +14,16 @@ function runModule(source: string): string {
 }
 
 describe('the package', () => {
-  const manifest = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as Record<string, any>;
+  const manifest = JSON.parse(readFileSync(`${root}package.json`, 'utf8')) as {
+    type: string;
+    exports: Record<string, Record<string, string> | string>;
+    peerDependencies: Record<string, string>;
+    engines: Record<string, string>;
+  };
 
   it('is an ESM package whose exports map names types for each entry point', () => {
     expect(manifest['type']).to.equal('module');
-    for (const [entry, target] of Object.entries<Record<string, string> | string>(manifest['exports'])) {
+    for (const [entry, target] of Object.entries(manifest['exports'])) {
       if (typeof target === 'string') continue;
       expect(target['types'], entry).to.be.a('string');
       expect(existsSync(`${root}${target['types']}`), `${entry} types`).to.equal(true);
@@ -48,7 +53,9 @@ describe('optional weight stays optional', () => {
       if (seen.has(file)) continue;
       seen.add(file);
       const source = readFileSync(file, 'utf8');
-      for (const match of source.matchAll(/(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g)) {
+      for (const match of source.matchAll(
+        /(?:import|export)[^'"]*?from\s*['"]([^'"]+)['"]|import\(\s*['"]([^'"]+)['"]\s*\)|require\(\s*['"]([^'"]+)['"]\s*\)/g,
+      )) {
         const specifier = (match[1] ?? match[2] ?? match[3]) as string;
         if (specifier.startsWith('.')) queue.push(fileURLToPath(new URL(specifier, `file://${file}`)));
         else bare.add(specifier);
@@ -81,7 +88,12 @@ describe('optional weight stays optional', () => {
       let message = '';
       try {
         // Without the test run's NODE_OPTIONS: this is a user's project, not ours.
-        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], { cwd: project, encoding: 'utf8', stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } });
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], {
+          cwd: project,
+          encoding: 'utf8',
+          stdio: 'pipe',
+          env: { ...process.env, NODE_OPTIONS: '' },
+        });
       } catch (error) {
         message = String((error as { stderr?: string }).stderr);
       }
@@ -90,12 +102,25 @@ describe('optional weight stays optional', () => {
       const userEnv = { ...process.env, NODE_OPTIONS: '' };
       let sdkMessage = '';
       try {
-        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/dynamodb')"], { cwd: project, encoding: 'utf8', stdio: 'pipe', env: userEnv });
+        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/dynamodb')"], {
+          cwd: project,
+          encoding: 'utf8',
+          stdio: 'pipe',
+          env: userEnv,
+        });
       } catch (error) {
         sdkMessage = String((error as { stderr?: string }).stderr);
       }
-      expect(sdkMessage).to.include('cachette/dynamodb needs the @aws-sdk/client-dynamodb package, an optional peer dependency: npm install @aws-sdk/client-dynamodb');
-      expect(execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], { cwd: project, encoding: 'utf8', env: userEnv }).trim()).to.equal('function');
+      expect(sdkMessage).to.include(
+        'cachette/dynamodb needs the @aws-sdk/client-dynamodb package, an optional peer dependency: npm install @aws-sdk/client-dynamodb',
+      );
+      expect(
+        execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], {
+          cwd: project,
+          encoding: 'utf8',
+          env: userEnv,
+        }).trim(),
+      ).to.equal('function');
     } finally {
       rmSync(project, { recursive: true, force: true });
     }

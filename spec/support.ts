@@ -1,8 +1,8 @@
 /** Helpers shared by the specs. */
 import FakeTimers from '@sinonjs/fake-timers';
+import { Origin } from '../fixtures/origin.js';
 import { createCache, type HttpCache } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
-import { Origin } from '../fixtures/origin.js';
 
 /** Starts an origin before each test and closes it (and the caches made) after. */
 export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) => HttpCache } {

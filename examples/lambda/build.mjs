@@ -5,9 +5,10 @@
 // - undici's SQLite cache store (which cachette never uses) is replaced by an
 //   empty module, and better-sqlite3 is never reached from cachette/dynamodb.
 // - msgpackr's optional native accelerator is left out; msgpackr runs without it.
-import { build } from 'esbuild';
+
 import { statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
+import { build } from 'esbuild';
 
 const here = (path) => fileURLToPath(new URL(path, import.meta.url));
 

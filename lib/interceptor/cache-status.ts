@@ -4,7 +4,7 @@
  */
 import type { ResponseHeaders } from '../policy/headers.js';
 
-export const CACHE_NAME = 'cachette';
+const CACHE_NAME = 'cachette';
 
 /** RFC 9211 §2.2 forward reasons. */
 export type ForwardReason = 'bypass' | 'method' | 'uri-miss' | 'vary-miss' | 'miss' | 'request' | 'stale' | 'partial';

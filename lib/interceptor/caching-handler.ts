@@ -14,22 +14,22 @@
  * The outcome is handed to the requests collapsed onto this one.
  */
 import type { Dispatcher } from 'undici';
-import type { CacheContext } from './context.js';
-import type { CacheRequest } from '../policy/request.js';
-import { storeDecision, type StorePlan, type StoreDecision } from '../policy/storable.js';
-import { readResponse, isShareable, type ResponseView } from '../policy/response.js';
-import { headerValue, type ResponseHeaders } from '../policy/headers.js';
-import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import { correctedInitialAge } from '../policy/freshness.js';
-import { namesOf, varyPairs } from '../records/variants.js';
+import type { ResponseHeaders } from '../policy/headers.js';
+import type { CacheRequest } from '../policy/request.js';
+import { isShareable, type ResponseView, readResponse } from '../policy/response.js';
+import { type StoreDecision, type StorePlan, storeDecision } from '../policy/storable.js';
+import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
+import { namesOf, varyPairs } from '../records/variants.js';
+import { announce, type CacheStatus, type ForwardReason, formatCacheStatus } from './cache-status.js';
+import type { CacheContext } from './context.js';
 import { newEntry } from './entry.js';
-import { announce, formatCacheStatus, type CacheStatus, type ForwardReason } from './cache-status.js';
-import { replay } from './replay.js';
-import { undiciAdapter } from './undici/index.js';
-import { ageField, storedHeaders } from './served.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isOriginFailure } from './origin-errors.js';
+import { replay } from './replay.js';
+import { ageField, storedHeaders } from './served.js';
 import type { Flight, FlightOutcome, SharedResponse } from './single-flight.js';
+import { undiciAdapter } from './undici/index.js';
 
 type Handler = Dispatcher.DispatchHandler;
 type Controller = Dispatcher.DispatchController;
@@ -112,13 +112,13 @@ export class CachingHandler implements Handler {
     this.#response = response;
     const stale = this.#info.stale;
 
-    if (stale !== undefined && stale.conditional && statusCode === 304) {
+    if (stale?.conditional && statusCode === 304) {
       // RFC 9111 §4.3.4: a 304 naming another representation updates nothing; ask for the response itself.
       const retry = this.#info.retryUnconditionally;
       this.#mode = retry !== undefined && !identifiesStored(response.etag, stale.entry.headers) ? 'retry' : 'not-modified';
       return;
     }
-    if (stale !== undefined && stale.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
+    if (stale?.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
       this.#mode = 'error-fallback';
       return;
     }
@@ -171,11 +171,14 @@ export class CachingHandler implements Handler {
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
     switch (this.#mode) {
       case 'not-modified':
-        return this.#serveUpdated();
+        this.#serveUpdated();
+        return;
       case 'error-fallback':
-        return this.#serveStale(`stale-if-error`, this.#status);
+        this.#serveStale(`stale-if-error`, this.#status);
+        return;
       case 'retry':
-        return this.#retry(controller);
+        this.#retry(controller);
+        return;
       default:
         break;
     }
@@ -183,22 +186,36 @@ export class CachingHandler implements Handler {
     const chunks = this.#chunks;
     this.#chunks = undefined;
     // Nothing kept: waiting followers go on their own (and for a while, so do later requests).
-    if (chunks === undefined) return this.#settle((this.#info.flight?.followers ?? 0) > 0 ? { kind: 'solo' } : { kind: 'done' });
+    if (chunks === undefined) {
+      this.#settle((this.#info.flight?.followers ?? 0) > 0 ? { kind: 'solo' } : { kind: 'done' });
+      return;
+    }
     if (this.#expectedLength !== undefined && this.#size !== this.#expectedLength && this.#status !== 204 && this.#request.method !== 'HEAD') {
       if (this.#plan !== undefined) this.#notStored('incomplete');
-      return this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
+      this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
+      return;
     }
     const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size);
     const plan = this.#plan;
     if (plan !== undefined) {
-      const received = { status: this.#status, statusText: this.#statusText, headers: this.#headers, body, requestTime: this.#requestTime, responseTime: this.#responseTime };
+      const received = {
+        status: this.#status,
+        statusText: this.#statusText,
+        headers: this.#headers,
+        body,
+        requestTime: this.#requestTime,
+        responseTime: this.#responseTime,
+      };
       this.#landed = this.#ctx.records.save(newEntry(this.#ctx, this.#request, plan, received, this.#info.variants));
     }
     const flight = this.#info.flight;
     if (flight === undefined || flight.followers === 0) {
       this.#settle({ kind: 'done' });
     } else if (plan !== undefined || this.#shareable) {
-      this.#settle({ kind: 'response', response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary ?? this.#response?.varyNames ?? []) });
+      this.#settle({
+        kind: 'response',
+        response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary ?? this.#response?.varyNames ?? []),
+      });
     } else {
       this.#settle({ kind: 'solo' });
     }
@@ -267,7 +284,14 @@ export class CachingHandler implements Handler {
     });
     let detail: string | undefined;
     if (decision.store) {
-      const received = { status: entry.status, statusText: entry.statusText, headers, body: entry.body, requestTime: this.#requestTime, responseTime: this.#responseTime };
+      const received = {
+        status: entry.status,
+        statusText: entry.statusText,
+        headers,
+        body: entry.body,
+        requestTime: this.#requestTime,
+        responseTime: this.#responseTime,
+      };
       this.#landed = this.#ctx.records.save(newEntry(this.#ctx, this.#request, decision, received, this.#info.variants));
     } else {
       detail = decision.reason;

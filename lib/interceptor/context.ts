@@ -1,10 +1,11 @@
 /** The state one cache shares between its interceptor and its public API. */
+
+import type { Reporter } from '../diagnostics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { KeyPolicy } from '../policy/key.js';
 import type { RecordStore } from '../records/store.js';
-import type { Reporter } from '../diagnostics.js';
-import type { Flights } from './single-flight.js';
 import type { HitHeaders } from './served.js';
+import type { Flights } from './single-flight.js';
 
 export interface CacheContext {
   options: ResolvedOptions;

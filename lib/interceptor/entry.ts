@@ -3,13 +3,14 @@
  * stored record (headers that may be kept, the numbers reuse needs) and, for
  * a redirect, the key of its target.
  */
-import type { CacheContext } from './context.js';
+
+import { headerValue, type ResponseHeaders, storableHeaderPairs } from '../policy/headers.js';
 import type { CacheRequest } from '../policy/request.js';
 import type { StorePlan } from '../policy/storable.js';
-import { headerValue, storableHeaderPairs, type ResponseHeaders } from '../policy/headers.js';
 import { normalizeAbsoluteUrl } from '../policy/url.js';
-import type { NewEntry } from '../records/store.js';
 import type { StoredVariants } from '../records/model.js';
+import type { NewEntry } from '../records/store.js';
+import type { CacheContext } from './context.js';
 
 export interface Received {
   status: number;

@@ -5,20 +5,20 @@
  * successful unsafe request invalidates what the cache holds for its URL.
  */
 import type { Dispatcher } from 'undici';
-import type { CacheContext } from './context.js';
-import { analyzeRequest, SAFE_METHODS, type RequestAnalysis } from '../policy/request.js';
-import { normalizeRequestHeaders, headerValue, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
-import { normalizeAbsoluteUrl } from '../policy/url.js';
 import { normalizeBody } from '../policy/body.js';
-import { PassThroughHandler } from './pass-through-handler.js';
-import { formatCacheStatus, type ForwardReason } from './cache-status.js';
-import { undiciAdapter } from './undici/index.js';
-import { readRequestBody, MAX_KEYED_BODY } from './request-body.js';
-import { respond, respondWith, decide } from './respond.js';
+import { type RequestControl, resolveControl } from '../policy/control.js';
+import { headerValue, normalizeRequestHeaders, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
+import { analyzeRequest, type RequestAnalysis, SAFE_METHODS } from '../policy/request.js';
+import { normalizeAbsoluteUrl } from '../policy/url.js';
+import { type ForwardReason, formatCacheStatus } from './cache-status.js';
 import { CachingHandler } from './caching-handler.js';
-import { WaitController } from './single-flight.js';
+import type { CacheContext } from './context.js';
 import { DispatcherOrigin } from './origin.js';
-import { resolveControl, type RequestControl } from '../policy/control.js';
+import { PassThroughHandler } from './pass-through-handler.js';
+import { MAX_KEYED_BODY, readRequestBody } from './request-body.js';
+import { decide, respond, respondWith } from './respond.js';
+import { WaitController } from './single-flight.js';
+import { undiciAdapter } from './undici/index.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -81,9 +81,8 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
   // Storage in memory answers at once: a hit is served before dispatch returns.
   const found = ctx.records.findSync(analysis.request);
-  const answered = found === undefined
-    ? respond(ctx, dispatch, opts, handler, analysis.request)
-    : respondWith(ctx, dispatch, opts, handler, analysis.request, found);
+  const answered =
+    found === undefined ? respond(ctx, dispatch, opts, handler, analysis.request) : respondWith(ctx, dispatch, opts, handler, analysis.request, found);
   answered?.catch((error: unknown) => fail(handler, error));
   return true;
 }
@@ -99,9 +98,10 @@ function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: Disp
     if (learned === undefined) return bypassHandler(ctx, opts, handler, { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined });
     const located = Object.assign({}, opts, { origin: learned });
     // A method keyed by its body, or the client's own conditional or range request: simply forwarded, this once.
-    const analysis: RequestAnalysis = SAFE_METHODS.has(method) || !ctx.options.methods.has(method)
-      ? analyzeRequest(located, ctx.options, ctx.keys, undefined, control)
-      : { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined };
+    const analysis: RequestAnalysis =
+      SAFE_METHODS.has(method) || !ctx.options.methods.has(method)
+        ? analyzeRequest(located, ctx.options, ctx.keys, undefined, control)
+        : { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined };
     if (!analysis.cacheable) return bypassHandler(ctx, located, handler, analysis);
     if (analysis.request.conditional || analysis.request.range !== undefined) {
       return bypassHandler(ctx, located, handler, { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined });
@@ -114,15 +114,22 @@ function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: Disp
 async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): Promise<void> {
   const read = await readRequestBody(opts.body);
   if ('unsupported' in read) {
-    bypass(ctx, dispatch, opts, handler, { cacheable: false, reason: read.unsupported as 'body', method: opts.method.toUpperCase(), url: undefined, headers: undefined });
+    bypass(ctx, dispatch, opts, handler, {
+      cacheable: false,
+      reason: read.unsupported as 'body',
+      method: opts.method.toUpperCase(),
+      url: undefined,
+      headers: undefined,
+    });
     return;
   }
   // The body was consumed: the origin gets the bytes that were read.
   const forwarded: Options = { ...opts, body: read.bytes as Buffer };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
-  const analysis: RequestAnalysis = read.bytes.byteLength > MAX_KEYED_BODY
-    ? { cacheable: false, reason: 'body', method: opts.method.toUpperCase(), url: undefined, headers }
-    : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters), control);
+  const analysis: RequestAnalysis =
+    read.bytes.byteLength > MAX_KEYED_BODY
+      ? { cacheable: false, reason: 'body', method: opts.method.toUpperCase(), url: undefined, headers }
+      : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters), control);
   if (!analysis.cacheable) {
     bypass(ctx, dispatch, forwarded, handler, analysis);
     return;
@@ -141,9 +148,10 @@ function bypassHandler(ctx: CacheContext, opts: Options, handler: Handler, analy
     ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
   }
   const member = formatCacheStatus({ fwd, detail: analysis.reason === 'method' ? undefined : analysis.reason });
-  const onResponse = SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method)
-    ? undefined
-    : (status: number, headers: ResponseHeaders) => invalidateAfterUnsafe(ctx, opts, status, headers);
+  const onResponse =
+    SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method)
+      ? undefined
+      : (status: number, headers: ResponseHeaders) => invalidateAfterUnsafe(ctx, opts, status, headers);
   return new PassThroughHandler(handler, member, onResponse);
 }
 

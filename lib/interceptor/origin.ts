@@ -70,18 +70,29 @@ class DeferredHandler implements Handler {
   }
 
   get #target(): Handler {
-    return this.#handler ??= this.#make();
+    if (this.#handler === undefined) this.#handler = this.#make();
+    return this.#handler;
   }
 
   onRequestStart(controller: Dispatcher.DispatchController, context: unknown): void {
     this.#target.onRequestStart?.(controller, context);
   }
 
-  onRequestUpgrade(controller: Dispatcher.DispatchController, statusCode: number, headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2], socket: import('node:stream').Duplex): void {
+  onRequestUpgrade(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onRequestUpgrade']>>[2],
+    socket: import('node:stream').Duplex,
+  ): void {
     this.#target.onRequestUpgrade?.(controller, statusCode, headers, socket);
   }
 
-  onResponseStart(controller: Dispatcher.DispatchController, statusCode: number, headers: Parameters<NonNullable<Handler['onResponseStart']>>[2], statusMessage?: string): void {
+  onResponseStart(
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Parameters<NonNullable<Handler['onResponseStart']>>[2],
+    statusMessage?: string,
+  ): void {
     this.#target.onResponseStart?.(controller, statusCode, headers, statusMessage);
   }
 

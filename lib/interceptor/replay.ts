@@ -4,8 +4,8 @@
  * handler's pause/resume and abort like a real connection does.
  */
 import type { Dispatcher } from 'undici';
-import { abortError } from './abort-error.js';
 import type { ResponseHeaders } from '../policy/headers.js';
+import { abortError } from './abort-error.js';
 import { toRawHeaders, undiciAdapter } from './undici/index.js';
 
 type Handler = Dispatcher.DispatchHandler;
@@ -52,7 +52,7 @@ class Replay implements Dispatcher.DispatchController {
   /** Built on first read, for undici 8 consumers that read it (fetch); null for undici 7, which never does. */
   get rawHeaders(): Buffer[] | null {
     if (this.#rawHeaders === undefined) {
-      this.#rawHeaders = undiciAdapter.consumersReadRawHeaders ? this.#response.rawHeaders?.() ?? toRawHeaders(this.#response.headers) : null;
+      this.#rawHeaders = undiciAdapter.consumersReadRawHeaders ? (this.#response.rawHeaders?.() ?? toRawHeaders(this.#response.headers)) : null;
     }
     return this.#rawHeaders;
   }
@@ -112,9 +112,10 @@ class Replay implements Dispatcher.DispatchController {
           if (this.#done || this.#aborted || this.#paused) return;
           const end = Math.min(this.#offset + CHUNK_BYTES, body.byteLength);
           // Stored bodies usually are Buffers already: a small one goes as it is, without a new view.
-          const chunk = this.#offset === 0 && end === body.byteLength && Buffer.isBuffer(body)
-            ? body
-            : Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
+          const chunk =
+            this.#offset === 0 && end === body.byteLength && Buffer.isBuffer(body)
+              ? body
+              : Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
           this.#offset = end;
           this.#handler.onResponseData?.(this, chunk);
         }

@@ -4,20 +4,20 @@
  * identical requests already under way.
  */
 import type { Dispatcher } from 'undici';
-import type { CacheContext } from './context.js';
-import type { CacheRequest } from '../policy/request.js';
-import { reuseDecision, mayServeOnError, type Reuse } from '../policy/reuse.js';
-import { pairValue, type ResponseHeaders } from '../policy/headers.js';
-import { namesOf, sameVaryPairs, varyPairs } from '../records/variants.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
-import { resolveRange, type ByteRange } from '../policy/range.js';
+import { pairValue, type ResponseHeaders } from '../policy/headers.js';
+import { type ByteRange, resolveRange } from '../policy/range.js';
+import type { CacheRequest } from '../policy/request.js';
+import { mayServeOnError, type Reuse, reuseDecision } from '../policy/reuse.js';
 import type { StoredResponse } from '../records/model.js';
 import type { Lookup } from '../records/store.js';
+import { namesOf, sameVaryPairs, varyPairs } from '../records/variants.js';
+import { formatCacheStatus, withCacheStatus } from './cache-status.js';
+import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
+import type { CacheContext } from './context.js';
 import { replay } from './replay.js';
 import { ageField, storedHeaders } from './served.js';
-import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
-import { formatCacheStatus, withCacheStatus } from './cache-status.js';
-import { WaitController, type Flight, type SharedResponse } from './single-flight.js';
+import { type Flight, type SharedResponse, WaitController } from './single-flight.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -39,7 +39,15 @@ export async function respond(ctx: CacheContext, dispatch: DispatchFn, opts: Opt
 }
 
 /** Decides with the lookup in hand: synchronous, unless the request waits for an identical one under way. */
-export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup, restarts = 0): void | Promise<void> {
+export function respondWith(
+  ctx: CacheContext,
+  dispatch: DispatchFn,
+  opts: Options,
+  handler: Handler,
+  request: CacheRequest,
+  found: Lookup,
+  restarts = 0,
+): void | Promise<void> {
   if (request.conditional) return answerConditional(ctx, dispatch, opts, handler, request, found);
   if (request.range !== undefined) return answerRange(ctx, dispatch, opts, handler, request, found);
 
@@ -82,17 +90,23 @@ export function respondWith(ctx: CacheContext, dispatch: DispatchFn, opts: Optio
 function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
   if (found.found && request.control.mode !== 'reload') {
     const reuse = reuseFor(ctx, request, found.entry, Date.now());
-    const outcome = reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
+    const outcome =
+      reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
     if (reuse.action === 'serve' && outcome === 'full') {
       decide(ctx, request, 'hit', 'condition-false');
-      return serveEntry(ctx, handler, request, found.entry, reuse);
+      serveEntry(ctx, handler, request, found.entry, reuse);
+      return;
     }
     if (reuse.action === 'serve' && outcome === 'not-modified') {
       decide(ctx, request, 'hit', 'not-modified');
-      return serveNotModified(handler, found.entry, reuse);
+      serveNotModified(handler, found.entry, reuse);
+      return;
     }
   }
-  if (onlyFromCache(request)) return gatewayTimeout(handler);
+  if (onlyFromCache(request)) {
+    gatewayTimeout(handler);
+    return;
+  }
   decide(ctx, request, 'forward', 'conditional');
   dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: 'request' }));
 }
@@ -108,10 +122,14 @@ function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, han
     const reuse = reuseFor(ctx, request, found.entry, Date.now());
     if (reuse.action === 'serve' && !reuse.refresh) {
       decide(ctx, request, 'hit', 'range');
-      return serveRange(handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
+      serveRange(handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
+      return;
     }
   }
-  if (onlyFromCache(request)) return gatewayTimeout(handler);
+  if (onlyFromCache(request)) {
+    gatewayTimeout(handler);
+    return;
+  }
   decide(ctx, request, 'forward', 'range');
   dispatch(opts, new CachingHandler(ctx, request, handler, { fwd: found.found ? 'stale' : found.fwd, variants: found.variants }));
 }
@@ -120,7 +138,15 @@ function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, han
  * Forwards to the origin, or waits for an identical request already on its
  * way there — unless this one asks for a response fetched after it was made (reload).
  */
-async function forward(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo, restarts: number): Promise<void> {
+async function forward(
+  ctx: CacheContext,
+  dispatch: DispatchFn,
+  opts: Options,
+  handler: Handler,
+  request: CacheRequest,
+  info: ForwardInfo,
+  restarts: number,
+): Promise<void> {
   const reload = request.control.mode === 'reload';
   const current = reload ? undefined : ctx.flights.current(request.key);
   if (current !== undefined) {
@@ -170,8 +196,13 @@ const POLL_MS = 100;
  * is over (then fetch anyway).
  */
 async function leadAcrossInstances(
-  ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest,
-  info: ForwardInfo, limits: { leaseMs: number; waitMs: number },
+  ctx: CacheContext,
+  dispatch: DispatchFn,
+  opts: Options,
+  handler: Handler,
+  request: CacheRequest,
+  info: ForwardInfo,
+  limits: { leaseMs: number; waitMs: number },
 ): Promise<void> {
   const deadline = Date.now() + limits.waitMs;
   let waiting: WaitController | undefined;
@@ -185,9 +216,10 @@ async function leadAcrossInstances(
       const token = attempt !== undefined && 'token' in attempt ? attempt.token : undefined;
       endWait(waiting);
       decide(ctx, request, 'forward', token === undefined ? 'no-lease' : 'lease');
-      const release = token === undefined
-        ? undefined
-        : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.records.releaseLease(request.key, token));
+      const release =
+        token === undefined
+          ? undefined
+          : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.records.releaseLease(request.key, token));
       forwardTo(ctx, dispatch, opts, handler, request, { ...info, onFinished: release });
       return;
     }
@@ -264,7 +296,7 @@ const BACKGROUND: Handler = {
  */
 function forwardTo(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, info: ForwardInfo): void {
   const stale = info.stale;
-  const retryUnconditionally = stale !== undefined && stale.conditional
+  const retryUnconditionally = stale?.conditional
     ? () => forwardTo(ctx, dispatch, opts, handler, request, { ...info, stale: { ...stale, conditional: false } })
     : undefined;
   dispatch(withValidators(opts, request, stale), new CachingHandler(ctx, request, handler, withFlight(info, info.flight, retryUnconditionally)));
@@ -327,7 +359,8 @@ function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reus
   if (bytes === undefined) {
     // RFC 9110 §15.5.17: nothing of the range exists.
     const headers: ResponseHeaders = { 'content-range': `bytes */${total}`, 'content-length': '0' };
-    return replay(handler, { status: 416, statusText: 'Range Not Satisfiable', headers: withCacheStatus(headers, cacheStatus) });
+    replay(handler, { status: 416, statusText: 'Range Not Satisfiable', headers: withCacheStatus(headers, cacheStatus) });
+    return;
   }
   const [first, last] = bytes;
   const headers = storedHeaders(entry);

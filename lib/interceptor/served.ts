@@ -5,8 +5,8 @@
  */
 import { pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredResponse } from '../records/model.js';
-import { toRawHeaders } from './undici/index.js';
 import { formatCacheStatus } from './cache-status.js';
+import { toRawHeaders } from './undici/index.js';
 
 interface Prepared {
   /** Stored headers without Age, Cache-Status and fields hidden by no-cache="…". */
@@ -75,7 +75,7 @@ function prepare(entry: StoredResponse): Prepared {
  */
 export function storedHeaders(entry: StoredResponse, skip?: (name: string) => boolean): ResponseHeaders {
   const hidden = entry.hiddenFields;
-  return pairsToHeaders(entry.headers, (name) => name === 'age' || (hidden !== null && hidden.includes(name)) || (skip !== undefined && skip(name)));
+  return pairsToHeaders(entry.headers, (name) => name === 'age' || hidden?.includes(name) === true || skip?.(name) === true);
 }
 
 export interface ServedHeaders {
@@ -97,7 +97,8 @@ function servedFrom(ready: Prepared, age: string, ttl: number, detail: string | 
   headers['age'] = age;
   headers['cache-status'] = cacheStatus;
   const rawHeaders = (): Buffer[] => {
-    const raw = ready.raw ??= toRawHeaders(ready.base);
+    if (ready.raw === undefined) ready.raw = toRawHeaders(ready.base);
+    const raw = ready.raw;
     // A new array every time (consumers such as undici's decompress interceptor edit it in place).
     if (ready.lastAge.text !== age) ready.lastAge = { text: age, bytes: Buffer.from(age, 'latin1') };
     if (ready.lastStatus.text !== cacheStatus) ready.lastStatus = { text: cacheStatus, bytes: Buffer.from(cacheStatus, 'latin1') };

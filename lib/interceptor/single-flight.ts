@@ -17,8 +17,8 @@
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import type { CacheStatus } from './cache-status.js';
 import { abortError } from './abort-error.js';
+import type { CacheStatus } from './cache-status.js';
 
 export interface SharedResponse {
   status: number;
@@ -82,7 +82,8 @@ export class Flight {
         handler.onResponseError?.(controller, reason);
         resolve(undefined);
       };
-      (this.#waiters ??= new Set()).add(waiter);
+      if (this.#waiters === undefined) this.#waiters = new Set();
+      this.#waiters.add(waiter);
       handler.onRequestStart?.(controller, {});
     });
   }

@@ -90,7 +90,7 @@ function parse(text: string): CacheControl {
       case 'max-stale':
         if (directives.maxStale === undefined) {
           // RFC 9111 §5.2.1.2: without a value, any staleness is acceptable.
-          directives.maxStale = argument === undefined ? Number.POSITIVE_INFINITY : deltaSeconds(argument) ?? 0;
+          directives.maxStale = argument === undefined ? Number.POSITIVE_INFINITY : (deltaSeconds(argument) ?? 0);
         }
         break;
       case 'min-fresh':
@@ -114,7 +114,10 @@ function mergeQualified(previous: true | string[] | undefined, argument: string 
   // An unqualified occurrence is the most restrictive reading and wins.
   if (previous === true) return true;
   if (argument === undefined) return true;
-  const fields = argument.split(',').map((field) => field.trim().toLowerCase()).filter((field) => field !== '');
+  const fields = argument
+    .split(',')
+    .map((field) => field.trim().toLowerCase())
+    .filter((field) => field !== '');
   if (fields.length === 0) return true;
   return previous === undefined ? fields : [...previous, ...fields];
 }
@@ -123,7 +126,7 @@ function mergeQualified(previous: true | string[] | undefined, argument: string 
 export function deltaSeconds(argument: string | undefined): number | undefined {
   if (argument === undefined || argument === '' || !/^[0-9]+$/.test(argument)) return undefined;
   const seconds = Number(argument);
-  return seconds > DELTA_SECONDS_CAP ? DELTA_SECONDS_CAP : seconds;
+  return Math.min(seconds, DELTA_SECONDS_CAP);
 }
 
 /** Splits `a, b=1, c="x, y"` into [name, argument] pairs, honouring quoted strings. */

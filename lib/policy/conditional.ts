@@ -4,10 +4,11 @@
  * comparison; else If-Modified-Since against Last-Modified (or, without one,
  * the time the response was received).
  */
-import { pairValue } from './headers.js';
-import { parseHttpDate } from './http-date.js';
+
 import { weaklyEqual } from './etag.js';
 import type { RequestHeaders } from './headers.js';
+import { pairValue } from './headers.js';
+import { parseHttpDate } from './http-date.js';
 
 export type ConditionalOutcome = 'not-modified' | 'full' | 'forward';
 

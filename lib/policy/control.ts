@@ -69,7 +69,8 @@ export function resolveControl(input: unknown, fetchMode?: unknown): RequestCont
     modeFrom = from;
   };
   if (fetchMode !== undefined) {
-    if (typeof fetchMode !== 'string' || !MODES.has(fetchMode)) throw new TypeError(`cache must be a fetch cache mode (${[...MODES].join(', ')}), got ${describe(fetchMode)}`);
+    if (typeof fetchMode !== 'string' || !MODES.has(fetchMode))
+      throw new TypeError(`cache must be a fetch cache mode (${[...MODES].join(', ')}), got ${describe(fetchMode)}`);
     ask(fetchMode as FetchCacheMode, `cache: "${fetchMode}"`);
   }
   if (input === undefined || input === null) return mode === 'default' ? NO_CONTROL : new RequestControl(mode);
@@ -84,7 +85,10 @@ export function resolveControl(input: unknown, fetchMode?: unknown): RequestCont
     if (typeof value !== 'string' || !MODES.has(value)) throw new TypeError(`cachette.mode must be one of ${[...MODES].join(', ')}, got ${describe(value)}`);
     ask(value as FetchCacheMode, `cachette.mode: "${value}"`);
   }
-  for (const [name, wanted] of [['bypass', 'no-store'], ['refresh', 'reload']] as const) {
+  for (const [name, wanted] of [
+    ['bypass', 'no-store'],
+    ['refresh', 'reload'],
+  ] as const) {
     const value = options[name];
     if (value === undefined || value === false) continue;
     if (value !== true) throw new TypeError(`cachette.${name} must be a boolean, got ${describe(value)}`);

@@ -5,7 +5,7 @@ export function isWeak(tag: string): boolean {
 }
 
 /** The tag without its weakness indicator: what the weak comparison compares (§8.8.3.2). */
-export function opaqueTag(tag: string): string {
+function opaqueTag(tag: string): string {
   const trimmed = tag.trim();
   return isWeak(trimmed) ? trimmed.slice(2) : trimmed;
 }

@@ -88,7 +88,7 @@ export function pairsToHeaders(pairs: readonly string[], skip?: (name: string) =
   const headers: Record<string, string | string[]> = {};
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i] as string;
-    if (skip !== undefined && skip(name)) continue;
+    if (skip?.(name)) continue;
     const value = pairs[i + 1] as string;
     const previous = headers[name];
     if (previous === undefined) headers[name] = value;
@@ -102,12 +102,6 @@ export function pairsToHeaders(pairs: readonly string[], skip?: (name: string) =
 export function headerValue(headers: ResponseHeaders, name: string): string | undefined {
   const value = headers[name];
   return Array.isArray(value) ? value[0] : value;
-}
-
-/** All values of a list-valued header joined, as RFC 9110 §5.3 treats repeated fields. */
-export function joinedHeader(headers: ResponseHeaders, name: string): string | undefined {
-  const value = headers[name];
-  return Array.isArray(value) ? value.join(', ') : value;
 }
 
 /** The value of a name in flat pairs (first occurrence). */

@@ -6,7 +6,18 @@
  */
 
 const MONTHS: Record<string, number> = {
-  Jan: 0, Feb: 1, Mar: 2, Apr: 3, May: 4, Jun: 5, Jul: 6, Aug: 7, Sep: 8, Oct: 9, Nov: 10, Dec: 11,
+  Jan: 0,
+  Feb: 1,
+  Mar: 2,
+  Apr: 3,
+  May: 4,
+  Jun: 5,
+  Jul: 6,
+  Aug: 7,
+  Sep: 8,
+  Oct: 9,
+  Nov: 10,
+  Dec: 11,
 };
 
 // Sun, 06 Nov 1994 08:49:37 GMT
@@ -39,21 +50,25 @@ function parse(text: string): number | undefined {
 }
 
 function build(
-  year: string | undefined, month: string | undefined, day: string | undefined,
-  hour: string | undefined, minute: string | undefined, second: string | undefined,
+  year: string | undefined,
+  month: string | undefined,
+  day: string | undefined,
+  hour: string | undefined,
+  minute: string | undefined,
+  second: string | undefined,
 ): number | undefined {
   // Senders are case-sensitive; we accept any case, as most recipients do ("THU", "gmt").
   const name = month === undefined ? '' : month.charAt(0).toUpperCase() + month.slice(1).toLowerCase();
   const monthIndex = MONTHS[name];
   if (monthIndex === undefined) return undefined;
-  const d = Number(day), h = Number(hour), m = Number(minute), s = Number(second), y = Number(year);
+  const d = Number(day),
+    h = Number(hour),
+    m = Number(minute),
+    s = Number(second),
+    y = Number(year);
   if (d < 1 || d > 31 || h > 23 || m > 59 || s > 60) return undefined;
   const time = Date.UTC(y, monthIndex, d, h, m, Math.min(s, 59));
   // Reject dates that rolled over (Feb 30 → Mar 2).
   if (new Date(time).getUTCDate() !== d) return undefined;
   return time;
-}
-
-export function formatHttpDate(epochMs: number): string {
-  return new Date(epochMs).toUTCString();
 }

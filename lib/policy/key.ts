@@ -28,9 +28,6 @@ export interface ResolvedKey {
   key: string;
 }
 
-/** Request fields that carry a user's credentials (RFC 9111 §3.5; cookies likewise). */
-export const CREDENTIAL_HEADERS = ['authorization', 'cookie'] as const;
-
 export function hasCredentials(headers: Readonly<RequestHeaders>): boolean {
   return headers['authorization'] !== undefined || headers['cookie'] !== undefined;
 }
@@ -105,7 +102,10 @@ export class KeyPolicy {
       this.#resolvedCount = 0;
     }
     let paths = this.#resolved.get(methodAndOrigin);
-    if (paths === undefined) this.#resolved.set(methodAndOrigin, paths = new Map());
+    if (paths === undefined) {
+      paths = new Map();
+      this.#resolved.set(methodAndOrigin, paths);
+    }
     if (!paths.has(path)) this.#resolvedCount++;
     paths.set(path, resolved);
   }

@@ -3,13 +3,14 @@
  * all (with a named reason when not), its normalized URL, headers,
  * directives and key.
  */
-import { parseCacheControl, type CacheControl } from './cache-control.js';
-import { normalizeRequestHeaders, NO_REQUEST_HEADERS, type RequestHeaders, type RequestHeadersInput } from './headers.js';
-import { hasCredentials, type KeyPolicy } from './key.js';
-import { normalizeRequestUrl, type NormalizedUrl } from './url.js';
-import { parseRange, type ByteRange } from './range.js';
+
 import type { ResolvedOptions } from '../options.js';
+import { type CacheControl, parseCacheControl } from './cache-control.js';
 import { NO_CONTROL, type RequestControl } from './control.js';
+import { NO_REQUEST_HEADERS, normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
+import { hasCredentials, type KeyPolicy } from './key.js';
+import { type ByteRange, parseRange } from './range.js';
+import { type NormalizedUrl, normalizeRequestUrl } from './url.js';
 
 export interface CacheRequest {
   method: string;
@@ -30,7 +31,7 @@ export interface CacheRequest {
   control: RequestControl;
 }
 
-export type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'no-store' | 'range' | 'key-error' | 'bad-url' | 'no-origin' | 'body' | 'form-data';
+type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'no-store' | 'range' | 'key-error' | 'bad-url' | 'no-origin' | 'body' | 'form-data';
 
 /** Methods whose responses the cache serves by default semantics; any other listed in `methods` is keyed by its body. */
 export const SAFE_METHODS = new Set(['GET', 'HEAD']);
@@ -52,7 +53,13 @@ export interface DispatchLike {
 /**
  * @param body for methods keyed by their body (see SAFE_METHODS), the body bytes, already normalized.
  */
-export function analyzeRequest(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, body?: Uint8Array, control: RequestControl = NO_CONTROL): RequestAnalysis {
+export function analyzeRequest(
+  opts: DispatchLike,
+  options: ResolvedOptions,
+  keys: KeyPolicy,
+  body?: Uint8Array,
+  control: RequestControl = NO_CONTROL,
+): RequestAnalysis {
   const method = opts.method.toUpperCase();
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
@@ -149,7 +156,7 @@ function refused(reason: BypassReason, method: string, url: string | undefined, 
 const NO_DIRECTIVES: CacheControl = Object.freeze({});
 
 /** Request Cache-Control, with `Pragma: no-cache` read as no-cache when Cache-Control is absent (RFC 9111 §5.4). */
-export function requestDirectives(headers: RequestHeaders): CacheControl {
+function requestDirectives(headers: RequestHeaders): CacheControl {
   const cacheControl = headers['cache-control'];
   if (cacheControl !== undefined) return parseCacheControl(cacheControl);
   const pragma = headers['pragma'];

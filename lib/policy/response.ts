@@ -5,7 +5,7 @@
  * this view, never the fields again.
  */
 import type { CacheControl } from './cache-control.js';
-import { headerValue, splitList, type ResponseHeaders } from './headers.js';
+import { headerValue, type ResponseHeaders, splitList } from './headers.js';
 import { responseDirectives } from './targeted.js';
 
 export interface ResponseView {

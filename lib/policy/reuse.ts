@@ -2,29 +2,26 @@
  * Whether a stored response may answer a request (RFC 9111 §4, §5.2.1;
  * RFC 5861), decided from numbers computed when it was stored.
  */
+
+import type { ResolvedOptions } from '../options.js';
+import { ResponseFlags, type StoredResponse } from '../records/model.js';
 import type { CacheControl } from './cache-control.js';
 import { currentAge } from './freshness.js';
-import { ResponseFlags, type StoredResponse } from '../records/model.js';
-import type { ResolvedOptions } from '../options.js';
-
-export type ReuseReason =
-  | 'fresh'
-  | 'max-stale'
-  | 'stale-while-revalidate'
-  | 'stale'
-  | 'no-cache'
-  | 'request-no-cache'
-  | 'request-max-age'
-  | 'min-fresh';
 
 export type Reuse =
   /** Serve the stored response; `refresh` asks for a background revalidation (stale-while-revalidate). */
-  | { action: 'serve'; reason: 'fresh' | 'max-stale' | 'stale-while-revalidate' | 'force-cache' | 'only-if-cached'; refresh: boolean; ageMs: number; ttl: number }
+  | {
+      action: 'serve';
+      reason: 'fresh' | 'max-stale' | 'stale-while-revalidate' | 'force-cache' | 'only-if-cached';
+      refresh: boolean;
+      ageMs: number;
+      ttl: number;
+    }
   /** Go to the origin (conditionally when the entry has a validator). */
   | { action: 'revalidate'; reason: 'stale' | 'no-cache' | 'request-no-cache' | 'request-max-age' | 'min-fresh'; ageMs: number; ttl: number };
 
 /** RFC 9111 §5.2.2.2, §5.2.2.8, §5.2.2.10: may this entry ever be served stale? */
-export function mayServeStale(entry: StoredResponse, shared: boolean): boolean {
+function mayServeStale(entry: StoredResponse, shared: boolean): boolean {
   if ((entry.flags & ResponseFlags.mustRevalidate) !== 0) return false;
   // A shared cache treats proxy-revalidate, and s-maxage, as must-revalidate.
   if (shared && (entry.flags & (ResponseFlags.proxyRevalidate | ResponseFlags.sMaxAge)) !== 0) return false;
@@ -67,7 +64,7 @@ export function reuseDecision(entry: StoredResponse, directives: CacheControl, o
   return { action: 'revalidate', reason: 'stale', ageMs, ttl };
 }
 
-export function staleWhileRevalidateWindow(entry: StoredResponse, options: ResolvedOptions): number {
+function staleWhileRevalidateWindow(entry: StoredResponse, options: ResolvedOptions): number {
   const fromResponse = options.cacheControl && entry.staleWhileRevalidate >= 0 ? entry.staleWhileRevalidate * 1000 : 0;
   return Math.max(fromResponse, options.staleWhileRevalidate);
 }

@@ -3,13 +3,14 @@
  * Every refusal carries a named reason: it goes to the diagnostics channel
  * and to Cache-Status `detail`.
  */
-import type { CacheControl } from './cache-control.js';
-import { HEURISTICALLY_CACHEABLE, correctedInitialAge, freshnessLifetime, type FreshnessSource } from './freshness.js';
-import type { ResponseView } from './response.js';
+
 import { configuredLifetime, type ResolvedOptions, type UrlExpiration } from '../options.js';
 import { ResponseFlags } from '../records/model.js';
+import type { CacheControl } from './cache-control.js';
+import { correctedInitialAge, type FreshnessSource, freshnessLifetime, HEURISTICALLY_CACHEABLE } from './freshness.js';
+import type { ResponseView } from './response.js';
 
-export type NotStoredReason =
+type NotStoredReason =
   | 'status'
   | 'partial-content'
   | 'no-store'
@@ -148,8 +149,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
     responseTime: input.responseTime,
   });
   // Without explicit freshness, only heuristically cacheable statuses get a configured or heuristic lifetime.
-  if (honour && options.statuses === undefined && (freshness.source === 'configured' || freshness.source === 'none')
-    && !HEURISTICALLY_CACHEABLE.has(status)) {
+  if (honour && options.statuses === undefined && (freshness.source === 'configured' || freshness.source === 'none') && !HEURISTICALLY_CACHEABLE.has(status)) {
     return { store: false, reason: 'status' };
   }
 
@@ -164,8 +164,8 @@ export function storeDecision(input: StoreInput): StoreDecision {
   }
   if (input.authorized) flags |= ResponseFlags.authorized;
 
-  const staleWhileRevalidate = honour ? directives.staleWhileRevalidate ?? -1 : -1;
-  const staleIfError = honour ? directives.staleIfError ?? -1 : -1;
+  const staleWhileRevalidate = honour ? (directives.staleWhileRevalidate ?? -1) : -1;
+  const staleIfError = honour ? (directives.staleIfError ?? -1) : -1;
   const hasValidator = response.etag !== undefined || response.lastModified !== undefined;
 
   const staleWindow = Math.max(
@@ -180,9 +180,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
 
   const initialAge = correctedInitialAge(headers, input.requestTime, input.responseTime);
   const staleAt = input.responseTime - initialAge + freshness.lifetime;
-  const expiresAt = freshness.lifetime === Number.POSITIVE_INFINITY
-    ? undefined
-    : staleAt + Math.min(staleWindow, UNBOUNDED_STALE_RETENTION_MS);
+  const expiresAt = freshness.lifetime === Number.POSITIVE_INFINITY ? undefined : staleAt + Math.min(staleWindow, UNBOUNDED_STALE_RETENTION_MS);
 
   return {
     store: true,
@@ -198,5 +196,3 @@ export function storeDecision(input: StoreInput): StoreDecision {
     expiresAt,
   };
 }
-
-

@@ -6,7 +6,7 @@
  * (RFC 8941): a field that does not parse is ignored, as is a directive whose
  * value has the wrong type.
  */
-import { parseCacheControl, DELTA_SECONDS_CAP, type CacheControl } from './cache-control.js';
+import { type CacheControl, DELTA_SECONDS_CAP, parseCacheControl } from './cache-control.js';
 import type { ResponseHeaders } from './headers.js';
 
 /** The directives that rule a response, and whether they came from a targeted field. */
@@ -25,7 +25,6 @@ export function responseDirectives(headers: ResponseHeaders, targetList: readonl
   }
   return { directives: parseCacheControl(headers['cache-control']), targeted: false };
 }
-
 
 function targetedDirectives(value: string): CacheControl | undefined {
   const dictionary = parseDictionary(value);
@@ -47,7 +46,13 @@ function targetedDirectives(value: string): CacheControl | undefined {
       }
       case 'no-cache':
       case 'private': {
-        const qualified = typeof item === 'string' ? item.split(',').map((field) => field.trim().toLowerCase()).filter(Boolean) : undefined;
+        const qualified =
+          typeof item === 'string'
+            ? item
+                .split(',')
+                .map((field) => field.trim().toLowerCase())
+                .filter(Boolean)
+            : undefined;
         if (item !== true && qualified === undefined) break;
         const value = qualified === undefined || qualified.length === 0 ? true : qualified;
         if (name === 'no-cache') directives.noCache = value;
@@ -175,7 +180,7 @@ class Parser {
       const match = /^-?\d{1,15}(\.\d{1,3})?/.exec(rest);
       if (match === null || (match[1] === undefined && match[0].replace('-', '').length > 15)) return undefined;
       // An integer is at most 15 digits; a decimal at most 12 before the point.
-      if (match[1] !== undefined && match[0].split('.')[0]!.replace('-', '').length > 12) return undefined;
+      if (match[1] !== undefined && (match[0].split('.')[0] as string).replace('-', '').length > 12) return undefined;
       this.#at += match[0].length;
       return Number(match[0]);
     }

@@ -3,9 +3,10 @@
  * §4.3.4): the 304's fields replace the stored ones, except those never
  * stored and Content-Length, which describes the stored body.
  */
-import type { ResponseHeaders } from './headers.js';
-import { HOP_BY_HOP, pairValue, pairsToHeaders } from './headers.js';
+
 import { isWeak, weaklyEqual } from './etag.js';
+import type { ResponseHeaders } from './headers.js';
+import { HOP_BY_HOP, pairsToHeaders, pairValue } from './headers.js';
 
 const NOT_UPDATED = new Set([
   ...HOP_BY_HOP,

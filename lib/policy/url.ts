@@ -4,7 +4,7 @@
  * Ignored parameters are left out of the key and redacted in what is stored.
  */
 
-export const REDACTED = 'REDACTED';
+const REDACTED = 'REDACTED';
 
 export interface NormalizedUrl {
   /** The URL the key is built from: sorted query, ignored parameters removed. */
@@ -22,7 +22,12 @@ export function canonicalOrigin(origin: string | URL): string {
  * Normalizes an origin and a request path (which may carry a query and a fragment).
  * @param canonical how the origin is made canonical (a cache remembers the origins it met).
  */
-export function normalizeRequestUrl(origin: string | URL, path: string, ignored: ReadonlySet<string>, canonical: (origin: string | URL) => string = canonicalOrigin): NormalizedUrl {
+export function normalizeRequestUrl(
+  origin: string | URL,
+  path: string,
+  ignored: ReadonlySet<string>,
+  canonical: (origin: string | URL) => string = canonicalOrigin,
+): NormalizedUrl {
   const base = canonical(origin);
   const hash = path.indexOf('#');
   if (hash !== -1) path = path.slice(0, hash);

@@ -68,7 +68,12 @@ const ALIASES: Layout<StoredAliases> = [
  * on together — the last check of a decoded record, once each field passed its own.
  */
 const KINDS = [
-  { kind: 'response', tag: 1, layout: RESPONSE as Layout<StoredRecord>, agrees: (record: object): record is StoredResponse => bodyFits(record as StoredResponse) },
+  {
+    kind: 'response',
+    tag: 1,
+    layout: RESPONSE as Layout<StoredRecord>,
+    agrees: (record: object): record is StoredResponse => bodyFits(record as StoredResponse),
+  },
   { kind: 'variants', tag: 2, layout: VARIANTS as Layout<StoredRecord>, agrees: (record: object): record is StoredVariants => 'generation' in record },
   { kind: 'aliases', tag: 3, layout: ALIASES as Layout<StoredRecord>, agrees: (record: object): record is StoredAliases => 'keys' in record },
 ] as const;
@@ -106,7 +111,7 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
   if (!(bytes instanceof Uint8Array) || bytes.byteLength <= CHECKSUM_BYTES) return undefined;
   const end = bytes.byteLength - CHECKSUM_BYTES;
   const packed = bytes.subarray(0, end);
-  const stored = ((bytes[end] as number) * 0x1000000) + (((bytes[end + 1] as number) << 16) | ((bytes[end + 2] as number) << 8) | (bytes[end + 3] as number));
+  const stored = (bytes[end] as number) * 0x1000000 + (((bytes[end + 1] as number) << 16) | ((bytes[end + 2] as number) << 8) | (bytes[end + 3] as number));
   if (crc32(packed) !== stored) return undefined;
   let fields: unknown;
   try {

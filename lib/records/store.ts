@@ -11,16 +11,17 @@
  * storage error is a miss or a dropped write, every call has a deadline), and
  * the raw one for management (`clear`, `deleteBy`...), which throws.
  */
+
+import type { Reporter } from '../diagnostics.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
 import { canDeleteByAge, isSweepable } from '../storage/contract.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
-import type { Reporter } from '../diagnostics.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { DecodedRecords } from './decoded.js';
 import { invalidateKeys } from './invalidate.js';
 import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
-import { newGeneration, sameVaryPairs, variantKey, varyPairs, type RequestFields } from './variants.js';
-import { WriteQueue, isDeletion, type Deletion } from './writes.js';
+import { newGeneration, type RequestFields, sameVaryPairs, variantKey, varyPairs } from './variants.js';
+import { type Deletion, isDeletion, WriteQueue } from './writes.js';
 
 /** What a lookup is made with: the request's key, and its header fields (to pick a variant). */
 export interface FindRequest {
@@ -193,15 +194,19 @@ export class RecordStore {
     }
     this.#backlogBytes += bytes;
     const records = this.#recordsOf(entry);
-    return this.#writes.enqueue(records, async () => {
-      try {
-        const stored = await this.#store(records);
-        this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored, reason: stored ? entry.freshness : 'storage', bytes });
-        if (stored && entry.redirectTarget !== undefined) await this.#recordAlias(entry.redirectTarget, entry.key, record.expiresAt);
-      } finally {
-        this.#backlogBytes -= bytes;
-      }
-    }, 'save');
+    return this.#writes.enqueue(
+      records,
+      async () => {
+        try {
+          const stored = await this.#store(records);
+          this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored, reason: stored ? entry.freshness : 'storage', bytes });
+          if (stored && entry.redirectTarget !== undefined) await this.#recordAlias(entry.redirectTarget, entry.key, record.expiresAt);
+        } finally {
+          this.#backlogBytes -= bytes;
+        }
+      },
+      'save',
+    );
   }
 
   /** The records a response becomes: itself under its key, or, when it varies, a variant and the index. */
@@ -209,20 +214,22 @@ export class RecordStore {
     const { record, varyNames } = entry;
     if (varyNames.length === 0) return [[entry.key, record]];
     const existing = entry.variants !== undefined && sameNames(entry.variants.names, varyNames) ? entry.variants : undefined;
-    const index: StoredVariants = existing
-      ?? { kind: 'variants', expiresAt: record.expiresAt, names: varyNames, generation: newGeneration(), keys: [] };
+    const index: StoredVariants = existing ?? { kind: 'variants', expiresAt: record.expiresAt, names: varyNames, generation: newGeneration(), keys: [] };
     const vary = varyPairs(varyNames, entry.requestHeaders, this.#ignoredHeaders);
     const variant: StoredResponse = { ...record, vary };
     const key = variantKey(entry.key, index.generation, vary);
     const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
     // The index lives as long as its longest-lived variant.
-    return [[key, variant], [entry.key, { ...index, expiresAt: later(index.expiresAt, record.expiresAt), keys }]];
+    return [
+      [key, variant],
+      [entry.key, { ...index, expiresAt: later(index.expiresAt, record.expiresAt), keys }],
+    ];
   }
 
   /** Writes the records in order — a variant before its index, so no reader finds an index whose variant is not there. */
   async #store(records: Array<[string, StoredRecord]>): Promise<boolean> {
     for (const [key, record] of records) {
-      if (!await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true })) return false;
+      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
     }
     return true;
   }
@@ -232,7 +239,10 @@ export class RecordStore {
     // Two redirects to one target, stored at once, must not each overwrite the other's addition.
     const previous = this.#aliasUpdates.get(target);
     const update = (previous ?? Promise.resolve()).then(() => this.#addAlias(target, source, expiresAt));
-    const settled = update.then(() => undefined, () => undefined);
+    const settled = update.then(
+      () => undefined,
+      () => undefined,
+    );
     this.#aliasUpdates.set(target, settled);
     void settled.then(() => {
       if (this.#aliasUpdates.get(target) === settled) this.#aliasUpdates.delete(target);
@@ -271,7 +281,11 @@ export class RecordStore {
    */
   invalidate(keys: string[]): void {
     const deletion: Deletion = { kind: 'deleted' };
-    void this.#writes.enqueue(keys.map((key) => [key, deletion] as const), () => invalidateKeys(this.#responses, this.#redirects, keys), 'invalidate');
+    void this.#writes.enqueue(
+      keys.map((key) => [key, deletion] as const),
+      () => invalidateKeys(this.#responses, this.#redirects, keys),
+      'invalidate',
+    );
   }
 
   /** Deletes these keys with their variants and aliases (management: errors are thrown); returns how many records went. */

@@ -31,8 +31,17 @@ export function varyPairs(names: readonly string[], headers: RequestFields, igno
       pairs.push(name, null);
       continue;
     }
-    let value = raw.trim().replace(/\s*,\s*/g, ', ').replace(/[ \t]+/g, ' ');
-    if (NEGOTIATION.has(name)) value = value.toLowerCase().split(', ').map((member) => member.replace(/\s*;\s*/g, ';')).sort().join(', ');
+    let value = raw
+      .trim()
+      .replace(/\s*,\s*/g, ', ')
+      .replace(/[ \t]+/g, ' ');
+    if (NEGOTIATION.has(name))
+      value = value
+        .toLowerCase()
+        .split(', ')
+        .map((member) => member.replace(/\s*;\s*/g, ';'))
+        .sort()
+        .join(', ');
     if (SENSITIVE.has(name) || ignored.has(name)) value = `sha256:${digest(value)}`;
     pairs.push(name, value);
   }

@@ -65,9 +65,7 @@ export class WriteQueue {
     }
     const done = new Promise<void>((resolve) => {
       const run = (): void => {
-        (previous.length === 0 ? operation() : Promise.all(previous).then(operation))
-          .catch((error: unknown) => this.#onError(name, error))
-          .finally(resolve);
+        (previous.length === 0 ? operation() : Promise.all(previous).then(operation)).catch((error: unknown) => this.#onError(name, error)).finally(resolve);
       };
       // Off the response path: encoding and I/O start a turn of the event loop after the response
       // ended. undici writes the next request on a kept-alive connection in the check phase that

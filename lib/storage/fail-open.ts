@@ -5,12 +5,13 @@
  * skips the storage altogether while it is failing. Every call has a
  * deadline (reads one, writes another): a call that hangs is a failure too.
  */
+
+import { describe } from '../describe.js';
+import type { Reporter } from '../diagnostics.js';
+import type { CircuitBreaker } from './breaker.js';
 import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
 import { offersLeases, readsSync, StorageRequestError } from './contract.js';
-import { describe } from '../describe.js';
-import type { CircuitBreaker } from './breaker.js';
 import { withDeadline } from './deadline.js';
-import type { Reporter } from '../diagnostics.js';
 
 /** Deadlines of storage calls, in ms. */
 export interface StorageDeadlines {

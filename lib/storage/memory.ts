@@ -1,5 +1,5 @@
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { describe } from '../describe.js';
+import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 
 export interface MemoryStorageOptions {
   /** Most entries held across all partitions. Default: unbounded (bytes bound it). */

@@ -3,12 +3,13 @@
  * journal, safe for several processes on one file. Schema versioned in its
  * own meta table, so a later release can migrate it.
  */
-import { createRequire } from 'node:module';
+
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { describe } from '../describe.js';
+import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 
 type Database = BetterSqlite3.Database;
 type Statement<P extends unknown[] = unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
@@ -291,8 +292,9 @@ function migrate(db: Database): void {
       throw new Error(`its schema version is ${row?.value}, newer than this cachette knows (${SCHEMA_VERSION}): upgrade cachette`);
     }
     for (let step = version; step < SCHEMA_VERSION; step++) (MIGRATIONS[step] as (db: Database) => void)(db);
-    db.prepare("INSERT INTO cachette_meta (name, value) VALUES ('schema_version', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value")
-      .run(String(SCHEMA_VERSION));
+    db.prepare("INSERT INTO cachette_meta (name, value) VALUES ('schema_version', ?) ON CONFLICT(name) DO UPDATE SET value = excluded.value").run(
+      String(SCHEMA_VERSION),
+    );
   }).immediate();
 }
 

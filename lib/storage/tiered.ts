@@ -10,10 +10,11 @@
  * evicted (for an HTTP cache, a response that was fresh when stored stays
  * fresh; the cache still checks).
  */
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
-import { canDeleteByAge, isSweepable, offersLeases, type LeaseAttempt } from './contract.js';
-import { MemoryStorage, type MemoryStorageOptions } from './memory.js';
+
 import { describe } from '../describe.js';
+import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
+import { canDeleteByAge, isSweepable, type LeaseAttempt, offersLeases } from './contract.js';
+import { MemoryStorage, type MemoryStorageOptions } from './memory.js';
 
 export interface TieredStorageOptions {
   /** The storage behind: the source of truth. */
@@ -92,16 +93,17 @@ class TieredPartition implements SyncReadablePartition {
     this.#expiryOf = expiryOf;
     this.deleteExpired = isSweepable(back)
       ? async (now) => {
-        await front.deleteExpired(now);
-        return back.deleteExpired(now);
-      }
+          await front.deleteExpired(now);
+          return back.deleteExpired(now);
+        }
       : undefined;
     this.deleteCreatedBefore = canDeleteByAge(back)
-      // Memory cannot tell when a value it copied was first stored: it is emptied.
-      ? (cutoff) => this.#wipe(async () => {
-        await front.clear();
-        return back.deleteCreatedBefore(cutoff);
-      })
+      ? // Memory cannot tell when a value it copied was first stored: it is emptied.
+        (cutoff) =>
+          this.#wipe(async () => {
+            await front.clear();
+            return back.deleteCreatedBefore(cutoff);
+          })
       : undefined;
     this.acquireLease = offersLeases(back) ? (key, ttlMs) => back.acquireLease(key, ttlMs) : undefined;
     this.releaseLease = offersLeases(back) ? (key, token) => back.releaseLease(key, token) : undefined;

@@ -2,13 +2,14 @@
  * The clients users hand `cache.fetch` to, for real: openai, @octokit/core,
  * ky and ofetch, against a loopback origin that speaks their dialects.
  */
-import { expect } from 'chai';
+
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import OpenAI, { toFile } from 'openai';
 import { Octokit } from '@octokit/core';
+import { expect } from 'chai';
 import ky from 'ky';
 import { ofetch } from 'ofetch';
+import OpenAI, { toFile } from 'openai';
 import { useOrigin } from '../support.js';
 
 function json(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {
@@ -51,8 +52,22 @@ describe('the SDKs users hand cache.fetch to', () => {
       env.origin.route('/v1/files', (req, res, body) => {
         const parts = multipart(req, body);
         const file = parts.get('file');
-        uploads.push({ filename: file?.filename, sha256: createHash('sha256').update(file?.bytes ?? Buffer.alloc(0)).digest('hex'), purpose: parts.get('purpose')?.bytes.toString() ?? '' });
-        json(res, 200, { id: 'file-1', object: 'file', bytes: file?.bytes.length ?? 0, created_at: 1, filename: file?.filename, purpose: 'assistants', status: 'processed' });
+        uploads.push({
+          filename: file?.filename,
+          sha256: createHash('sha256')
+            .update(file?.bytes ?? Buffer.alloc(0))
+            .digest('hex'),
+          purpose: parts.get('purpose')?.bytes.toString() ?? '',
+        });
+        json(res, 200, {
+          id: 'file-1',
+          object: 'file',
+          bytes: file?.bytes.length ?? 0,
+          created_at: 1,
+          filename: file?.filename,
+          purpose: 'assistants',
+          status: 'processed',
+        });
       });
     });
 

@@ -1,9 +1,9 @@
-import { expect } from 'chai';
 import { execFile, execFileSync } from 'node:child_process';
-import { promisify } from 'node:util';
 import { readFileSync, statSync } from 'node:fs';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
@@ -13,7 +13,11 @@ const root = fileURLToPath(new URL('../../../', import.meta.url));
 const bundle = `${root}examples/lambda/dist/handler.mjs`;
 const source = `${root}examples/lambda/handler.mjs`;
 
-interface LambdaResult { statusCode: number; headers: Record<string, string>; body: string }
+interface LambdaResult {
+  statusCode: number;
+  headers: Record<string, string>;
+  body: string;
+}
 
 /** Invokes the handler once in a fresh Node process: a cold start (which then exits, as Lambda would freeze it). */
 // Asynchronous: the origin runs in this process and must keep answering meanwhile.
@@ -50,14 +54,17 @@ describe('examples/lambda: the recipe, run locally', function () {
     await dropTables();
   });
 
-  it('the esbuild bundle holds neither better-sqlite3 nor undici\'s SQLite store', () => {
+  it("the esbuild bundle holds neither better-sqlite3 nor undici's SQLite store", () => {
     const text = readFileSync(bundle, 'utf8');
     expect(text).to.not.include('better-sqlite3');
     expect(text, "undici's SqliteCacheStore schema").to.not.include('cacheInterceptorV');
     expect(statSync(bundle).size).to.be.below(1024 * 1024);
   });
 
-  for (const [label, file] of [['bundled with esbuild', bundle], ['as written', source]] as const) {
+  for (const [label, file] of [
+    ['bundled with esbuild', bundle],
+    ['as written', source],
+  ] as const) {
     it(`${label}: a second cold start is answered from DynamoDB, with zero origin requests`, async () => {
       env.origin.route('/weather', respond(200, { 'cache-control': 'max-age=300', 'content-type': 'application/json' }, '{"sky":"clear"}'));
       const tableName = uniqueTableName();

@@ -3,10 +3,11 @@
  * with this cache as fetch's HTTP cache: each counts origin requests and
  * stored entries.
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'chai';
 import { request } from 'undici';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { HttpCache, CacheFetchInit } from '../../lib/cache.js';
+import type { CacheFetchInit, HttpCache } from '../../lib/cache.js';
 import { useOrigin } from '../support.js';
 
 describe("fetch's cache modes", () => {
@@ -178,7 +179,10 @@ describe("fetch's cache modes", () => {
 
   it('an unknown mode is a TypeError before any request', async () => {
     const cache = env.cache();
-    const error = await cache.fetch(url(), { cache: 'sometimes' as never }).then(() => undefined, (caught: unknown) => caught);
+    const error = await cache.fetch(url(), { cache: 'sometimes' as never }).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect(error).to.be.instanceOf(TypeError);
     expect(env.origin.hits()).to.equal(0);
   });
@@ -204,7 +208,7 @@ describe("fetch's cache modes", () => {
     }
   });
 
-  describe("through fetch with the dispatcher option: the modes fetch makes visible in its headers", () => {
+  describe('through fetch with the dispatcher option: the modes fetch makes visible in its headers', () => {
     it('no-store and reload arrive as Cache-Control: no-cache (a revalidation); force-cache is the default mode', async () => {
       const cache = env.cache();
       const viaDispatcher = async (mode: string) => {

@@ -2,9 +2,10 @@
  * cache.fetch as a drop-in for the runtime's fetch: what it accepts, and a
  * differential against the plain global fetch for what it returns.
  */
+
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'chai';
 import { Request as UndiciRequest } from 'undici';
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import { useOrigin } from '../support.js';
 
 /** Fields a cache replays differently by design: its own (Age, Cache-Status) and the origin connection's (RFC 9111 §3.1). */
@@ -64,26 +65,31 @@ async function observe(response: Response, exclude: ReadonlySet<string> = new Se
   };
 }
 
-describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
+describe("cache.fetch: a drop-in for the runtime's fetch", () => {
   const env = useOrigin();
   const url = (path: string) => `${env.origin.url}${path}`;
 
   /** A fixed response: no Date (it would differ between two fetches a second apart). */
-  const fixed = (status: number, headers: Record<string, string | string[]>, body = '') => (_req: IncomingMessage, res: ServerResponse) => {
-    res.removeHeader('date');
-    res.sendDate = false;
-    res.writeHead(status, headers);
-    res.end(body);
-  };
+  const fixed =
+    (status: number, headers: Record<string, string | string[]>, body = '') =>
+    (_req: IncomingMessage, res: ServerResponse) => {
+      res.removeHeader('date');
+      res.sendDate = false;
+      res.writeHead(status, headers);
+      res.end(body);
+    };
 
   beforeEach(() => {
-    env.origin.route('/json', fixed(200, { 'cache-control': 'max-age=60', 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'x-many': ['1', '2'] }, '{"ok":true}'));
+    env.origin.route(
+      '/json',
+      fixed(200, { 'cache-control': 'max-age=60', 'content-type': 'application/json', 'set-cookie': ['a=1', 'b=2'], 'x-many': ['1', '2'] }, '{"ok":true}'),
+    );
     env.origin.route('/missing', fixed(404, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' }, 'not here'));
     env.origin.route('/empty', fixed(204, { 'cache-control': 'max-age=60' }));
     env.origin.route('/moved', fixed(301, { location: '/json', 'cache-control': 'max-age=60' }));
     env.origin.route('/echo', (req, res, body) => {
       res.removeHeader('date');
-    res.sendDate = false;
+      res.sendDate = false;
       res.writeHead(200, { 'content-type': 'application/json' });
       res.end(JSON.stringify({ method: req.method, headers: req.headers, body: body.toString('base64') }));
     });
@@ -137,7 +143,11 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
       const plainGet = await observe(await globalThis.fetch(url('/json')));
       // The GET's fields (the origin's HEAD may frame itself differently), no body.
       expect(await observe(hit, new Set(['cache-status', 'age']))).to.deep.equal({
-        ...plainGet, headers: plainGet.headers.filter(([name]) => !CONNECTION_FIELDS.has(name)), body: '', clone: undefined, bodyUsedAfter: false,
+        ...plainGet,
+        headers: plainGet.headers.filter(([name]) => !CONNECTION_FIELDS.has(name)),
+        body: '',
+        clone: undefined,
+        bodyUsedAfter: false,
       });
       expect(env.origin.hits()).to.equal(requests + 1); // the plain GET only
     });
@@ -156,7 +166,7 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
     });
   });
 
-  describe('accepts every input the runtime\'s fetch accepts', () => {
+  describe("accepts every input the runtime's fetch accepts", () => {
     it('a URL object, and an object with a toString', async () => {
       const cache = env.cache({ type: 'private' });
       expect((await cache.fetch(new URL(url('/json')))).status).to.equal(200);
@@ -168,14 +178,17 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
     it('a global Request: its method, headers, body and signal', async () => {
       const cache = env.cache();
       const post = new Request(url('/echo'), { method: 'POST', headers: { 'x-from': 'request' }, body: 'payload' });
-      const echoed = await (await cache.fetch(post)).json() as { method: string; headers: Record<string, string>; body: string };
+      const echoed = (await (await cache.fetch(post)).json()) as { method: string; headers: Record<string, string>; body: string };
       expect(echoed.method).to.equal('POST');
       expect(echoed.headers['x-from']).to.equal('request');
       expect(Buffer.from(echoed.body, 'base64').toString()).to.equal('payload');
 
       const controller = new AbortController();
       controller.abort(new Error('gave up'));
-      const aborted = await cache.fetch(new Request(url('/json'), { signal: controller.signal })).then(() => 'resolved', (error: Error) => error.message);
+      const aborted = await cache.fetch(new Request(url('/json'), { signal: controller.signal })).then(
+        () => 'resolved',
+        (error: Error) => error.message,
+      );
       expect(aborted).to.equal('gave up');
     });
 
@@ -189,50 +202,68 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
       expect(env.origin.hits('/json')).to.equal(2);
     });
 
-    it('a Request of the undici package, turned into the runtime\'s own', async () => {
+    it("a Request of the undici package, turned into the runtime's own", async () => {
       const cache = env.cache();
-      const echoed = await (await cache.fetch(new UndiciRequest(url('/echo'), { method: 'PUT', headers: { 'x-from': 'undici' }, body: 'bytes' }) as unknown as Request))
-        .json() as { method: string; headers: Record<string, string>; body: string };
+      const echoed = (await (
+        await cache.fetch(new UndiciRequest(url('/echo'), { method: 'PUT', headers: { 'x-from': 'undici' }, body: 'bytes' }) as unknown as Request)
+      ).json()) as { method: string; headers: Record<string, string>; body: string };
       expect([echoed.method, echoed.headers['x-from'], Buffer.from(echoed.body, 'base64').toString()]).to.deep.equal(['PUT', 'undici', 'bytes']);
     });
 
     const bodies: Array<[string, () => NonNullable<RequestInit['body']>, (echo: { headers: Record<string, string>; body: Buffer }) => void]> = [
-      ['FormData with a file', () => {
-        const form = new FormData();
-        form.append('purpose', 'test');
-        form.append('file', new Blob([Buffer.from([0, 1, 2, 255, 254])], { type: 'application/octet-stream' }), 'bytes.bin');
-        return form;
-      }, (echo) => {
-        expect(echo.headers['content-type']).to.match(/^multipart\/form-data; boundary=/);
-        const text = echo.body.toString('latin1');
-        expect(text).to.contain('name="purpose"\r\n\r\ntest\r\n');
-        expect(text).to.contain('filename="bytes.bin"');
-        expect(echo.body.includes(Buffer.from([0, 1, 2, 255, 254]))).to.equal(true);
-      }],
-      ['Blob', () => new Blob(['blob body'], { type: 'text/x-blob' }), (echo) => {
-        expect(echo.headers['content-type']).to.equal('text/x-blob');
-        expect(echo.body.toString()).to.equal('blob body');
-      }],
-      ['URLSearchParams', () => new URLSearchParams({ a: '1', b: 'two words' }), (echo) => {
-        expect(echo.headers['content-type']).to.equal('application/x-www-form-urlencoded;charset=UTF-8');
-        expect(echo.body.toString()).to.equal('a=1&b=two+words');
-      }],
-      ['a ReadableStream', () => new ReadableStream({
-        start(controller) {
-          controller.enqueue(new TextEncoder().encode('streamed '));
-          controller.enqueue(new TextEncoder().encode('body'));
-          controller.close();
+      [
+        'FormData with a file',
+        () => {
+          const form = new FormData();
+          form.append('purpose', 'test');
+          form.append('file', new Blob([Buffer.from([0, 1, 2, 255, 254])], { type: 'application/octet-stream' }), 'bytes.bin');
+          return form;
         },
-      }), (echo) => {
-        expect(echo.body.toString()).to.equal('streamed body');
-      }],
+        (echo) => {
+          expect(echo.headers['content-type']).to.match(/^multipart\/form-data; boundary=/);
+          const text = echo.body.toString('latin1');
+          expect(text).to.contain('name="purpose"\r\n\r\ntest\r\n');
+          expect(text).to.contain('filename="bytes.bin"');
+          expect(echo.body.includes(Buffer.from([0, 1, 2, 255, 254]))).to.equal(true);
+        },
+      ],
+      [
+        'Blob',
+        () => new Blob(['blob body'], { type: 'text/x-blob' }),
+        (echo) => {
+          expect(echo.headers['content-type']).to.equal('text/x-blob');
+          expect(echo.body.toString()).to.equal('blob body');
+        },
+      ],
+      [
+        'URLSearchParams',
+        () => new URLSearchParams({ a: '1', b: 'two words' }),
+        (echo) => {
+          expect(echo.headers['content-type']).to.equal('application/x-www-form-urlencoded;charset=UTF-8');
+          expect(echo.body.toString()).to.equal('a=1&b=two+words');
+        },
+      ],
+      [
+        'a ReadableStream',
+        () =>
+          new ReadableStream({
+            start(controller) {
+              controller.enqueue(new TextEncoder().encode('streamed '));
+              controller.enqueue(new TextEncoder().encode('body'));
+              controller.close();
+            },
+          }),
+        (echo) => {
+          expect(echo.body.toString()).to.equal('streamed body');
+        },
+      ],
     ];
     for (const [name, make, check] of bodies) {
       it(`${name} as a body arrives byte for byte, as through the plain fetch`, async () => {
         const cache = env.cache();
         const send = async (fetcher: typeof globalThis.fetch) => {
           const init = { method: 'POST', body: make(), duplex: 'half' } as RequestInit;
-          const echo = await (await fetcher(url('/echo'), init)).json() as { headers: Record<string, string>; body: string };
+          const echo = (await (await fetcher(url('/echo'), init)).json()) as { headers: Record<string, string>; body: string };
           return { headers: echo.headers, body: Buffer.from(echo.body, 'base64') };
         };
         const through = await send(cache.fetch as typeof globalThis.fetch);
@@ -253,15 +284,20 @@ describe('cache.fetch: a drop-in for the runtime\'s fetch', () => {
     const cache = env.cache();
     const outcome = (call: () => Promise<unknown>) => {
       try {
-        return call().then(() => 'resolved', (error: Error) => error.constructor.name);
+        return call().then(
+          () => 'resolved',
+          (error: Error) => error.constructor.name,
+        );
       } catch {
         return Promise.resolve('threw');
       }
     };
     expect(await outcome(() => cache.fetch(url('/json'), 42 as unknown as RequestInit))).to.equal('TypeError');
-    const hostile = { get cache(): string {
-      throw new RangeError('no');
-    } };
+    const hostile = {
+      get cache(): string {
+        throw new RangeError('no');
+      },
+    };
     expect(await outcome(() => cache.fetch(url('/json'), hostile as RequestInit))).to.equal('RangeError');
     expect(await outcome(() => cache.fetch('not a url'))).to.equal('TypeError');
   });

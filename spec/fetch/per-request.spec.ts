@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { request } from 'undici';
-import type { HttpCache, CacheFetchInit } from '../../lib/cache.js';
+import type { CacheFetchInit, HttpCache } from '../../lib/cache.js';
 import type { RequestCacheOptions } from '../../lib/policy/control.js';
 import { useOrigin } from '../support.js';
 
@@ -18,7 +18,7 @@ const viaFetch: Via = async (cache, url, cachette) => {
 const viaRequest: Via = async (cache, url, cachette) => {
   const response = await request(url, { dispatcher: cache.dispatcher, ...(cachette === undefined ? {} : { cachette }) });
   const status = response.headers['cache-status'];
-  return { status: response.statusCode, body: await response.body.text(), cacheStatus: Array.isArray(status) ? status.join(', ') : status ?? '' };
+  return { status: response.statusCode, body: await response.body.text(), cacheStatus: Array.isArray(status) ? status.join(', ') : (status ?? '') };
 };
 
 describe('per-request options (cachette)', () => {
@@ -45,9 +45,12 @@ describe('per-request options (cachette)', () => {
     });
   });
 
-  for (const [name, via] of [['cache.fetch init', viaFetch], ['undici.request dispatch options', viaRequest]] as const) {
+  for (const [name, via] of [
+    ['cache.fetch init', viaFetch],
+    ['undici.request dispatch options', viaRequest],
+  ] as const) {
     describe(`through ${name}`, () => {
-      it('expireAfter: this response\'s lifetime, in place of the configured one', async () => {
+      it("expireAfter: this response's lifetime, in place of the configured one", async () => {
         const cache = env.cache({ expireAfter: 60 });
         const result = await via(cache, url('/plain'), { expireAfter: 5 });
         expect(result.cacheStatus).to.match(/stored; ttl=[45]$/);
@@ -129,7 +132,10 @@ describe('per-request options (cachette)', () => {
       for (const [label, value, message] of invalid) {
         it(`${label}: a TypeError naming the option, before any I/O`, async () => {
           const cache = env.cache();
-          const error = await via(cache, url('/plain'), value as RequestCacheOptions).then(() => undefined, (caught: unknown) => caught);
+          const error = await via(cache, url('/plain'), value as RequestCacheOptions).then(
+            () => undefined,
+            (caught: unknown) => caught,
+          );
           expect(error).to.be.instanceOf(TypeError);
           expect((error as TypeError).message).to.match(message);
           expect(env.origin.hits()).to.equal(0);
@@ -141,7 +147,10 @@ describe('per-request options (cachette)', () => {
   it("fetch's cache mode and a per-request option that disagree: a TypeError", async () => {
     const cache = env.cache();
     const init: CacheFetchInit = { cache: 'force-cache', cachette: { refresh: true } };
-    const error = await cache.fetch(url('/plain'), init).then(() => undefined, (caught: unknown) => caught);
+    const error = await cache.fetch(url('/plain'), init).then(
+      () => undefined,
+      (caught: unknown) => caught,
+    );
     expect((error as TypeError).message).to.equal('cachette.refresh conflicts with cache: "force-cache"');
     // Agreeing ones are fine.
     const agreed = await cache.fetch(url('/plain'), { cache: 'reload', cachette: { refresh: true } });

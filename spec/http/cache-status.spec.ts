@@ -1,8 +1,8 @@
-import { expect } from 'chai';
 import diagnostics from 'node:diagnostics_channel';
+import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
 import { formatCacheStatus } from '../../lib/interceptor/cache-status.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9211 Cache-Status, and decisions on the diagnostics channels', () => {
   const env = useOrigin();
@@ -10,7 +10,9 @@ describe('RFC 9211 Cache-Status, and decisions on the diagnostics channels', () 
 
   it('formats every parameter as RFC 9211 §2 defines it', () => {
     expect(formatCacheStatus({ hit: true, ttl: 12.6 })).to.equal('cachette; hit; ttl=13');
-    expect(formatCacheStatus({ fwd: 'uri-miss', fwdStatus: 200, stored: true, collapsed: true, ttl: -3 })).to.equal('cachette; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=-3');
+    expect(formatCacheStatus({ fwd: 'uri-miss', fwdStatus: 200, stored: true, collapsed: true, ttl: -3 })).to.equal(
+      'cachette; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=-3',
+    );
     expect(formatCacheStatus({ fwd: 'bypass', detail: 'too-large' })).to.equal('cachette; fwd=bypass; detail=too-large');
     expect(formatCacheStatus({ detail: 'two words' })).to.equal('cachette; detail="two words"');
   });

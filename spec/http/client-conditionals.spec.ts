@@ -1,11 +1,10 @@
 import { expect } from 'chai';
-import { respond } from '../../fixtures/origin.js';
 import { request } from 'undici';
-import { useOrigin, fetchText, httpDate } from '../support.js';
+import { respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
-import { parseDictionary } from '../../lib/policy/targeted.js';
+import { fetchText, httpDate, useOrigin } from '../support.js';
 
-describe('RFC 9111 §4.3.2: a client\'s own conditional request', () => {
+describe("RFC 9111 §4.3.2: a client's own conditional request", () => {
   const env = useOrigin();
   const url = (path: string) => `${env.origin.url}${path}`;
 
@@ -17,7 +16,10 @@ describe('RFC 9111 §4.3.2: a client\'s own conditional request', () => {
   };
 
   beforeEach(() => {
-    env.origin.route('/a', respond(200, { 'cache-control': 'max-age=600', etag: '"abc"', 'last-modified': httpDate(-3000), 'content-type': 'text/plain', 'x-extra': '1' }, 'body'));
+    env.origin.route(
+      '/a',
+      respond(200, { 'cache-control': 'max-age=600', etag: '"abc"', 'last-modified': httpDate(-3000), 'content-type': 'text/plain', 'x-extra': '1' }, 'body'),
+    );
   });
 
   it('If-None-Match matching (weakly) → 304 with the validators, without the origin', async () => {
@@ -59,7 +61,7 @@ describe('RFC 9111 §4.3.2: a client\'s own conditional request', () => {
     expect(env.origin.hits('/a')).to.equal(1);
   });
 
-  it('If-Match and If-Unmodified-Since are the origin\'s to evaluate', async () => {
+  it("If-Match and If-Unmodified-Since are the origin's to evaluate", async () => {
     const cache = env.cache();
     await fetchText(cache, url('/a'));
     await conditional(cache, { 'if-match': '"abc"' });

@@ -1,9 +1,6 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { request } from 'undici';
-import { useOrigin, fetchText, httpDate } from '../support.js';
-import type { HttpCache } from '../../lib/cache.js';
-import { parseDictionary } from '../../lib/policy/targeted.js';
+import { fetchText, httpDate, useOrigin } from '../support.js';
 
 describe('RFC details of header fields: Age lists, 304s with a Content-Length, stale-if-error against no-cache, dates in odd case, Accept-Language variants', () => {
   const env = useOrigin();
@@ -49,7 +46,6 @@ describe('RFC details of header fields: Age lists, 304s with a Content-Length, s
     expect((await fetchText(cache, url('/plain'))).status).to.equal(503);
     expect((await fetchText(cache, url('/explicit'))).status).to.equal(200);
   });
-
 
   it('RFC 9110 §5.6.7: dates in unusual case are still understood', async () => {
     const upper = new Date(Date.now() + 600_000).toUTCString().toUpperCase();

@@ -1,8 +1,8 @@
 import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, useClock, fetchText, httpDate } from '../support.js';
 import type { HttpCache } from '../../lib/cache.js';
+import { fetchText, httpDate, useClock, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.2: freshness', () => {
   const env = useOrigin();
@@ -40,7 +40,11 @@ describe('RFC 9111 §4.2: freshness', () => {
 
     it('§5.3: an invalid Expires ("0", "-1", garbage) means already expired', async () => {
       const cache = env.cache();
-      for (const [path, expires] of [['/zero', '0'], ['/minus', '-1'], ['/junk', 'next tuesday']] as const) {
+      for (const [path, expires] of [
+        ['/zero', '0'],
+        ['/minus', '-1'],
+        ['/junk', 'next tuesday'],
+      ] as const) {
         env.origin.route(path, respond(200, { expires }, 'x'));
         const result = await second(cache, path);
         expect(result.hits, `Expires: ${expires}`).to.equal(2);

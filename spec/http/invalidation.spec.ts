@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.4: invalidation by unsafe methods', () => {
   const env = useOrigin();
@@ -25,7 +25,11 @@ describe('RFC 9111 §4.4: invalidation by unsafe methods', () => {
     }
   });
 
-  async function cachedAfter(init: { method: string; body?: string | null; headers?: Record<string, string> }, target: string, paths: string[]): Promise<Record<string, boolean>> {
+  async function cachedAfter(
+    init: { method: string; body?: string | null; headers?: Record<string, string> },
+    target: string,
+    paths: string[],
+  ): Promise<Record<string, boolean>> {
     const cache = env.cache();
     for (const path of paths) await fetchText(cache, url(path));
     const unsafe = await fetchText(cache, url(target), init);

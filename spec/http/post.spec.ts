@@ -1,14 +1,14 @@
-import { expect } from 'chai';
 import { Readable } from 'node:stream';
+import { expect } from 'chai';
 import { request } from 'undici';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('opt-in POST caching, keyed by the request body', () => {
   const env = useOrigin();
   const url = (path: string) => `${env.origin.url}${path}`;
 
   beforeEach(() => {
-    env.origin.route('/graphql', (req, res, body) => {
+    env.origin.route('/graphql', (_req, res, body) => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'application/json' });
       res.end(JSON.stringify({ echo: body.toString(), n: env.origin.hits('/graphql') }));
     });

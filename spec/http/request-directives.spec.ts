@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §5.2.1: request directives', () => {
   const env = useOrigin();

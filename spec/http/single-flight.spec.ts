@@ -1,10 +1,10 @@
-import { expect } from 'chai';
-import FakeTimers from '@sinonjs/fake-timers';
 import type { ServerResponse } from 'node:http';
-import { request, type Dispatcher } from 'undici';
-import { Flights } from '../../lib/interceptor/single-flight.js';
+import FakeTimers from '@sinonjs/fake-timers';
+import { expect } from 'chai';
+import { type Dispatcher, request } from 'undici';
 import { sleep } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { Flights } from '../../lib/interceptor/single-flight.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('single-flight: concurrent identical misses reach the origin once', () => {
   const env = useOrigin();
@@ -220,7 +220,7 @@ describe('Flights', () => {
     }
   });
 
-  it('a follower gets its leader\'s outcome when it comes in time', async () => {
+  it("a follower gets its leader's outcome when it comes in time", async () => {
     const flights = new Flights({ followTimeoutMs: 1000 });
     const flight = flights.start('k');
     const waiting = flight?.follow(handler);

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { request } from 'undici';
 import { respond, sleep } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 5861: serving stale content', () => {
   const env = useOrigin();

@@ -1,12 +1,12 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import type { HttpCache } from '../../lib/cache.js';
+import { resolveOptions } from '../../lib/options.js';
+import { readResponse } from '../../lib/policy/response.js';
+import { storeDecision } from '../../lib/policy/storable.js';
 import { decodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
-import type { HttpCache } from '../../lib/cache.js';
-import { storeDecision } from '../../lib/policy/storable.js';
-import { readResponse } from '../../lib/policy/response.js';
-import { resolveOptions } from '../../lib/options.js';
+import { fetchText, useOrigin } from '../support.js';
 
 async function storedRecords(cache: HttpCache): Promise<StoredResponse[]> {
   await cache.settled();
@@ -99,10 +99,18 @@ describe('RFC 9111 §3: storing responses', () => {
     });
 
     it('§3.5: a shared cache stores a response to an authorized request only with public, s-maxage or must-revalidate', () => {
-      const decide = (cacheControl: string, perCredential: boolean) => storeDecision({
-        options: resolveOptions({}), method: 'GET', url: 'http://h/a', requestDirectives: {}, authorized: true, perCredential,
-        response: readResponse(200, { 'cache-control': cacheControl }, []), requestTime: 0, responseTime: 0,
-      });
+      const decide = (cacheControl: string, perCredential: boolean) =>
+        storeDecision({
+          options: resolveOptions({}),
+          method: 'GET',
+          url: 'http://h/a',
+          requestDirectives: {},
+          authorized: true,
+          perCredential,
+          response: readResponse(200, { 'cache-control': cacheControl }, []),
+          requestTime: 0,
+          responseTime: 0,
+        });
       expect(decide('max-age=60', false)).to.deep.equal({ store: false, reason: 'authorization' });
       for (const allowed of ['public, max-age=60', 's-maxage=60', 'max-age=60, must-revalidate']) expect(decide(allowed, false).store, allowed).to.equal(true);
       // Keyed by the credential (credentialed: 'per-credential'), the entry is that user's alone: private rules apply.

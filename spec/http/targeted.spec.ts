@@ -1,9 +1,7 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { request } from 'undici';
-import { useOrigin, fetchText, httpDate } from '../support.js';
-import type { HttpCache } from '../../lib/cache.js';
 import { parseDictionary } from '../../lib/policy/targeted.js';
+import { fetchText, httpDate, useOrigin } from '../support.js';
 
 describe('RFC 9213: targeted cache control (CDN-Cache-Control) in a shared cache', () => {
   const env = useOrigin();
@@ -48,7 +46,11 @@ describe('RFC 9213: targeted cache control (CDN-Cache-Control) in a shared cache
   });
 
   it('Structured Field Dictionaries parse per RFC 8941', () => {
-    expect([...(parseDictionary('max-age=60, no-store, private="a, b";x=1') ?? [])]).to.deep.equal([['max-age', 60], ['no-store', true], ['private', 'a, b']]);
+    expect([...(parseDictionary('max-age=60, no-store, private="a, b";x=1') ?? [])]).to.deep.equal([
+      ['max-age', 60],
+      ['no-store', true],
+      ['private', 'a, b'],
+    ]);
     for (const invalid of ['max-age=60,', 'Max-Age=60', 'a=&', 'a="unterminated', 'a=1234567890123456']) {
       expect(parseDictionary(invalid), invalid).to.equal(undefined);
     }

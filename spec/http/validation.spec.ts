@@ -1,7 +1,7 @@
-import { expect } from 'chai';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { useOrigin, fetchText } from '../support.js';
+import { expect } from 'chai';
 import { request } from 'undici';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.3: validation', () => {
   const env = useOrigin();
@@ -11,13 +11,21 @@ describe('RFC 9111 §4.3: validation', () => {
   function resource(state: { etag: string; body: string; notModifiedHeaders?: Record<string, string> }) {
     const lastModified = new Date(Date.now() - 3_600_000).toUTCString();
     return (req: IncomingMessage, res: ServerResponse) => {
-      const matches = req.headers['if-none-match'] === state.etag || (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === lastModified);
+      const matches =
+        req.headers['if-none-match'] === state.etag || (req.headers['if-none-match'] === undefined && req.headers['if-modified-since'] === lastModified);
       if (matches) {
         res.writeHead(304, { etag: state.etag, 'cache-control': 'max-age=100', ...state.notModifiedHeaders });
         res.end();
         return;
       }
-      res.writeHead(200, { etag: state.etag, 'last-modified': lastModified, 'cache-control': 'max-age=1', age: '5', 'x-version': state.body, 'content-type': 'text/plain' });
+      res.writeHead(200, {
+        etag: state.etag,
+        'last-modified': lastModified,
+        'cache-control': 'max-age=1',
+        age: '5',
+        'x-version': state.body,
+        'content-type': 'text/plain',
+      });
       res.end(state.body);
     };
   }

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.1: Vary', () => {
   const env = useOrigin();

@@ -3,7 +3,7 @@
  * Client, Pool and BalancedPool included, whose dispatch options carry no origin.
  */
 import { expect } from 'chai';
-import { Agent, BalancedPool, Client, Pool, type Dispatcher } from 'undici';
+import { Agent, BalancedPool, Client, type Dispatcher, Pool } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
@@ -29,7 +29,11 @@ describe('composition on every undici dispatcher', () => {
       try {
         const statuses: string[] = [];
         for (let i = 0; i < 3; i++) {
-          const response = await dispatcher.request({ origin: name === 'Agent' ? env.origin.url : undefined, path: '/data', method: 'GET' } as Dispatcher.RequestOptions);
+          const response = await dispatcher.request({
+            origin: name === 'Agent' ? env.origin.url : undefined,
+            path: '/data',
+            method: 'GET',
+          } as Dispatcher.RequestOptions);
           expect(await response.body.text()).to.equal('cached body');
           statuses.push(String(response.headers['cache-status']));
         }
@@ -51,11 +55,18 @@ describe('composition on every undici dispatcher', () => {
     const cache = env.cache();
     const first = new Client(env.origin.url);
     const second = new Client(other.url);
-    const composed = new Map<Client, Dispatcher>([[first, first.compose(cache.interceptor())], [second, second.compose(cache.interceptor())]]);
+    const composed = new Map<Client, Dispatcher>([
+      [first, first.compose(cache.interceptor())],
+      [second, second.compose(cache.interceptor())],
+    ]);
     try {
       const read = async (client: Client) => (await (composed.get(client) as Dispatcher).request({ path: '/data', method: 'GET' })).body.text();
-      expect([await read(first), await read(second), await read(first), await read(second)])
-        .to.deep.equal(['cached body', 'other body', 'cached body', 'other body']);
+      expect([await read(first), await read(second), await read(first), await read(second)]).to.deep.equal([
+        'cached body',
+        'other body',
+        'cached body',
+        'other body',
+      ]);
       expect([env.origin.hits('/data'), other.hits('/data')]).to.deep.equal([1, 1]);
     } finally {
       await Promise.all([first.close(), second.close()]);

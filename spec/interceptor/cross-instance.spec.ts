@@ -1,15 +1,19 @@
-import { expect } from 'chai';
-import { spawn, type ChildProcess } from 'node:child_process';
-import { join } from 'node:path';
+import { type ChildProcess, spawn } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
-import { dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
+import { expect } from 'chai';
+import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { sleep } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
 const worker = fileURLToPath(new URL('../../fixtures/coalesce-worker.js', import.meta.url));
 
-interface Outcome { worker: string; status: number; body: string; cacheStatus: string | null }
+interface Outcome {
+  worker: string;
+  status: number;
+  body: string;
+  cacheStatus: string | null;
+}
 
 function start(env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; outcome?: Outcome; stderr: string }> } {
   const child = spawn(process.execPath, [worker], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
@@ -54,9 +58,15 @@ describe('collapsing misses across processes (DynamoDB leases)', function () {
     });
     const tableName = await table();
     const startAt = String(Date.now() + 4000);
-    const runs = Array.from({ length: 5 }, (_, i) => start({
-      DYNAMODB_ENDPOINT: endpoint, TABLE: tableName, URL: `${env.origin.url}/slow`, START_AT: startAt, WORKER: String(i),
-    }));
+    const runs = Array.from({ length: 5 }, (_, i) =>
+      start({
+        DYNAMODB_ENDPOINT: endpoint,
+        TABLE: tableName,
+        URL: `${env.origin.url}/slow`,
+        START_AT: startAt,
+        WORKER: String(i),
+      }),
+    );
     const results = await Promise.all(runs.map((run) => run.done));
     for (const result of results) {
       expect(result.code, result.stderr).to.equal(0);
@@ -84,9 +94,17 @@ describe('collapsing misses across processes (DynamoDB leases)', function () {
     });
     const startAt = String(Date.now() + 4000);
     for (let i = 0; i < 5; i++) {
-      runs.set(String(i), start({
-        DYNAMODB_ENDPOINT: endpoint, TABLE: tableName, URL: `${env.origin.url}/slow`, START_AT: startAt, WORKER: String(i), LEASE: '1',
-      }));
+      runs.set(
+        String(i),
+        start({
+          DYNAMODB_ENDPOINT: endpoint,
+          TABLE: tableName,
+          URL: `${env.origin.url}/slow`,
+          START_AT: startAt,
+          WORKER: String(i),
+          LEASE: '1',
+        }),
+      );
     }
     const results = await Promise.all([...runs.values()].map((run) => run.done));
     const killed = results.filter((result) => result.code !== 0);

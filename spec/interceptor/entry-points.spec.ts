@@ -1,6 +1,6 @@
-import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
-import { Agent, fetch as undiciFetch, request, getGlobalDispatcher, type Dispatcher } from 'undici';
+import { expect } from 'chai';
+import { Agent, type Dispatcher, getGlobalDispatcher, request, fetch as undiciFetch } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
@@ -69,12 +69,16 @@ describe('entry points: a miss then a hit through each way of using the cache', 
     try {
       for (let i = 0; i < 2; i++) {
         const chunks: Buffer[] = [];
-        await agent.stream({ origin: env.origin.url, path: '/data', method: 'GET' }, () => new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            chunks.push(chunk);
-            callback();
-          },
-        }));
+        await agent.stream(
+          { origin: env.origin.url, path: '/data', method: 'GET' },
+          () =>
+            new Writable({
+              write(chunk: Buffer, _encoding, callback) {
+                chunks.push(chunk);
+                callback();
+              },
+            }),
+        );
         expect(Buffer.concat(chunks).equals(body)).to.equal(true);
       }
     } finally {
@@ -121,13 +125,16 @@ describe('a hit from memory', () => {
       throw new Error('a hit must not be forwarded');
     });
     const events: string[] = [];
-    dispatch({ origin: env.origin.url, path: '/data', method: 'GET', headers: {} }, {
-      onRequestStart: () => events.push('start'),
-      onResponseStart: (_controller, status) => events.push(`status ${status}`),
-      onResponseData: (_controller, chunk) => events.push(`data ${chunk.toString()}`),
-      onResponseEnd: () => events.push('end'),
-      onResponseError: (_controller, error) => events.push(`error ${error.message}`),
-    });
+    dispatch(
+      { origin: env.origin.url, path: '/data', method: 'GET', headers: {} },
+      {
+        onRequestStart: () => events.push('start'),
+        onResponseStart: (_controller, status) => events.push(`status ${status}`),
+        onResponseData: (_controller, chunk) => events.push(`data ${chunk.toString()}`),
+        onResponseEnd: () => events.push('end'),
+        onResponseError: (_controller, error) => events.push(`error ${error.message}`),
+      },
+    );
     expect(events).to.deep.equal(['start', 'status 200', 'data body', 'end']);
   });
 
@@ -136,17 +143,20 @@ describe('a hit from memory', () => {
     const cache = env.cache();
     // Between the cache and undici's own handler, an interceptor that empties the list it is handed
     // (undici's decompress interceptor edits rawHeaders in place the same way).
-    const emptying = (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch => (opts, handler) => dispatch(opts, {
-      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
-      onResponseStart: (controller, status, headers, statusText) => {
-        const raw: unknown = controller.rawHeaders;
-        if (Array.isArray(raw)) raw.splice(0, raw.length);
-        handler.onResponseStart?.(controller, status, headers, statusText);
-      },
-      onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
-      onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
-      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
-    });
+    const emptying =
+      (dispatch: Dispatcher.Dispatch): Dispatcher.Dispatch =>
+      (opts, handler) =>
+        dispatch(opts, {
+          onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+          onResponseStart: (controller, status, headers, statusText) => {
+            const raw: unknown = controller.rawHeaders;
+            if (Array.isArray(raw)) raw.splice(0, raw.length);
+            handler.onResponseStart?.(controller, status, headers, statusText);
+          },
+          onResponseData: (controller, chunk) => handler.onResponseData?.(controller, chunk),
+          onResponseEnd: (controller, trailers) => handler.onResponseEnd?.(controller, trailers),
+          onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+        });
     const agent = new Agent().compose(cache.interceptor());
     try {
       await (await request(`${env.origin.url}/data`, { dispatcher: agent })).body.text();
@@ -162,7 +172,10 @@ describe('a hit from memory', () => {
   });
 
   it('a v1 handler (onHeaders, onData, onComplete) gets every header of a hit, and pausing in onHeaders holds the body back', async () => {
-    env.origin.route('/links', respond(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', 'content-length': '4', link: ['</a>; rel=a', '</b>; rel=b'] }, 'body'));
+    env.origin.route(
+      '/links',
+      respond(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain', 'content-length': '4', link: ['</a>; rel=a', '</b>; rel=b'] }, 'body'),
+    );
     const cache = env.cache();
     const agent = new Agent().compose(cache.interceptor());
     const events: string[] = [];
@@ -176,7 +189,8 @@ describe('a hit from memory', () => {
         onHeaders: (status: number, raw: Array<Buffer | Buffer[]>, resumeBody: () => void) => {
           events.push(`status ${status}`);
           // A v1 handler takes a repeated field as repeated pairs or as one name with an array of values.
-          headers = raw.flatMap((value, i) => (i % 2 === 1 ? [] : [value as Buffer].flatMap((name) => [raw[i + 1]].flat().flatMap((item) => [name, item as Buffer]))))
+          headers = raw
+            .flatMap((value, i) => (i % 2 === 1 ? [] : [value as Buffer].flatMap((name) => [raw[i + 1]].flat().flatMap((item) => [name, item as Buffer]))))
             .map((bytes) => bytes.toString('latin1'));
           resume = resumeBody;
           return false;

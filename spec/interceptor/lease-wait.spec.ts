@@ -1,10 +1,10 @@
-import { expect } from 'chai';
 import diagnostics from 'node:diagnostics_channel';
-import { MemoryStorage } from '../../lib/storage/memory.js';
-import type { LeaseAttempt, Partition, Storage } from '../../lib/storage/contract.js';
+import { expect } from 'chai';
 import { respond, sleep } from '../../fixtures/origin.js';
 import { plainView } from '../../fixtures/storage-views.js';
-import { useOrigin, fetchText } from '../support.js';
+import type { LeaseAttempt, Partition, Storage } from '../../lib/storage/contract.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { fetchText, useOrigin } from '../support.js';
 
 /**
  * A memory storage whose leases are always held by "another process", as when
@@ -32,7 +32,7 @@ class LeasedElsewhere implements Storage {
   }
 }
 
-describe('waiting for another instance\'s fetch (coalesceAcrossInstances)', () => {
+describe("waiting for another instance's fetch (coalesceAcrossInstances)", () => {
   const env = useOrigin();
   const url = (path: string) => `${env.origin.url}${path}`;
 
@@ -45,7 +45,10 @@ describe('waiting for another instance\'s fetch (coalesceAcrossInstances)', () =
     while (storage.leaseRequests < 1) await new Promise((resolve) => setImmediate(resolve));
     controller.abort();
     // Settles at once (the wait itself runs for 30 s: the spec's timeout would end it first).
-    const error = await pending.then(() => undefined, (reason: unknown) => reason);
+    const error = await pending.then(
+      () => undefined,
+      (reason: unknown) => reason,
+    );
     expect(error).to.be.instanceOf(Error);
     expect((error as Error).name).to.equal('AbortError');
     expect(storage.leaseRequests).to.equal(1);

@@ -1,11 +1,11 @@
-import { expect } from 'chai';
 import { randomBytes } from 'node:crypto';
+import diagnostics from 'node:diagnostics_channel';
 import { gzipSync } from 'node:zlib';
+import { expect } from 'chai';
 import { request } from 'undici';
 import { respond, sleep } from '../../fixtures/origin.js';
-import diagnostics from 'node:diagnostics_channel';
-import { MemoryStorage } from '../../lib/storage/memory.js';
 import { withLatency } from '../../fixtures/storage-views.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
 describe('miss path: stream to the caller, store only whole responses', () => {
@@ -196,7 +196,12 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     const text = JSON.stringify({ items: Array.from({ length: 500 }, (_, i) => ({ i, name: `item ${i}` })) });
     const gzipped = gzipSync(text);
     env.origin.route('/gzip', (_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-encoding': 'gzip', 'content-type': 'application/json', 'content-length': String(gzipped.length) });
+      res.writeHead(200, {
+        'cache-control': 'max-age=60',
+        'content-encoding': 'gzip',
+        'content-type': 'application/json',
+        'content-length': String(gzipped.length),
+      });
       res.end(gzipped);
     });
     const cache = env.cache();

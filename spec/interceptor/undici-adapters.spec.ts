@@ -5,10 +5,10 @@
  */
 import { expect } from 'chai';
 import { Agent, type Dispatcher } from 'undici';
+import { respond } from '../../fixtures/origin.js';
 import { undiciAdapter } from '../../lib/interceptor/undici/index.js';
 import { v7 } from '../../lib/interceptor/undici/v7.js';
 import { v8 } from '../../lib/interceptor/undici/v8.js';
-import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
 
 /** Dispatches with a v1 handler; the header lines it got (name: value, each as its own line) and its body. */
@@ -23,7 +23,9 @@ function viaV1Handler(dispatcher: Dispatcher, origin: string, path: string): Pro
         lines = [];
         for (let i = 0; i < raw.length; i += 2) {
           const value = raw[i + 1];
-          lines.push(`${(raw[i] as Buffer).toString('latin1').toLowerCase()}: ${Array.isArray(value) ? `[${value.join('|')}]` : (value as Buffer).toString('latin1')}`);
+          lines.push(
+            `${(raw[i] as Buffer).toString('latin1').toLowerCase()}: ${Array.isArray(value) ? `[${value.join('|')}]` : (value as Buffer).toString('latin1')}`,
+          );
         }
         return true;
       },
@@ -44,7 +46,10 @@ describe('undici adapters', () => {
     expect(undiciAdapter.major).to.equal(Number(process.env['CACHETTE_EXPECT_UNDICI'] ?? '7'));
   });
 
-  for (const [name, options] of [['a miss, then a hit', {}], ['a response the cache does not take part in', { disabled: true }]] as const) {
+  for (const [name, options] of [
+    ['a miss, then a hit', {}],
+    ['a response the cache does not take part in', { disabled: true }],
+  ] as const) {
     it(`repeated fields reach a v1 handler as separate lines: ${name}`, async () => {
       env.origin.route('/r', respond(200, { 'cache-control': 'max-age=60', 'set-cookie': ['a=1', 'b=2'], link: ['</a>', '</b>'] }, 'body'));
       const cache = env.cache({ type: 'private', ...options });
@@ -63,7 +68,7 @@ describe('undici adapters', () => {
   }
 
   describe('undici 7', () => {
-    it('a handler offering both protocols (undici 7\'s WrapHandler) gets onHeaders with flat pairs; another gets onResponseStart', () => {
+    it("a handler offering both protocols (undici 7's WrapHandler) gets onHeaders with flat pairs; another gets onResponseStart", () => {
       const calls: string[] = [];
       const controller = { resume() {}, pause: () => calls.push('pause') } as unknown as Dispatcher.DispatchController;
       const both = {

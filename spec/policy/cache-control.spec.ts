@@ -25,7 +25,12 @@ describe('RFC 9111 §5.2: parsing Cache-Control', () => {
 
   it('reads request directives', () => {
     expect(parseCacheControl('max-stale')).to.deep.equal({ maxStale: Number.POSITIVE_INFINITY });
-    expect(parseCacheControl('max-stale=5, min-fresh=3, only-if-cached, no-store')).to.deep.equal({ maxStale: 5, minFresh: 3, onlyIfCached: true, noStore: true });
+    expect(parseCacheControl('max-stale=5, min-fresh=3, only-if-cached, no-store')).to.deep.equal({
+      maxStale: 5,
+      minFresh: 3,
+      onlyIfCached: true,
+      noStore: true,
+    });
   });
 
   it('ignores unknown directives and stray commas', () => {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
-import { respond, type Route } from '../../fixtures/origin.js';
-import { useOrigin, useClock } from '../support.js';
+import { type Route, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
+import { useClock, useOrigin } from '../support.js';
 
 /** Fetches a URL through the cache and returns its Cache-Status. */
 async function get(cache: HttpCache, url: string, init?: Parameters<HttpCache['fetch']>[1]): Promise<string | null> {

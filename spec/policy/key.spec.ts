@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { KeyPolicy } from '../../lib/policy/key.js';
-import { normalizeRequestUrl, normalizeAbsoluteUrl } from '../../lib/policy/url.js';
-import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
-import { decodeRecord } from '../../lib/records/codec.js';
-import type { StoredResponse } from '../../lib/records/model.js';
 import { request } from 'undici';
 import { Origin, respond } from '../../fixtures/origin.js';
+import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
+import { KeyPolicy } from '../../lib/policy/key.js';
+import { normalizeAbsoluteUrl, normalizeRequestUrl } from '../../lib/policy/url.js';
+import { decodeRecord } from '../../lib/records/codec.js';
+import type { StoredResponse } from '../../lib/records/model.js';
 import { useOrigin } from '../support.js';
 
 const none = new Set<string>();

@@ -1,7 +1,7 @@
+import { crc32 } from 'node:zlib';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Packr } from 'msgpackr';
-import { crc32 } from 'node:zlib';
 import { decodeRecord, encodeRecord, FORMAT_VERSION } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
 

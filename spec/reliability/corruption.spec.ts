@@ -2,19 +2,20 @@
  * Stored records that were corrupted, or that no response could produce: a
  * miss (and a delete), never a wrong body, never a request left waiting.
  */
-import { expect } from 'chai';
+
+import diagnostics from 'node:diagnostics_channel';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import diagnostics from 'node:diagnostics_channel';
+import { expect } from 'chai';
 import { request } from 'undici';
+import { seeded } from '../../fixtures/faulty-storage.js';
 import type { HttpCache } from '../../lib/cache.js';
+import { decodeRecord, encodeRecord } from '../../lib/records/codec.js';
+import type { StoredResponse } from '../../lib/records/model.js';
+import type { Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { Storage } from '../../lib/storage/contract.js';
-import { encodeRecord, decodeRecord } from '../../lib/records/codec.js';
-import type { StoredResponse } from '../../lib/records/model.js';
-import { seeded } from '../../fixtures/faulty-storage.js';
 import { useOrigin } from '../support.js';
 import { report, scaled } from './figures.js';
 
@@ -54,7 +55,7 @@ describe('reliability: corrupt stored records', function () {
         await cache.settled();
         // Flip one byte of the stored record, somewhere, by some amount.
         const [key] = await keysOf(cache);
-        const bytes = await cache.responses.get(key as string) as Uint8Array;
+        const bytes = (await cache.responses.get(key as string)) as Uint8Array;
         const corrupted = new Uint8Array(bytes);
         const at = Math.floor(random() * corrupted.length);
         corrupted[at] = (corrupted[at] as number) ^ (1 + Math.floor(random() * 255));
@@ -78,13 +79,13 @@ describe('reliability: corrupt stored records', function () {
       await (await cache.fetch(`${env.origin.url}/doc`)).text();
       await cache.settled();
       const [key] = await keysOf(cache);
-      const bytes = new Uint8Array(await cache.responses.get(key as string) as Uint8Array);
+      const bytes = new Uint8Array((await cache.responses.get(key as string)) as Uint8Array);
       bytes[10] = (bytes[10] as number) ^ 0xff;
       await cache.responses.set(key as string, bytes);
       await (await cache.fetch(`${env.origin.url}/doc`)).text();
       await cache.settled();
       expect(decodes.filter((event) => event['operation'] === 'decode')).to.have.length(1);
-      expect(decodeRecord(await cache.responses.get(key as string) as Uint8Array)).to.not.equal(undefined);
+      expect(decodeRecord((await cache.responses.get(key as string)) as Uint8Array)).to.not.equal(undefined);
     } finally {
       diagnostics.unsubscribe('cachette:storage-error', decodes.listener);
     }
@@ -95,7 +96,7 @@ describe('reliability: corrupt stored records', function () {
     await (await cache.fetch(`${env.origin.url}/doc`)).text();
     await cache.settled();
     const [key] = await keysOf(cache);
-    const stored = decodeRecord(await cache.responses.get(key as string) as Uint8Array) as StoredResponse;
+    const stored = decodeRecord((await cache.responses.get(key as string)) as Uint8Array) as StoredResponse;
     // A record a foreign writer (or a bug) could leave: well-formed, checksummed, impossible.
     await cache.responses.set(key as string, encodeRecord({ ...stored, status: 103, statusText: 'Early Hints' }));
     version = 2;

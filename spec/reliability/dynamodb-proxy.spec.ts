@@ -4,11 +4,11 @@
  * misbehaves, the breaker opens and recovers, and hits come back after.
  */
 import { expect } from 'chai';
-import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
-import { FaultyProxy, type ProxyMode } from '../../fixtures/faulty-proxy.js';
-import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { dropTables, dynamoStorage } from '../../fixtures/dynamodb.js';
+import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
+import { FaultyProxy, type ProxyMode } from '../../fixtures/faulty-proxy.js';
 import { respond } from '../../fixtures/origin.js';
+import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { useOrigin } from '../support.js';
 import { quantile, report, scaled } from './figures.js';
 
@@ -79,7 +79,11 @@ describe('reliability: DynamoDB through a faulty network', function () {
           healed = /^cachette; hit/.test(response.headers.get('cache-status') ?? '');
         }
         report(`DynamoDB through a proxy that ${mode === 'stall' ? 'stalls' : mode === 'reset' ? 'resets' : 'slows'}`, {
-          requests, faults: proxy.chunks[mode], failures, p99Ms: Math.round(quantile(latencies, 0.99)), breaker: breaker.join('>'),
+          requests,
+          faults: proxy.chunks[mode],
+          failures,
+          p99Ms: Math.round(quantile(latencies, 0.99)),
+          breaker: breaker.join('>'),
         });
         expect(healed, 'hits resumed').to.equal(true);
         expect(breaker.at(-1)).to.equal('closed');

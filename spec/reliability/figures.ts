@@ -6,7 +6,7 @@
  */
 import { appendFileSync } from 'node:fs';
 
-export const SOAK = Math.max(1, Number(process.env['CACHETTE_SOAK'] ?? '1') || 1);
+const SOAK = Math.max(1, Number(process.env['CACHETTE_SOAK'] ?? '1') || 1);
 
 /** `count` requests in the short run, `count × SOAK` in a soak. */
 export function scaled(count: number): number {
@@ -24,7 +24,9 @@ export interface Figure {
 
 /** Prints a figure; with CACHETTE_FIGURES=file, also appends it there as a JSON line. */
 export function report(name: string, figure: Figure): void {
-  const fields = Object.entries(figure).filter(([, value]) => value !== undefined).map(([key, value]) => `${key}=${value}`);
+  const fields = Object.entries(figure)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${value}`);
   console.log(`      figure: ${name}: ${fields.join(' ')}`);
   const file = process.env['CACHETTE_FIGURES'];
   if (file !== undefined && file !== '') appendFileSync(file, `${JSON.stringify({ name, ...figure })}\n`);

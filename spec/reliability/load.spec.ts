@@ -3,14 +3,15 @@
  * cross-talk between keys, flights or writes), and each URL reaches the
  * origin once.
  */
-import { expect } from 'chai';
+
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { expect } from 'chai';
+import { seeded } from '../../fixtures/faulty-storage.js';
+import type { Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { Storage } from '../../lib/storage/contract.js';
-import { seeded } from '../../fixtures/faulty-storage.js';
 import { useOrigin } from '../support.js';
 import { quantile, report, scaled } from './figures.js';
 
@@ -50,14 +51,23 @@ describe('reliability: load', function () {
       const indexes = Array.from({ length: total }, (_, n) => (n < URLS ? n : Math.floor(random() * URLS)));
       const latencies: number[] = [];
       let crossTalk = 0;
-      await Promise.all(indexes.map(async (index) => {
-        const started = performance.now();
-        const response = await cache.fetch(`${env.origin.url}/u/${index}`);
-        const body = await response.text();
-        latencies.push(performance.now() - started);
-        if (body !== `the body of url ${index}: ${String(index).repeat(100 + index)}`) crossTalk += 1;
-      }));
-      report(`load ${backend}, ${total} concurrent over ${URLS} URLs`, { requests: total, faults: 0, failures: 0, wrongBodies: crossTalk, originRequests: env.origin.hits(), p99Ms: Math.round(quantile(latencies, 0.99)) });
+      await Promise.all(
+        indexes.map(async (index) => {
+          const started = performance.now();
+          const response = await cache.fetch(`${env.origin.url}/u/${index}`);
+          const body = await response.text();
+          latencies.push(performance.now() - started);
+          if (body !== `the body of url ${index}: ${String(index).repeat(100 + index)}`) crossTalk += 1;
+        }),
+      );
+      report(`load ${backend}, ${total} concurrent over ${URLS} URLs`, {
+        requests: total,
+        faults: 0,
+        failures: 0,
+        wrongBodies: crossTalk,
+        originRequests: env.origin.hits(),
+        p99Ms: Math.round(quantile(latencies, 0.99)),
+      });
       expect(crossTalk).to.equal(0);
       expect(env.origin.hits()).to.equal(URLS);
       await cache.settled();

@@ -4,9 +4,10 @@
  * origin's error), no one gets a truncated or foreign body, nothing broken is
  * stored, and the next request after the origin recovers is served whole.
  */
-import { expect } from 'chai';
+
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { expect } from 'chai';
 import { Agent } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { useOrigin } from '../support.js';
@@ -18,24 +19,36 @@ const FOLLOWERS = 10;
 type Faulty = (req: IncomingMessage, res: ServerResponse) => void;
 
 const faults: Array<[string, Faulty]> = [
-  ['a connection reset mid-body', (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
-    res.write(GOOD.slice(0, 100));
-    setTimeout(() => res.socket?.destroy(), 20);
-  }],
-  ['a body shorter than its Content-Length', (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
-    res.write(GOOD.slice(0, 100));
-    setTimeout(() => res.socket?.end(), 20);
-  }],
-  ['bad chunked framing', (req) => {
-    req.socket.write('HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nnot a chunk\r\n');
-    setTimeout(() => req.socket.destroy(), 20);
-  }],
-  ['a body that stalls (the dispatcher\'s bodyTimeout ends it)', (_req, res) => {
-    res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
-    res.write(GOOD.slice(0, 100));
-  }],
+  [
+    'a connection reset mid-body',
+    (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
+      res.write(GOOD.slice(0, 100));
+      setTimeout(() => res.socket?.destroy(), 20);
+    },
+  ],
+  [
+    'a body shorter than its Content-Length',
+    (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
+      res.write(GOOD.slice(0, 100));
+      setTimeout(() => res.socket?.end(), 20);
+    },
+  ],
+  [
+    'bad chunked framing',
+    (req) => {
+      req.socket.write('HTTP/1.1 200 OK\r\ncache-control: max-age=60\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\nZZ\r\nnot a chunk\r\n');
+      setTimeout(() => req.socket.destroy(), 20);
+    },
+  ],
+  [
+    "a body that stalls (the dispatcher's bodyTimeout ends it)",
+    (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(GOOD.length) });
+      res.write(GOOD.slice(0, 100));
+    },
+  ],
 ];
 
 describe('reliability: origin faults with collapsed followers', function () {
@@ -52,15 +65,20 @@ describe('reliability: origin faults with collapsed followers', function () {
   });
 
   /** FOLLOWERS identical requests at once; what each ended with. */
-  async function burst(url: string, cache: ReturnType<typeof env.cache>): Promise<Array<{ ok: true; status: number; body: string } | { ok: false; error: string }>> {
-    return Promise.all(Array.from({ length: FOLLOWERS }, async () => {
-      try {
-        const response = await cache.fetch(url, { dispatcher: agent });
-        return { ok: true as const, status: response.status, body: await response.text() };
-      } catch (error) {
-        return { ok: false as const, error: (error as Error).name };
-      }
-    }));
+  async function burst(
+    url: string,
+    cache: ReturnType<typeof env.cache>,
+  ): Promise<Array<{ ok: true; status: number; body: string } | { ok: false; error: string }>> {
+    return Promise.all(
+      Array.from({ length: FOLLOWERS }, async () => {
+        try {
+          const response = await cache.fetch(url, { dispatcher: agent });
+          return { ok: true as const, status: response.status, body: await response.text() };
+        } catch (error) {
+          return { ok: false as const, error: (error as Error).name };
+        }
+      }),
+    );
   }
 
   for (const [name, fault] of faults) {

@@ -3,16 +3,17 @@
  * its calls: every request is answered, with the right body, and settled()
  * and close() end. Memory and SQLite under a fault-injecting wrapper.
  */
-import { expect } from 'chai';
+
 import { mkdtempSync, rmSync } from 'node:fs';
+import type { IncomingMessage, ServerResponse } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { IncomingMessage, ServerResponse } from 'node:http';
+import { expect } from 'chai';
+import { type Fault, FaultyStorage, seeded } from '../../fixtures/faulty-storage.js';
 import { createCache, type HttpCache } from '../../lib/cache.js';
+import type { Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { Storage } from '../../lib/storage/contract.js';
-import { FaultyStorage, seeded, type Fault } from '../../fixtures/faulty-storage.js';
 import { useOrigin } from '../support.js';
 import { pool, quantile, report, scaled } from './figures.js';
 
@@ -22,9 +23,8 @@ const URLS = 20;
 function resource(req: IncomingMessage, res: ServerResponse): void {
   const index = Number(req.url?.split('/').pop());
   const etag = `"e${index}"`;
-  const headers: Record<string, string> = index % 3 === 0
-    ? { 'cache-control': 'max-age=60' }
-    : index % 3 === 1 ? { 'cache-control': 'max-age=0', etag } : { 'cache-control': 'no-store' };
+  const headers: Record<string, string> =
+    index % 3 === 0 ? { 'cache-control': 'max-age=60' } : index % 3 === 1 ? { 'cache-control': 'max-age=0', etag } : { 'cache-control': 'no-store' };
   if (index % 3 === 1 && req.headers['if-none-match'] === etag) {
     res.writeHead(304, headers);
     res.end();
@@ -55,17 +55,20 @@ describe('reliability: a faulty storage never fails, hangs or misleads a request
   async function run(cache: HttpCache, sequence: number[]): Promise<{ latencies: number[]; failures: number; wrong: number }> {
     let failures = 0;
     let wrong = 0;
-    const latencies = await pool(sequence.map((index) => async () => {
-      const started = performance.now();
-      try {
-        const response = await cache.fetch(`${env.origin.url}/r/${index}`);
-        const body = await response.text();
-        if (response.status !== 200 || body !== `body of ${index} `.repeat(50 + index)) wrong += 1;
-      } catch {
-        failures += 1;
-      }
-      return performance.now() - started;
-    }), 10);
+    const latencies = await pool(
+      sequence.map((index) => async () => {
+        const started = performance.now();
+        try {
+          const response = await cache.fetch(`${env.origin.url}/r/${index}`);
+          const body = await response.text();
+          if (response.status !== 200 || body !== `body of ${index} `.repeat(50 + index)) wrong += 1;
+        } catch {
+          failures += 1;
+        }
+        return performance.now() - started;
+      }),
+      10,
+    );
     return { latencies, failures, wrong };
   }
 
@@ -102,7 +105,13 @@ describe('reliability: a faulty storage never fails, hangs or misleads a request
         await cache.close();
 
         const p99AddedMs = Math.round(quantile(faulty.latencies, 0.99) - quantile(baseline.latencies, 0.99));
-        report(`storage ${backend}, ${label}`, { requests: sequence.length, faults: storage.faults, failures: faulty.failures, wrongBodies: faulty.wrong, p99AddedMs });
+        report(`storage ${backend}, ${label}`, {
+          requests: sequence.length,
+          faults: storage.faults,
+          failures: faulty.failures,
+          wrongBodies: faulty.wrong,
+          p99AddedMs,
+        });
         expect(storage.faults).to.be.greaterThan(0);
         expect({ failures: faulty.failures, wrong: faulty.wrong }).to.deep.equal({ failures: 0, wrong: 0 });
         expect(baseline).to.include({ failures: 0, wrong: 0 });

@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { CircuitBreaker, type BreakerState } from '../../lib/storage/breaker.js';
+import { type BreakerState, CircuitBreaker } from '../../lib/storage/breaker.js';
 
 describe('CircuitBreaker (an injected clock)', () => {
   function breaker(threshold = 3, cooldownMs = 1000) {

@@ -2,8 +2,9 @@
  * The storage conformance suite: every backend runs these cases unchanged,
  * from its own `spec/storage/<backend>.spec.ts`.
  */
-import { expect } from 'chai';
+
 import { randomBytes } from 'node:crypto';
+import { expect } from 'chai';
 import type { Storage } from '../../lib/storage/contract.js';
 
 export interface ConformanceOptions {
@@ -195,7 +196,12 @@ export function storageConformance({ create }: ConformanceOptions): void {
   });
 
   describe('values', () => {
-    for (const [label, size] of [['empty', 0], ['1 byte', 1], ['64 KiB', 64 * 1024], ['5 MB', 5 * 1024 * 1024]] as const) {
+    for (const [label, size] of [
+      ['empty', 0],
+      ['1 byte', 1],
+      ['64 KiB', 64 * 1024],
+      ['5 MB', 5 * 1024 * 1024],
+    ] as const) {
       it(`come back byte-identical: ${label}`, async function () {
         this.timeout(60_000);
         const partition = storage.partition('responses');

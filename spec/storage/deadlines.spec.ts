@@ -2,15 +2,20 @@
  * Deadlines on every storage call the cache makes, whatever the storage: a
  * storage that hangs is a failure, never a hung request, write chain or close().
  */
-import { expect } from 'chai';
+
 import diagnostics from 'node:diagnostics_channel';
-import { MemoryStorage } from '../../lib/storage/memory.js';
-import { createCache } from '../../lib/cache.js';
+import { expect } from 'chai';
 import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { respond } from '../../fixtures/origin.js';
+import { createCache } from '../../lib/cache.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
-function listen(name: string): { events: Array<Record<string, unknown>>; stop: () => void; next: (test: (event: Record<string, unknown>) => boolean) => Promise<void> } {
+function listen(name: string): {
+  events: Array<Record<string, unknown>>;
+  stop: () => void;
+  next: (test: (event: Record<string, unknown>) => boolean) => Promise<void>;
+} {
   const events: Array<Record<string, unknown>> = [];
   const waiters: Array<{ test: (event: Record<string, unknown>) => boolean; resolve: () => void }> = [];
   const listener = (message: unknown) => {
@@ -111,7 +116,9 @@ describe('storage deadlines', () => {
       await (await cache.fetch(url())).text();
       await cache.close();
       const closing = errors.events.filter((event) => event['operation'] === 'close');
-      expect(closing.map((event) => (event['error'] as Error).message)).to.deep.equal(['close() gave up after 50 ms: 1 write(s) still in flight were abandoned']);
+      expect(closing.map((event) => (event['error'] as Error).message)).to.deep.equal([
+        'close() gave up after 50 ms: 1 write(s) still in flight were abandoned',
+      ]);
       expect(warnings.some((message) => /storage close on responses failed: close\(\) gave up/.test(message))).to.equal(true);
     } finally {
       errors.stop();

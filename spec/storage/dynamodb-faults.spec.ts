@@ -1,19 +1,24 @@
-import { expect } from 'chai';
 import diagnostics from 'node:diagnostics_channel';
+import { expect } from 'chai';
 import nock from 'nock';
-import { CommandCounter, dynamoStorage, dropTables } from '../../fixtures/dynamodb.js';
+import { CommandCounter, dropTables, dynamoStorage } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { respond, sleep } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 /** Faults we cannot make DynamoDB Local produce, injected into the SDK's HTTP traffic. */
 const faults: Array<{ name: string; inject: (scope: nock.Interceptor) => nock.Scope }> = [
   {
     name: 'throttling',
-    inject: (scope) => scope.reply(400, {
-      __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
-      message: 'Rate of requests exceeds the allowed throughput.',
-    }, { 'x-amzn-errortype': 'ThrottlingException', 'content-type': 'application/x-amz-json-1.0' }),
+    inject: (scope) =>
+      scope.reply(
+        400,
+        {
+          __type: 'com.amazonaws.dynamodb.v20120810#ThrottlingException',
+          message: 'Rate of requests exceeds the allowed throughput.',
+        },
+        { 'x-amzn-errortype': 'ThrottlingException', 'content-type': 'application/x-amz-json-1.0' },
+      ),
   },
   {
     name: 'HTTP 500',
@@ -136,10 +141,14 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
     const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
     const errors: string[] = [];
     const cache = env.cache({ storage, circuitBreaker: { failures: 2, cooldown: 30 }, logger: { error: (message) => errors.push(message), warn: () => {} } });
-    nock(endpoint).persist().post('/').reply(400, {
-      __type: 'com.amazon.coral.validate#ValidationException',
-      message: 'One or more parameter values were invalid',
-    }, { 'x-amzn-errortype': 'ValidationException', 'content-type': 'application/x-amz-json-1.0' });
+    nock(endpoint).persist().post('/').reply(
+      400,
+      {
+        __type: 'com.amazon.coral.validate#ValidationException',
+        message: 'One or more parameter values were invalid',
+      },
+      { 'x-amzn-errortype': 'ValidationException', 'content-type': 'application/x-amz-json-1.0' },
+    );
     const states: string[] = [];
     const listener = (message: unknown) => states.push((message as { state: string }).state);
     diagnostics.subscribe('cachette:breaker', listener);
@@ -173,13 +182,22 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
         .reply(async function (_uri, body) {
           batches += 1;
           if (batches === 1) {
-            return [400, { __type: 'com.amazon.coral.validate#ValidationException', message: 'refused for the test' }, { 'content-type': 'application/x-amz-json-1.0' }];
+            return [
+              400,
+              { __type: 'com.amazon.coral.validate#ValidationException', message: 'refused for the test' },
+              { 'content-type': 'application/x-amz-json-1.0' },
+            ];
           }
-          const headers = Object.fromEntries(Object.entries(this.req.headers).filter(([name]) => name !== 'host' && name !== 'content-length' && name !== 'connection'));
+          const headers = Object.fromEntries(
+            Object.entries(this.req.headers).filter(([name]) => name !== 'host' && name !== 'content-length' && name !== 'connection'),
+          );
           const real = await fetch(endpoint, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
           return [real.status, await real.text(), { 'content-type': 'application/x-amz-json-1.0' }];
         });
-      const error = await partition.clear().then(() => undefined, (reason: unknown) => reason);
+      const error = await partition.clear().then(
+        () => undefined,
+        (reason: unknown) => reason,
+      );
       expect(String(error)).to.match(/refused for the test/);
       await sleep(200);
       expect(unhandled).to.deep.equal([]);
@@ -238,5 +256,5 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
 /** The RequestItems of a batch call as nock hands its body over (text, for DynamoDB's JSON type). */
 function requestItems(body: unknown): unknown {
-  return (typeof body === 'string' ? JSON.parse(body) : body as { RequestItems: unknown }).RequestItems;
+  return (typeof body === 'string' ? JSON.parse(body) : (body as { RequestItems: unknown })).RequestItems;
 }

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
-import { MemoryStorage } from '../../lib/storage/memory.js';
 import type { SweepablePartition } from '../../lib/storage/contract.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
 import { storageConformance } from './conformance.js';
 
 describe('MemoryStorage', () => {

@@ -1,16 +1,16 @@
-import { expect } from 'chai';
-import { spawn, execFileSync } from 'node:child_process';
-import { statSync, writeFileSync, existsSync } from 'node:fs';
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, statSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { createRequire } from 'node:module';
-import { storageConformance } from './conformance.js';
-import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
-import { SCHEMA_VERSION, type SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { SweepablePartition } from '../../lib/storage/contract.js';
-import { createCache } from '../../lib/cache.js';
+import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
+import { createCache } from '../../lib/cache.js';
+import type { SweepablePartition } from '../../lib/storage/contract.js';
+import { SCHEMA_VERSION, type SqliteStorage } from '../../lib/storage/sqlite.js';
+import { fetchText, useOrigin } from '../support.js';
+import { storageConformance } from './conformance.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
 const encode = (text: string) => new TextEncoder().encode(text);
@@ -53,7 +53,11 @@ describe('SqliteStorage', () => {
         const indexes = db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'cachette_entries'").pluck().all();
         expect(indexes).to.include('cachette_entries_expires');
         // The expiry sweep uses the index rather than scanning the table.
-        const plan = db.prepare("EXPLAIN QUERY PLAN DELETE FROM cachette_entries WHERE partition = 'p' AND expires <= 5").all().map((row: { detail: string }) => row.detail).join(' ');
+        const plan = db
+          .prepare("EXPLAIN QUERY PLAN DELETE FROM cachette_entries WHERE partition = 'p' AND expires <= 5")
+          .all()
+          .map((row: { detail: string }) => row.detail)
+          .join(' ');
         expect(plan).to.match(/USING INDEX cachette_entries_expires/);
       } finally {
         db.close();
@@ -105,7 +109,7 @@ describe('SqliteStorage', () => {
   });
 
   describe('fast paths', () => {
-    it('deleteExpired removes a partition\'s expired rows in one statement, and nothing else', async () => {
+    it("deleteExpired removes a partition's expired rows in one statement, and nothing else", async () => {
       const storage = sqliteStorage({ path: join(folder.path, 'cache.db') });
       const one = storage.partition('one') as SweepablePartition;
       const two = storage.partition('two') as SweepablePartition;
@@ -154,14 +158,14 @@ describe('SqliteStorage', () => {
         env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'fresh from origin'));
         const storage = sqliteStorage({ path: join(folder.path, 'cache.db') });
         const cache = env.cache({ storage });
-        await fetchText(cache, env.origin.url + '/a');
+        await fetchText(cache, `${env.origin.url}/a`);
         await cache.settled();
         for await (const key of cache.responses.keys()) await cache.responses.set(key, new Uint8Array([1, 2, 3, 4, 5]));
-        const result = await fetchText(cache, env.origin.url + '/a');
+        const result = await fetchText(cache, `${env.origin.url}/a`);
         expect(result.body).to.equal('fresh from origin');
         expect(result.cacheStatus).to.match(/fwd=uri-miss/);
         await cache.settled();
-        expect((await fetchText(cache, env.origin.url + '/a')).cacheStatus).to.match(/hit/);
+        expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/hit/);
       });
     });
   });
@@ -241,7 +245,7 @@ function integrityCheck(path: string): string {
   const root = fileURLToPath(new URL('../../../', import.meta.url));
   return `
     import { createRequire } from 'node:module';
-    const Database = createRequire(${JSON.stringify(root + 'package.json')})('better-sqlite3');
+    const Database = createRequire(${JSON.stringify(`${root}package.json`)})('better-sqlite3');
     const db = new Database(${JSON.stringify(path)});
     console.log(db.pragma('integrity_check', { simple: true }));
     db.close();

@@ -1,15 +1,15 @@
 import { expect } from 'chai';
-import { storageConformance } from './conformance.js';
-import { MemoryStorage } from '../../lib/storage/memory.js';
-import { TieredStorage } from '../../lib/storage/tiered.js';
-import { SqliteStorage } from '../../lib/storage/sqlite.js';
-import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
-import { withLatency } from '../../fixtures/storage-views.js';
-import { CommandCounter, dynamoStorage, dropTables, uniqueTableName } from '../../fixtures/dynamodb.js';
+import { CommandCounter, dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
-import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { respond, sleep } from '../../fixtures/origin.js';
-import { useOrigin, fetchText } from '../support.js';
+import { withLatency } from '../../fixtures/storage-views.js';
+import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
+import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { SqliteStorage } from '../../lib/storage/sqlite.js';
+import { TieredStorage } from '../../lib/storage/tiered.js';
+import { fetchText, useOrigin } from '../support.js';
+import { storageConformance } from './conformance.js';
 
 describe('TieredStorage: a memory tier in front of a storage', () => {
   describe('conformance (in front of SQLite)', () => {
@@ -22,7 +22,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     await back.partition('p').set('k', new Uint8Array([1]));
     const partition = tiered.partition('p') as SyncReadablePartition;
     expect(partition.getSync('k'), 'not in memory yet: ask get()').to.equal(null);
-    expect([...(await partition.get('k')) ?? []]).to.deep.equal([1]);
+    expect([...((await partition.get('k')) ?? [])]).to.deep.equal([1]);
     await back.partition('p').delete('k');
     expect([...(partition.getSync('k') ?? [])], 'now from memory alone').to.deep.equal([1]);
   });
@@ -70,10 +70,10 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
         const reading = partition.get('k');
         await sleep(10);
         await write(partition);
-        expect([...(await reading) ?? []], 'the read answers with what it found').to.deep.equal([1]);
+        expect([...((await reading) ?? [])], 'the read answers with what it found').to.deep.equal([1]);
         const now = name === 'set' ? [2] : undefined;
         const inMemory = partition.getSync('k');
-        expect(inMemory === null ? null : [...inMemory ?? []], 'memory holds no old value').to.deep.equal(now === undefined ? null : now);
+        expect(inMemory === null ? null : [...(inMemory ?? [])], 'memory holds no old value').to.deep.equal(now === undefined ? null : now);
         const after = await partition.get('k');
         expect(after === undefined ? undefined : [...after]).to.deep.equal(now);
       });

@@ -19,7 +19,14 @@ export interface UndiciAdapter {
    * Hands a response's status and headers to a handler; `raw` gives the same
    * headers as flat Buffer pairs, when the caller holds them already.
    */
-  startResponse(handler: Dispatcher.DispatchHandler, controller: Dispatcher.DispatchController, statusCode: number, headers: Headers, statusText: string | undefined, raw?: () => Buffer[]): void;
+  startResponse(
+    handler: Dispatcher.DispatchHandler,
+    controller: Dispatcher.DispatchController,
+    statusCode: number,
+    headers: Headers,
+    statusText: string | undefined,
+    raw?: () => Buffer[],
+  ): void;
 }
 
 /** Headers as flat Buffer pairs, one pair per field line (a repeated field gives several). */

@@ -12,7 +12,7 @@ import type { Dispatcher } from 'undici';
 import { toRawHeaders, type UndiciAdapter } from './adapter.js';
 
 interface V1Headers {
-  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean | void;
+  onHeaders(statusCode: number, rawHeaders: Buffer[], resume: () => void, statusText: string): boolean | undefined;
 }
 
 /** undici 7's WrapHandler: the only handler of undici's that offers both the v1 and the v7 methods. */
@@ -30,6 +30,7 @@ export const v7: UndiciAdapter = {
       handler.onResponseStart?.(controller, statusCode, headers, statusText);
       return;
     }
-    if (handler.onHeaders(statusCode, raw === undefined ? toRawHeaders(headers) : raw(), () => controller.resume(), statusText ?? '') === false) controller.pause();
+    if (handler.onHeaders(statusCode, raw === undefined ? toRawHeaders(headers) : raw(), () => controller.resume(), statusText ?? '') === false)
+      controller.pause();
   },
 };

@@ -5,8 +5,9 @@
  * fetch and request read a response's headers from `controller.rawHeaders`
  * when it is set, and ignore the parsed object then.
  */
-import * as undici from 'undici';
+
 import type { Dispatcher } from 'undici';
+import * as undici from 'undici';
 import type { UndiciAdapter } from './adapter.js';
 
 interface Dispatcher1WrapperClass {
@@ -19,7 +20,8 @@ export const Dispatcher1Wrapper: Dispatcher1WrapperClass | undefined = (undici a
 
 export const v8: UndiciAdapter = {
   major: 8,
-  modernHandler: (handler) => (typeof handler.onRequestStart === 'function' || Dispatcher1Wrapper === undefined ? handler : Dispatcher1Wrapper.wrapHandler(handler)),
+  modernHandler: (handler) =>
+    typeof handler.onRequestStart === 'function' || Dispatcher1Wrapper === undefined ? handler : Dispatcher1Wrapper.wrapHandler(handler),
   forEveryConsumer: (dispatcher) => (Dispatcher1Wrapper === undefined ? dispatcher : new Dispatcher1Wrapper(dispatcher)),
   consumersReadRawHeaders: true,
   startResponse(handler, controller, statusCode, headers, statusText) {

@@ -5,20 +5,20 @@
  * jitter — a bounded number of times.
  */
 import { setMaxListeners } from 'node:events';
+import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
-import type { AttributeValue, BatchGetItemCommandOutput, BatchWriteItemCommandOutput, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
 
 export type Item = Record<string, AttributeValue>;
 export type ItemKey = Record<string, AttributeValue>;
 
-export const BATCH_GET_LIMIT = 100;
-export const BATCH_WRITE_LIMIT = 25;
+const BATCH_GET_LIMIT = 100;
+const BATCH_WRITE_LIMIT = 25;
 const MAX_ROUNDS = 10;
 const BASE_DELAY_MS = 25;
 const MAX_DELAY_MS = 2000;
 
 /** "Full jitter": a random wait between 0 and the exponential bound. */
-export function backoff(attempt: number): number {
+function backoff(attempt: number): number {
   return Math.random() * Math.min(MAX_DELAY_MS, BASE_DELAY_MS * 2 ** attempt);
 }
 
@@ -86,15 +86,20 @@ export async function batchGet(
     for (let round = 0; pending.length > 0; round++) {
       if (round >= MAX_ROUNDS) throw new Error(`DynamoDB left ${pending.length} keys unprocessed after ${MAX_ROUNDS} BatchGetItem rounds`);
       if (round > 0) await sleep(backoff(round));
-      const out = await sendWithin(send, (abortSignal) => client.send(new BatchGetItemCommand({
-        RequestItems: {
-          [table]: {
-            Keys: pending,
-            ConsistentRead: extra.consistentRead,
-            ...(extra.projection === undefined ? {} : { ProjectionExpression: extra.projection, ExpressionAttributeNames: extra.names }),
-          },
-        },
-      }), { abortSignal }));
+      const out = await sendWithin(send, (abortSignal) =>
+        client.send(
+          new BatchGetItemCommand({
+            RequestItems: {
+              [table]: {
+                Keys: pending,
+                ConsistentRead: extra.consistentRead,
+                ...(extra.projection === undefined ? {} : { ProjectionExpression: extra.projection, ExpressionAttributeNames: extra.names }),
+              },
+            },
+          }),
+          { abortSignal },
+        ),
+      );
       found.push(...(out.Responses?.[table] ?? []));
       pending = (out.UnprocessedKeys?.[table]?.Keys ?? []) as ItemKey[];
     }
@@ -165,16 +170,18 @@ export class DeleteBuffer {
   }
 
   #write(batch: WriteRequest[]): void {
-    this.#inFlight.push(batchWrite(this.#client, this.#table, batch, this.#send).then(
-      () => {
-        this.deleted += batch.length;
-      },
-      (error: unknown) => {
-        if (this.#failed) return;
-        this.#failed = true;
-        this.#error = error;
-      },
-    ));
+    this.#inFlight.push(
+      batchWrite(this.#client, this.#table, batch, this.#send).then(
+        () => {
+          this.deleted += batch.length;
+        },
+        (error: unknown) => {
+          if (this.#failed) return;
+          this.#failed = true;
+          this.#error = error;
+        },
+      ),
+    );
   }
 
   #throwIfFailed(): void {

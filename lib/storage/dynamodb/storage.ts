@@ -8,27 +8,25 @@
  * deadline, so a stalled DynamoDB costs a request little; the cache above
  * turns errors into misses and opens its circuit breaker when they persist.
  */
-import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from './sdk.js';
+
+import { randomUUID } from 'node:crypto';
 import type {
   AttributeValue,
-  DeleteItemCommandOutput,
   DynamoDBClient as Client,
   DynamoDBClientConfig,
-  GetItemCommandOutput,
-  PutItemCommandOutput,
   QueryCommandInput,
   QueryCommandOutput,
   WriteRequest,
 } from '@aws-sdk/client-dynamodb';
-import { randomUUID } from 'node:crypto';
+import { describe } from '../../describe.js';
 import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
-import { describe } from '../../describe.js';
-import { DEFAULT_ATTRIBUTES, Layout, META, type AttributeNames } from './layout.js';
-import { batchGet, batchWrite, DeadlineSignals, DeleteBuffer, eachLimited, sendWithin, type Item, type ItemKey, type SendOptions } from './batch.js';
-import { checksum, CHUNK_BYTES, pack, split, unpack } from './values.js';
+import { batchGet, batchWrite, DeadlineSignals, DeleteBuffer, eachLimited, type Item, type ItemKey, type SendOptions, sendWithin } from './batch.js';
 import { classify } from './errors.js';
+import { type AttributeNames, DEFAULT_ATTRIBUTES, Layout, META } from './layout.js';
+import { DeleteItemCommand, DynamoDBClient, GetItemCommand, PutItemCommand, QueryCommand } from './sdk.js';
 import { createTable } from './table.js';
+import { CHUNK_BYTES, checksum, pack, split, unpack } from './values.js';
 
 export interface DynamoDBStorageOptions {
   tableName: string;
@@ -176,11 +174,16 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async get(key: string): Promise<Uint8Array | undefined> {
     return this.#guard(async () => {
       const read = this.#readOptions();
-      const { Item: item } = await sendWithin(read, (abortSignal) => this.#s.client.send(new GetItemCommand({
-        TableName: this.#s.table,
-        Key: this.#key(key),
-        ConsistentRead: this.#s.consistentRead,
-      }), { abortSignal }));
+      const { Item: item } = await sendWithin(read, (abortSignal) =>
+        this.#s.client.send(
+          new GetItemCommand({
+            TableName: this.#s.table,
+            Key: this.#key(key),
+            ConsistentRead: this.#s.consistentRead,
+          }),
+          { abortSignal },
+        ),
+      );
       if (item === undefined || this.#expired(item)) return undefined;
       return this.#valueOf(key, item, read);
     });
@@ -192,13 +195,21 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
     return this.#guard(async () => {
       const read = this.#readOptions();
       const unique = [...new Set(keys)];
-      const items = await batchGet(this.#s.client, this.#s.table, unique.map((key) => this.#key(key)), { consistentRead: this.#s.consistentRead }, read);
-      await Promise.all(items.map(async (item) => {
-        if (this.#expired(item)) return;
-        const key = item[this.#s.names.sortKey]?.S as string;
-        const value = await this.#valueOf(key, item, read);
-        if (value !== undefined) found.set(key, value);
-      }));
+      const items = await batchGet(
+        this.#s.client,
+        this.#s.table,
+        unique.map((key) => this.#key(key)),
+        { consistentRead: this.#s.consistentRead },
+        read,
+      );
+      await Promise.all(
+        items.map(async (item) => {
+          if (this.#expired(item)) return;
+          const key = item[this.#s.names.sortKey]?.S as string;
+          const value = await this.#valueOf(key, item, read);
+          if (value !== undefined) found.set(key, value);
+        }),
+      );
       return found;
     });
   }
@@ -230,27 +241,37 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
         const generation = randomUUID().slice(0, 8);
         const chunks = split(packed.bytes);
         const chunkPk = layout.chunkPartitionKey(layout.partitionKey(this.#name, key));
-        await batchWrite(this.#s.client, this.#s.table, chunks.map((chunk, index) => ({
-          PutRequest: {
-            Item: {
-              [names.partitionKey]: { S: chunkPk },
-              [names.sortKey]: { S: layout.chunkSortKey(key, generation, index) },
-              [names.value]: { B: chunk },
-              [names.created]: head[names.created] as AttributeValue,
-              ...(expires === undefined ? {} : { [names.expires]: { N: expires } }),
+        await batchWrite(
+          this.#s.client,
+          this.#s.table,
+          chunks.map((chunk, index) => ({
+            PutRequest: {
+              Item: {
+                [names.partitionKey]: { S: chunkPk },
+                [names.sortKey]: { S: layout.chunkSortKey(key, generation, index) },
+                [names.value]: { B: chunk },
+                [names.created]: head[names.created] as AttributeValue,
+                ...(expires === undefined ? {} : { [names.expires]: { N: expires } }),
+              },
             },
-          },
-        })), write);
+          })),
+          write,
+        );
         head[META.chunks] = { N: String(chunks.length) };
         head[META.generation] = { S: generation };
         head[META.length] = { N: String(packed.bytes.byteLength) };
         head[META.checksum] = { N: String(checksum(packed.bytes)) };
       }
-      const { Attributes: previous } = await sendWithin(write, (abortSignal) => this.#s.client.send(new PutItemCommand({
-        TableName: this.#s.table,
-        Item: head,
-        ReturnValues: 'ALL_OLD',
-      }), { abortSignal }));
+      const { Attributes: previous } = await sendWithin(write, (abortSignal) =>
+        this.#s.client.send(
+          new PutItemCommand({
+            TableName: this.#s.table,
+            Item: head,
+            ReturnValues: 'ALL_OLD',
+          }),
+          { abortSignal },
+        ),
+      );
       if (previous !== undefined && previous[META.generation]?.S !== head[META.generation]?.S) {
         await this.#deleteChunks(key, previous, write);
       }
@@ -260,11 +281,16 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async delete(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const write = this.#writeOptions();
-      const { Attributes: previous } = await sendWithin(write, (abortSignal) => this.#s.client.send(new DeleteItemCommand({
-        TableName: this.#s.table,
-        Key: this.#key(key),
-        ReturnValues: 'ALL_OLD',
-      }), { abortSignal }));
+      const { Attributes: previous } = await sendWithin(write, (abortSignal) =>
+        this.#s.client.send(
+          new DeleteItemCommand({
+            TableName: this.#s.table,
+            Key: this.#key(key),
+            ReturnValues: 'ALL_OLD',
+          }),
+          { abortSignal },
+        ),
+      );
       if (previous === undefined) return false;
       await this.#deleteChunks(key, previous, write);
       return !this.#expired(previous);
@@ -274,13 +300,18 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async has(key: string): Promise<boolean> {
     return this.#guard(async () => {
       const { names } = this.#s;
-      const { Item: item } = await sendWithin(this.#readOptions(), (abortSignal) => this.#s.client.send(new GetItemCommand({
-        TableName: this.#s.table,
-        Key: this.#key(key),
-        ConsistentRead: this.#s.consistentRead,
-        ProjectionExpression: '#sk, #exp',
-        ExpressionAttributeNames: { '#sk': names.sortKey, '#exp': names.expires },
-      }), { abortSignal }));
+      const { Item: item } = await sendWithin(this.#readOptions(), (abortSignal) =>
+        this.#s.client.send(
+          new GetItemCommand({
+            TableName: this.#s.table,
+            Key: this.#key(key),
+            ConsistentRead: this.#s.consistentRead,
+            ProjectionExpression: '#sk, #exp',
+            ExpressionAttributeNames: { '#sk': names.sortKey, '#exp': names.expires },
+          }),
+          { abortSignal },
+        ),
+      );
       return item !== undefined && !this.#expired(item);
     });
   }
@@ -292,11 +323,17 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const { names } = this.#s;
       const write = this.#writeOptions();
       // One read first: it tells which keys exist (the count) and where their chunks are.
-      const heads = await batchGet(this.#s.client, this.#s.table, unique.map((key) => this.#key(key)), {
-        consistentRead: true,
-        projection: '#sk, #exp, #chunks, #gen',
-        names: { '#sk': names.sortKey, '#exp': names.expires, '#chunks': META.chunks, '#gen': META.generation },
-      }, write);
+      const heads = await batchGet(
+        this.#s.client,
+        this.#s.table,
+        unique.map((key) => this.#key(key)),
+        {
+          consistentRead: true,
+          projection: '#sk, #exp, #chunks, #gen',
+          names: { '#sk': names.sortKey, '#exp': names.expires, '#chunks': META.chunks, '#gen': META.generation },
+        },
+        write,
+      );
       const requests: WriteRequest[] = [];
       let live = 0;
       for (const head of heads) {
@@ -316,11 +353,13 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const write = this.#writeOptions();
       const buffer = new DeleteBuffer(this.#s.client, this.#s.table, write);
       const partitionKeys = layout.allPartitionKeys(this.#name).flatMap((pk) => [pk, layout.chunkPartitionKey(pk), layout.leasePartitionKey(pk)]);
-      await buffer.flushAfter(eachLimited(partitionKeys, this.#s.concurrency, async (pk) => {
-        for await (const item of this.#query(pk, { projection: '#pk, #sk', names: { '#pk': names.partitionKey, '#sk': names.sortKey } })) {
-          await buffer.add({ [names.partitionKey]: item[names.partitionKey] as AttributeValue, [names.sortKey]: item[names.sortKey] as AttributeValue });
-        }
-      }));
+      await buffer.flushAfter(
+        eachLimited(partitionKeys, this.#s.concurrency, async (pk) => {
+          for await (const item of this.#query(pk, { projection: '#pk, #sk', names: { '#pk': names.partitionKey, '#sk': names.sortKey } })) {
+            await buffer.add({ [names.partitionKey]: item[names.partitionKey] as AttributeValue, [names.sortKey]: item[names.sortKey] as AttributeValue });
+          }
+        }),
+      );
     });
   }
 
@@ -372,20 +411,25 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
       const now = Date.now();
       const token = randomUUID();
       try {
-        await sendWithin(this.#readOptions(), (abortSignal) => this.#s.client.send(new PutItemCommand({
-          TableName: this.#s.table,
-          Item: {
-            ...this.#leaseKey(key),
-            [META.holder]: { S: token },
-            [META.until]: { N: String(now + ttlMs) },
-            // TTL removes leases nobody released (the holder crashed) a while after they ran out.
-            [names.expires]: { N: String(Math.ceil((now + ttlMs) / 1000) + 60) },
-          },
-          ConditionExpression: 'attribute_not_exists(#sk) OR #until < :now',
-          ExpressionAttributeNames: { '#sk': names.sortKey, '#until': META.until },
-          ExpressionAttributeValues: { ':now': { N: String(now) } },
-          ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
-        }), { abortSignal }));
+        await sendWithin(this.#readOptions(), (abortSignal) =>
+          this.#s.client.send(
+            new PutItemCommand({
+              TableName: this.#s.table,
+              Item: {
+                ...this.#leaseKey(key),
+                [META.holder]: { S: token },
+                [META.until]: { N: String(now + ttlMs) },
+                // TTL removes leases nobody released (the holder crashed) a while after they ran out.
+                [names.expires]: { N: String(Math.ceil((now + ttlMs) / 1000) + 60) },
+              },
+              ConditionExpression: 'attribute_not_exists(#sk) OR #until < :now',
+              ExpressionAttributeNames: { '#sk': names.sortKey, '#until': META.until },
+              ExpressionAttributeValues: { ':now': { N: String(now) } },
+              ReturnValuesOnConditionCheckFailure: 'ALL_OLD',
+            }),
+            { abortSignal },
+          ),
+        );
         return { token };
       } catch (error) {
         if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
@@ -398,13 +442,18 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   async releaseLease(key: string, token: string): Promise<void> {
     await this.#guard(async () => {
       try {
-        await sendWithin(this.#writeOptions(), (abortSignal) => this.#s.client.send(new DeleteItemCommand({
-          TableName: this.#s.table,
-          Key: this.#leaseKey(key),
-          ConditionExpression: '#holder = :token',
-          ExpressionAttributeNames: { '#holder': META.holder },
-          ExpressionAttributeValues: { ':token': { S: token } },
-        }), { abortSignal }));
+        await sendWithin(this.#writeOptions(), (abortSignal) =>
+          this.#s.client.send(
+            new DeleteItemCommand({
+              TableName: this.#s.table,
+              Key: this.#leaseKey(key),
+              ConditionExpression: '#holder = :token',
+              ExpressionAttributeNames: { '#holder': META.holder },
+              ExpressionAttributeValues: { ':token': { S: token } },
+            }),
+            { abortSignal },
+          ),
+        );
       } catch (error) {
         // Someone took it over after ours ran out: theirs to release.
         if ((error as { name?: string }).name !== 'ConditionalCheckFailedException') throw error;
@@ -418,27 +467,31 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   }
 
   /** Deletes, shard by shard, the heads (and their chunks) that match a filter; returns how many heads. */
-  async #sweep(condition: (names: AttributeNames) => { filter: string; names: Record<string, string>; values: Record<string, AttributeValue> }): Promise<number> {
+  async #sweep(
+    condition: (names: AttributeNames) => { filter: string; names: Record<string, string>; values: Record<string, AttributeValue> },
+  ): Promise<number> {
     return this.#guard(async () => {
       const { layout, names } = this.#s;
       const write = this.#writeOptions();
       const buffer = new DeleteBuffer(this.#s.client, this.#s.table, write);
       const { filter, names: filterNames, values } = condition(names);
       let heads = 0;
-      await buffer.flushAfter(eachLimited(layout.allPartitionKeys(this.#name), this.#s.concurrency, async (pk) => {
-        const items = this.#query(pk, {
-          filter,
-          values,
-          projection: '#sk, #chunks, #gen',
-          names: { ...filterNames, '#sk': names.sortKey, '#chunks': META.chunks, '#gen': META.generation },
-        });
-        for await (const item of items) {
-          const key = item[names.sortKey]?.S as string;
-          heads += 1;
-          await buffer.add(this.#key(key));
-          for (const chunkKey of this.#chunkKeys(key, item)) await buffer.add(chunkKey);
-        }
-      }));
+      await buffer.flushAfter(
+        eachLimited(layout.allPartitionKeys(this.#name), this.#s.concurrency, async (pk) => {
+          const items = this.#query(pk, {
+            filter,
+            values,
+            projection: '#sk, #chunks, #gen',
+            names: { ...filterNames, '#sk': names.sortKey, '#chunks': META.chunks, '#gen': META.generation },
+          });
+          for await (const item of items) {
+            const key = item[names.sortKey]?.S as string;
+            heads += 1;
+            await buffer.add(this.#key(key));
+            for (const chunkKey of this.#chunkKeys(key, item)) await buffer.add(chunkKey);
+          }
+        }),
+      );
       return heads;
     });
   }
@@ -485,7 +538,13 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
 
   async #deleteChunks(key: string, head: Item, write: SendOptions): Promise<void> {
     const chunkKeys = this.#chunkKeys(key, head);
-    if (chunkKeys.length > 0) await batchWrite(this.#s.client, this.#s.table, chunkKeys.map((chunkKey) => ({ DeleteRequest: { Key: chunkKey } })), write);
+    if (chunkKeys.length > 0)
+      await batchWrite(
+        this.#s.client,
+        this.#s.table,
+        chunkKeys.map((chunkKey) => ({ DeleteRequest: { Key: chunkKey } })),
+        write,
+      );
   }
 
   async *#query(pk: string, options: QueryOptions): AsyncIterable<Item> {
@@ -515,7 +574,9 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
     };
     let start: Record<string, AttributeValue> | undefined;
     do {
-      const page: QueryCommandOutput = await sendWithin(this.#writeOptions(), (abortSignal) => this.#s.client.send(new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), { abortSignal }));
+      const page: QueryCommandOutput = await sendWithin(this.#writeOptions(), (abortSignal) =>
+        this.#s.client.send(new QueryCommand({ ...input, ...(start === undefined ? {} : { ExclusiveStartKey: start }) }), { abortSignal }),
+      );
       yield page;
       start = page.LastEvaluatedKey;
     } while (start !== undefined);
@@ -576,9 +637,11 @@ function positiveInteger(value: unknown, name: string, fallback: number): number
 
 function checkAttributes(attributes: unknown): Partial<AttributeNames> {
   if (attributes === undefined) return {};
-  if (attributes === null || typeof attributes !== 'object') throw new TypeError(`DynamoDBStorage attributes must be an object of attribute names, got ${describe(attributes)}`);
+  if (attributes === null || typeof attributes !== 'object')
+    throw new TypeError(`DynamoDBStorage attributes must be an object of attribute names, got ${describe(attributes)}`);
   for (const [role, name] of Object.entries(attributes)) {
-    if (!(role in DEFAULT_ATTRIBUTES)) throw new TypeError(`DynamoDBStorage attributes has no "${role}" (known: ${Object.keys(DEFAULT_ATTRIBUTES).join(', ')})`);
+    if (!(role in DEFAULT_ATTRIBUTES))
+      throw new TypeError(`DynamoDBStorage attributes has no "${role}" (known: ${Object.keys(DEFAULT_ATTRIBUTES).join(', ')})`);
     if (typeof name !== 'string' || name === '') throw new TypeError(`DynamoDBStorage attributes.${role} must be a non-empty string, got ${describe(name)}`);
   }
   return attributes as Partial<AttributeNames>;

@@ -3,27 +3,30 @@
  * waiting until it is ACTIVE. Safe to run from several processes at once
  * (an existing table, or TTL already on, are fine).
  */
-import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } from './sdk.js';
+
 import type { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import type { AttributeNames } from './layout.js';
+import { CreateTableCommand, DescribeTableCommand, DescribeTimeToLiveCommand, UpdateTimeToLiveCommand } from './sdk.js';
 
 const POLL_MS = 250;
 const WAIT_MS = 120_000;
 
 export async function createTable(client: DynamoDBClient, table: string, names: AttributeNames): Promise<void> {
   try {
-    await client.send(new CreateTableCommand({
-      TableName: table,
-      BillingMode: 'PAY_PER_REQUEST',
-      AttributeDefinitions: [
-        { AttributeName: names.partitionKey, AttributeType: 'S' },
-        { AttributeName: names.sortKey, AttributeType: 'S' },
-      ],
-      KeySchema: [
-        { AttributeName: names.partitionKey, KeyType: 'HASH' },
-        { AttributeName: names.sortKey, KeyType: 'RANGE' },
-      ],
-    }));
+    await client.send(
+      new CreateTableCommand({
+        TableName: table,
+        BillingMode: 'PAY_PER_REQUEST',
+        AttributeDefinitions: [
+          { AttributeName: names.partitionKey, AttributeType: 'S' },
+          { AttributeName: names.sortKey, AttributeType: 'S' },
+        ],
+        KeySchema: [
+          { AttributeName: names.partitionKey, KeyType: 'HASH' },
+          { AttributeName: names.sortKey, KeyType: 'RANGE' },
+        ],
+      }),
+    );
   } catch (error) {
     // Another process created it first: fine, as long as it becomes ACTIVE.
     if ((error as { name?: string }).name !== 'ResourceInUseException') throw error;
