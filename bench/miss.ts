@@ -19,6 +19,7 @@ import { MemoryStorage } from '../lib/storage/memory.js';
 import { machine, measureInterleaved } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'y');
+const BODY_20K = Buffer.alloc(20 * 1024, 'y');
 let slowHits = 0;
 const server = http.createServer((req, res) => {
   if (req.url?.startsWith('/slow')) {
@@ -29,16 +30,17 @@ const server = http.createServer((req, res) => {
     }, 100);
     return;
   }
-  res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', 'content-length': String(BODY.length) });
-  res.end(BODY);
+  const body = req.url?.includes('size=20480') ? BODY_20K : BODY;
+  res.writeHead(200, { 'content-type': 'text/plain', 'cache-control': 'max-age=60', 'content-length': String(body.length) });
+  res.end(body);
 });
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
 let counter = 0;
-const get = (origin: string, dispatcher: Dispatcher) => async () => {
+const get = (origin: string, dispatcher: Dispatcher, size: number) => async () => {
   // A URL never asked before: every request is a miss.
-  const response = await undici.request(`${origin}/item?n=${counter++}`, { dispatcher });
+  const response = await undici.request(`${origin}/item?n=${counter++}&size=${size}`, { dispatcher });
   await response.body.arrayBuffer();
 };
 
@@ -83,7 +85,7 @@ const undiciStores = (undici as unknown as { cacheStores: Record<string, new (op
 const MAX_BYTES = 256 * 1024 * 1024;
 
 /** Each contender with fresh storage (so that both runs start empty), measured against `origin`. */
-async function misses(origin: string) {
+async function misses(origin: string, size: number) {
   const plain = new undici.Agent();
   const floor = new undici.Agent().compose(copyKeepingInterceptor(MAX_BYTES));
   const cache = createCache({ storage: new MemoryStorage({ maxBytes: MAX_BYTES }) });
@@ -92,7 +94,7 @@ async function misses(origin: string) {
   const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: MAX_BYTES, maxCount: 1_000_000 });
   const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
   const results = await measureInterleaved(
-    { origin: get(origin, plain), floor: get(origin, floor), cachette: get(origin, cached), undici: get(origin, undiciCached) },
+    { origin: get(origin, plain, size), floor: get(origin, floor, size), cachette: get(origin, cached, size), undici: get(origin, undiciCached, size) },
     { warmup: 500, rounds: 11, perRound: 500 },
   );
   await cache.settled();
@@ -105,9 +107,11 @@ const childPort = await new Promise<number>((resolve, reject) => {
   child.once('message', (port) => resolve(port as number));
   child.once('error', reject);
 });
-const ownProcess = await misses(`http://127.0.0.1:${childPort}`);
+const ownProcess = await misses(`http://127.0.0.1:${childPort}`, 2048);
+const ownProcess20k = await misses(`http://127.0.0.1:${childPort}`, 20 * 1024);
 child.disconnect();
-const sameProcess = await misses(base);
+const sameProcess = await misses(base, 2048);
+const sameProcess20k = await misses(base, 20 * 1024);
 
 const burstCache = createCache();
 const cached = new undici.Agent().compose(burstCache.interceptor());
@@ -125,7 +129,7 @@ server.close();
 process.stdout.write(
   `${JSON.stringify({
     machine: machine(),
-    miss: { ownProcess, sameProcess },
+    miss: { ownProcess, ownProcess20k, sameProcess, sameProcess20k },
     coalescing: { concurrent: burst.length, allAnswered: burst.every((length) => length === BODY.length), originRequests: slowHits },
   })}\n`,
 );

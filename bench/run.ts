@@ -131,14 +131,22 @@ targets.push({
   met: dynamoHit.cachetteHitUs.medianUs <= 1.15 * dynamoHit.rawGetItemUs.medianUs,
 });
 for (const [placement, label] of [
-  ['ownProcess', 'origin in its own process'],
-  ['sameProcess', 'origin in the same process'],
+  ['ownProcess', 'origin in its own process, 2 KB'],
+  ['ownProcess20k', 'origin in its own process, 20 KB'],
+  ['sameProcess', 'origin in the same process, 2 KB'],
+  ['sameProcess20k', 'origin in the same process, 20 KB'],
 ] as const) {
   const m = miss.miss[placement];
+  const versus = `undici's cache: ${ratio(m.undiciCacheUs.medianUs, m.originUs.medianUs)} ×; a floor that only keeps a copy of each body: ${ratio(m.floorUs.medianUs, m.originUs.medianUs)} ×`;
   targets.push({
     target: `miss ≤ 1.1 × origin only (loopback, ${label})`,
-    value: `${ratio(m.cachetteUs.medianUs, m.originUs.medianUs)} × (+${round2(m.cachetteUs.medianUs - m.originUs.medianUs)} µs; undici's cache: ${ratio(m.undiciCacheUs.medianUs, m.originUs.medianUs)} ×; a floor that only keeps a copy of each body: ${ratio(m.floorUs.medianUs, m.originUs.medianUs)} ×)`,
+    value: `${ratio(m.cachetteUs.medianUs, m.originUs.medianUs)} × (+${round2(m.cachetteUs.medianUs - m.originUs.medianUs)} µs; ${versus})`,
     met: m.cachetteUs.medianUs <= 1.1 * m.originUs.medianUs,
+  });
+  targets.push({
+    target: `miss ≤ 0.85 × a miss through undici's cache (loopback, ${label})`,
+    value: `${ratio(m.cachetteUs.medianUs, m.undiciCacheUs.medianUs)} × (the origin alone: ${ratio(m.originUs.medianUs, m.undiciCacheUs.medianUs)} ×; the copy-keeping floor: ${ratio(m.floorUs.medianUs, m.undiciCacheUs.medianUs)} ×)`,
+    met: m.cachetteUs.medianUs <= 0.85 * m.undiciCacheUs.medianUs,
   });
 }
 targets.push({ target: '100 concurrent misses → 1 origin request', value: `${miss.coalescing.originRequests}`, met: miss.coalescing.originRequests === 1 });
@@ -188,7 +196,7 @@ console.log(
 console.log(
   `Clear ${dynamodb.dynamodb.clear.entries}: cachette ${dynamodb.dynamodb.clear.cachette.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.cachette.commands)}; hand-written ${dynamodb.dynamodb.clear.handWritten.ms} ms ${JSON.stringify(dynamodb.dynamodb.clear.handWritten.commands)}`,
 );
-for (const placement of ['ownProcess', 'sameProcess']) {
+for (const placement of ['ownProcess', 'ownProcess20k', 'sameProcess', 'sameProcess20k']) {
   const m = miss.miss[placement];
   console.log(
     `Miss (${placement}): origin only ${m.originUs.medianUs} µs, floor keeping a copy ${m.floorUs.medianUs} µs, cachette ${m.cachetteUs.medianUs} µs, undici's cache ${m.undiciCacheUs.medianUs} µs`,

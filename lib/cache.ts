@@ -19,6 +19,7 @@ import { normalizeAbsoluteUrl } from './policy/url.js';
 import { RecordStore, recordExpiry } from './records/store.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { assertPartition, type Partition, type Storage } from './storage/contract.js';
+import { Deadlines } from './storage/deadline.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { TieredStorage } from './storage/tiered.js';
 
@@ -96,13 +97,14 @@ export class HttpCache {
       cooldownMs: resolved.breakerCooldownMs,
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
+    const deadlines = new Deadlines();
     this.#keys = new KeyPolicy({ matchHeaders: resolved.matchHeaders, perCredential: resolved.perCredential, custom: resolved.key });
     this.#ctx = {
       options: resolved,
       keys: this.#keys,
       records: new RecordStore({
-        responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout),
-        redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout),
+        responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
+        redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout, deadlines),
         rawResponses: this.responses,
         rawRedirects: this.redirects,
         reporter,

@@ -19,36 +19,77 @@ export class StorageDeadlineError extends Error {
   }
 }
 
+/** Calls that started in one window: they share its timer. */
+interface Window {
+  /** performance.now() after which calls start a new window. */
+  closes: number;
+  pending: Set<Pending>;
+}
+
+interface Pending {
+  operation: string;
+  fail(error: Error): void;
+}
+
 /**
- * What `call` returns, or a StorageDeadlineError after `timeoutMs`, whichever
- * comes first. A call that throws at once, or returns a plain value, is
- * treated as the promise it should have returned. The timer does not keep the
+ * The deadlines of one cache's storage calls. A timer per call costs more
+ * than the call itself on a miss against an in-memory storage (a write per
+ * response, thousands of timers under way at once): calls that start within
+ * one window (a tenth of the timeout, 100 ms at most) share one timer, which
+ * fails those still pending at the window's close plus the timeout. Each call
+ * gets at least its timeout, at most a tenth more. The timers do not keep the
  * process alive.
  */
-export function withDeadline<T>(call: () => Promise<T> | T, timeoutMs: number, operation: string): Promise<T> {
-  let pending: Promise<T> | T;
-  try {
-    pending = call();
-  } catch (error) {
-    return Promise.reject(error);
+export class Deadlines {
+  readonly #windows = new Map<number, Window>();
+
+  /**
+   * What `call` returns, or a StorageDeadlineError after `timeoutMs`,
+   * whichever comes first. A call that throws at once, or returns a plain
+   * value, is treated as the promise it should have returned.
+   */
+  run<T>(call: () => Promise<T> | T, timeoutMs: number, operation: string): Promise<T> {
+    let pending: Promise<T> | T;
+    try {
+      pending = call();
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    if (!isThenable(pending) || !Number.isFinite(timeoutMs)) return Promise.resolve(pending);
+    const promise = pending;
+    const window = this.#window(timeoutMs);
+    return new Promise<T>((resolve, reject) => {
+      const entry: Pending = { operation, fail: reject };
+      window.pending.add(entry);
+      promise.then(
+        (value) => {
+          window.pending.delete(entry);
+          resolve(value);
+        },
+        (error: unknown) => {
+          window.pending.delete(entry);
+          reject(error);
+        },
+      );
+    });
   }
-  if (!isThenable(pending)) return Promise.resolve(pending);
-  const promise = pending;
-  if (!Number.isFinite(timeoutMs)) return Promise.resolve(promise);
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new StorageDeadlineError(operation, timeoutMs)), timeoutMs);
-    timer.unref();
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
+
+  #window(timeoutMs: number): Window {
+    const now = performance.now();
+    let window = this.#windows.get(timeoutMs);
+    if (window === undefined || now >= window.closes) {
+      const span = Math.max(1, Math.min(100, Math.floor(timeoutMs / 10)));
+      const opened: Window = { closes: now + span, pending: new Set() };
+      setTimeout(() => {
+        for (const entry of opened.pending) entry.fail(new StorageDeadlineError(entry.operation, timeoutMs));
+        opened.pending.clear();
+        if (this.#windows.get(timeoutMs) === opened) this.#windows.delete(timeoutMs);
+      }, span + timeoutMs).unref();
+      this.#windows.set(timeoutMs, opened);
+      window = opened;
+    }
+    return window;
+  }
 }
 
 function isThenable<T>(value: Promise<T> | T): value is Promise<T> {

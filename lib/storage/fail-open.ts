@@ -11,10 +11,10 @@ import type { Reporter } from '../diagnostics.js';
 import type { CircuitBreaker } from './breaker.js';
 import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
 import { offersLeases, readsSync, StorageRequestError } from './contract.js';
-import { withDeadline } from './deadline.js';
+import type { Deadlines } from './deadline.js';
 
-/** Deadlines of storage calls, in ms. */
-export interface StorageDeadlines {
+/** Timeouts of storage calls, in ms. */
+export interface StorageTimeouts {
   /** Calls on the request path: get, getMany, acquireLease. */
   readMs: number;
   /** Writes, deletions and lease releases (off the request path). */
@@ -32,20 +32,22 @@ export class FailOpenPartition implements Partition {
   readonly #partition: Partition;
   readonly #breaker: CircuitBreaker;
   readonly #reporter: Reporter;
-  readonly #deadlines: StorageDeadlines;
+  readonly #timeouts: StorageTimeouts;
+  readonly #deadlines: Deadlines;
 
-  constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter, deadlines: StorageDeadlines) {
+  constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter, timeouts: StorageTimeouts, deadlines: Deadlines) {
     this.name = name;
     this.#partition = partition;
     this.readsSync = readsSync(partition);
     this.#breaker = breaker;
     this.#reporter = reporter;
+    this.#timeouts = timeouts;
     this.#deadlines = deadlines;
   }
 
   /** The value, or undefined on a miss, an error, a call past its deadline, or while the breaker is open. */
   get(key: string): Promise<Uint8Array | undefined> {
-    return this.#guard('get', this.#deadlines.readMs, undefined, async () => {
+    return this.#guard('get', this.#timeouts.readMs, undefined, async () => {
       const value = await this.#partition.get(key);
       if (value !== undefined && !(value instanceof Uint8Array)) throw new TypeError(`get() must return bytes or undefined, got ${describe(value)}`);
       return value;
@@ -72,7 +74,7 @@ export class FailOpenPartition implements Partition {
 
   getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
     if (keys.length === 0) return Promise.resolve(new Map());
-    return this.#guard('getMany', this.#deadlines.readMs, new Map(), () => this.#partition.getMany(keys));
+    return this.#guard('getMany', this.#timeouts.readMs, new Map(), () => this.#partition.getMany(keys));
   }
 
   async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void> {
@@ -81,7 +83,7 @@ export class FailOpenPartition implements Partition {
 
   /** `set`, telling whether the value was written. */
   trySet(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
-    return this.#guard('set', this.#deadlines.writeMs, false, async () => {
+    return this.#guard('set', this.#timeouts.writeMs, false, async () => {
       await this.#partition.set(key, value, opts);
       return true;
     });
@@ -89,19 +91,19 @@ export class FailOpenPartition implements Partition {
 
   /** True when the value was there and is deleted; false too when the deletion failed. */
   delete(key: string): Promise<boolean> {
-    return this.#guard('delete', this.#deadlines.writeMs, false, () => this.#partition.delete(key));
+    return this.#guard('delete', this.#timeouts.writeMs, false, () => this.#partition.delete(key));
   }
 
   has(key: string): Promise<boolean> {
-    return this.#guard('has', this.#deadlines.readMs, false, () => this.#partition.has(key));
+    return this.#guard('has', this.#timeouts.readMs, false, () => this.#partition.has(key));
   }
 
   async clear(): Promise<void> {
-    await this.#guard('clear', this.#deadlines.writeMs, undefined, () => this.#partition.clear());
+    await this.#guard('clear', this.#timeouts.writeMs, undefined, () => this.#partition.clear());
   }
 
   size(): Promise<number> {
-    return this.#guard('size', this.#deadlines.writeMs, 0, () => this.#partition.size());
+    return this.#guard('size', this.#timeouts.writeMs, 0, () => this.#partition.size());
   }
 
   /** The keys, as far as the storage can list them (a failure ends the listing; each page has the write deadline). */
@@ -124,7 +126,7 @@ export class FailOpenPartition implements Partition {
     for (;;) {
       let step: IteratorResult<T>;
       try {
-        step = await withDeadline(() => iterator.next(), this.#deadlines.writeMs, operation);
+        step = await this.#deadlines.run(() => iterator.next(), this.#timeouts.writeMs, operation);
       } catch (error) {
         this.#reporter.storageError({ operation, partition: this.name, error });
         return;
@@ -141,12 +143,12 @@ export class FailOpenPartition implements Partition {
 
   /** A lease attempt; undefined when the storage could not say (then go on without one). */
   acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
-    return this.#guard('acquireLease', this.#deadlines.readMs, undefined, () => (this.#partition as LeasingPartition).acquireLease(key, ttlMs));
+    return this.#guard('acquireLease', this.#timeouts.readMs, undefined, () => (this.#partition as LeasingPartition).acquireLease(key, ttlMs));
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
     try {
-      await withDeadline(() => (this.#partition as LeasingPartition).releaseLease(key, token), this.#deadlines.writeMs, 'releaseLease');
+      await this.#deadlines.run(() => (this.#partition as LeasingPartition).releaseLease(key, token), this.#timeouts.writeMs, 'releaseLease');
     } catch (error) {
       // The lease expires by itself: a failed release only makes others wait a little longer.
       this.#reporter.storageError({ operation: 'releaseLease', partition: this.name, error });
@@ -157,7 +159,7 @@ export class FailOpenPartition implements Partition {
   bulkDelete(keys: Iterable<string>): Promise<number> {
     const list = [...keys];
     if (list.length === 0) return Promise.resolve(0);
-    return this.#guard('bulkDelete', this.#deadlines.writeMs, 0, () => this.#partition.bulkDelete(list));
+    return this.#guard('bulkDelete', this.#timeouts.writeMs, 0, () => this.#partition.bulkDelete(list));
   }
 
   /** Runs one storage call under the breaker and a deadline: its value, or `fallback` when it is skipped or fails. */
@@ -165,7 +167,7 @@ export class FailOpenPartition implements Partition {
     const ticket = this.#breaker.allow();
     if (ticket === undefined) return fallback;
     try {
-      const value = await withDeadline(call, timeoutMs, operation);
+      const value = await this.#deadlines.run(call, timeoutMs, operation);
       this.#breaker.success(ticket);
       return value;
     } catch (error) {
