@@ -29,6 +29,7 @@ function record(size: number): StoredResponse {
     staleWhileRevalidate: -1,
     staleIfError: -1,
     hiddenFields: null,
+    tags: [],
   };
 }
 

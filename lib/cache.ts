@@ -3,9 +3,10 @@
  * ways to use it — `fetch`, `dispatcher`, `interceptor()`, `install()` — and
  * to manage it — `clear`, `delete`, `contains`, `close`.
  */
+import type { Readable, Writable } from 'node:stream';
 import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, Request as UndiciRequest } from 'undici';
 import { describe } from './describe.js';
-import { Reporter } from './diagnostics.js';
+import { type DecisionEvent, Reporter } from './diagnostics.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
 import { HitHeaders } from './interceptor/served.js';
@@ -16,7 +17,11 @@ import { type FetchCacheMode, NO_CONTROL, type RequestCacheOptions, type Request
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
+import { compileFilter, type EntryFilter, type EntryInfo } from './records/inspect.js';
 import { RecordStore, recordExpiry } from './records/store.js';
+import { isTag, tagPartitionName } from './records/tags.js';
+import { readExport, writeExport } from './records/transfer.js';
+import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { assertPartition, type Partition, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
@@ -32,6 +37,22 @@ export interface DeleteOptions {
   olderThan?: number | Date;
   /** Delete these raw keys (as listed by `cache.responses.keys()`). */
   keys?: string[];
+  /** Delete the responses carrying any of these tags (see `cacheTagsHeader`, `cachette.tags`), through the tag index. */
+  tags?: string[];
+  /** Delete the responses that match: a URL prefix or glob, a state, a test of the metadata (reads every entry). */
+  matching?: EntryFilter;
+}
+
+export interface TransferOptions {
+  /** Called with the number of records read so far, every 100 records and at the end. */
+  onProgress?: (records: number) => void;
+}
+
+export interface InspectOptions {
+  /** Default GET (HEAD shares GET's entries). */
+  method?: string;
+  /** Request headers, when the key depends on them (`matchHeaders`). */
+  headers?: RequestHeadersInput;
 }
 
 export interface ContainsOptions {
@@ -65,6 +86,7 @@ export class HttpCache {
   readonly #options: ResolvedOptions;
   readonly #ctx: CacheContext;
   readonly #keys: KeyPolicy;
+  readonly #stats = new StatsCounter();
   #dispatcher: Dispatcher | undefined;
   #agent: Agent | undefined;
   #previousGlobal: Dispatcher | undefined;
@@ -91,7 +113,7 @@ export class HttpCache {
     assertPartition(this.responses, `${prefix}responses`);
     assertPartition(this.redirects, `${prefix}redirects`);
 
-    const reporter = new Reporter(resolved.logger);
+    const reporter = new Reporter(resolved.logger, this.#stats);
     const breaker = new CircuitBreaker({
       failureThreshold: resolved.breakerFailures,
       cooldownMs: resolved.breakerCooldownMs,
@@ -110,6 +132,12 @@ export class HttpCache {
         reporter,
         ignoredHeaders: resolved.ignoredHeaders,
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
+        tiered: resolved.memoryTier !== undefined,
+        tagIndex: (tag) => {
+          const name = tagPartitionName(prefix, tag);
+          const raw = this.storage.partition(name);
+          return { raw, guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines) };
+        },
       }),
       reporter,
       flights: new Flights(),
@@ -175,15 +203,75 @@ export class HttpCache {
 
   /** Deletes entries by URL, key, age or expiry; returns how many stored records were deleted. */
   async delete(options: DeleteOptions): Promise<number> {
-    if (options === null || typeof options !== 'object') throw new TypeError(`delete() takes { urls, keys, expired, olderThan }, got ${describe(options)}`);
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`delete() takes { urls, keys, tags, matching, expired, olderThan }, got ${describe(options)}`);
+    }
     const cutoff = olderThanCutoff(options.olderThan);
     const records = this.#ctx.records;
     const keys: string[] = [...(options.keys ?? [])];
     for (const url of options.urls ?? []) keys.push(this.#keyForUrl(url, 'GET', undefined));
+    const tags = options.tags;
+    if (tags !== undefined && (!Array.isArray(tags) || !tags.every(isTag)))
+      throw new TypeError(`delete() takes tags as an array of tags, got ${describe(tags)}`);
+    const matches = options.matching === undefined ? undefined : compileFilter(options.matching, 'delete() matching');
     let deleted = await records.deleteKeys(keys);
+    if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags);
+    if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches));
     if (options.expired === true) deleted += await records.deleteExpired(Date.now());
     if (cutoff !== undefined) deleted += await records.deleteReceivedBefore(cutoff);
     return deleted;
+  }
+
+  /**
+   * The stored responses, as metadata (URL, status, size, freshness, tags...),
+   * page by page of the storage's listing: nothing is loaded all at once and
+   * the origin is never asked. Filter by URL prefix or glob, state, or a test.
+   */
+  async *entries(filter?: EntryFilter): AsyncIterable<EntryInfo> {
+    const matches = compileFilter(filter, 'entries()');
+    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield entry;
+  }
+
+  /** What is stored for one URL: its entry, or its variants when the response varies; empty when nothing is. */
+  async inspect(url: string | URL, options: InspectOptions = {}): Promise<EntryInfo[]> {
+    if (options === null || typeof options !== 'object') throw new TypeError(`inspect() takes { method, headers }, got ${describe(options)}`);
+    const method = (options.method ?? 'GET').toUpperCase();
+    return this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), Date.now());
+  }
+
+  /**
+   * Writes every usable entry (and the redirect records beside them) to
+   * `out`, as JSON Lines with each entry's expiry; returns how many records
+   * were written. `out` is left open.
+   */
+  async export(out: Writable, options: TransferOptions = {}): Promise<{ records: number }> {
+    if (out === null || typeof out !== 'object' || typeof (out as Writable).write !== 'function') {
+      throw new TypeError(`export() takes a writable stream, got ${describe(out)}`);
+    }
+    return { records: await writeExport(counted(this.#ctx.records.dump(Date.now()), options), out, this.#options.namespace) };
+  }
+
+  /** Loads an export made by `export()` (a readable stream of its lines): entries keep their expiries, expired ones are skipped. */
+  async import(input: Readable, options: TransferOptions = {}): Promise<{ loaded: number; skipped: number }> {
+    if (input === null || typeof input !== 'object' || typeof (input as Readable)[Symbol.asyncIterator] !== 'function') {
+      throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
+    }
+    return this.#ctx.records.load(counted(readExport(input), options), Date.now());
+  }
+
+  /**
+   * Copies every usable entry into another cache's storage (memory, SQLite,
+   * DynamoDB...), expiries and tags kept, in batches. Copying again
+   * overwrites with the same records: an interrupted copy is simply run again.
+   */
+  async copyTo(target: HttpCache, options: TransferOptions = {}): Promise<{ loaded: number; skipped: number }> {
+    if (!(target instanceof HttpCache)) throw new TypeError(`copyTo() takes another cache (createCache({ storage })), got ${describe(target)}`);
+    if (target === this) throw new TypeError('copyTo() needs another cache than this one');
+    return target.#ctx.records.load(counted(this.#ctx.records.dump(Date.now()), options), Date.now());
+  }
+
+  async *#matchingKeys(matches: (entry: EntryInfo) => boolean): AsyncIterable<string> {
+    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield entry.key;
   }
 
   /** Whether an entry is stored for a URL (or a raw key). */
@@ -236,6 +324,26 @@ export class HttpCache {
     }
   }
 
+  /** What this cache has done since it was made or since `resetStats()`: hits, misses, stores, errors... and the hit ratio. */
+  stats(): CacheStats {
+    return this.#stats.snapshot();
+  }
+
+  /**
+   * Calls `observer` with every lookup outcome of this cache (hit, miss,
+   * revalidate, stale, bypass...) as it is decided, until the returned
+   * function is called. What the `cachette/otel` spans are made from.
+   */
+  observe(observer: (event: DecisionEvent) => void): () => void {
+    if (typeof observer !== 'function') throw new TypeError(`observe() takes a function, got ${describe(observer)}`);
+    return this.#ctx.reporter.observe(observer);
+  }
+
+  /** Starts the counters of `stats()` over. */
+  resetStats(): void {
+    this.#stats.reset();
+  }
+
   /** Resolves when every write in flight has reached the storage or given up (each write has a deadline). */
   settled(): Promise<void> {
     return this.#ctx.records.flush();
@@ -261,6 +369,19 @@ export function createCache(options?: CacheOptions): HttpCache {
  * than the traffic), new responses are not stored rather than held in memory.
  */
 const MIN_WRITE_BACKLOG_BYTES = 64 * 1024 * 1024;
+
+/** The records as they pass, counted for `onProgress`. */
+async function* counted<T>(records: AsyncIterable<T>, options: TransferOptions): AsyncIterable<T> {
+  const report = options?.onProgress;
+  if (report !== undefined && typeof report !== 'function') throw new TypeError(`onProgress must be a function, got ${describe(report)}`);
+  let count = 0;
+  for await (const record of records) {
+    yield record;
+    count += 1;
+    if (count % 100 === 0) report?.(count);
+  }
+  report?.(count);
+}
 
 function olderThanCutoff(olderThan: unknown): number | undefined {
   if (olderThan === undefined) return undefined;

@@ -5,6 +5,7 @@
  * no one subscribes.
  */
 import diagnostics from 'node:diagnostics_channel';
+import type { StatsCounter } from './stats.js';
 import { StorageRequestError } from './storage/contract.js';
 
 export interface Logger {
@@ -25,27 +26,55 @@ export const channels = {
   breaker: diagnostics.channel('cachette:breaker'),
 } as const;
 
-/** Routes events to the channels and to an optional logger. */
+/** A lookup outcome of one cache (`cache.observe()`), as published on `cachette:decision`. */
+export interface DecisionEvent {
+  /** `hit`, `miss`, `revalidate`, `stale` (served after an origin failure), `forward`, `wait`, `bypass`, `invalidate`. */
+  outcome: string;
+  reason: string;
+  method: string;
+  /** Undefined when the request had none the cache could read (`bypass`, `bad-url`). */
+  url: string | undefined;
+  key?: string;
+}
+
+/** Routes events to the channels, to an optional logger, to the cache's observers and counters. */
 export class Reporter {
   readonly #logger: Logger | undefined;
+  readonly stats: StatsCounter;
+  readonly #observers = new Set<(event: DecisionEvent) => void>();
 
-  constructor(logger: Logger | undefined) {
+  constructor(logger: Logger | undefined, stats: StatsCounter) {
     this.#logger = logger;
+    this.stats = stats;
   }
 
   get wantsDecisions(): boolean {
-    return channels.decision.hasSubscribers || this.#logger?.debug !== undefined;
+    return channels.decision.hasSubscribers || this.#logger?.debug !== undefined || this.#observers.size > 0;
   }
 
-  decision(details: Record<string, unknown>): void {
+  /** Calls `observer` with each decision of this cache, until the returned function is called. */
+  observe(observer: (event: DecisionEvent) => void): () => void {
+    const own = (event: DecisionEvent): void => observer(event);
+    this.#observers.add(own);
+    return () => this.#observers.delete(own);
+  }
+
+  decision(details: DecisionEvent): void {
     if (channels.decision.hasSubscribers) channels.decision.publish(details);
-    this.#logger?.debug?.(
-      `cachette: ${String(details['outcome'])} (${String(details['reason'])}) ${String(details['method'])} ${String(details['url'])}`,
-      details,
-    );
+    for (const observer of this.#observers) {
+      try {
+        observer(details);
+      } catch (error) {
+        // An observer's bug must not fail a request.
+        this.#logger?.warn?.(`cachette: an observer threw: ${(error as Error)?.message ?? String(error)}`);
+      }
+    }
+    this.#logger?.debug?.(`cachette: ${details.outcome} (${details.reason}) ${details.method} ${String(details.url)}`, { ...details });
   }
 
   store(details: Record<string, unknown>): void {
+    if (details['stored'] === true) this.stats.stored += 1;
+    else this.stats.refused(String(details['reason']));
     if (channels.store.hasSubscribers) channels.store.publish(details);
     this.#logger?.debug?.(
       `cachette: ${details['stored'] === true ? 'stored' : `not stored (${String(details['reason'])})`} ${String(details['method'])} ${String(details['url'])}`,
@@ -54,6 +83,7 @@ export class Reporter {
   }
 
   storageError(details: { operation: string; partition: string; error: unknown }): void {
+    this.stats.storageErrors += 1;
     if (channels.storageError.hasSubscribers) channels.storageError.publish(details);
     const message = details.error instanceof Error ? details.error.message : String(details.error);
     // A refused request is a bug to fix (ours or the configuration's), not weather: say it loudly.
@@ -62,6 +92,7 @@ export class Reporter {
   }
 
   breaker(details: { state: string; failures: number }): void {
+    if (details.state === 'open') this.stats.breakerTrips += 1;
     if (channels.breaker.hasSubscribers) channels.breaker.publish(details);
     const log = details.state === 'open' ? this.#logger?.warn : this.#logger?.info;
     log?.call(this.#logger, `cachette: storage circuit ${details.state}`, details);

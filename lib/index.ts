@@ -1,8 +1,19 @@
-export { type CacheFetch, type CacheFetchInit, type ContainsOptions, createCache, type DeleteOptions, HttpCache } from './cache.js';
-export { channels, type Logger } from './diagnostics.js';
+export {
+  type CacheFetch,
+  type CacheFetchInit,
+  type ContainsOptions,
+  createCache,
+  type DeleteOptions,
+  HttpCache,
+  type InspectOptions,
+  type TransferOptions,
+} from './cache.js';
+export { channels, type DecisionEvent, type Logger } from './diagnostics.js';
 export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';
 export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
+export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
+export type { CacheStats } from './stats.js';
 export {
   isSweepable,
   type LeaseAttempt,

@@ -58,6 +58,8 @@ export interface CacheOptions {
   credentialed?: 'bypass' | 'per-credential';
   /** Receives warnings and debug messages; nothing is printed by default. */
   logger?: Logger;
+  /** A response header listing tags to store each response with (`'cache-tag'`, `'surrogate-key'`...), for `cache.delete({ tags })`. */
+  cacheTagsHeader?: string;
   /**
    * Targeted cache-control fields this cache obeys (RFC 9213), first present wins over Cache-Control
    * and Expires. Default: `['CDN-Cache-Control']` for a shared cache, none for a private one.
@@ -105,6 +107,8 @@ export interface ResolvedOptions {
   maxEntrySize: number;
   perCredential: boolean;
   logger: Logger | undefined;
+  /** Lower-case; undefined when responses are not tagged by a header. */
+  cacheTagsHeader: string | undefined;
   breakerFailures: number;
   breakerCooldownMs: number;
   /** Storage call deadlines, ms. */
@@ -129,6 +133,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'methods',
   'statuses',
   'matchHeaders',
+  'cacheTagsHeader',
   'ignoredParameters',
   'key',
   'filter',
@@ -190,6 +195,10 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   }
 
   const matchHeaders = checkStringList(options.matchHeaders ?? [], 'matchHeaders', (name) => TOKEN.test(name)).map((h) => h.toLowerCase());
+  const cacheTagsHeader = options.cacheTagsHeader;
+  if (cacheTagsHeader !== undefined && (typeof cacheTagsHeader !== 'string' || !TOKEN.test(cacheTagsHeader))) {
+    throw new TypeError(`cacheTagsHeader must be a header name, got ${describe(cacheTagsHeader)}`);
+  }
   const ignoredParameters = checkStringList(options.ignoredParameters ?? [], 'ignoredParameters', (name) => name !== '');
 
   if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError(`key must be a function, got ${describe(options.key)}`);
@@ -261,6 +270,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     maxEntrySize,
     perCredential: credentialed === 'per-credential',
     logger,
+    cacheTagsHeader: cacheTagsHeader?.toLowerCase(),
     breakerFailures,
     breakerCooldownMs: breakerCooldown * 1000,
     storageTimeout: resolveStorageTimeout(options.storageTimeout),

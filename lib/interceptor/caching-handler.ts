@@ -47,6 +47,8 @@ export interface ForwardInfo {
   /** The Vary index met at lookup, reused when storing a new variant. */
   variants?: StoredVariants | undefined;
   stale?: StaleEntry | undefined;
+  /** A refresh in the background (stale-while-revalidate): nobody is served its answer. */
+  background?: boolean | undefined;
   flight?: Flight | undefined;
   /** Called once when this forward is over: with the write's landing, when the response was stored. */
   onFinished?: ((landed: Promise<void> | undefined) => void) | undefined;
@@ -123,6 +125,7 @@ export class CachingHandler implements Handler {
       return;
     }
     this.#mode = 'forward';
+    if (stale !== undefined) this.#ctx.reporter.stats.replaced += 1;
 
     const decision = this.#decide(response);
     let detail: string | undefined;
@@ -267,6 +270,9 @@ export class CachingHandler implements Handler {
   /** RFC 9111 §4.3.4: freshen the stored response with the 304's headers, store it again, serve it. */
   #serveUpdated(): void {
     const entry = (this.#info.stale as StaleEntry).entry;
+    const stats = this.#ctx.reporter.stats;
+    stats.notModified += 1;
+    if (this.#request.method !== 'HEAD' && this.#info.background !== true) stats.bytesServed += entry.body.byteLength;
     const headers = updateStoredHeaders(entry.headers, this.#headers);
     const updated = readResponse(entry.status, headers, this.#ctx.options.targetedCacheControl);
     const decision = storeDecision({
@@ -311,6 +317,10 @@ export class CachingHandler implements Handler {
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
   #serveStale(detail: string, fwdStatus: number | undefined): void {
     const answer = this.#staleAnswer(detail, fwdStatus);
+    const stats = this.#ctx.reporter.stats;
+    stats.staleServed += 1;
+    stats.failedRevalidations += 1;
+    if (this.#request.method !== 'HEAD') stats.bytesServed += answer.body.byteLength;
     this.#replay(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames);
   }
 

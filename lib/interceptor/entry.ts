@@ -10,6 +10,7 @@ import type { StorePlan } from '../policy/storable.js';
 import { normalizeAbsoluteUrl } from '../policy/url.js';
 import type { StoredVariants } from '../records/model.js';
 import type { NewEntry } from '../records/store.js';
+import { mergeTags, tagsOfField } from '../records/tags.js';
 import type { CacheContext } from './context.js';
 
 export interface Received {
@@ -43,12 +44,22 @@ export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePl
       staleWhileRevalidate: plan.staleWhileRevalidate,
       staleIfError: plan.staleIfError,
       hiddenFields: plan.hiddenFields,
+      tags: tagsOf(ctx, request, response.headers),
     },
     varyNames: plan.vary,
     variants,
     redirectTarget: response.status >= 300 && response.status < 400 ? redirectTarget(ctx, request, response.headers) : undefined,
     freshness: plan.freshness,
   };
+}
+
+/** The tags of the response's `cacheTagsHeader`, and those the request asked for. */
+function tagsOf(ctx: CacheContext, request: CacheRequest, headers: ResponseHeaders): readonly string[] {
+  const header = ctx.options.cacheTagsHeader;
+  const own = request.control.tags;
+  if (header === undefined) return own;
+  const listed = tagsOfField(headers[header]);
+  return listed.length === 0 ? own : mergeTags(listed, own);
 }
 
 /** The key its Location would be stored under, fetched with this request's headers. */

@@ -144,6 +144,7 @@ function bypass(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
 /** The handler of a request the cache does not take part in: our Cache-Status, and invalidation after an unsafe method. */
 function bypassHandler(ctx: CacheContext, opts: Options, handler: Handler, analysis: Extract<RequestAnalysis, { cacheable: false }>): Handler {
   const fwd: ForwardReason = analysis.reason === 'method' ? 'method' : analysis.reason === 'request-no-store' ? 'request' : 'bypass';
+  ctx.reporter.stats.bypass(analysis.reason);
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
   }

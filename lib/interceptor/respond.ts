@@ -122,7 +122,7 @@ function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, han
     const reuse = reuseFor(ctx, request, found.entry, Date.now());
     if (reuse.action === 'serve' && !reuse.refresh) {
       decide(ctx, request, 'hit', 'range');
-      serveRange(handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
+      serveRange(ctx, handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
       return;
     }
   }
@@ -155,7 +155,7 @@ async function forward(
     const { outcome } = waited;
     switch (outcome.kind) {
       case 'response':
-        if (usableByFollower(ctx, request, outcome.response)) return serveShared(handler, request, outcome.response);
+        if (usableByFollower(ctx, request, outcome.response)) return serveShared(ctx, handler, request, outcome.response);
         break; // it varies on a header this request has differently: go on as usual
       case 'failed':
         handler.onResponseError?.(waited.controller, outcome.error);
@@ -272,8 +272,9 @@ function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Opti
   const refresh: CacheRequest = request.method === 'HEAD' ? { ...request, method: 'GET' } : request;
   const stale: StaleEntry = { entry: found.entry, conditional: hasValidator(found.entry), fallbackOnError: false };
   const background: Options = { ...opts, method: 'GET', body: null };
+  ctx.reporter.stats.revalidations += 1;
   try {
-    forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight });
+    forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight, background: true });
   } catch (error) {
     flight.settle({ kind: 'abandoned' });
     ctx.reporter.storageError({ operation: 'refresh', partition: ctx.records.name, error });
@@ -304,7 +305,7 @@ function forwardTo(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handl
 
 /** `info` with this flight and retry (built field by field: a spread of these objects is slow in V8). */
 function withFlight(info: ForwardInfo, flight: Flight | undefined, retryUnconditionally: (() => void) | undefined): ForwardInfo {
-  return { fwd: info.fwd, variants: info.variants, stale: info.stale, flight, onFinished: info.onFinished, retryUnconditionally };
+  return { fwd: info.fwd, variants: info.variants, stale: info.stale, background: info.background, flight, onFinished: info.onFinished, retryUnconditionally };
 }
 
 /** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */
@@ -344,6 +345,9 @@ function hasValidator(entry: StoredResponse): boolean {
 function serveEntry(ctx: CacheContext, handler: Handler, request: CacheRequest, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>): void {
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
   const { headers, rawHeaders } = ctx.hitHeaders.served(entry, reuse.ageMs, reuse.ttl, detail);
+  const stats = ctx.reporter.stats;
+  if (reuse.ttl <= 0) stats.staleServed += 1;
+  if (request.method !== 'HEAD') stats.bytesServed += entry.body.byteLength;
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,
@@ -353,7 +357,13 @@ function serveEntry(ctx: CacheContext, handler: Handler, request: CacheRequest, 
   });
 }
 
-function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reuse, { action: 'serve' }>, bytes: [number, number] | undefined): void {
+function serveRange(
+  ctx: CacheContext,
+  handler: Handler,
+  entry: StoredResponse,
+  reuse: Extract<Reuse, { action: 'serve' }>,
+  bytes: [number, number] | undefined,
+): void {
   const total = entry.body.byteLength;
   const cacheStatus = formatCacheStatus({ hit: true, ttl: reuse.ttl });
   if (bytes === undefined) {
@@ -363,6 +373,7 @@ function serveRange(handler: Handler, entry: StoredResponse, reuse: Extract<Reus
     return;
   }
   const [first, last] = bytes;
+  ctx.reporter.stats.bytesServed += last - first + 1;
   const headers = storedHeaders(entry);
   headers['age'] = ageField(reuse.ageMs);
   headers['content-range'] = `bytes ${first}-${last}/${total}`;
@@ -387,7 +398,8 @@ function serveNotModified(handler: Handler, entry: StoredResponse, reuse: Extrac
   });
 }
 
-function serveShared(handler: Handler, request: CacheRequest, shared: SharedResponse): void {
+function serveShared(ctx: CacheContext, handler: Handler, request: CacheRequest, shared: SharedResponse): void {
+  ctx.reporter.stats.collapsed += 1;
   replay(handler, {
     status: shared.status,
     statusText: shared.statusText,
@@ -407,6 +419,12 @@ function gatewayTimeout(handler: Handler): void {
 }
 
 export function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
+  const stats = ctx.reporter.stats;
+  if (outcome === 'hit') stats.hits += 1;
+  else if (outcome === 'miss') stats.misses += 1;
+  else if (outcome === 'revalidate') stats.revalidations += 1;
+  // Sent on whatever is stored (fetch's reload, a client's own conditional, a range): the origin answers in full.
+  else if (outcome === 'forward' && (reason === 'reload' || reason === 'conditional' || reason === 'range')) stats.misses += 1;
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome, reason, method: request.method, url: request.url.storedUrl, key: request.key });
   }

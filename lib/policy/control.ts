@@ -6,6 +6,7 @@
  */
 import { describe } from '../describe.js';
 import { checkExpiration, checkWindow, type UrlExpiration } from '../options.js';
+import { isTag, MAX_TAGS } from '../records/tags.js';
 
 /**
  * The Fetch standard's cache modes (https://fetch.spec.whatwg.org/#concept-request-cache-mode),
@@ -27,6 +28,8 @@ export interface RequestCacheOptions {
   key?: string;
   /** Serve a stale entry if the origin fails: true (any staleness), false, or seconds; overrides the cache's option. */
   staleIfError?: boolean | number;
+  /** Tags to store the response with (beside those of `cacheTagsHeader`), for `cache.delete({ tags })`. */
+  tags?: readonly string[];
 }
 
 /** The validated form the interceptor works with (read-only; recognized by its class when it comes back). */
@@ -36,12 +39,14 @@ export class RequestControl {
   readonly key: string | undefined;
   /** Milliseconds past staleness, Infinity for any; undefined: the cache's option. */
   readonly staleIfError: number | undefined;
+  readonly tags: readonly string[];
 
-  constructor(mode: FetchCacheMode, expireAfter?: UrlExpiration, key?: string, staleIfError?: number) {
+  constructor(mode: FetchCacheMode, expireAfter?: UrlExpiration, key?: string, staleIfError?: number, tags: readonly string[] = []) {
     this.mode = mode;
     this.expireAfter = expireAfter;
     this.key = key;
     this.staleIfError = staleIfError;
+    this.tags = tags;
     Object.freeze(this);
   }
 }
@@ -50,7 +55,7 @@ export class RequestControl {
 export const NO_CONTROL = new RequestControl('default');
 
 const MODES: ReadonlySet<string> = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached']);
-const MEMBERS: ReadonlySet<string> = new Set(['mode', 'bypass', 'refresh', 'expireAfter', 'key', 'staleIfError']);
+const MEMBERS: ReadonlySet<string> = new Set(['mode', 'bypass', 'refresh', 'expireAfter', 'key', 'staleIfError', 'tags']);
 const MAX_KEY_LENGTH = 1024;
 
 /**
@@ -101,7 +106,11 @@ export function resolveControl(input: unknown, fetchMode?: unknown): RequestCont
   }
   const expireAfter = options['expireAfter'] === undefined ? undefined : checkExpiration(options['expireAfter'], 'cachette.expireAfter', true);
   const staleIfError = options['staleIfError'] === undefined ? undefined : checkWindow(options['staleIfError'], 'cachette.staleIfError');
-  return new RequestControl(mode, expireAfter, key, staleIfError);
+  const tags = options['tags'];
+  if (tags !== undefined && (!Array.isArray(tags) || tags.length > MAX_TAGS || !tags.every(isTag))) {
+    throw new TypeError(`cachette.tags must be an array of at most ${MAX_TAGS} tags (1 to 128 printable characters, no space or comma), got ${describe(tags)}`);
+  }
+  return new RequestControl(mode, expireAfter, key, staleIfError, tags === undefined ? [] : Object.freeze([...(tags as readonly string[])]));
 }
 
 // undici's dispatch options (request, stream, pipeline, fetch's dispatcher) carry the per-request options too.

@@ -10,10 +10,11 @@
 import { crc32 } from 'node:zlib';
 import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
+import { isTag, MAX_TAGS } from './tags.js';
 
 const MAGIC = 0xcac;
-/** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. */
-export const FORMAT_VERSION = 2;
+/** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. 3: tags. */
+export const FORMAT_VERSION = 3;
 /** The CRC-32 after the packed record, big-endian. */
 const CHECKSUM_BYTES = 4;
 /** Magic, version, kind: the fields before a record's own. */
@@ -49,6 +50,7 @@ const RESPONSE: Layout<StoredResponse> = [
   ['staleWhileRevalidate', finite],
   ['staleIfError', finite],
   ['hiddenFields', (value) => value === null || strings(value)],
+  ['tags', (value) => Array.isArray(value) && value.length <= MAX_TAGS && value.every(isTag)],
 ];
 
 const VARIANTS: Layout<StoredVariants> = [

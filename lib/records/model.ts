@@ -35,6 +35,8 @@ export interface StoredResponse {
   readonly staleIfError: number;
   /** Header names not to send without revalidation (`no-cache="field"`), or null. */
   readonly hiddenFields: readonly string[] | null;
+  /** Tags to purge it by (from `cacheTagsHeader` and `cachette.tags`). */
+  readonly tags: readonly string[];
 }
 
 /** The index stored at a URL's key when its response varies on request headers (RFC 9111 §4.1). */

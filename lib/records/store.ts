@@ -14,12 +14,15 @@
 
 import type { Reporter } from '../diagnostics.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
-import { canDeleteByAge, isSweepable } from '../storage/contract.js';
+import { canDeleteByAge, isSweepable, readsSync } from '../storage/contract.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { DecodedRecords } from './decoded.js';
+import { describeEntry, type EntryInfo } from './inspect.js';
 import { invalidateKeys } from './invalidate.js';
 import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
+import { INDEX_VALUE } from './tags.js';
+import type { Dumped } from './transfer.js';
 import { newGeneration, type RequestFields, sameVaryPairs, variantKey, varyPairs } from './variants.js';
 import { type Deletion, isDeletion, WriteQueue } from './writes.js';
 
@@ -63,6 +66,10 @@ export interface RecordStoreOptions {
   ignoredHeaders: ReadonlySet<string>;
   /** Most bytes of responses waiting to be written; past it, new ones are not stored. */
   maxBacklogBytes: number;
+  /** The responses partition is a memory tier in front of a storage. */
+  tiered: boolean;
+  /** The partition indexing a tag: the request path's view and the raw one. */
+  tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: Partition };
 }
 
 const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
@@ -72,6 +79,8 @@ const MAX_TRACKED_VARIANTS = 64;
 /** Most redirect keys remembered per target URL. */
 const MAX_TRACKED_ALIASES = 64;
 const ALIAS_RETENTION_MS = 30 * 24 * 3600 * 1000;
+/** Keys deleted (or records loaded) per batch of storage calls when purging a group or loading records. */
+const PURGE_PAGE = 100;
 
 /** Where to look next when the URL's key holds a Vary index. */
 interface VariantStep {
@@ -92,6 +101,8 @@ export class RecordStore {
   /** Updates of each redirect target's aliases, one at a time (each reads the record, then rewrites it). */
   readonly #aliasUpdates = new Map<string, Promise<void>>();
   readonly #maxBacklogBytes: number;
+  readonly #tagIndex: RecordStoreOptions['tagIndex'];
+  readonly #tiered: boolean;
   #backlogBytes = 0;
 
   constructor(options: RecordStoreOptions) {
@@ -102,6 +113,8 @@ export class RecordStore {
     this.#reporter = options.reporter;
     this.#ignoredHeaders = options.ignoredHeaders;
     this.#maxBacklogBytes = options.maxBacklogBytes;
+    this.#tagIndex = options.tagIndex;
+    this.#tiered = options.tiered;
     this.#writes = new WriteQueue((operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }));
   }
 
@@ -226,8 +239,18 @@ export class RecordStore {
     ];
   }
 
-  /** Writes the records in order — a variant before its index, so no reader finds an index whose variant is not there. */
+  /**
+   * Writes the records in order — a variant before its index, so no reader
+   * finds an index whose variant is not there. A tagged response goes in its
+   * tags' indexes first: a purge by tag never misses a stored response.
+   */
   async #store(records: Array<[string, StoredRecord]>): Promise<boolean> {
+    const [key, response] = records[0] as [string, StoredResponse];
+    if (response.tags.length > 0) {
+      const options = { expiresAt: response.expiresAt ?? undefined };
+      const indexed = await Promise.all(response.tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options)));
+      if (indexed.includes(false)) return false;
+    }
     for (const [key, record] of records) {
       if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
     }
@@ -294,6 +317,54 @@ export class RecordStore {
     return keys.length === 0 ? 0 : invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
   }
 
+  /**
+   * Deletes the responses carrying any of these tags, with the redirects
+   * that lead to them, page by page of each tag's index; returns how many
+   * records went.
+   */
+  async deleteTagged(tags: readonly string[]): Promise<number> {
+    await this.flush();
+    let deleted = 0;
+    for (const tag of new Set(tags)) {
+      const index = this.#tagIndex(tag).raw;
+      let page: string[] = [];
+      const purge = async (): Promise<void> => {
+        const stored = await this.#rawResponses.getMany(page);
+        // The index may name a key since rewritten without the tag: only what still carries it goes.
+        const doomed = page.filter((key) => {
+          const bytes = stored.get(key);
+          const record = bytes === undefined ? undefined : decodeRecord(bytes);
+          return record?.kind === 'response' && record.tags.includes(tag);
+        });
+        if (doomed.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, doomed);
+        await index.bulkDelete(page);
+        page = [];
+      };
+      for await (const key of index.keys()) {
+        page.push(key);
+        if (page.length >= PURGE_PAGE) await purge();
+      }
+      if (page.length > 0) await purge();
+    }
+    return deleted;
+  }
+
+  /** Deletes the records these keys name (found by a listing), page by page; returns how many went. */
+  async deleteListed(keys: AsyncIterable<string>): Promise<number> {
+    await this.flush();
+    let deleted = 0;
+    let page: string[] = [];
+    for await (const key of keys) {
+      page.push(key);
+      if (page.length >= PURGE_PAGE) {
+        deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+        page = [];
+      }
+    }
+    if (page.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+    return deleted;
+  }
+
   /** Deletes what the cache can no longer use at all, in both partitions. */
   async deleteExpired(now: number): Promise<number> {
     await this.flush();
@@ -326,12 +397,89 @@ export class RecordStore {
     return this.#rawResponses.has(key);
   }
 
-  /** Every stored record of the responses partition, decoded (unreadable ones are skipped). */
-  async *entries(): AsyncIterable<[string, StoredRecord]> {
+  /** Every stored response as metadata, page by page of the storage's listing (unreadable records are skipped). */
+  async *list(now: number): AsyncIterable<EntryInfo> {
+    await this.flush();
     for await (const [key, bytes] of this.#rawResponses.entries()) {
       const record = decodeRecord(bytes);
-      if (record !== undefined) yield [key, record];
+      if (record?.kind === 'response') yield this.#describe(key, record, now);
     }
+  }
+
+  /** The response stored under a request's key — or, when it varies, every variant its index lists. */
+  async inspect(key: string, now: number): Promise<EntryInfo[]> {
+    await this.flush();
+    const bytes = await this.#rawResponses.get(key);
+    const record = bytes === undefined ? undefined : decodeRecord(bytes);
+    if (record?.kind === 'response') return [this.#describe(key, record, now)];
+    if (record?.kind !== 'variants' || record.keys.length === 0) return [];
+    const variants = await this.#rawResponses.getMany([...record.keys]);
+    const found: EntryInfo[] = [];
+    for (const variantKey of record.keys) {
+      const stored = variants.get(variantKey);
+      const variant = stored === undefined ? undefined : decodeRecord(stored);
+      if (variant?.kind === 'response') found.push(this.#describe(variantKey, variant, now));
+    }
+    return found;
+  }
+
+  /** Every usable record of both partitions, with its expiry, for an export or a copy. */
+  async *dump(now: number): AsyncIterable<Dumped> {
+    await this.flush();
+    for (const [partition, raw] of [
+      ['responses', this.#rawResponses],
+      ['redirects', this.#rawRedirects],
+    ] as const) {
+      for await (const [key, bytes] of raw.entries()) {
+        const record = decodeRecord(bytes);
+        if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) continue;
+        yield { partition, key, expiresAt: record.expiresAt, bytes };
+      }
+    }
+  }
+
+  /**
+   * Writes records from an export or another cache, with their expiries, and
+   * indexes the tags of the responses. Writing the same records again changes
+   * nothing (an interrupted load is simply run again). Records that do not
+   * decode, do not belong in their partition or have expired are skipped.
+   */
+  async load(records: AsyncIterable<Dumped>, now: number): Promise<{ loaded: number; skipped: number }> {
+    await this.flush();
+    let loaded = 0;
+    let skipped = 0;
+    let batch: Promise<void>[] = [];
+    for await (const item of records) {
+      const record = decodeRecord(item.bytes);
+      const fits = item.partition === 'redirects' ? record?.kind === 'aliases' : record !== undefined && record.kind !== 'aliases';
+      if (record === undefined || !fits || (record.expiresAt !== null && record.expiresAt <= now)) {
+        skipped += 1;
+        continue;
+      }
+      const options = { expiresAt: record.expiresAt ?? undefined };
+      const target = item.partition === 'redirects' ? this.#rawRedirects : this.#rawResponses;
+      batch.push(
+        (async () => {
+          // The tags first, as when storing: a purge by tag never misses what was loaded.
+          if (record.kind === 'response') for (const tag of record.tags) await this.#tagIndex(tag).raw.set(item.key, INDEX_VALUE, options);
+          await target.set(item.key, item.bytes, options);
+        })(),
+      );
+      loaded += 1;
+      if (batch.length >= PURGE_PAGE) {
+        await Promise.all(batch);
+        batch = [];
+      }
+    }
+    await Promise.all(batch);
+    return { loaded, skipped };
+  }
+
+  #describe(key: string, record: StoredResponse, now: number): EntryInfo {
+    const info = describeEntry(key, record, now);
+    // In front of a storage, a memory tier answers getSync for what it holds (null otherwise).
+    if (this.#tiered) info.tier = readsSync(this.#rawResponses) && this.#rawResponses.getSync(key) != null ? 'memory' : 'storage';
+    return info;
   }
 
   // ── Leases (collapsing misses across processes) ────────────────────────

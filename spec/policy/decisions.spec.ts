@@ -195,6 +195,7 @@ describe('policy decisions (tables, at a fixed instant)', () => {
         staleWhileRevalidate: swr,
         staleIfError: sie,
         hiddenFields: null,
+        tags: [],
       };
     }
     const rows: Array<{

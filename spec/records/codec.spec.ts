@@ -32,6 +32,7 @@ const sample = (): StoredResponse => ({
   staleWhileRevalidate: -1,
   staleIfError: 30,
   hiddenFields: ['x-private'],
+  tags: ['team:a'],
 });
 
 describe('serialize', () => {
@@ -65,10 +66,12 @@ describe('serialize', () => {
     for (const value of [null, 1, 'text', [], [0xcac], [0xcac, FORMAT_VERSION, 1, null, 'x'], { a: 1 }]) {
       expect(decodeRecord(sealed(value))).to.equal(undefined);
     }
-    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', null, 0, 0, 0, 1, 0, -1, -1, null];
+    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', null, 0, 0, 0, 1, 0, -1, -1, null, []];
     expect(decodeRecord(sealed(fields)), 'odd header pairs').to.equal(undefined);
     fields[6] = ['a', 'b'];
     expect(decodeRecord(sealed(fields)), 'the same, well paired').to.not.equal(undefined);
+    fields[19] = ['two words'];
+    expect(decodeRecord(sealed(fields)), 'a tag with a space').to.equal(undefined);
   });
 
   it('a flipped byte anywhere in a record is caught by its checksum: every position, every flip', () => {

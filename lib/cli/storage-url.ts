@@ -1,0 +1,117 @@
+/**
+ * Storages named by a URL-like string, for the CLI:
+ *
+ *   sqlite:./http.db                 a SQLite file (it must exist and be a cachette database)
+ *   dynamodb://table?region=eu-west-1&endpoint=http://localhost:8000&shards=8
+ *
+ * Each backend's optional peer is loaded only when named.
+ */
+
+import { existsSync } from 'node:fs';
+import { resolve } from 'node:path';
+import type { Storage } from '../storage/contract.js';
+
+/** A failure the user can fix: the message says how. */
+export class UsageError extends Error {
+  override readonly name = 'UsageError';
+}
+
+/** A storage that cannot be reached or used as it is (a missing table, no credentials...). */
+export class StorageSetupError extends Error {
+  override readonly name = 'StorageSetupError';
+}
+
+export async function openStorage(url: string): Promise<Storage> {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, ''));
+  if (url.startsWith('dynamodb://')) return openDynamo(url);
+  throw new UsageError(`unknown storage ${JSON.stringify(url)}: name one as sqlite:./http.db or dynamodb://table?region=…`);
+}
+
+async function openSqlite(path: string): Promise<Storage> {
+  if (path === '') throw new UsageError('sqlite: needs a file path, as in sqlite:./http.db');
+  const file = resolve(path);
+  // The CLI reads caches; it never makes an empty one by mistake.
+  if (!existsSync(file)) throw new StorageSetupError(`no such file: ${file} (a cachette SQLite database is made by the cache that uses it)`);
+  const { default: Database } = await import('better-sqlite3').catch((error: unknown) => {
+    throw new StorageSetupError('sqlite: storages need the better-sqlite3 package: npm install better-sqlite3', { cause: error });
+  });
+  let tables: string[];
+  try {
+    const probe = new Database(file, { readonly: true, fileMustExist: true });
+    try {
+      tables = (probe.prepare("SELECT name FROM sqlite_master WHERE type = 'table'").all() as Array<{ name: string }>).map((row) => row.name);
+    } finally {
+      probe.close();
+    }
+  } catch (error) {
+    throw new StorageSetupError(`${file} is not a SQLite database (${(error as Error).message})`, { cause: error });
+  }
+  if (!tables.includes('cachette_entries')) throw new StorageSetupError(`${file} is a SQLite database, but not a cachette one (no cachette_entries table)`);
+  const { SqliteStorage } = await import('../storage/sqlite.js');
+  return new SqliteStorage({ path: file });
+}
+
+async function openDynamo(url: string): Promise<Storage> {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new UsageError(`not a storage URL: ${JSON.stringify(url)} (dynamodb://table?region=…&endpoint=…)`);
+  }
+  const table = decodeURIComponent(parsed.hostname + parsed.pathname).replace(/\/$/, '');
+  if (table === '') throw new UsageError('dynamodb:// needs a table name, as in dynamodb://my-table?region=eu-west-1');
+  const known = new Set(['region', 'endpoint', 'shards', 'keyPrefix']);
+  for (const name of parsed.searchParams.keys()) {
+    if (!known.has(name)) throw new UsageError(`unknown dynamodb:// parameter ${name} (known: ${[...known].join(', ')})`);
+  }
+  const region = parsed.searchParams.get('region') ?? undefined;
+  const endpoint = parsed.searchParams.get('endpoint') ?? undefined;
+  const shardsText = parsed.searchParams.get('shards');
+  const shards = shardsText === null ? undefined : Number(shardsText);
+  if (shards !== undefined && !(Number.isInteger(shards) && shards > 0)) throw new UsageError(`shards must be a positive whole number, got ${shardsText}`);
+  const sdk = await import('@aws-sdk/client-dynamodb').catch((error: unknown) => {
+    throw new StorageSetupError('dynamodb:// storages need the AWS SDK: npm install @aws-sdk/client-dynamodb', { cause: error });
+  });
+  const client = new sdk.DynamoDBClient({ ...(region === undefined ? {} : { region }), ...(endpoint === undefined ? {} : { endpoint }) });
+  try {
+    await client.send(new sdk.DescribeTableCommand({ TableName: table }));
+  } catch (error) {
+    // Allowed to read and write items but not to describe tables: go on, the first call will tell.
+    if ((error as { name?: string } | null)?.name !== 'AccessDeniedException') {
+      client.destroy();
+      throw explainAwsError(error, table, region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION']);
+    }
+  }
+  const { DynamoDBStorage } = await import('../storage/dynamodb/storage.js');
+  const storage = new DynamoDBStorage({
+    tableName: table,
+    client,
+    ...(shards === undefined ? {} : { shards }),
+    ...(parsed.searchParams.has('keyPrefix') ? { keyPrefix: parsed.searchParams.get('keyPrefix') as string } : {}),
+  });
+  // The CLI made the client: closing the storage closes it too.
+  return {
+    partition: (name) => storage.partition(name),
+    close: async () => {
+      await storage.close();
+      client.destroy();
+    },
+  };
+}
+
+function explainAwsError(error: unknown, table: string, region: string | undefined): Error {
+  const name = (error as { name?: string } | null)?.name ?? '';
+  const where = region === undefined ? '' : ` in ${region}`;
+  if (name === 'ResourceNotFoundException') {
+    return new StorageSetupError(
+      `DynamoDB table ${table} does not exist${where}: create it with new DynamoDBStorage({ tableName, createTable: true }) or your infrastructure code`,
+    );
+  }
+  if (name === 'CredentialsProviderError' || /credential/i.test(String((error as Error)?.message))) {
+    return new StorageSetupError('no AWS credentials found: set AWS_PROFILE, or AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY');
+  }
+  if (/region/i.test(String((error as Error)?.message)) && region === undefined) {
+    return new StorageSetupError('no AWS region: add ?region=… to the storage URL or set AWS_REGION');
+  }
+  return new StorageSetupError(`DynamoDB table ${table}${where} cannot be used: ${(error as Error)?.message ?? String(error)}`, { cause: error });
+}

@@ -1,0 +1,181 @@
+/**
+ * The `cachette` command, run as users run it: the real bin in a process of
+ * its own, against SQLite files and DynamoDB Local filled by a real cache.
+ */
+
+import { execFile } from 'node:child_process';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { expect } from 'chai';
+import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
+import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
+import { respond } from '../../fixtures/origin.js';
+import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
+import { createCache } from '../../lib/cache.js';
+import { fetchText, useOrigin } from '../support.js';
+
+const BIN = fileURLToPath(new URL('../../lib/cli/bin.js', import.meta.url));
+
+interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+function cachette(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [BIN, ...args],
+      { env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr }),
+    );
+    child.stdin?.end(options.input ?? '');
+  });
+}
+
+describe('the cachette command', function () {
+  this.timeout(60_000);
+  const env = useOrigin();
+  const folder = tempFolder();
+  let file: string;
+  let made = 0;
+
+  after(() => folder.remove());
+
+  /** A SQLite cache holding three tagged responses, written by a real cache and closed. */
+  async function filledSqlite(): Promise<string> {
+    const path = join(folder.path, `cli-${made++}.db`);
+    env.origin.route('/users', respond(200, { 'cache-control': 'max-age=600', 'cache-tag': 'users' }, 'users'));
+    env.origin.route('/orders', respond(200, { 'cache-control': 'max-age=600', 'cache-tag': 'orders' }, 'orders'));
+    env.origin.route('/old', respond(200, { 'cache-control': 'max-age=600' }, 'old'));
+    const cache = createCache({ storage: sqliteStorage({ path }), cacheTagsHeader: 'cache-tag', namespace: 'app' });
+    for (const path of ['/users', '/orders', '/old']) await fetchText(cache, `${env.origin.url}${path}`);
+    await cache.close();
+    return path;
+  }
+
+  beforeEach(async () => {
+    file = await filledSqlite();
+  });
+
+  it('stats counts entries by state and by host', async () => {
+    const ran = await cachette(['stats', '--storage', `sqlite:${file}`, '--namespace', 'app', '--json']);
+    expect(ran.code, ran.stderr).to.equal(0);
+    const stats = JSON.parse(ran.stdout);
+    expect(stats).to.include({ entries: 3, fresh: 3, stale: 0, unusable: 0, bytes: 14 });
+    expect(stats.hosts[new URL(env.origin.url).host]).to.deep.equal({ entries: 3, bytes: 14 });
+    const plain = await cachette(['stats', '--storage', `sqlite:${file}`, '--namespace', 'app']);
+    expect(plain.stdout).to.match(/^entries {3}3 \(3 fresh, 0 stale, 0 unusable\)$/m);
+  });
+
+  it('ls lists entries, filtered, as lines or JSON lines; the storage can come from CACHETTE_STORAGE', async () => {
+    const all = await cachette(['ls', '--namespace', 'app'], { env: { CACHETTE_STORAGE: `sqlite:${file}` } });
+    expect(all.code, all.stderr).to.equal(0);
+    expect(all.stdout.trim().split('\n')).to.have.length(3);
+    expect(all.stdout).to.match(/fresh {5}200 {2}\s+5 B {2}\S+ {2}GET {2}http:\/\/127\.0\.0\.1:\d+\/users {2}\[users\]/);
+    const tagged = await cachette(['ls', '--storage', `sqlite:${file}`, '--namespace', 'app', '--tag', 'orders', '--json']);
+    const lines = tagged.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line));
+    expect(lines.map((entry) => entry.url)).to.deep.equal([`${env.origin.url}/orders`]);
+    const prefixed = await cachette(['ls', '--storage', `sqlite:${file}`, '--namespace', 'app', '--prefix', `${env.origin.url}/o*`, '--json']);
+    expect(
+      prefixed.stdout
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line).url)
+        .sort(),
+    ).to.deep.equal([`${env.origin.url}/old`, `${env.origin.url}/orders`]);
+  });
+
+  it('show prints one URL’s entry; nothing stored is exit code 3', async () => {
+    const ran = await cachette(['show', `${env.origin.url}/users`, '--storage', `sqlite:${file}`, '--namespace', 'app']);
+    expect(ran.code, ran.stderr).to.equal(0);
+    expect(ran.stdout)
+      .to.match(/^ {2}status {7}200$/m)
+      .and.match(/^ {2}tags {9}users$/m);
+    const missing = await cachette(['show', `${env.origin.url}/nope`, '--storage', `sqlite:${file}`, '--namespace', 'app']);
+    expect([missing.code, missing.stderr]).to.deep.equal([3, `nothing stored for ${env.origin.url}/nope\n`]);
+  });
+
+  it('purge by tag, by URL, by prefix; --all asks, and without a terminal refuses unless --yes', async () => {
+    const base = ['--storage', `sqlite:${file}`, '--namespace', 'app'];
+    expect((await cachette(['purge', '--tag', 'users', ...base])).stdout).to.equal('1 record deleted\n');
+    expect((await cachette(['purge', '--url', `${env.origin.url}/old`, ...base, '--json'])).stdout).to.equal('{"deleted":1}\n');
+    const refused = await cachette(['purge', '--all', ...base]);
+    expect(refused.code).to.equal(4);
+    expect(refused.stderr).to.match(/without --yes/);
+    expect((await cachette(['purge', '--all', '--yes', ...base])).stdout).to.equal('1 record deleted\n');
+    expect(JSON.parse((await cachette(['stats', ...base, '--json'])).stdout).entries).to.equal(0);
+  });
+
+  it('export, then import into another SQLite file, keeps entries and their expiries', async () => {
+    const exported = join(folder.path, 'export.jsonl');
+    const out = await cachette(['export', '--storage', `sqlite:${file}`, '--namespace', 'app', '--output', exported]);
+    expect(out.code, out.stderr).to.equal(0);
+    expect(out.stdout).to.equal(`3 records exported to ${exported}\n`);
+    const other = join(folder.path, 'other.db');
+    await createCache({ storage: sqliteStorage({ path: other }), namespace: 'app' }).close();
+    const imported = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app', '--input', exported]);
+    expect(imported.stdout).to.equal('3 records imported, 0 skipped (expired or unreadable)\n');
+    // Through standard input as well.
+    const piped = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app'], { input: readFileSync(exported, 'utf8') });
+    expect(piped.code, piped.stderr).to.equal(0);
+    const listed = (args: string[]) => cachette(['ls', ...args, '--namespace', 'app', '--json']);
+    const strip = (text: string) =>
+      text
+        .trim()
+        .split('\n')
+        .map((line) => JSON.parse(line))
+        .sort((a, b) => a.key.localeCompare(b.key));
+    expect(strip((await listed(['--storage', `sqlite:${other}`])).stdout)).to.deep.equal(strip((await listed(['--storage', `sqlite:${file}`])).stdout));
+  });
+
+  it('copy moves a cache from SQLite to DynamoDB Local and back', async function () {
+    this.timeout(180_000);
+    const endpoint = await dynamoEndpoint();
+    const table = uniqueTableName();
+    await dynamoStorage(undefined, { tableName: table, shards: 2 });
+    try {
+      const dynamo = `dynamodb://${table}?region=us-east-1&endpoint=${encodeURIComponent(endpoint)}&shards=2`;
+      const copied = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', dynamo]);
+      expect(copied.code, copied.stderr).to.equal(0);
+      expect(copied.stdout).to.equal('3 records copied, 0 skipped (expired or unreadable)\n');
+      const stats = JSON.parse((await cachette(['stats', '--storage', dynamo, '--namespace', 'app', '--json'])).stdout);
+      expect(stats.entries).to.equal(3);
+      expect((await cachette(['purge', '--tag', 'orders', '--storage', dynamo, '--namespace', 'app'])).stdout).to.equal('1 record deleted\n');
+      const missing = await cachette(['stats', '--storage', `dynamodb://no-such-table-here?region=us-east-1&endpoint=${encodeURIComponent(endpoint)}`]);
+      expect(missing.code).to.equal(1);
+      expect(missing.stderr).to.match(/DynamoDB table no-such-table-here does not exist in us-east-1: create it/);
+    } finally {
+      await dropTables();
+    }
+  });
+
+  it('usage errors say what to write, with exit code 2; a file that is not a cachette database says so', async () => {
+    const cases: Array<[string[], number, RegExp]> = [
+      [['stats'], 2, /name the storage: --storage sqlite:\.\/http\.db/],
+      [['frobnicate', '--storage', `sqlite:${file}`], 2, /unknown command "frobnicate"/],
+      [['ls', '--storage', `sqlite:${file}`, '--bogus'], 2, /Unknown option '--bogus'/],
+      [['ls', '--storage', 'redis://x'], 2, /unknown storage "redis:\/\/x"/],
+      [['ls', '--storage', `sqlite:${file}`, '--state', 'old'], 2, /--state must be fresh, stale or unusable/],
+      [['purge', '--storage', `sqlite:${file}`], 2, /purge what\?/],
+      [['purge', '--storage', `sqlite:${file}`, '--older-than', 'soon'], 2, /--older-than takes a duration/],
+      [['ls', '--storage', `sqlite:${join(folder.path, 'missing.db')}`], 1, /no such file/],
+    ];
+    const notSqlite = join(folder.path, 'notes.txt');
+    writeFileSync(notSqlite, 'not a database at all, just some text that is long enough to fill a page header');
+    cases.push([['ls', '--storage', `sqlite:${notSqlite}`], 1, /is not a SQLite database/]);
+    for (const [args, code, message] of cases) {
+      const ran = await cachette(args);
+      expect(ran.code, args.join(' ')).to.equal(code);
+      expect(ran.stderr, args.join(' ')).to.match(message);
+    }
+    expect(existsSync(join(folder.path, 'missing.db')), 'the CLI never creates a database').to.equal(false);
+    const help = await cachette(['--help']);
+    expect([help.code, help.stdout.startsWith('Usage: cachette <command>')]).to.deep.equal([0, true]);
+  });
+});
