@@ -82,6 +82,7 @@ const coldStart = run(process.execPath, 'cold-start.js');
 const memory = run(process.execPath, 'memory.js');
 const lambda = run(process.execPath, 'lambda.js');
 const checksum = run(process.execPath, 'checksum.js');
+const stats = run(process.execPath, 'stats.js');
 
 const us = (result: any, contender: string, via: Via) => result.results[contender][via].medianUs as number;
 const ratio = (a: number, b: number) => round2(a / b);
@@ -174,6 +175,7 @@ const results = {
   memory: memory.memory,
   lambda: lambda.lambda,
   checksum: checksum.checksum,
+  stats: stats.stats,
   targets,
 };
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
@@ -212,6 +214,9 @@ console.log(
   `Record checksum (decode with the CRC-32 | the CRC-32 alone): ${Object.entries<any>(checksum.checksum)
     .map(([size, value]) => `${size} ${value.decodeUs} µs | ${value.crcUs} µs`)
     .join(', ')}`,
+);
+console.log(
+  `Stats (always on): counting per hit ${stats.stats.countingPerHitNs.toFixed(1)} ns of a ${stats.stats.hitUs.toFixed(1)} µs hit; with an observer ${stats.stats.hitObservedUs.toFixed(1)} µs; stats() ${(stats.stats.snapshotNs / 1000).toFixed(2)} µs`,
 );
 console.log(`Lambda: bundle ${lambda.lambda.bundleKiB} KiB; first response after process start: ${JSON.stringify(lambda.lambda.firstResponseMs)} ms`);
 console.log('\nTargets');
