@@ -66,7 +66,7 @@ export interface ContainsOptions {
 
 /** `cache.fetch`'s init: fetch's own, a `dispatcher` to compose the cache onto, and the per-request options. */
 export type CacheFetchInit = Omit<RequestInit, 'dispatcher'> & {
-  /** Fetch's cache mode (see the README's table). */
+  /** Fetch's cache mode (see the table in docs/options.md). */
   cache?: FetchCacheMode;
   /** A dispatcher to compose the cache onto (undici's, or the one the runtime's types name). */
   dispatcher?: Dispatcher | RequestInit['dispatcher'];

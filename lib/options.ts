@@ -38,7 +38,7 @@ export interface CacheOptions {
   type?: 'private' | 'shared';
   /** Methods whose responses are cached. Default: `['GET', 'HEAD']`. */
   methods?: string[];
-  /** Status codes whose responses are stored. Default: any the RFC allows (see the README). */
+  /** Status codes whose responses are stored. Default: any the RFC allows (see docs/options.md). */
   statuses?: number[];
   /** Request headers that become part of the key. */
   matchHeaders?: string[];

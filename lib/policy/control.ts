@@ -117,7 +117,7 @@ export function resolveControl(input: unknown, fetchMode?: unknown): RequestCont
 declare module 'undici' {
   namespace Dispatcher {
     interface DispatchOptions {
-      /** cachette's per-request options (see the README's "Per request"); never sent to the origin. */
+      /** cachette's per-request options (see docs/options.md, "Per request"); never sent to the origin. */
       cachette?: RequestCacheOptions;
     }
   }

@@ -230,3 +230,24 @@ for (const backend of backends) {
     });
   });
 }
+
+describe('entries() with a memory tier', () => {
+  const env = useOrigin();
+  const folder = tempFolder();
+  after(() => folder.remove());
+
+  it('tells which entries the memory tier holds too and which only the storage behind it', async () => {
+    env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'a'));
+    env.origin.route('/b', respond(200, { 'cache-control': 'max-age=60' }, 'b'));
+    const path = `${folder.path}/tiered.db`;
+    const first = env.cache({ storage: sqliteStorage({ path }), memoryTier: {} });
+    await fetchText(first, `${env.origin.url}/a`);
+    await fetchText(first, `${env.origin.url}/b`);
+    await first.close();
+    // A new instance (a new Lambda, say): its memory tier is empty until a hit brings an entry in.
+    const second = env.cache({ storage: sqliteStorage({ path }), memoryTier: {} });
+    expect((await fetchText(second, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
+    const tiers = Object.fromEntries((await all(second.entries())).map((entry) => [new URL(entry.url).pathname, entry.tier]));
+    expect(tiers).to.deep.equal({ '/a': 'memory', '/b': 'storage' });
+  });
+});

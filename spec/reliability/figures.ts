@@ -1,6 +1,6 @@
 /**
  * What the reliability specs measure and print (one line each, for the
- * README's "Failure and safety"), and how long they run: `npm test` runs a
+ * docs/failure-and-safety.md), and how long they run: `npm test` runs a
  * short version, `npm run soak` a longer one (CACHETTE_SOAK=n multiplies the
  * request counts).
  */

@@ -16,7 +16,7 @@ export function classify(error: unknown, table: string): unknown {
   if (name === 'ResourceNotFoundException') {
     return new Error(
       `DynamoDB table "${table}" was not found: create it (DynamoDBStorage({ createTable: true }) or await storage.createTable(), ` +
-        'or with the CloudFormation/Terraform in the README), or check the region and credentials',
+        'or with the CloudFormation/Terraform in docs/storages.md of cachette), or check the region and credentials',
       { cause: error },
     );
   }
