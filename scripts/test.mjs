@@ -4,8 +4,12 @@
 // the peers swapped in by scripts/node24-peers.mjs). Ends with one
 // line, "N passed, N failed", the totals of both runs.
 //
-//   node scripts/test.mjs [mocha args...]      both runtimes
+// Then the HTTP and fetch specs once more with every cache on Redis (a real
+// redis-server, installed by scripts/ensure-redis.mjs where it can be).
+//
+//   node scripts/test.mjs [mocha args...]      both runtimes, and the Redis run
 //   node scripts/test.mjs --runtime=current    this Node only (quicker, for development)
+//   node scripts/test.mjs --runtime=redis      only the Redis run
 import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -28,7 +32,7 @@ function node24() {
 
 const runs = [];
 if (only === undefined || only === 'current') {
-  runs.push({ label: `Node ${process.version}, undici 7`, node: process.execPath, env: {} });
+  runs.push({ label: `Node ${process.version}, undici 7`, node: process.execPath, env: {}, args: [] });
 }
 if (only === undefined || only === '24') {
   const node = node24();
@@ -39,6 +43,16 @@ if (only === undefined || only === '24') {
       NODE_OPTIONS: `${process.env.NODE_OPTIONS ?? ''} --import=${join(root, 'scripts', 'node24-peers.mjs')}`.trim(),
       CACHETTE_EXPECT_UNDICI: '8',
     },
+    args: [],
+  });
+}
+if (only === undefined || only === 'redis') {
+  spawnSync(process.execPath, [join(root, 'scripts', 'ensure-redis.mjs')], { cwd: root, stdio: 'inherit' });
+  runs.push({
+    label: `HTTP and fetch specs on Redis, Node ${process.version}`,
+    node: process.execPath,
+    env: { CACHETTE_TEST_STORAGE: 'redis' },
+    args: ['--config', join(root, 'scripts', 'mocharc-redis.json')],
   });
 }
 
@@ -47,7 +61,7 @@ let failed = 0;
 for (const [index, run] of runs.entries()) {
   const stats = join(work, `stats-${index}.json`);
   console.log(`\n=== ${run.label} (${run.node})`);
-  const result = spawnSync(run.node, [mocha, ...mochaArgs], {
+  const result = spawnSync(run.node, [mocha, ...run.args, ...mochaArgs], {
     cwd: root,
     stdio: 'inherit',
     env: { ...process.env, ...run.env, CACHETTE_TEST_STATS: stats },

@@ -64,13 +64,13 @@ describe('optional weight stays optional', () => {
     return bare;
   }
 
-  it('"cachette" imports neither better-sqlite3, the AWS SDK nor OpenTelemetry', () => {
+  it('"cachette" imports neither better-sqlite3, the AWS SDK, OpenTelemetry nor a Redis client', () => {
     const imported = [...bareImports(`${root}dist/lib/index.js`)];
-    expect(imported.filter((name) => name === 'better-sqlite3' || name.startsWith('@aws-sdk/') || name.startsWith('@opentelemetry/'))).to.deep.equal([]);
+    expect(imported.filter((name) => name === 'better-sqlite3' || /^@(aws-sdk|opentelemetry|redis)\//.test(name))).to.deep.equal([]);
     const loaded = runModule(`
       import { createRequire } from 'node:module';
       await import('cachette');
-      console.log(Object.keys(createRequire(import.meta.url).cache).filter((path) => /better-sqlite3|@aws-sdk|@opentelemetry/.test(path)).length);
+      console.log(Object.keys(createRequire(import.meta.url).cache).filter((path) => /better-sqlite3|@aws-sdk|@opentelemetry|@redis/.test(path)).length);
     `);
     expect(loaded).to.equal('0');
   });

@@ -1,8 +1,22 @@
 /** Helpers shared by the specs. */
+import { randomUUID } from 'node:crypto';
 import FakeTimers from '@sinonjs/fake-timers';
 import { Origin } from '../fixtures/origin.js';
 import { createCache, type HttpCache } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
+import { RedisStorage } from '../lib/storage/redis.js';
+
+/**
+ * With CACHETTE_TEST_STORAGE=redis (scripts/test.mjs runs the HTTP specs so),
+ * a cache made without a storage gets a RedisStorage on the suite's
+ * redis-server (spec/hooks.ts starts it), under a prefix of its own.
+ */
+function withTestStorage(options: CacheOptions | undefined): CacheOptions | undefined {
+  const url = process.env['CACHETTE_TEST_REDIS_URL'];
+  if (process.env['CACHETTE_TEST_STORAGE'] !== 'redis' || options?.storage !== undefined) return options;
+  if (url === undefined) throw new Error('CACHETTE_TEST_STORAGE=redis without a server: spec/hooks.ts starts one');
+  return { ...options, storage: new RedisStorage({ url, keyPrefix: `spec-${randomUUID()}:` }) };
+}
 
 /** Starts an origin before each test and closes it (and the caches made) after. */
 export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) => HttpCache } {
@@ -19,7 +33,7 @@ export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) =
       return state.origin;
     },
     cache(options?: CacheOptions) {
-      const cache = createCache(options);
+      const cache = createCache(withTestStorage(options));
       state.caches.push(cache);
       return cache;
     },

@@ -30,6 +30,7 @@ const HELP = `Usage: cachette <command> --storage <url> [options]
 Storages:
   sqlite:./http.db
   dynamodb://table?region=eu-west-1[&endpoint=http://localhost:8000][&shards=8]
+  redis://127.0.0.1:6379[?keyPrefix=cachette:]
   (or the CACHETTE_STORAGE environment variable)
 
 Commands:

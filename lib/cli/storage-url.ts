@@ -3,6 +3,7 @@
  *
  *   sqlite:./http.db                 a SQLite file (it must exist and be a cachette database)
  *   dynamodb://table?region=eu-west-1&endpoint=http://localhost:8000&shards=8
+ *   redis://127.0.0.1:6379/0?keyPrefix=cachette:   (rediss:// with TLS)
  *
  * Each backend's optional peer is loaded only when named.
  */
@@ -24,7 +25,8 @@ export class StorageSetupError extends Error {
 export async function openStorage(url: string): Promise<Storage> {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, ''));
   if (url.startsWith('dynamodb://')) return openDynamo(url);
-  throw new UsageError(`unknown storage ${JSON.stringify(url)}: name one as sqlite:./http.db or dynamodb://table?region=…`);
+  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedis(url);
+  throw new UsageError(`unknown storage ${JSON.stringify(url)}: name one as sqlite:./http.db, dynamodb://table?region=… or redis://host:port`);
 }
 
 async function openSqlite(path: string): Promise<Storage> {
@@ -49,6 +51,33 @@ async function openSqlite(path: string): Promise<Storage> {
   if (!tables.includes('cachette_entries')) throw new StorageSetupError(`${file} is a SQLite database, but not a cachette one (no cachette_entries table)`);
   const { SqliteStorage } = await import('../storage/sqlite.js');
   return new SqliteStorage({ path: file });
+}
+
+async function openRedis(url: string): Promise<Storage> {
+  const parsed = new URL(url);
+  const keyPrefix = parsed.searchParams.get('keyPrefix') ?? undefined;
+  for (const name of parsed.searchParams.keys()) if (name !== 'keyPrefix') throw new UsageError(`unknown redis:// parameter ${name} (known: keyPrefix)`);
+  parsed.search = '';
+  const { RedisStorage } = await import('../storage/redis.js');
+  const storage = new RedisStorage({ url: parsed.href, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
+  try {
+    // Connects now: an unreachable server is said here, not as a listing that waits forever.
+    let timer: NodeJS.Timeout | undefined;
+    const timeUp = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
+    });
+    try {
+      await Promise.race([storage.partition('responses').has('cachette-cli-probe'), timeUp]);
+    } finally {
+      clearTimeout(timer);
+    }
+  } catch (error) {
+    await storage.close().catch(() => undefined);
+    throw new StorageSetupError(`cannot reach Redis at ${parsed.host}: ${(error as Error)?.message ?? String(error)} (is redis-server running?)`, {
+      cause: error,
+    });
+  }
+  return storage;
 }
 
 async function openDynamo(url: string): Promise<Storage> {

@@ -11,6 +11,7 @@ import { expect } from 'chai';
 import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
+import { startRedis } from '../../fixtures/redis-server.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache } from '../../lib/cache.js';
 import { fetchText, useOrigin } from '../support.js';
@@ -155,12 +156,28 @@ describe('the cachette command', function () {
     }
   });
 
+  it('copy to Redis, then stats and purge there; an unreachable Redis says so', async () => {
+    const redis = await startRedis();
+    try {
+      const target = `${redis.url}?keyPrefix=cli:`;
+      const copied = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', target]);
+      expect(copied.stdout, copied.stderr).to.equal('3 records copied, 0 skipped (expired or unreadable)\n');
+      expect(JSON.parse((await cachette(['stats', '--storage', target, '--namespace', 'app', '--json'])).stdout).entries).to.equal(3);
+      expect((await cachette(['purge', '--tag', 'users', '--storage', target, '--namespace', 'app'])).stdout).to.equal('1 record deleted\n');
+    } finally {
+      await redis.stop();
+    }
+    const gone = await cachette(['stats', '--storage', redis.url]);
+    expect(gone.code).to.equal(1);
+    expect(gone.stderr).to.match(/cannot reach Redis at 127\.0\.0\.1:\d+: .* \(is redis-server running\?\)/);
+  });
+
   it('usage errors say what to write, with exit code 2; a file that is not a cachette database says so', async () => {
     const cases: Array<[string[], number, RegExp]> = [
       [['stats'], 2, /name the storage: --storage sqlite:\.\/http\.db/],
       [['frobnicate', '--storage', `sqlite:${file}`], 2, /unknown command "frobnicate"/],
       [['ls', '--storage', `sqlite:${file}`, '--bogus'], 2, /Unknown option '--bogus'/],
-      [['ls', '--storage', 'redis://x'], 2, /unknown storage "redis:\/\/x"/],
+      [['ls', '--storage', 'memcached://x'], 2, /unknown storage "memcached:\/\/x"/],
       [['ls', '--storage', `sqlite:${file}`, '--state', 'old'], 2, /--state must be fresh, stale or unusable/],
       [['purge', '--storage', `sqlite:${file}`], 2, /purge what\?/],
       [['purge', '--storage', `sqlite:${file}`, '--older-than', 'soon'], 2, /--older-than takes a duration/],

@@ -1,0 +1,264 @@
+/**
+ * RedisStorage: the storage contract on Redis or Valkey, through the official
+ * client (`@redis/client`, what the `redis` package re-exports).
+ *
+ * Layout. A value lives under `<keyPrefix>{<partition>}:<key>` as a binary
+ * string; its expiry is the key's own (`SET … PXAT`), so Redis drops it by
+ * itself and nothing sweeps. The partition name is a hash tag: in a cluster,
+ * every key of one partition maps to one slot, so multi-key commands (MGET,
+ * UNLINK of a batch) stay legal; a busy partition then lives on one node.
+ *
+ * Listing (keys, entries, size, clear) uses SCAN with a cursor and a MATCH on
+ * the partition's prefix, never KEYS: it walks the whole keyspace a page at a
+ * time without blocking the server, and costs nothing on the request path
+ * (no index to keep up on every write). It is for maintenance, and lists the
+ * node the client is connected to (a cluster client is not supported for
+ * listing).
+ *
+ * Leases (collapsing misses across processes): `SET NX PX`, released by a
+ * script that deletes the lease only if the token still holds it.
+ *
+ * Deadlines and fail-open come from the cache, as for every storage. A
+ * client given by the caller stays the caller's: it is neither connected nor
+ * closed here, and its `error` events are the caller's to listen to.
+ */
+
+import { describe } from '../describe.js';
+import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage } from './contract.js';
+
+/** What this storage needs of a client: node-redis's `sendCommand` (a `RedisClientType` of `@redis/client` ≥ 5). */
+export interface RedisCommander {
+  sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown>;
+}
+
+export interface RedisStorageOptions {
+  /** A connected node-redis client (`createClient().connect()`), yours to close. */
+  client?: RedisCommander;
+  /** Or a URL (`redis://127.0.0.1:6379`, `rediss://…`): the storage makes, connects and closes its own client. */
+  url?: string;
+  /** Prepended to every key. Default: "cachette:". */
+  keyPrefix?: string;
+  /** Keys per SCAN page, MGET and UNLINK batch. Default: 500. */
+  batchSize?: number;
+}
+
+/** RESP3's and RESP2's blob string type: asked back as Buffers, not text. */
+const BLOB_STRING = 36;
+const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
+
+const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
+
+export class RedisStorage implements Storage {
+  readonly keyPrefix: string;
+  readonly #batchSize: number;
+  readonly #client: Promise<RedisCommander>;
+  readonly #owned: { close(): Promise<unknown> } | undefined;
+  readonly #partitions = new Map<string, RedisPartition>();
+
+  constructor(options: RedisStorageOptions) {
+    if (options === null || typeof options !== 'object')
+      throw new TypeError(`RedisStorage options must be an object with a client or a url, got ${describe(options)}`);
+    const { client, url } = options;
+    if ((client === undefined) === (url === undefined)) throw new TypeError('RedisStorage needs a client or a url (one of the two)');
+    if (client !== undefined && typeof (client as Partial<RedisCommander>).sendCommand !== 'function') {
+      throw new TypeError(`RedisStorage client must be a node-redis client (with sendCommand), got ${describe(client)}`);
+    }
+    if (url !== undefined && (typeof url !== 'string' || !/^(redis|rediss|valkey|valkeys):\/\//.test(url))) {
+      throw new TypeError(`RedisStorage url must be a redis:// or rediss:// URL, got ${describe(url)}`);
+    }
+    const keyPrefix = options.keyPrefix ?? 'cachette:';
+    if (typeof keyPrefix !== 'string') throw new TypeError(`RedisStorage keyPrefix must be a string, got ${describe(keyPrefix)}`);
+    const batchSize = options.batchSize ?? 500;
+    if (!Number.isInteger(batchSize) || batchSize < 1 || batchSize > 10_000) {
+      throw new TypeError(`RedisStorage batchSize must be a whole number from 1 to 10000, got ${describe(batchSize)}`);
+    }
+    this.keyPrefix = keyPrefix;
+    this.#batchSize = batchSize;
+    if (client !== undefined) {
+      this.#client = Promise.resolve(client);
+      this.#owned = undefined;
+    } else {
+      const owned = ownClient(url as string);
+      this.#owned = { close: async () => (await owned).close() };
+      this.#client = owned.then((made) => made.client);
+      // Until a call awaits it, a failed connection must not be an unhandled rejection.
+      this.#client.catch(() => undefined);
+    }
+  }
+
+  partition(name: string): Partition {
+    let partition = this.#partitions.get(name);
+    if (partition === undefined) {
+      partition = new RedisPartition(this.#client, `${this.keyPrefix}{${name}}:`, this.#batchSize);
+      this.#partitions.set(name, partition);
+    }
+    return partition;
+  }
+
+  async close(): Promise<void> {
+    await this.#owned?.close();
+  }
+}
+
+/**
+ * A client of our own, from a URL. It connects in the background and keeps
+ * reconnecting; commands sent meanwhile wait in its queue, and the cache's
+ * deadlines (and breaker) bound what a request waits for them. Its `error`
+ * events are swallowed: each failed call is reported by the cache that made it.
+ */
+async function ownClient(url: string): Promise<{ client: RedisCommander; close(): Promise<unknown> }> {
+  let module: typeof import('@redis/client');
+  try {
+    module = await import('@redis/client');
+  } catch (error) {
+    throw new Error('cachette/redis needs the @redis/client package (or redis), an optional peer dependency: npm install @redis/client', { cause: error });
+  }
+  const client = module.createClient({
+    url,
+    socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+  });
+  client.on('error', () => undefined);
+  void client.connect().catch(() => undefined);
+  return {
+    client,
+    // Connected: finish what was sent, then close. Never connected: nothing to wait for.
+    close: async () => {
+      if (client.isReady) await client.close();
+      else client.destroy();
+    },
+  };
+}
+
+class RedisPartition implements LeasingPartition {
+  readonly #client: Promise<RedisCommander>;
+  /** `<keyPrefix>{<partition>}:` */
+  readonly #prefix: string;
+  readonly #batchSize: number;
+
+  constructor(client: Promise<RedisCommander>, prefix: string, batchSize: number) {
+    this.#client = client;
+    this.#prefix = prefix;
+    this.#batchSize = batchSize;
+  }
+
+  async #send(args: Array<string | Buffer>): Promise<unknown> {
+    return (await this.#client).sendCommand(args, AS_BUFFERS);
+  }
+
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const value = await this.#send(['GET', this.#prefix + key]);
+    return value === null || value === undefined ? undefined : (value as Buffer);
+  }
+
+  async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
+    const found = new Map<string, Uint8Array>();
+    const unique = [...new Set(keys)];
+    for (let start = 0; start < unique.length; start += this.#batchSize) {
+      const batch = unique.slice(start, start + this.#batchSize);
+      const values = (await this.#send(['MGET', ...batch.map((key) => this.#prefix + key)])) as Array<Buffer | null>;
+      batch.forEach((key, i) => {
+        const value = values[i];
+        if (value !== null && value !== undefined) found.set(key, value);
+      });
+    }
+    return found;
+  }
+
+  async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void> {
+    if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${describe(key)}`);
+    if (!(value instanceof Uint8Array)) throw new TypeError(`value must be a Uint8Array, got ${describe(value)}`);
+    const bytes = Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+    const expiresAt = opts?.expiresAt;
+    if (expiresAt === undefined) {
+      await this.#send(['SET', this.#prefix + key, bytes]);
+    } else if (expiresAt <= Date.now()) {
+      // Already past: nothing to keep, and nothing older may stay.
+      await this.#send(['UNLINK', this.#prefix + key]);
+    } else {
+      await this.#send(['SET', this.#prefix + key, bytes, 'PXAT', String(Math.ceil(expiresAt))]);
+    }
+  }
+
+  async delete(key: string): Promise<boolean> {
+    return Number(await this.#send(['UNLINK', this.#prefix + key])) > 0;
+  }
+
+  async has(key: string): Promise<boolean> {
+    return Number(await this.#send(['EXISTS', this.#prefix + key])) > 0;
+  }
+
+  async bulkDelete(keys: Iterable<string>): Promise<number> {
+    const unique = [...new Set(keys)];
+    let deleted = 0;
+    for (let start = 0; start < unique.length; start += this.#batchSize) {
+      const batch = unique.slice(start, start + this.#batchSize).map((key) => this.#prefix + key);
+      deleted += Number(await this.#send(['UNLINK', ...batch]));
+    }
+    return deleted;
+  }
+
+  async clear(): Promise<void> {
+    for await (const page of this.#scan()) await this.#send(['UNLINK', ...page]);
+  }
+
+  async *keys(): AsyncIterable<string> {
+    for await (const page of this.#scan()) for (const key of page) yield key.slice(this.#prefix.length);
+  }
+
+  async *entries(): AsyncIterable<[string, Uint8Array]> {
+    for await (const page of this.#scan()) {
+      const values = (await this.#send(['MGET', ...page])) as Array<Buffer | null>;
+      for (let i = 0; i < page.length; i++) {
+        const value = values[i];
+        // Expired or deleted between the SCAN and the MGET: gone.
+        if (value !== null && value !== undefined) yield [(page[i] as string).slice(this.#prefix.length), value];
+      }
+    }
+  }
+
+  async size(): Promise<number> {
+    let count = 0;
+    for await (const page of this.#scan()) count += page.length;
+    return count;
+  }
+
+  /** The partition's keys, a page at a time (SCAN may return a key twice: each page is deduplicated against those seen). */
+  async *#scan(): AsyncIterable<string[]> {
+    const pattern = `${escapeGlob(this.#prefix)}*`;
+    const seen = new Set<string>();
+    let cursor = '0';
+    do {
+      const [next, found] = (await this.#send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.#batchSize)])) as [Buffer, Buffer[]];
+      cursor = next.toString();
+      const page: string[] = [];
+      for (const raw of found) {
+        const key = raw.toString('utf8');
+        if (key.endsWith(LEASE_SUFFIX) || seen.has(key)) continue;
+        seen.add(key);
+        page.push(key);
+      }
+      if (page.length > 0) yield page;
+    } while (cursor !== '0');
+  }
+
+  async acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt> {
+    const token = `${Date.now().toString(36)}-${Math.random().toString(36).slice(2)}`;
+    const leaseKey = this.#prefix + key + LEASE_SUFFIX;
+    const taken = await this.#send(['SET', leaseKey, token, 'NX', 'PX', String(Math.max(1, Math.ceil(ttlMs)))]);
+    if (taken !== null && taken !== undefined) return { token };
+    const left = Number(await this.#send(['PTTL', leaseKey]));
+    return { heldUntil: Date.now() + (left > 0 ? left : ttlMs) };
+  }
+
+  async releaseLease(key: string, token: string): Promise<void> {
+    await this.#send(['EVAL', RELEASE_SCRIPT, '1', this.#prefix + key + LEASE_SUFFIX, token]);
+  }
+}
+
+/** Leases live beside the values, under the value's key and this suffix (never listed). */
+const LEASE_SUFFIX = '\u0000lease';
+
+/** A SCAN MATCH pattern matching `text` literally. */
+function escapeGlob(text: string): string {
+  return text.replace(/[*?[\]\\]/g, '\\$&');
+}

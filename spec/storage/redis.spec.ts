@@ -1,0 +1,174 @@
+/**
+ * RedisStorage against a real redis-server (Debian's package; the fixture
+ * starts one on a free loopback port): the conformance suite, the cache on
+ * top of it, leases across instances, and the faults a network storage has —
+ * a server killed, a server that stops answering — with no failed request.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { createClient } from '@redis/client';
+import { expect } from 'chai';
+import { respond, sleep } from '../../fixtures/origin.js';
+import { type RedisServer, startRedis } from '../../fixtures/redis-server.js';
+import { RedisStorage } from '../../lib/storage/redis.js';
+import { fetchText, useOrigin } from '../support.js';
+import { storageConformance } from './conformance.js';
+
+describe('RedisStorage (a real redis-server)', function () {
+  this.timeout(30_000);
+  let server: RedisServer;
+  const storages: RedisStorage[] = [];
+  /** A storage on the shared server, under a prefix of its own (so each starts empty). */
+  const fresh = (options: { keyPrefix?: string } = {}) => {
+    const storage = new RedisStorage({ url: server.url, keyPrefix: options.keyPrefix ?? `test-${randomUUID()}:` });
+    storages.push(storage);
+    return storage;
+  };
+
+  before(async () => {
+    server = await startRedis();
+  });
+  after(async () => {
+    await Promise.all(storages.splice(0).map((storage) => storage.close().catch(() => undefined)));
+    await server.stop();
+  });
+
+  describe('conformance', () => {
+    storageConformance({ create: () => fresh() });
+  });
+
+  describe('layout', () => {
+    it('values are binary strings under <prefix>{<partition>}:<key>, with the expiry as the key’s own TTL', async () => {
+      const storage = fresh({ keyPrefix: 'layout:' });
+      const expiresAt = Date.now() + 60_000;
+      await storage.partition('responses').set('k', new Uint8Array([0, 255, 1]), { expiresAt });
+      const raw = createClient({ url: server.url });
+      await raw.connect();
+      try {
+        const value: unknown = await raw.sendCommand(['GET', 'layout:{responses}:k'], { typeMapping: { 36: Buffer } });
+        expect([...(value as Buffer)]).to.deep.equal([0, 255, 1]);
+        const ttl = Number(await raw.sendCommand(['PTTL', 'layout:{responses}:k']));
+        expect(ttl).to.be.within(50_000, 60_000);
+        expect(Number(await raw.sendCommand(['PEXPIRETIME', 'layout:{responses}:k']))).to.equal(expiresAt);
+      } finally {
+        await raw.close();
+      }
+    });
+
+    it('options are validated with errors that name them', () => {
+      expect(() => new RedisStorage({})).to.throw(TypeError, /needs a client or a url/);
+      expect(() => new RedisStorage({ url: 'http://x' })).to.throw(TypeError, /redis:\/\/ or rediss:\/\//);
+      expect(() => new RedisStorage({ client: {} as never })).to.throw(TypeError, /node-redis client/);
+      expect(() => new RedisStorage({ url: 'redis://x', batchSize: 0 })).to.throw(TypeError, /batchSize/);
+    });
+
+    it('takes the caller’s client, and leaves it open', async () => {
+      const client = createClient({ url: server.url });
+      await client.connect();
+      const storage = new RedisStorage({ client, keyPrefix: `own-${randomUUID()}:` });
+      await storage.partition('p').set('k', new Uint8Array([7]));
+      await storage.close();
+      expect(client.isOpen).to.equal(true);
+      expect([...((await storage.partition('p').get('k')) as Uint8Array)]).to.deep.equal([7]);
+      await client.close();
+    });
+
+    it('leases: one holder at a time, released only by its token', async () => {
+      const partition = fresh().partition('responses') as unknown as {
+        acquireLease(key: string, ttl: number): Promise<{ token?: string; heldUntil?: number }>;
+        releaseLease(key: string, token: string): Promise<void>;
+      };
+      const first = await partition.acquireLease('k', 5000);
+      expect(first.token).to.be.a('string');
+      const second = await partition.acquireLease('k', 5000);
+      expect(second.heldUntil).to.be.above(Date.now());
+      await partition.releaseLease('k', 'not-the-token');
+      expect((await partition.acquireLease('k', 5000)).token).to.equal(undefined);
+      await partition.releaseLease('k', first.token as string);
+      expect((await partition.acquireLease('k', 5000)).token).to.be.a('string');
+    });
+  });
+
+  describe('through the cache', () => {
+    const env = useOrigin();
+
+    it('a miss is stored, the next request is a hit; delete and clear reach Redis', async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
+      const cache = env.cache({ storage: fresh() });
+      expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
+      await cache.settled();
+      expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
+      expect(await cache.delete({ urls: [`${env.origin.url}/a`] })).to.equal(1);
+      expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
+      await cache.settled();
+      await cache.clear();
+      expect(await cache.responses.size()).to.equal(0);
+      expect(env.origin.hits('/a')).to.equal(2);
+    });
+
+    it('collapses misses across instances with leases (SET NX PX)', async () => {
+      env.origin.route('/slow', async (_req, res) => {
+        await sleep(200);
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('slow');
+      });
+      const prefix = `shared-${randomUUID()}:`;
+      const caches = [0, 1, 2].map(() => env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 5, wait: 5 } }));
+      const bodies = await Promise.all(caches.map((cache) => fetchText(cache, `${env.origin.url}/slow`)));
+      expect(bodies.map((body) => body.body)).to.deep.equal(['slow', 'slow', 'slow']);
+      expect(env.origin.hits('/slow')).to.equal(1);
+    });
+  });
+
+  describe('faults, against the real server', () => {
+    const env = useOrigin();
+
+    it('a server that stops answering (SIGSTOP): every request is answered within the deadline, then the cache comes back', async () => {
+      const own = await startRedis();
+      try {
+        env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+        const storage = new RedisStorage({ url: own.url });
+        storages.push(storage);
+        const cache = env.cache({ storage, storageTimeout: { read: 100, write: 200 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
+        await fetchText(cache, `${env.origin.url}/a`);
+        await cache.settled();
+        own.pause();
+        const answers = await Promise.all(Array.from({ length: 20 }, () => fetchText(cache, `${env.origin.url}/a`)));
+        expect(answers.every((answer) => answer.status === 200 && answer.body === 'body')).to.equal(true);
+        await cache.settled();
+        own.resume();
+        // The breaker's cooldown passes; the next request is a hit again.
+        let hit = false;
+        for (let i = 0; i < 50 && !hit; i++) {
+          await sleep(50);
+          hit = /^cachette; hit/.test((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus ?? '');
+        }
+        expect(hit).to.equal(true);
+      } finally {
+        await own.stop();
+      }
+    });
+
+    it('a server killed mid-traffic: 0 failed requests, the origin answers', async () => {
+      const own = await startRedis();
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+      const storage = new RedisStorage({ url: own.url });
+      storages.push(storage);
+      const cache = env.cache({ storage, storageTimeout: { read: 100, write: 200 } });
+      await fetchText(cache, `${env.origin.url}/a`);
+      await cache.settled();
+      let failed = 0;
+      const traffic = Array.from({ length: 50 }, async (_, i) => {
+        if (i === 10) own.kill();
+        try {
+          const answer = await fetchText(cache, `${env.origin.url}/a?n=${i % 5}`);
+          if (answer.status !== 200 || answer.body !== 'body') failed += 1;
+        } catch {
+          failed += 1;
+        }
+      });
+      await Promise.all(traffic);
+      expect(failed).to.equal(0);
+    });
+  });
+});
