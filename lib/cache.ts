@@ -9,6 +9,7 @@ import { describe } from './describe.js';
 import { type DecisionEvent, Reporter } from './diagnostics.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
+import { Invocation, type LambdaContextLike } from './interceptor/invocation.js';
 import { HitHeaders } from './interceptor/served.js';
 import { Flights } from './interceptor/single-flight.js';
 import { undiciAdapter } from './interceptor/undici/index.js';
@@ -142,6 +143,7 @@ export class HttpCache {
       reporter,
       flights: new Flights(),
       hitHeaders: new HitHeaders(),
+      invocation: new Invocation(),
     };
   }
 
@@ -337,6 +339,15 @@ export class HttpCache {
   observe(observer: (event: DecisionEvent) => void): () => void {
     if (typeof observer !== 'function') throw new TypeError(`observe() takes a function, got ${describe(observer)}`);
     return this.#ctx.reporter.observe(observer);
+  }
+
+  /**
+   * In an AWS Lambda handler, registers the invocation's context (call it
+   * first thing in each invocation): leases for `coalesceAcrossInstances`,
+   * and waits on another instance's lease, never outlive the invocation.
+   */
+  registerLambdaContext(context: LambdaContextLike): void {
+    this.#ctx.invocation.register(context);
   }
 
   /** Starts the counters of `stats()` over. */

@@ -9,6 +9,7 @@ export {
   type TransferOptions,
 } from './cache.js';
 export { channels, type DecisionEvent, type Logger } from './diagnostics.js';
+export type { LambdaContextLike } from './interceptor/invocation.js';
 export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';
 export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';

@@ -125,7 +125,7 @@ net.Socket.prototype.connect = function (...args) {
 const RUNNER = `
 const module = await import(process.argv[2]);
 if (typeof module.handler === 'function') {
-  const result = await module.handler({ url: process.env.DOCS_ORIGIN + '/users/1' });
+  const result = await module.handler({ url: process.env.DOCS_ORIGIN + '/users/1' }, { getRemainingTimeInMillis: () => 30000 });
   if (result?.statusCode !== undefined && result.statusCode !== 200) throw new Error('handler answered ' + result.statusCode);
 }
 process.exit(0);

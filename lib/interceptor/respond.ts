@@ -174,8 +174,10 @@ async function forward(
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
   try {
-    if (crossInstance !== undefined && flight !== undefined && info.stale === undefined && !reload && ctx.records.offersLeases) {
-      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), crossInstance);
+    const limits = crossInstance === undefined ? undefined : ctx.invocation.limit(crossInstance);
+    // In a Lambda invocation with no time left, no lease: it would outlive the invocation.
+    if (limits !== undefined && limits.leaseMs > 0 && flight !== undefined && info.stale === undefined && !reload && ctx.records.offersLeases) {
+      return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), limits);
     }
     forwardTo(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally));
   } catch (error) {

@@ -120,6 +120,52 @@ describe('RedisStorage (a real redis-server)', function () {
     });
   });
 
+  describe('in a Lambda invocation (registerLambdaContext)', () => {
+    const env = useOrigin();
+
+    /** The remaining TTLs of the leases held now, in ms. */
+    async function leaseTtls(prefix: string): Promise<number[]> {
+      const raw = createClient({ url: server.url });
+      await raw.connect();
+      try {
+        const [, keys] = (await raw.sendCommand(['SCAN', '0', 'MATCH', `${prefix}*lease`, 'COUNT', '100000'])) as [string, string[]];
+        return Promise.all(keys.map(async (key) => Number(await raw.sendCommand(['PTTL', key]))));
+      } finally {
+        await raw.close();
+      }
+    }
+
+    it('a lease never outlives the invocation’s remaining time', async () => {
+      let seen: number[] = [];
+      env.origin.route('/slow', async (_req, res) => {
+        seen = await leaseTtls(prefix);
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('slow');
+      });
+      const prefix = `lambda-${randomUUID()}:`;
+      const cache = env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 10, wait: 5 } });
+      cache.registerLambdaContext({ getRemainingTimeInMillis: () => 1500 });
+      await fetchText(cache, `${env.origin.url}/slow`);
+      expect(seen).to.have.length(1);
+      expect(seen[0]).to.be.within(1, 1500);
+    });
+
+    it('with no time left, no lease is taken: the request goes to the origin alone', async () => {
+      let seen: number[] = [1];
+      env.origin.route('/slow', async (_req, res) => {
+        seen = await leaseTtls(prefix);
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end('slow');
+      });
+      const prefix = `lambda-${randomUUID()}:`;
+      const cache = env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 10, wait: 5 } });
+      cache.registerLambdaContext({ getRemainingTimeInMillis: () => 0 });
+      expect((await fetchText(cache, `${env.origin.url}/slow`)).body).to.equal('slow');
+      expect(seen).to.deep.equal([]);
+      expect(() => cache.registerLambdaContext({} as never)).to.throw(TypeError, /getRemainingTimeInMillis/);
+    });
+  });
+
   describe('faults, against the real server', () => {
     const env = useOrigin();
 
