@@ -38,7 +38,7 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
 
   describe('conformance', () => {
     // DynamoDB Local is slower than DynamoDB under 500 concurrent calls: a generous deadline here.
-    storageConformance({ create: () => dynamoStorage(undefined, { readTimeout: 20_000, writeTimeout: 60_000 }) });
+    storageConformance({ create: () => dynamoStorage(undefined, { readTimeout: 20_000, writeTimeout: 60_000 }), capabilities: { sweeps: true, leases: true } });
   });
 
   describe('options', () => {

@@ -34,7 +34,7 @@ describe('RedisStorage (a real redis-server)', function () {
   });
 
   describe('conformance', () => {
-    storageConformance({ create: () => fresh() });
+    storageConformance({ create: () => fresh(), capabilities: { leases: true } });
   });
 
   describe('layout', () => {

@@ -25,11 +25,11 @@ describe('SqliteStorage', () => {
   });
 
   describe('conformance (a file)', () => {
-    storageConformance({ create: () => sqliteStorage({ path: join(folder.path, 'cache.db') }) });
+    storageConformance({ create: () => sqliteStorage({ path: join(folder.path, 'cache.db') }), capabilities: { sweeps: true, getSync: true } });
   });
 
   describe("conformance (':memory:')", () => {
-    storageConformance({ create: () => sqliteStorage({ path: ':memory:' }) });
+    storageConformance({ create: () => sqliteStorage({ path: ':memory:' }), capabilities: { sweeps: true, getSync: true } });
   });
 
   describe('the file', () => {

@@ -13,7 +13,7 @@ import { storageConformance } from './conformance.js';
 
 describe('TieredStorage: a memory tier in front of a storage', () => {
   describe('conformance (in front of SQLite)', () => {
-    storageConformance({ create: () => new TieredStorage({ back: new SqliteStorage({ path: ':memory:' }) }) });
+    storageConformance({ create: () => new TieredStorage({ back: new SqliteStorage({ path: ':memory:' }) }), capabilities: { sweeps: true, getSync: true } });
   });
 
   it('reads from memory first, then the back, and keeps what it read', async () => {
