@@ -107,7 +107,15 @@ export class HttpCache {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     this.storage =
-      resolved.memoryTier === undefined ? resolved.storage : new TieredStorage({ back: resolved.storage, front: resolved.memoryTier, expiryOf: recordExpiry });
+      resolved.memoryTier === undefined
+        ? resolved.storage
+        : new TieredStorage({
+            back: resolved.storage,
+            front: resolved.memoryTier,
+            expiryOf: recordExpiry,
+            syncEvery: resolved.memoryTierSyncMs,
+            syncPartition: `${resolved.namespace === undefined ? '' : `${resolved.namespace}:`}tiers`,
+          });
     const prefix = resolved.namespace === undefined ? '' : `${resolved.namespace}:`;
     this.responses = this.storage.partition(`${prefix}responses`);
     this.redirects = this.storage.partition(`${prefix}redirects`);

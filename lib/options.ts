@@ -73,8 +73,11 @@ export interface CacheOptions {
    * A number sets `read`. Default: `{ read: 500, write: 5000, close: 10000 }`.
    */
   storageTimeout?: number | { read?: number; write?: number; close?: number };
-  /** A memory tier in front of `storage` (a MemoryStorage, or its options). Default: none. */
-  memoryTier?: MemoryStorage | MemoryStorageOptions | false;
+  /**
+   * A memory tier in front of `storage` (a MemoryStorage, or its options). Default: none. `syncEvery`
+   * (seconds, default 2): most time memory answers before checking for purges made by other processes.
+   */
+  memoryTier?: MemoryStorage | (MemoryStorageOptions & { syncEvery?: number }) | false;
   /**
    * Collapse misses across processes (AWS Lambda instances) that share a storage offering leases
    * (DynamoDB): one fetches, the others wait up to `wait` seconds for its result; a crashed holder
@@ -116,6 +119,8 @@ export interface ResolvedOptions {
   /** Lower-case field names. */
   targetedCacheControl: readonly string[];
   memoryTier: MemoryStorage | MemoryStorageOptions | undefined;
+  /** How often a memory tier checks for purges made elsewhere, ms. */
+  memoryTierSyncMs: number;
   /** Cross-instance coalescing, in ms; undefined when off. */
   crossInstance: { leaseMs: number; waitMs: number } | undefined;
   disabled: boolean;
@@ -242,7 +247,19 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   if (memoryTier !== undefined && (memoryTier === null || typeof memoryTier !== 'object')) {
     throw new TypeError(`memoryTier must be a MemoryStorage, its options ({ maxBytes, maxEntries }) or false, got ${describe(memoryTier)}`);
   }
-  if (memoryTier !== undefined && !(memoryTier instanceof MemoryStorage)) new MemoryStorage(memoryTier); // validates the options now
+  let memoryTierSyncMs = 2000;
+  let memoryTierFront: MemoryStorage | MemoryStorageOptions | undefined = memoryTier;
+  if (memoryTier !== undefined && !(memoryTier instanceof MemoryStorage)) {
+    const { syncEvery, ...front } = memoryTier as MemoryStorageOptions & { syncEvery?: unknown };
+    if (syncEvery !== undefined) {
+      if (typeof syncEvery !== 'number' || Number.isNaN(syncEvery) || syncEvery < 0) {
+        throw new TypeError(`memoryTier.syncEvery must be seconds (0 or more, or Infinity), got ${describe(syncEvery)}`);
+      }
+      memoryTierSyncMs = syncEvery * 1000;
+    }
+    new MemoryStorage(front); // validates the options now
+    memoryTierFront = front;
+  }
 
   const disabled = options.disabled ?? false;
   if (typeof disabled !== 'boolean') throw new TypeError(`disabled must be a boolean, got ${describe(disabled)}`);
@@ -251,7 +268,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     storage,
     namespace,
     targetedCacheControl,
-    memoryTier,
+    memoryTier: memoryTierFront,
+    memoryTierSyncMs,
     crossInstance: resolveCrossInstance(options.coalesceAcrossInstances),
     disabled: disabled || process.env['CACHETTE_DISABLED'] === '1' || process.env['CACHETTE_DISABLED'] === 'true',
     expireAfter,

@@ -5,12 +5,22 @@
  * both. In a warm AWS Lambda, a repeated request then costs no DynamoDB call.
  *
  * A read never puts in memory a value that a write of this process replaced
- * while the read was under way. Each process has its own memory tier: what
- * another process deletes stays in this one's memory until it expires or is
- * evicted (for an HTTP cache, a response that was fresh when stored stays
- * fresh; the cache still checks).
+ * while the read was under way.
+ *
+ * Each process has its own memory tier; deletions made by other processes
+ * reach it through a generation stamp in the storage behind (one small
+ * record, `generation` in the `syncPartition`): every delete, bulk delete or
+ * clear writes a new stamp, and a memory tier reads the stamp at most once
+ * per `syncEvery` ms — only when about to answer from memory after that
+ * long, so reads that go to the storage anyway pay nothing — and empties
+ * itself when the stamp changed. So what another process
+ * deleted is served from this one's memory for at most `syncEvery` (plus one
+ * read of the stamp); the cost is one write per deletion and at most one read
+ * per `syncEvery` per process. If the stamp cannot be read, memory goes on
+ * answering and the next read of the stamp comes `syncEvery` later.
  */
 
+import { randomUUID } from 'node:crypto';
 import { describe } from '../describe.js';
 import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { canDeleteByAge, isSweepable, type LeaseAttempt, offersLeases } from './contract.js';
@@ -26,15 +36,85 @@ export interface TieredStorageOptions {
    * the value itself. The cache passes the entry's own expiry. Default: until evicted.
    */
   expiryOf?: (value: Uint8Array) => number | undefined;
+  /** Most ms memory answers without checking for deletions made by other processes; Infinity: never checks. Default: 2000. */
+  syncEvery?: number;
+  /** The partition of the storage behind holding the generation stamp. Default: "tiers". */
+  syncPartition?: string;
 }
 
 const DEFAULT_FRONT_BYTES = 16 * 1024 * 1024;
+const DEFAULT_SYNC_EVERY_MS = 2000;
+const STAMP_KEY = 'generation';
+
+/** When a stamp was written (epoch ms, its own prefix); 0 for none. */
+function stampTime(stamp: string): number {
+  const time = Number.parseInt(stamp.split('-')[0] ?? '', 36);
+  return Number.isFinite(time) ? time : 0;
+}
+
+/**
+ * The generation stamp shared through the storage behind: written on every
+ * deletion, read at most once per `syncEvery` ms; a stamp that changed
+ * empties memory (`forget`).
+ */
+class Generation {
+  readonly #partition: Partition;
+  readonly #everyMs: number;
+  readonly #forget: () => void;
+  #known: string | undefined;
+  /** Memory starts empty: nothing to hear of for a first `syncEvery`. */
+  #checkedAt = performance.now();
+  readonly #startedAt = Date.now();
+  #checking: Promise<void> | undefined;
+
+  constructor(partition: Partition, everyMs: number, forget: () => void) {
+    this.#partition = partition;
+    this.#everyMs = everyMs;
+    this.#forget = forget;
+  }
+
+  /** Memory may answer without a check. */
+  get current(): boolean {
+    return performance.now() - this.#checkedAt < this.#everyMs;
+  }
+
+  /** Reads the stamp unless it was read within `syncEvery` (one read under way at a time). */
+  ensure(): Promise<void> | undefined {
+    if (this.current) return undefined;
+    this.#checking ??= this.#check().finally(() => {
+      this.#checking = undefined;
+    });
+    return this.#checking;
+  }
+
+  async #check(): Promise<void> {
+    try {
+      const bytes = await this.#partition.get(STAMP_KEY);
+      const stamp = bytes === undefined ? '' : Buffer.from(bytes).toString('latin1');
+      // The first stamp read: a deletion made since this memory tier started (by the stamp's own clock) counts.
+      const changed = this.#known === undefined ? stampTime(stamp) >= this.#startedAt : stamp !== this.#known;
+      if (changed) this.#forget();
+      this.#known = stamp;
+    } catch {
+      // The storage behind cannot say: memory goes on answering, and asks again later.
+    }
+    this.#checkedAt = performance.now();
+  }
+
+  /** A deletion was made: others must hear of it. */
+  async bump(): Promise<void> {
+    const stamp = `${Date.now().toString(36)}-${randomUUID()}`;
+    await this.#partition.set(STAMP_KEY, Buffer.from(stamp, 'latin1'));
+    this.#known = stamp;
+  }
+}
 
 export class TieredStorage implements Storage {
   readonly front: MemoryStorage;
   readonly back: Storage;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
   readonly #partitions = new Map<string, TieredPartition>();
+  readonly #generation: Generation;
 
   constructor(options: TieredStorageOptions) {
     if (options === null || typeof options !== 'object' || options.back === undefined) {
@@ -43,12 +123,22 @@ export class TieredStorage implements Storage {
     this.back = options.back;
     this.front = options.front instanceof MemoryStorage ? options.front : new MemoryStorage({ maxBytes: DEFAULT_FRONT_BYTES, ...options.front });
     this.#expiryOf = options.expiryOf ?? (() => undefined);
+    const syncEvery = options.syncEvery ?? DEFAULT_SYNC_EVERY_MS;
+    if (typeof syncEvery !== 'number' || Number.isNaN(syncEvery) || syncEvery < 0) {
+      throw new TypeError(`TieredStorage syncEvery must be milliseconds (0 or more, or Infinity), got ${describe(syncEvery)}`);
+    }
+    const syncPartition = options.syncPartition ?? 'tiers';
+    if (typeof syncPartition !== 'string' || syncPartition === '')
+      throw new TypeError(`TieredStorage syncPartition must be a partition name, got ${describe(syncPartition)}`);
+    this.#generation = new Generation(this.back.partition(syncPartition), syncEvery, () => {
+      for (const partition of this.#partitions.values()) partition.forget();
+    });
   }
 
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new TieredPartition(this.front.partition(name) as MemoryPartitionView, this.back.partition(name), this.#expiryOf);
+      partition = new TieredPartition(this.front.partition(name) as MemoryPartitionView, this.back.partition(name), this.#expiryOf, this.#generation);
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -68,6 +158,7 @@ class TieredPartition implements SyncReadablePartition {
   readonly #front: MemoryPartitionView;
   readonly #back: Partition;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
+  readonly #generation: Generation;
   /*
    * A read from the back may return what a write (set, delete, clear) running
    * alongside has just replaced; it must not then put that old value in memory.
@@ -87,10 +178,11 @@ class TieredPartition implements SyncReadablePartition {
   readonly acquireLease: ((key: string, ttlMs: number) => Promise<LeaseAttempt>) | undefined;
   readonly releaseLease: ((key: string, token: string) => Promise<void>) | undefined;
 
-  constructor(front: MemoryPartitionView, back: Partition, expiryOf: (value: Uint8Array) => number | undefined) {
+  constructor(front: MemoryPartitionView, back: Partition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation) {
     this.#front = front;
     this.#back = back;
     this.#expiryOf = expiryOf;
+    this.#generation = generation;
     this.deleteExpired = isSweepable(back)
       ? async (now) => {
           await front.deleteExpired(now);
@@ -102,19 +194,35 @@ class TieredPartition implements SyncReadablePartition {
         (cutoff) =>
           this.#wipe(async () => {
             await front.clear();
-            return back.deleteCreatedBefore(cutoff);
+            const deleted = await back.deleteCreatedBefore(cutoff);
+            await generation.bump();
+            return deleted;
           })
       : undefined;
     this.acquireLease = offersLeases(back) ? (key, ttlMs) => back.acquireLease(key, ttlMs) : undefined;
     this.releaseLease = offersLeases(back) ? (key, token) => back.releaseLease(key, token) : undefined;
   }
 
-  /** From memory at once; null (ask get()) when memory does not have it. */
+  /** From memory at once; null (ask get()) when memory does not have it, or must first hear of deletions made elsewhere. */
   getSync(key: string): Uint8Array | undefined | null {
+    if (!this.#generation.current) return null;
     return this.#front.getSync(key) ?? null;
   }
 
+  /** Empties memory (deletions were made elsewhere); reads under way fill nothing. */
+  forget(): void {
+    this.#clock += 1;
+    this.#wipedAt = this.#clock;
+    void this.#front.clear();
+  }
+
+  /** Before answering from memory: hear of deletions made elsewhere, if `syncEvery` has passed. */
+  async #heard(keys: readonly string[]): Promise<void> {
+    if (!this.#generation.current && keys.some((key) => this.#front.getSync(key) !== undefined)) await this.#generation.ensure();
+  }
+
   async get(key: string): Promise<Uint8Array | undefined> {
+    await this.#heard([key]);
     const near = this.#front.getSync(key);
     if (near !== undefined) return near;
     const began = this.#beginRead();
@@ -128,6 +236,7 @@ class TieredPartition implements SyncReadablePartition {
   }
 
   async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
+    await this.#heard(keys);
     const found = new Map<string, Uint8Array>();
     const missing: string[] = [];
     for (const key of keys) {
@@ -160,11 +269,13 @@ class TieredPartition implements SyncReadablePartition {
   async delete(key: string): Promise<boolean> {
     return this.#write([key], async () => {
       const [, deleted] = await Promise.all([this.#front.delete(key), this.#back.delete(key)]);
+      await this.#generation.bump();
       return deleted;
     });
   }
 
   async has(key: string): Promise<boolean> {
+    await this.#heard([key]);
     return this.#front.getSync(key) !== undefined || this.#back.has(key);
   }
 
@@ -172,12 +283,16 @@ class TieredPartition implements SyncReadablePartition {
     const list = [...keys];
     return this.#write(list, async () => {
       const [, deleted] = await Promise.all([this.#front.bulkDelete(list), this.#back.bulkDelete(list)]);
+      if (list.length > 0) await this.#generation.bump();
       return deleted;
     });
   }
 
   async clear(): Promise<void> {
-    await this.#wipe(() => Promise.all([this.#front.clear(), this.#back.clear()]));
+    await this.#wipe(async () => {
+      await Promise.all([this.#front.clear(), this.#back.clear()]);
+      await this.#generation.bump();
+    });
   }
 
   keys(): AsyncIterable<string> {

@@ -37,6 +37,22 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     expect(await tiered.partition('p').get('k')).to.equal(undefined);
   });
 
+  it('hears deletions made through another memory tier on the same storage (the purge stamp)', async () => {
+    const back = new MemoryStorage();
+    const one = new TieredStorage({ back, syncEvery: 0 }).partition('p') as SyncReadablePartition;
+    const other = new TieredStorage({ back, syncEvery: 0 }).partition('p') as SyncReadablePartition;
+    await one.set('k', new Uint8Array([1]));
+    expect([...((await other.get('k')) ?? [])]).to.deep.equal([1]);
+    // In other's memory now; one deletes it (and clear() likewise stamps).
+    expect(await one.delete('k')).to.equal(true);
+    expect(other.getSync('k'), 'memory must first hear of deletions').to.equal(null);
+    expect(await other.get('k')).to.equal(undefined);
+    await one.set('j', new Uint8Array([2]));
+    await other.get('j');
+    await one.clear();
+    expect(await other.get('j')).to.equal(undefined);
+  });
+
   it('writes, deletes and clears reach both tiers', async () => {
     const back = new MemoryStorage();
     const front = new MemoryStorage();
@@ -113,11 +129,13 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
       await dropTables();
     });
 
-    it('a repeated request costs zero DynamoDB calls; a new instance pays one GetItem, then none', async () => {
+    it('a repeated request costs zero DynamoDB calls; a new instance pays one GetItem, then none (within syncEvery)', async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'body'));
       const counter = new CommandCounter();
       const tableName = uniqueTableName();
-      const warm = env.cache({ storage: await dynamoStorage(counter, { tableName }), memoryTier: { maxBytes: 1024 * 1024 } });
+      // An hour between checks for purges made elsewhere: the counts below do not depend on how fast the test runs.
+      const memoryTier = { maxBytes: 1024 * 1024, syncEvery: 3600 };
+      const warm = env.cache({ storage: await dynamoStorage(counter, { tableName }), memoryTier });
       await fetchText(warm, `${env.origin.url}/a`);
       await warm.settled();
       counter.reset();
@@ -125,10 +143,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
       expect([...counter.counts]).to.deep.equal([]);
 
       const coldCounter = new CommandCounter();
-      const cold = env.cache({
-        storage: new DynamoDBStorage({ tableName, client: coldCounter.attach(await localClient()) }),
-        memoryTier: { maxBytes: 1024 * 1024 },
-      });
+      const cold = env.cache({ storage: new DynamoDBStorage({ tableName, client: coldCounter.attach(await localClient()) }), memoryTier });
       expect((await fetchText(cold, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
       expect([...coldCounter.counts]).to.deep.equal([['GetItemCommand', 1]]);
       for (let i = 0; i < 5; i++) await fetchText(cold, `${env.origin.url}/a`);

@@ -1,0 +1,264 @@
+/**
+ * `cachette/undici-store`: any cachette storage (memory, SQLite, DynamoDB,
+ * Redis, yours) as a store for undici's own `interceptors.cache`, per undici's
+ * CacheStore contract (`get`, `createWriteStream`, `delete`; undici 7 and 8).
+ *
+ *   const store = new UndiciCacheStore({ storage: new DynamoDBStorage({ tableName }) });
+ *   const agent = new Agent().compose(interceptors.cache({ store }));
+ *
+ * undici decides what is stored and reused; this only keeps it. Every
+ * response for one URL (its variants, by method and Vary) lives in one record
+ * under a digest of the origin and path, read and rewritten as a whole, with
+ * the storage's expiry set to the latest `deleteAt`. Records are msgpack with
+ * a CRC-32: a corrupt one is a miss and is deleted. Fail-open like the
+ * cachette cache: a storage that errors or passes its deadline is a miss (or
+ * an unstored response), never a failed request.
+ */
+
+import { createHash } from 'node:crypto';
+import { Writable } from 'node:stream';
+import { crc32 } from 'node:zlib';
+import { Packr } from 'msgpackr';
+import { describe } from './describe.js';
+import type { Partition, Storage } from './storage/contract.js';
+import { Deadlines } from './storage/deadline.js';
+
+/** undici's CacheKey: what a request is stored under. */
+export interface UndiciCacheKey {
+  origin: string;
+  method: string;
+  path: string;
+  headers?: Record<string, string | string[]>;
+}
+
+/** undici's CacheValue: a response's metadata, as undici gives it. */
+export interface UndiciCacheValue {
+  statusCode: number;
+  statusMessage: string;
+  headers: Record<string, string | string[]>;
+  vary?: Record<string, string | string[] | null>;
+  etag?: string;
+  cacheControlDirectives?: Record<string, unknown>;
+  cachedAt: number;
+  staleAt: number;
+  deleteAt: number;
+}
+
+export interface UndiciCacheStoreOptions {
+  storage: Storage;
+  /** The partition holding the records. Default: "undici". */
+  partition?: string;
+  /** Bodies larger than this many bytes are not stored. Default: 10 MiB. */
+  maxEntrySize?: number;
+  /** Deadline of a read, then of a write, in ms (past it: a miss, an unstored response). Default: 500 and 5000. */
+  readTimeout?: number;
+  writeTimeout?: number;
+  /** Told of each storage failure (the request went on without the store). */
+  onError?: (error: unknown) => void;
+}
+
+interface StoredVariant extends UndiciCacheValue {
+  method: string;
+  body: Uint8Array;
+}
+
+const MAGIC = 0xcac5;
+const VERSION = 1;
+const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+
+export class UndiciCacheStore {
+  readonly #partition: Partition;
+  readonly #maxEntrySize: number;
+  readonly #readMs: number;
+  readonly #writeMs: number;
+  readonly #onError: (error: unknown) => void;
+  readonly #deadlines = new Deadlines();
+  /** Rewrites of one URL's record, one at a time in this process. */
+  readonly #writing = new Map<string, Promise<void>>();
+
+  constructor(options: UndiciCacheStoreOptions) {
+    if (options === null || typeof options !== 'object' || options.storage === null || typeof options.storage?.partition !== 'function') {
+      throw new TypeError(`UndiciCacheStore needs { storage: a cachette Storage }, got ${describe(options)}`);
+    }
+    const number = (value: unknown, name: string, fallback: number): number => {
+      if (value === undefined) return fallback;
+      if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`UndiciCacheStore ${name} must be a positive number, got ${describe(value)}`);
+      return value;
+    };
+    this.#partition = options.storage.partition(options.partition ?? 'undici');
+    this.#maxEntrySize = number(options.maxEntrySize, 'maxEntrySize', 10 * 1024 * 1024);
+    this.#readMs = number(options.readTimeout, 'readTimeout', 500);
+    this.#writeMs = number(options.writeTimeout, 'writeTimeout', 5000);
+    this.#onError = options.onError ?? (() => undefined);
+  }
+
+  /** The stored response for a request (its method and Vary values), or undefined. */
+  async get(key: UndiciCacheKey): Promise<(UndiciCacheValue & { body: Buffer }) | undefined> {
+    const variants = await this.#read(key, this.#readMs);
+    const found = variants?.find((variant) => matches(key, variant, Date.now()));
+    if (found === undefined) return undefined;
+    const { method: _method, body, ...value } = found;
+    return { ...value, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+  }
+
+  /** A stream undici writes the body to; on its end, the response joins the URL's record. */
+  createWriteStream(key: UndiciCacheKey, value: UndiciCacheValue): Writable {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const maxEntrySize = this.#maxEntrySize;
+    return new Writable({
+      write(chunk: Buffer | string, encoding, callback) {
+        const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
+        size += bytes.byteLength;
+        if (size > maxEntrySize) {
+          this.destroy();
+          return;
+        }
+        chunks.push(bytes);
+        callback();
+      },
+      final: (callback) => {
+        const variant: StoredVariant = { ...pick(value), method: key.method, body: Buffer.concat(chunks, size) };
+        this.#save(key, variant).then(
+          () => callback(),
+          () => callback(),
+        );
+      },
+    });
+  }
+
+  /** Deletes every stored response of the URL. */
+  async delete(key: UndiciCacheKey): Promise<void> {
+    try {
+      await this.#deadlines.run(() => this.#partition.delete(recordKey(key)), this.#writeMs, 'delete');
+    } catch (error) {
+      this.#onError(error);
+    }
+  }
+
+  async #read(key: UndiciCacheKey, timeoutMs: number): Promise<StoredVariant[] | undefined> {
+    const name = recordKey(key);
+    let bytes: Uint8Array | undefined;
+    try {
+      bytes = await this.#deadlines.run(() => this.#partition.get(name), timeoutMs, 'get');
+    } catch (error) {
+      this.#onError(error);
+      return undefined;
+    }
+    if (bytes === undefined) return undefined;
+    const variants = decode(bytes);
+    if (variants === undefined) {
+      this.#onError(new Error(`unreadable undici-store record under key ${name} deleted`));
+      void this.#partition.delete(name).catch(() => undefined);
+    }
+    return variants;
+  }
+
+  /** Adds (or replaces) a variant in the URL's record. */
+  #save(key: UndiciCacheKey, variant: StoredVariant): Promise<void> {
+    const name = recordKey(key);
+    const previous = this.#writing.get(name) ?? Promise.resolve();
+    const next = previous.then(async () => {
+      const now = Date.now();
+      const kept = ((await this.#read(key, this.#writeMs)) ?? []).filter((stored) => stored.deleteAt > now && !sameVariant(stored, variant));
+      const variants = [...kept, variant];
+      const expiresAt = Math.max(...variants.map((stored) => stored.deleteAt));
+      try {
+        await this.#deadlines.run(() => this.#partition.set(name, encode(variants), { expiresAt }), this.#writeMs, 'set');
+      } catch (error) {
+        this.#onError(error);
+      }
+    });
+    const settled = next.catch(() => undefined);
+    this.#writing.set(name, settled);
+    void settled.then(() => {
+      if (this.#writing.get(name) === settled) this.#writing.delete(name);
+    });
+    return next;
+  }
+}
+
+/** One record per URL, whatever its variants: a digest of origin and path (storages bound key lengths). */
+function recordKey(key: UndiciCacheKey): string {
+  return createHash('sha256').update(`${key.origin}\n${key.path}`).digest('base64url');
+}
+
+function pick(value: UndiciCacheValue): UndiciCacheValue {
+  return {
+    statusCode: value.statusCode,
+    statusMessage: value.statusMessage,
+    headers: value.headers ?? {},
+    ...(value.vary === undefined ? {} : { vary: value.vary }),
+    ...(value.etag === undefined ? {} : { etag: value.etag }),
+    ...(value.cacheControlDirectives === undefined ? {} : { cacheControlDirectives: value.cacheControlDirectives }),
+    cachedAt: value.cachedAt,
+    staleAt: value.staleAt,
+    deleteAt: value.deleteAt,
+  };
+}
+
+/** As undici's own stores match: alive, same method, and every Vary value equal. */
+function matches(key: UndiciCacheKey, variant: StoredVariant, now: number): boolean {
+  if (variant.deleteAt <= now || variant.method !== key.method) return false;
+  for (const [name, value] of Object.entries(variant.vary ?? {})) {
+    if (!sameValue(key.headers?.[name], value)) return false;
+  }
+  return true;
+}
+
+function sameVariant(a: StoredVariant, b: StoredVariant): boolean {
+  if (a.method !== b.method) return false;
+  const names = new Set([...Object.keys(a.vary ?? {}), ...Object.keys(b.vary ?? {})]);
+  for (const name of names) if (!sameValue(a.vary?.[name], b.vary?.[name])) return false;
+  return true;
+}
+
+function sameValue(a: string | string[] | null | undefined, b: string | string[] | null | undefined): boolean {
+  if (a == null || b == null) return a == null && b == null;
+  if (Array.isArray(a) || Array.isArray(b)) {
+    return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((item, i) => item === b[i]);
+  }
+  return a === b;
+}
+
+function encode(variants: StoredVariant[]): Uint8Array {
+  const packed = packr.pack([MAGIC, VERSION, variants]);
+  const bytes = Buffer.allocUnsafeSlow(packed.byteLength + 4);
+  bytes.set(packed);
+  bytes.writeUInt32BE(crc32(packed), packed.byteLength);
+  return bytes;
+}
+
+function decode(bytes: Uint8Array): StoredVariant[] | undefined {
+  if (bytes.byteLength <= 4) return undefined;
+  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const end = buffer.byteLength - 4;
+  if (crc32(buffer.subarray(0, end)) !== buffer.readUInt32BE(end)) return undefined;
+  let fields: unknown;
+  try {
+    fields = packr.unpack(buffer.subarray(0, end));
+  } catch {
+    return undefined;
+  }
+  if (!Array.isArray(fields) || fields[0] !== MAGIC || fields[1] !== VERSION || !Array.isArray(fields[2])) return undefined;
+  const variants = fields[2] as unknown[];
+  return variants.every(isVariant) ? variants : undefined;
+}
+
+function isVariant(value: unknown): value is StoredVariant {
+  if (value === null || typeof value !== 'object') return false;
+  const variant = value as Record<string, unknown>;
+  const status = variant['statusCode'];
+  return (
+    typeof status === 'number' &&
+    Number.isInteger(status) &&
+    status >= 200 &&
+    status <= 599 &&
+    typeof variant['statusMessage'] === 'string' &&
+    typeof variant['method'] === 'string' &&
+    variant['body'] instanceof Uint8Array &&
+    variant['headers'] !== null &&
+    typeof variant['headers'] === 'object' &&
+    ['cachedAt', 'staleAt', 'deleteAt'].every((name) => typeof variant[name] === 'number')
+  );
+}

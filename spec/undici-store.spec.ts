@@ -1,0 +1,154 @@
+/**
+ * cachette/undici-store: cachette storages behind undici's own
+ * interceptors.cache (undici 7 on Node 20, undici 8 on Node 24): what undici
+ * stores is kept and served, variants included, on every backend; corrupt
+ * records and a storage that hangs are misses, never failures.
+ */
+
+import { randomUUID } from 'node:crypto';
+import { expect } from 'chai';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { dropTables, dynamoStorage } from '../fixtures/dynamodb.js';
+import { dynamoEndpoint } from '../fixtures/dynamodb-local.js';
+import { FaultyStorage } from '../fixtures/faulty-storage.js';
+import { respond } from '../fixtures/origin.js';
+import { type RedisServer, startRedis } from '../fixtures/redis-server.js';
+import { sqliteStorage, tempFolder } from '../fixtures/sqlite.js';
+import type { Storage } from '../lib/storage/contract.js';
+import { MemoryStorage } from '../lib/storage/memory.js';
+import { RedisStorage } from '../lib/storage/redis.js';
+import { UndiciCacheStore } from '../lib/undici-store.js';
+import { useOrigin } from './support.js';
+
+const folder = tempFolder();
+let redis: RedisServer | undefined;
+const backends: Array<{ name: string; create: () => Promise<Storage>; before?: () => Promise<void> }> = [
+  { name: 'MemoryStorage', create: async () => new MemoryStorage() },
+  { name: 'SqliteStorage', create: async () => sqliteStorage({ path: `${folder.path}/${randomUUID()}.db` }) },
+  { name: 'DynamoDBStorage (DynamoDB Local)', before: async () => void (await dynamoEndpoint()), create: () => dynamoStorage() },
+  {
+    name: 'RedisStorage (redis-server)',
+    before: async () => {
+      redis ??= await startRedis();
+    },
+    create: async () => new RedisStorage({ url: (redis as RedisServer).url, keyPrefix: `undici-${randomUUID()}:` }),
+  },
+];
+
+after(async () => {
+  folder.remove();
+  await redis?.stop();
+});
+
+/** Waits for a state (a record landed): undici writes the store as the body streams, and it lands after. */
+async function until(check: () => Promise<boolean>): Promise<void> {
+  for (let i = 0; i < 400; i++) {
+    if (await check()) return;
+    await new Promise((resolve) => setTimeout(resolve, 5));
+  }
+  throw new Error('the store never reached the state waited for');
+}
+
+async function get(agent: Dispatcher, url: string, headers: Record<string, string> = {}) {
+  const response = await request(url, { dispatcher: agent, headers });
+  return { status: response.statusCode, body: await response.body.text(), age: response.headers['age'] };
+}
+
+for (const backend of backends) {
+  describe(`UndiciCacheStore on ${backend.name}, behind undici's interceptors.cache`, function () {
+    this.timeout(60_000);
+    const env = useOrigin();
+    const agents: Dispatcher[] = [];
+    const storages: Storage[] = [];
+    const errors: Error[] = [];
+    const cached = async () => {
+      const storage = await backend.create();
+      storages.push(storage);
+      const store = new UndiciCacheStore({ storage, onError: (error) => errors.push(error as Error) });
+      const agent = new Agent().compose(interceptors.cache({ store } as never));
+      agents.push(agent);
+      return { agent, storage, store };
+    };
+
+    before(async function () {
+      this.timeout(180_000);
+      await backend.before?.();
+    });
+    afterEach(async () => {
+      await Promise.all(agents.splice(0).map((agent) => agent.close()));
+      await Promise.all(storages.splice(0).map((storage) => storage.close()));
+      if (backend.name.startsWith('DynamoDB')) await dropTables();
+    });
+
+    it('stores what undici stores and serves it again, without the origin', async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+      const { agent, store } = await cached();
+      expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
+      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/a' })) !== undefined);
+      const again = await get(agent, `${env.origin.url}/a`);
+      expect(again.body).to.equal('body');
+      expect(again.age).to.be.a('string');
+      expect(env.origin.hits('/a')).to.equal(1);
+    });
+
+    it('keeps each Vary variant, and serves each to its own request', async () => {
+      env.origin.route('/v', (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language' });
+        res.end(`hello ${req.headers['accept-language']}`);
+      });
+      const { agent, store } = await cached();
+      for (const language of ['en', 'fr']) {
+        await get(agent, `${env.origin.url}/v`, { 'accept-language': language });
+        const key = { origin: env.origin.url, method: 'GET', path: '/v', headers: { 'accept-language': language } };
+        await until(async () => (await store.get(key)) !== undefined);
+      }
+      expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'fr' })).body).to.equal('hello fr');
+      expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'en' })).body).to.equal('hello en');
+      expect(env.origin.hits('/v')).to.equal(2);
+    });
+
+    it('a corrupt record is a miss, and is deleted', async () => {
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+      const { agent, storage, store } = await cached();
+      await get(agent, `${env.origin.url}/a`);
+      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/a' })) !== undefined);
+      const partition = storage.partition('undici');
+      const all: Array<[string, Uint8Array]> = [];
+      for await (const entry of partition.entries()) all.push(entry);
+      expect(all).to.have.length(1);
+      const [key, bytes] = all[0] as [string, Uint8Array];
+      const flipped = new Uint8Array(bytes);
+      flipped[10] = (flipped[10] as number) ^ 0xff;
+      await partition.set(key, flipped);
+      errors.length = 0;
+      expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
+      expect(env.origin.hits('/a')).to.equal(2);
+      expect(errors.map((error) => error.message)).to.deep.equal([`unreadable undici-store record under key ${key} deleted`]);
+    });
+  });
+}
+
+describe('UndiciCacheStore on a storage that hangs', () => {
+  const env = useOrigin();
+
+  it('every request is answered: a read past its deadline is a miss', async () => {
+    env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
+    const errors: unknown[] = [];
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 1 });
+    const store = new UndiciCacheStore({ storage, readTimeout: 20, writeTimeout: 20, onError: (error) => errors.push(error) });
+    const agent = new Agent().compose(interceptors.cache({ store } as never));
+    try {
+      for (let i = 0; i < 3; i++) expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
+      expect(env.origin.hits('/a')).to.equal(3);
+      expect(errors.length).to.be.above(0);
+      expect((errors[0] as Error).name).to.equal('StorageDeadlineError');
+    } finally {
+      await agent.close();
+    }
+  });
+
+  it('options are validated', () => {
+    expect(() => new UndiciCacheStore({} as never)).to.throw(TypeError, /needs \{ storage/);
+    expect(() => new UndiciCacheStore({ storage: new MemoryStorage(), readTimeout: 0 })).to.throw(TypeError, /readTimeout/);
+  });
+});
