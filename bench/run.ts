@@ -77,6 +77,7 @@ const hit24 = runHitGroups(
   n24Env,
 );
 const dynamodb = run(process.execPath, 'dynamodb.js');
+const redis = run(process.execPath, 'redis.js');
 const miss = run(process.execPath, 'miss.js');
 const coldStart = run(process.execPath, 'cold-start.js');
 const memory = run(process.execPath, 'memory.js');
@@ -131,6 +132,17 @@ targets.push({
   value: `${ratio(dynamoHit.cachetteHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} × (a floor interceptor doing the same GetItem: ${ratio(dynamoHit.floorHitUs.medianUs, dynamoHit.rawGetItemUs.medianUs)} ×)`,
   met: dynamoHit.cachetteHitUs.medianUs <= 1.15 * dynamoHit.rawGetItemUs.medianUs,
 });
+const redisHit = redis.redis;
+targets.push({
+  target: 'Redis hit: exactly 1 command (GET)',
+  value: JSON.stringify(redisHit.commandsPerHit),
+  met: redisHit.commandsPerHit.get === 1 && Object.keys(redisHit.commandsPerHit).length === 1,
+});
+targets.push({
+  target: 'Redis hit ≤ 1.15 × raw GET + one round trip (PING)',
+  value: `${redisHit.cachetteHitUs} µs ≤ 1.15 × ${redisHit.rawGetUs} + ${redisHit.pingUs} µs (${ratio(redisHit.cachetteHitUs, redisHit.rawGetUs)} × the raw GET; a floor interceptor doing the same GET: ${ratio(redisHit.floorHitUs, redisHit.rawGetUs)} ×)`,
+  met: redisHit.cachetteHitUs <= 1.15 * redisHit.rawGetUs + redisHit.pingUs,
+});
 for (const [placement, label] of [
   ['ownProcess', 'origin in its own process, 2 KB'],
   ['ownProcess20k', 'origin in its own process, 20 KB'],
@@ -169,6 +181,7 @@ const results = {
   node24: hit24.machine.node,
   hit: { node20: hit20.results, node24: hit24.results },
   dynamodb: dynamodb.dynamodb,
+  redis: redis.redis,
   miss: miss.miss,
   coalescing: miss.coalescing,
   coldStart: coldStart.coldStart,
@@ -210,6 +223,9 @@ console.log(
     .join(', ')}`,
 );
 console.log(`Memory: ${JSON.stringify(memory.memory)}`);
+console.log(
+  `Redis: PING ${redisHit.pingUs} µs, raw GET ${redisHit.rawGetUs} µs, floor interceptor doing it ${redisHit.floorHitUs} µs, cachette hit ${redisHit.cachetteHitUs} µs`,
+);
 console.log(
   `Record checksum (decode with the CRC-32 | the CRC-32 alone): ${Object.entries<any>(checksum.checksum)
     .map(([size, value]) => `${size} ${value.decodeUs} µs | ${value.crcUs} µs`)
