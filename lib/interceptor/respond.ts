@@ -221,7 +221,7 @@ async function leadAcrossInstances(
       const release =
         token === undefined
           ? undefined
-          : (landed: Promise<void> | undefined) => void (landed ?? Promise.resolve()).then(() => ctx.records.releaseLease(request.key, token));
+          : (landed: Promise<void> | undefined) => ctx.records.releaseLeaseAfter(landed, request.key, token);
       forwardTo(ctx, dispatch, opts, handler, request, { ...info, onFinished: release });
       return;
     }

@@ -103,6 +103,8 @@ export class RecordStore {
   readonly #maxBacklogBytes: number;
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
+  /** Lease releases under way (they never reject: failures are reported and the lease expires). */
+  readonly #releases = new Set<Promise<void>>();
   #backlogBytes = 0;
 
   constructor(options: RecordStoreOptions) {
@@ -286,8 +288,10 @@ export class RecordStore {
   }
 
   /** Resolves when every write in flight has landed or given up. */
-  flush(): Promise<void> {
-    return this.#writes.flush();
+  async flush(): Promise<void> {
+    await this.#writes.flush();
+    // A lease is released once its write landed: that release is part of the write.
+    if (this.#releases.size > 0) await Promise.all(this.#releases);
   }
 
   /** The keys with writes still in flight (what close() reports when it gives up on them). */
@@ -492,8 +496,14 @@ export class RecordStore {
     return this.#responses.acquireLease(key, ttlMs);
   }
 
-  releaseLease(key: string, token: string): Promise<void> {
-    return this.#responses.releaseLease(key, token);
+  /** Releases a lease once `landed` (the write it guarded) has settled; flush() waits for it too. */
+  releaseLeaseAfter(landed: Promise<void> | undefined, key: string, token: string): void {
+    const release = (landed ?? Promise.resolve()).then(
+      () => this.#responses.releaseLease(key, token),
+      () => this.#responses.releaseLease(key, token),
+    );
+    this.#releases.add(release);
+    void release.finally(() => this.#releases.delete(release));
   }
 }
 

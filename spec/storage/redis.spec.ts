@@ -117,6 +117,13 @@ describe('RedisStorage (a real redis-server)', function () {
       const bodies = await Promise.all(caches.map((cache) => fetchText(cache, `${env.origin.url}/slow`)));
       expect(bodies.map((body) => body.body)).to.deep.equal(['slow', 'slow', 'slow']);
       expect(env.origin.hits('/slow')).to.equal(1);
+      // close() (and settled()) wait for the lease's release too: none is left behind to block others until it expires.
+      await Promise.all(caches.map((cache) => cache.close()));
+      const raw = createClient({ url: server.url });
+      await raw.connect();
+      const [, leases] = (await raw.sendCommand(['SCAN', '0', 'MATCH', `${prefix}*lease`, 'COUNT', '100000'])) as [string, string[]];
+      await raw.close();
+      expect(leases).to.deep.equal([]);
     });
   });
 
