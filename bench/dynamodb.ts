@@ -11,7 +11,7 @@ import { CommandCounter, uniqueTableName } from '../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { createCache } from '../lib/cache.js';
 import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
-import { machine, measureInterleaved } from './harness.js';
+import { floorAfter, machine, measureInterleaved } from './harness.js';
 
 const ENTRIES = 10_000;
 const BODY = Buffer.alloc(2048, 'd');
@@ -54,19 +54,7 @@ const cachetteHit = async () => {
   await response.body.arrayBuffer();
 };
 // The limit of the path: an interceptor that reads the same item with a raw GetItem, then answers a canned response.
-const floorDispatcher = new undici.Agent().compose(() => (_opts, handler) => {
-  rawGet().then(
-    () => {
-      const controller = { aborted: false, paused: false, reason: null, rawHeaders: null, rawTrailers: [], abort() {}, pause() {}, resume() {} };
-      handler.onRequestStart?.(controller as never, {});
-      handler.onResponseStart?.(controller as never, 200, { 'cache-control': 'max-age=3600', 'content-length': String(BODY.length) }, 'OK');
-      handler.onResponseData?.(controller as never, BODY);
-      handler.onResponseEnd?.(controller as never, {});
-    },
-    (error: unknown) => handler.onResponseError?.(null as never, error as Error),
-  );
-  return true;
-});
+const floorDispatcher = floorAfter(rawGet, BODY);
 const floorHit = async () => {
   const response = await undici.request(url, { dispatcher: floorDispatcher });
   await response.body.arrayBuffer();

@@ -1,5 +1,6 @@
 /** Timing helpers for the benchmarks: rounds, medians, the machine they ran on. */
 import os from 'node:os';
+import { Agent, type Dispatcher } from 'undici';
 
 export interface Measure {
   /** Median over the rounds, in µs per operation. */
@@ -73,4 +74,24 @@ export function machine(): Record<string, string | number> {
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()}`,
   };
+}
+
+/**
+ * The limit of a hit on a network storage: an interceptor that does one read
+ * of the storage (`read`), then answers a canned 200 with `body`, as a hit would.
+ */
+export function floorAfter(read: () => Promise<unknown>, body: Buffer): Dispatcher {
+  return new Agent().compose(() => (_opts, handler) => {
+    read().then(
+      () => {
+        const controller = { aborted: false, paused: false, reason: null, rawHeaders: null, rawTrailers: [], abort() {}, pause() {}, resume() {} };
+        handler.onRequestStart?.(controller as never, {});
+        handler.onResponseStart?.(controller as never, 200, { 'cache-control': 'max-age=3600', 'content-length': String(body.length) }, 'OK');
+        handler.onResponseData?.(controller as never, body);
+        handler.onResponseEnd?.(controller as never, {});
+      },
+      (error: unknown) => handler.onResponseError?.(null as never, error as Error),
+    );
+    return true;
+  });
 }

@@ -11,7 +11,7 @@ import * as undici from 'undici';
 import { startRedis } from '../fixtures/redis-server.js';
 import { createCache } from '../lib/cache.js';
 import { RedisStorage } from '../lib/storage/redis.js';
-import { machine, measureInterleaved } from './harness.js';
+import { floorAfter, machine, measureInterleaved } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'r');
 const server = await startRedis();
@@ -42,19 +42,7 @@ const cachetteHit = async () => {
   const response = await undici.request(url, { dispatcher });
   await response.body.arrayBuffer();
 };
-const floorDispatcher = new undici.Agent().compose(() => (_opts, handler) => {
-  rawGet().then(
-    () => {
-      const controller = { aborted: false, paused: false, reason: null, rawHeaders: null, rawTrailers: [], abort() {}, pause() {}, resume() {} };
-      handler.onRequestStart?.(controller as never, {});
-      handler.onResponseStart?.(controller as never, 200, { 'cache-control': 'max-age=3600', 'content-length': String(BODY.length) }, 'OK');
-      handler.onResponseData?.(controller as never, BODY);
-      handler.onResponseEnd?.(controller as never, {});
-    },
-    (error: unknown) => handler.onResponseError?.(null as never, error as Error),
-  );
-  return true;
-});
+const floorDispatcher = floorAfter(rawGet, BODY);
 const floorHit = async () => {
   const response = await undici.request(url, { dispatcher: floorDispatcher });
   await response.body.arrayBuffer();

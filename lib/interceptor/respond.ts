@@ -218,10 +218,7 @@ async function leadAcrossInstances(
       const token = attempt !== undefined && 'token' in attempt ? attempt.token : undefined;
       endWait(waiting);
       decide(ctx, request, 'forward', token === undefined ? 'no-lease' : 'lease');
-      const release =
-        token === undefined
-          ? undefined
-          : (landed: Promise<void> | undefined) => ctx.records.releaseLeaseAfter(landed, request.key, token);
+      const release = token === undefined ? undefined : (landed: Promise<void> | undefined) => ctx.records.releaseLeaseAfter(landed, request.key, token);
       forwardTo(ctx, dispatch, opts, handler, request, { ...info, onFinished: release });
       return;
     }
