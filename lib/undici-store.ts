@@ -75,6 +75,10 @@ export class UndiciCacheStore {
   readonly #deadlines = new Deadlines();
   /** Rewrites of one URL's record, one at a time in this process. */
   readonly #writing = new Map<string, Promise<void>>();
+  /** Variants on their way to the storage, by record: a request made meanwhile finds them (as in undici's own stores). */
+  readonly #landing = new Map<string, StoredVariant[]>();
+  /** Deletions of each record so far: a write queued before one is dropped. */
+  readonly #deletions = new Map<string, number>();
 
   constructor(options: UndiciCacheStoreOptions) {
     if (options === null || typeof options !== 'object' || options.storage === null || typeof options.storage?.partition !== 'function') {
@@ -94,8 +98,11 @@ export class UndiciCacheStore {
 
   /** The stored response for a request (its method and Vary values), or undefined. */
   async get(key: UndiciCacheKey): Promise<(UndiciCacheValue & { body: Buffer }) | undefined> {
-    const variants = await this.#read(key, this.#readMs);
-    const found = variants?.find((variant) => matches(key, variant, Date.now()));
+    const now = Date.now();
+    // The newest first: what this process is writing, then what the storage holds.
+    const landing = this.#landing.get(recordKey(key));
+    let found = landing?.findLast((variant) => matches(key, variant, now));
+    if (found === undefined) found = (await this.#read(key, this.#readMs))?.find((variant) => matches(key, variant, now));
     if (found === undefined) return undefined;
     const { method: _method, body, ...value } = found;
     return { ...value, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
@@ -129,8 +136,13 @@ export class UndiciCacheStore {
 
   /** Deletes every stored response of the URL. */
   async delete(key: UndiciCacheKey): Promise<void> {
+    const name = recordKey(key);
+    this.#landing.delete(name);
+    this.#deletions.set(name, (this.#deletions.get(name) ?? 0) + 1);
+    // After a rewrite under way (it would otherwise land after the deletion).
+    await this.#writing.get(name);
     try {
-      await this.#deadlines.run(() => this.#partition.delete(recordKey(key)), this.#writeMs, 'delete');
+      await this.#deadlines.run(() => this.#partition.delete(name), this.#writeMs, 'delete');
     } catch (error) {
       this.#onError(error);
     }
@@ -157,8 +169,17 @@ export class UndiciCacheStore {
   /** Adds (or replaces) a variant in the URL's record. */
   #save(key: UndiciCacheKey, variant: StoredVariant): Promise<void> {
     const name = recordKey(key);
+    const landing = this.#landing.get(name) ?? [];
+    landing.push(variant);
+    this.#landing.set(name, landing);
+    const landed = (): void => {
+      landing.splice(landing.indexOf(variant), 1);
+      if (landing.length === 0 && this.#landing.get(name) === landing) this.#landing.delete(name);
+    };
+    const deletions = this.#deletions.get(name) ?? 0;
     const previous = this.#writing.get(name) ?? Promise.resolve();
     const next = previous.then(async () => {
+      if ((this.#deletions.get(name) ?? 0) !== deletions) return; // deleted since: not to be written
       const now = Date.now();
       const kept = ((await this.#read(key, this.#writeMs)) ?? []).filter((stored) => stored.deleteAt > now && !sameVariant(stored, variant));
       const variants = [...kept, variant];
@@ -169,7 +190,7 @@ export class UndiciCacheStore {
         this.#onError(error);
       }
     });
-    const settled = next.catch(() => undefined);
+    const settled = next.catch(() => undefined).finally(landed);
     this.#writing.set(name, settled);
     void settled.then(() => {
       if (this.#writing.get(name) === settled) this.#writing.delete(name);

@@ -109,10 +109,10 @@ for (const backend of backends) {
 
     it('a corrupt record is a miss, and is deleted', async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
-      const { agent, storage, store } = await cached();
+      const { agent, storage } = await cached();
       await get(agent, `${env.origin.url}/a`);
-      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/a' })) !== undefined);
       const partition = storage.partition('undici');
+      await until(async () => (await partition.size()) === 1);
       const all: Array<[string, Uint8Array]> = [];
       for await (const entry of partition.entries()) all.push(entry);
       expect(all).to.have.length(1);
@@ -139,12 +139,36 @@ describe('UndiciCacheStore on a storage that hangs', () => {
     const agent = new Agent().compose(interceptors.cache({ store } as never));
     try {
       for (let i = 0; i < 3; i++) expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
-      expect(env.origin.hits('/a')).to.equal(3);
+      expect(env.origin.hits('/a')).to.be.at.least(1);
       expect(errors.length).to.be.above(0);
       expect((errors[0] as Error).name).to.equal('StorageDeadlineError');
     } finally {
       await agent.close();
     }
+  });
+
+  it('a deletion made while a write is on its way is not undone when the write lands', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['slow'], seed: 2, operations: ['set'] });
+    const store = new UndiciCacheStore({ storage });
+    const key = { origin: 'http://127.0.0.1:1', method: 'GET', path: '/a' };
+    const now = Date.now();
+    const stream = store.createWriteStream(key, {
+      statusCode: 200,
+      statusMessage: 'OK',
+      headers: {},
+      cachedAt: now,
+      staleAt: now + 60_000,
+      deleteAt: now + 120_000,
+    });
+    const ended = new Promise<void>((resolve) => stream.end(Buffer.from('body'), resolve));
+    await new Promise((resolve) => setImmediate(resolve));
+    // On its way (the storage takes 100 ms to write): found at once, as undici's own stores find a write at once.
+    expect((await store.get(key))?.body.toString()).to.equal('body');
+    expect(await storage.partition('undici').size()).to.equal(0);
+    await store.delete(key);
+    expect(await store.get(key)).to.equal(undefined);
+    await ended;
+    expect(await storage.partition('undici').size()).to.equal(0);
   });
 
   it('options are validated', () => {
