@@ -10,6 +10,7 @@ import { createClient } from '@redis/client';
 import { expect } from 'chai';
 import { respond, sleep } from '../../fixtures/origin.js';
 import { type RedisServer, startRedis } from '../../fixtures/redis-server.js';
+import type { HttpCache } from '../../lib/cache.js';
 import { RedisStorage } from '../../lib/storage/redis.js';
 import { fetchText, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
@@ -142,33 +143,31 @@ describe('RedisStorage (a real redis-server)', function () {
       }
     }
 
-    it('a lease never outlives the invocation’s remaining time', async () => {
-      let seen: number[] = [];
+    /** One request through a cache in an invocation with `remainingMs` left: the body, and the leases held while the origin answered. */
+    async function leasedRequest(remainingMs: number): Promise<{ body: string; leases: number[]; cache: HttpCache }> {
+      let leases: number[] = [-1];
+      const prefix = `lambda-${randomUUID()}:`;
       env.origin.route('/slow', async (_req, res) => {
-        seen = await leaseTtls(prefix);
+        leases = await leaseTtls(prefix);
         res.writeHead(200, { 'cache-control': 'max-age=60' });
         res.end('slow');
       });
-      const prefix = `lambda-${randomUUID()}:`;
       const cache = env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 10, wait: 5 } });
-      cache.registerLambdaContext({ getRemainingTimeInMillis: () => 1500 });
-      await fetchText(cache, `${env.origin.url}/slow`);
-      expect(seen).to.have.length(1);
-      expect(seen[0]).to.be.within(1, 1500);
+      cache.registerLambdaContext({ getRemainingTimeInMillis: () => remainingMs });
+      const { body } = await fetchText(cache, `${env.origin.url}/slow`);
+      return { body, leases, cache };
+    }
+
+    it('a lease never outlives the invocation’s remaining time', async () => {
+      const { leases } = await leasedRequest(1500);
+      expect(leases).to.have.length(1);
+      expect(leases[0]).to.be.within(1, 1500);
     });
 
     it('with no time left, no lease is taken: the request goes to the origin alone', async () => {
-      let seen: number[] = [1];
-      env.origin.route('/slow', async (_req, res) => {
-        seen = await leaseTtls(prefix);
-        res.writeHead(200, { 'cache-control': 'max-age=60' });
-        res.end('slow');
-      });
-      const prefix = `lambda-${randomUUID()}:`;
-      const cache = env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 10, wait: 5 } });
-      cache.registerLambdaContext({ getRemainingTimeInMillis: () => 0 });
-      expect((await fetchText(cache, `${env.origin.url}/slow`)).body).to.equal('slow');
-      expect(seen).to.deep.equal([]);
+      const { body, leases, cache } = await leasedRequest(0);
+      expect(body).to.equal('slow');
+      expect(leases).to.deep.equal([]);
       expect(() => cache.registerLambdaContext({} as never)).to.throw(TypeError, /getRemainingTimeInMillis/);
     });
   });
