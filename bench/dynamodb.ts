@@ -11,7 +11,7 @@ import { CommandCounter, uniqueTableName } from '../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { createCache } from '../lib/cache.js';
 import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
-import { floorAfter, machine, measureInterleaved } from './harness.js';
+import { floorAfter, machine, measureInterleaved, requestThrough } from './harness.js';
 
 const ENTRIES = 10_000;
 const BODY = Buffer.alloc(2048, 'd');
@@ -49,16 +49,10 @@ const rawGet = async () => {
   // The storage's own client: the same connection pool and middleware, so only what each does differs.
   await client.send(new GetItemCommand({ TableName: tableName, Key: { namespace: { S: `responses#${shard}` }, key: { S: key as string } } }));
 };
-const cachetteHit = async () => {
-  const response = await undici.request(url, { dispatcher });
-  await response.body.arrayBuffer();
-};
+const cachetteHit = requestThrough(url, dispatcher);
 // The limit of the path: an interceptor that reads the same item with a raw GetItem, then answers a canned response.
 const floorDispatcher = floorAfter(rawGet, BODY);
-const floorHit = async () => {
-  const response = await undici.request(url, { dispatcher: floorDispatcher });
-  await response.body.arrayBuffer();
-};
+const floorHit = requestThrough(url, floorDispatcher);
 // SDK commands per hit, counted on hits alone.
 const COUNTED_HITS = 500;
 counter.reset();

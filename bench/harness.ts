@@ -1,6 +1,6 @@
 /** Timing helpers for the benchmarks: rounds, medians, the machine they ran on. */
 import os from 'node:os';
-import { Agent, type Dispatcher } from 'undici';
+import { Agent, type Dispatcher, request } from 'undici';
 
 export interface Measure {
   /** Median over the rounds, in µs per operation. */
@@ -73,6 +73,14 @@ export function machine(): Record<string, string | number> {
     cores: cpus.length,
     memoryGiB: Math.round(os.totalmem() / 2 ** 30),
     platform: `${os.platform()} ${os.release()}`,
+  };
+}
+
+/** One GET of `url` through `dispatcher`, its body read: what a hit costs a caller of undici.request. */
+export function requestThrough(url: string, dispatcher: Dispatcher): () => Promise<void> {
+  return async () => {
+    const response = await request(url, { dispatcher });
+    await response.body.arrayBuffer();
   };
 }
 

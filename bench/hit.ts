@@ -13,7 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import * as undici from 'undici';
-import { createCache } from '../lib/cache.js';
+import { createCache, type HttpCache } from '../lib/cache.js';
 import { undiciAdapter } from '../lib/interceptor/undici/index.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
 import { type Measure, machine, measureInterleaved } from './harness.js';
@@ -50,6 +50,19 @@ interface Contender {
 const folder = mkdtempSync(join(tmpdir(), 'cachette-bench-'));
 const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
 
+/** A cachette contender: its interceptor on an agent of its own, and its cache.fetch. */
+function openCachette(cache: HttpCache): Opened {
+  const agent = new undici.Agent();
+  return {
+    dispatcher: agent.compose(cache.interceptor()),
+    cacheFetch: (target) => cache.fetch(target),
+    close: async () => {
+      await agent.close();
+      await cache.close();
+    },
+  };
+}
+
 const contenders: Record<string, Contender> = {
   floor: {
     name: 'floor (canned response)',
@@ -68,33 +81,11 @@ const contenders: Record<string, Contender> = {
   },
   'cachette-memory': {
     name: 'cachette + MemoryStorage',
-    dispatcher: async () => {
-      const cache = createCache();
-      const agent = new undici.Agent();
-      return {
-        dispatcher: agent.compose(cache.interceptor()),
-        cacheFetch: (target) => cache.fetch(target),
-        close: async () => {
-          await agent.close();
-          await cache.close();
-        },
-      };
-    },
+    dispatcher: async () => openCachette(createCache()),
   },
   'cachette-sqlite': {
     name: 'cachette + SqliteStorage',
-    dispatcher: async () => {
-      const cache = createCache({ storage: new SqliteStorage({ path: join(folder, `cachette-${Date.now()}.db`) }) });
-      const agent = new undici.Agent();
-      return {
-        dispatcher: agent.compose(cache.interceptor()),
-        cacheFetch: (target) => cache.fetch(target),
-        close: async () => {
-          await agent.close();
-          await cache.close();
-        },
-      };
-    },
+    dispatcher: async () => openCachette(createCache({ storage: new SqliteStorage({ path: join(folder, `cachette-${Date.now()}.db`) }) })),
   },
   'undici-sqlite': {
     name: 'undici interceptors.cache + SqliteCacheStore',

@@ -11,7 +11,7 @@ import * as undici from 'undici';
 import { startRedis } from '../fixtures/redis-server.js';
 import { createCache } from '../lib/cache.js';
 import { RedisStorage } from '../lib/storage/redis.js';
-import { floorAfter, machine, measureInterleaved } from './harness.js';
+import { floorAfter, machine, measureInterleaved, requestThrough } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'r');
 const server = await startRedis();
@@ -38,15 +38,9 @@ const rawGet = async () => {
 const ping = async () => {
   await client.sendCommand(['PING']);
 };
-const cachetteHit = async () => {
-  const response = await undici.request(url, { dispatcher });
-  await response.body.arrayBuffer();
-};
+const cachetteHit = requestThrough(url, dispatcher);
 const floorDispatcher = floorAfter(rawGet, BODY);
-const floorHit = async () => {
-  const response = await undici.request(url, { dispatcher: floorDispatcher });
-  await response.body.arrayBuffer();
-};
+const floorHit = requestThrough(url, floorDispatcher);
 
 /** Calls of each command the server has counted so far. */
 async function commandCounts(): Promise<Map<string, number>> {
