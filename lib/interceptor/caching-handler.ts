@@ -198,7 +198,7 @@ export class CachingHandler implements Handler {
       this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
       return;
     }
-    const body = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, this.#size);
+    const body = ownedCopy(chunks, this.#size);
     const plan = this.#plan;
     if (plan !== undefined) {
       const received = {
@@ -404,4 +404,16 @@ export class CachingHandler implements Handler {
 /** Appends our Cache-Status member to a response the cache builds itself. */
 function announceless(headers: ResponseHeaders, member: string): ResponseHeaders {
   return announce({}, headers, member);
+}
+
+/**
+ * The body as one exact-size buffer of the cache's own: the chunks went to the
+ * caller, whose to change they are, and a stored body must never change (nor
+ * keep a shared pool slab alive).
+ */
+function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
+  const body = Buffer.allocUnsafeSlow(size);
+  let offset = 0;
+  for (const chunk of chunks) offset += chunk.copy(body, offset);
+  return body;
 }

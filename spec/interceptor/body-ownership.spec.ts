@@ -1,0 +1,66 @@
+import { expect } from 'chai';
+import { Agent, request } from 'undici';
+import { respond } from '../../fixtures/origin.js';
+import { plainView } from '../../fixtures/storage-views.js';
+import type { Storage } from '../../lib/storage/contract.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
+import { useOrigin } from '../support.js';
+
+/** A storage of bytes only: MemoryStorage behind the contract's required methods (no getSync, no hold). */
+function bytesOnly(inner: MemoryStorage): Storage {
+  return { partition: (name) => plainView(inner.partition(name)), close: () => inner.close() };
+}
+
+describe('The bodies the cache keeps are its own', () => {
+  const env = useOrigin();
+  const BODY = 'the stored body '.repeat(200);
+
+  for (const [name, storage] of [
+    ['MemoryStorage (held records)', () => new MemoryStorage()],
+    ['a storage of bytes (encoded records)', () => bytesOnly(new MemoryStorage())],
+  ] as const) {
+    it(`${name}: a caller changing the chunks it was given changes nothing the cache serves`, async () => {
+      env.origin.route('/r', respond(200, { 'cache-control': 'max-age=60' }, BODY));
+      const cache = env.cache({ storage: storage() });
+      const agent = new Agent().compose(cache.interceptor());
+      try {
+        const read = async (): Promise<string> => {
+          const response = await request(`${env.origin.url}/r`, { dispatcher: agent });
+          const chunks: Buffer[] = [];
+          for await (const chunk of response.body as AsyncIterable<Buffer>) {
+            chunks.push(Buffer.from(chunk));
+            chunk.fill(0x21); // the caller's to change
+          }
+          return Buffer.concat(chunks).toString();
+        };
+        expect(await read()).to.equal(BODY);
+        // At once, while the write is on its way, then once it has landed.
+        expect(await read()).to.equal(BODY);
+        await cache.settled();
+        expect(await read()).to.equal(BODY);
+        expect(env.origin.hits('/r')).to.equal(1);
+      } finally {
+        await agent.close();
+      }
+    });
+  }
+  it('cache.fetch: a reader changing the chunks it reads changes nothing the cache serves', async () => {
+    env.origin.route('/r', respond(200, { 'cache-control': 'max-age=60' }, BODY));
+    const cache = env.cache({ storage: new MemoryStorage() });
+    const read = async (): Promise<string> => {
+      const reader = ((await cache.fetch(`${env.origin.url}/r`)).body as ReadableStream<Uint8Array>).getReader();
+      let text = '';
+      for (let step = await reader.read(); !step.done; step = await reader.read()) {
+        text += Buffer.from(step.value).toString();
+        step.value.fill(0x21);
+      }
+      return text;
+    };
+    expect(await read()).to.equal(BODY);
+    expect(await read()).to.equal(BODY);
+    await cache.settled();
+    expect(await read()).to.equal(BODY);
+    expect(await read()).to.equal(BODY);
+    expect(env.origin.hits('/r')).to.equal(1);
+  });
+});
