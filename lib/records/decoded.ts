@@ -2,9 +2,10 @@
  * Decoded records, remembered (one per cache): decoding and checking a record
  * is most of what a hit costs otherwise.
  *
- * - A storage that keeps values in memory (MemoryStorage, a memory tier, and
- *   the writes in flight) hands back the same bytes on every hit: the record
- *   they decoded to is kept with them, for as long as they live.
+ * - A storage that keeps bytes in memory (a memory tier; MemoryStorage once a
+ *   listing made a held record's bytes, see held.ts) hands back the same
+ *   bytes on every hit: the record they decoded to is kept with them, for as
+ *   long as they live.
  * - A storage that reads from disk or the network (SQLite, DynamoDB) hands
  *   back new bytes on every hit: for small records read again and again,
  *   comparing the bytes with the last ones read under that key (a memcmp) is

@@ -18,6 +18,7 @@ import { canDeleteByAge, isSweepable, readsSync } from '../storage/contract.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { DecodedRecords } from './decoded.js';
+import { HeldRecord } from './held.js';
 import { describeEntry, type EntryInfo } from './inspect.js';
 import { invalidateKeys } from './invalidate.js';
 import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
@@ -171,6 +172,7 @@ export class RecordStore {
     // A write (or deletion) of this key in flight: what it is about to store is what the storage holds.
     const inFlight = this.#writes.inFlight(key);
     if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
+    if (this.#responses.holds) return this.#heldRecord(key);
     return this.#decodeOrDrop(key, await this.#responses.get(key));
   }
 
@@ -178,8 +180,15 @@ export class RecordStore {
   #readSync(key: string): StoredRecord | undefined | null {
     const inFlight = this.#writes.inFlight(key);
     if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
+    if (this.#responses.holds) return this.#heldRecord(key);
     const bytes = this.#responses.getSync(key);
     return bytes === null ? null : this.#decodeOrDrop(key, bytes);
+  }
+
+  /** The record a holding storage keeps under the key: as it was saved, or decoded from the bytes that replaced it. */
+  #heldRecord(key: string): StoredRecord | undefined {
+    const held = this.#responses.getHeld(key);
+    return held instanceof HeldRecord ? held.record : this.#decodeOrDrop(key, held instanceof Uint8Array ? held : undefined);
   }
 
   #decodeOrDrop(key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
@@ -254,7 +263,12 @@ export class RecordStore {
       if (indexed.includes(false)) return false;
     }
     for (const [key, record] of records) {
-      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
+      const options = { expiresAt: record.expiresAt ?? undefined, transfer: true };
+      // A storage that keeps values in this process keeps the record itself: no encoding now, no decoding on a hit.
+      const written = this.#responses.holds
+        ? this.#responses.tryHold(key, new HeldRecord(record), options)
+        : this.#responses.trySet(key, encodeRecord(record), options);
+      if (!(await written)) return false;
     }
     return true;
   }

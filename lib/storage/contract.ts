@@ -69,6 +69,35 @@ export function readsSync(partition: Partition): partition is SyncReadablePartit
   return typeof (partition as Partial<SyncReadablePartition>).getSync === 'function';
 }
 
+/**
+ * A value kept as it is, its bytes made only if someone asks for them: what
+ * the cache hands a backend that keeps values in this process, so that
+ * storing a response costs no encoding, and reading it back no decoding.
+ */
+export interface HeldValue {
+  /** About how many bytes it takes (the backend's bound counts it). */
+  readonly byteLength: number;
+  /** Its bytes. A backend calls it at most once, the first time a reader asks for bytes. */
+  encode(): Uint8Array;
+}
+
+/**
+ * Optional: a backend that keeps values in this process may keep held values.
+ * Every other read (get, getSync, getMany, entries) gives the held value's
+ * bytes, from then on in place of it; only `getHeld` gives it back as it was
+ * held, until then.
+ */
+export interface HoldingPartition extends SyncReadablePartition {
+  hold(key: string, value: HeldValue, opts?: SetOptions): Promise<void>;
+  /** What is stored under the key, at once: the held value (or the bytes that replaced it, or that were set). */
+  getHeld(key: string): HeldValue | Uint8Array | undefined;
+}
+
+export function holdsValues(partition: Partition): partition is HoldingPartition {
+  const candidate = partition as Partial<HoldingPartition>;
+  return typeof candidate.hold === 'function' && typeof candidate.getHeld === 'function' && readsSync(partition);
+}
+
 /** What taking a lease gives: the lease, or who holds it until when. */
 export type LeaseAttempt = { token: string } | { heldUntil: number };
 

@@ -9,8 +9,8 @@
 import { describe } from '../describe.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CircuitBreaker } from './breaker.js';
-import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
-import { offersLeases, readsSync, StorageRequestError } from './contract.js';
+import type { HeldValue, HoldingPartition, LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
+import { holdsValues, offersLeases, readsSync, StorageRequestError } from './contract.js';
 import type { Deadlines } from './deadline.js';
 
 /** Timeouts of storage calls, in ms. */
@@ -29,6 +29,8 @@ export class FailOpenPartition implements Partition {
   readonly name: string;
   /** The partition answers reads synchronously (see `getSync`). */
   readonly readsSync: boolean;
+  /** The partition keeps values as they are given (see `hold`). */
+  readonly holds: boolean;
   readonly #partition: Partition;
   readonly #breaker: CircuitBreaker;
   readonly #reporter: Reporter;
@@ -39,6 +41,7 @@ export class FailOpenPartition implements Partition {
     this.name = name;
     this.#partition = partition;
     this.readsSync = readsSync(partition);
+    this.holds = holdsValues(partition);
     this.#breaker = breaker;
     this.#reporter = reporter;
     this.#timeouts = timeouts;
@@ -72,6 +75,16 @@ export class FailOpenPartition implements Partition {
     }
   }
 
+  /** What is stored under the key, as it was held (or its bytes); only when `holds`. Never throws, like getSync. */
+  getHeld(key: string): HeldValue | Uint8Array | undefined {
+    try {
+      return (this.#partition as HoldingPartition).getHeld(key);
+    } catch (error) {
+      this.#reporter.storageError({ operation: 'getHeld', partition: this.name, error });
+      return undefined;
+    }
+  }
+
   getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
     if (keys.length === 0) return Promise.resolve(new Map());
     return this.#guard('getMany', this.#timeouts.readMs, new Map(), () => this.#partition.getMany(keys));
@@ -85,6 +98,14 @@ export class FailOpenPartition implements Partition {
   trySet(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
     return this.#guard('set', this.#timeouts.writeMs, false, async () => {
       await this.#partition.set(key, value, opts);
+      return true;
+    });
+  }
+
+  /** `hold` (only when `holds`), telling whether the value was kept. */
+  tryHold(key: string, value: HeldValue, opts?: SetOptions): Promise<boolean> {
+    return this.#guard('set', this.#timeouts.writeMs, false, async () => {
+      await (this.#partition as HoldingPartition).hold(key, value, opts);
       return true;
     });
   }

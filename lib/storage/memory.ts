@@ -1,5 +1,5 @@
 import { describe } from '../describe.js';
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
+import type { HeldValue, HoldingPartition, Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
 
 export interface MemoryStorageOptions {
   /** Most entries held across all partitions. Default: unbounded (bytes bound it). */
@@ -16,7 +16,8 @@ const ENTRY_OVERHEAD_BYTES = 96;
 interface Node {
   owner: MemoryPartition;
   key: string;
-  value: Uint8Array;
+  /** Bytes, or a value held as it was given until someone asks for its bytes. */
+  value: Uint8Array | HeldValue;
   expiresAt: number | undefined;
   created: number;
   bytes: number;
@@ -30,8 +31,10 @@ interface Node {
  * partitions by last use, so the bound is shared, and eviction takes the
  * least recently used entry whichever partition it lives in.
  *
- * Values are copied on the way in; the bytes `get()` returns are the stored
- * ones and must be treated as read-only.
+ * Values are copied on the way in (unless handed over with `transfer`); the
+ * bytes `get()` returns are the stored ones and must be treated as read-only.
+ * A held value (`hold`) is kept as it was given until a reader asks for
+ * bytes: they are made then, once, and kept in its place.
  */
 export class MemoryStorage implements Storage {
   readonly maxEntries: number;
@@ -78,12 +81,24 @@ export class MemoryStorage implements Storage {
     if (this.#oldest === null) this.#oldest = node;
     this.#entries += 1;
     this.#bytes += node.bytes;
-    while ((this.#bytes > this.maxBytes || this.#entries > this.maxEntries) && this.#oldest !== null) {
+    this.#evictPast(node);
+    return true;
+  }
+
+  /** @internal A held value became bytes: counts their size instead (then evicts, never `node`, if past the bound). */
+  resize(node: Node, bytes: number): void {
+    this.#bytes += bytes - node.bytes;
+    node.bytes = bytes;
+    this.#evictPast(node);
+  }
+
+  /** Evicts the least recently used entries while the store is past a bound; `kept` stays. */
+  #evictPast(kept: Node): void {
+    while ((this.#bytes > this.maxBytes || this.#entries > this.maxEntries) && this.#oldest !== null && this.#oldest !== kept) {
       const evicted = this.#oldest;
       evicted.owner.forget(evicted.key);
       this.unlink(evicted);
     }
-    return true;
   }
 
   /** @internal */
@@ -112,7 +127,7 @@ export class MemoryStorage implements Storage {
   }
 }
 
-class MemoryPartition implements SweepablePartition, SyncReadablePartition {
+class MemoryPartition implements SweepablePartition, HoldingPartition {
   #storage: MemoryStorage;
   #nodes = new Map<string, Node>();
 
@@ -121,10 +136,15 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    return this.#live(key, Date.now())?.value;
+    return this.getSync(key);
   }
 
   getSync(key: string): Uint8Array | undefined {
+    const node = this.#live(key, Date.now());
+    return node === undefined ? undefined : this.#bytesOf(node);
+  }
+
+  getHeld(key: string): HeldValue | Uint8Array | undefined {
     return this.#live(key, Date.now())?.value;
   }
 
@@ -133,7 +153,7 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
     const found = new Map<string, Uint8Array>();
     for (const key of keys) {
       const node = this.#live(key, now);
-      if (node !== undefined) found.set(key, node.value);
+      if (node !== undefined) found.set(key, this.#bytesOf(node));
     }
     return found;
   }
@@ -143,20 +163,51 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
     if (!(value instanceof Uint8Array)) {
       throw new TypeError(`value must be a Uint8Array, got ${describe(value)}`);
     }
+    const owned = opts?.transfer === true && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : copy(value);
+    this.#add(key, owned, value.byteLength, opts);
+  }
+
+  async hold(key: string, value: HeldValue, opts?: SetOptions): Promise<void> {
+    checkKey(key);
+    if (value === null || typeof value !== 'object' || typeof value.encode !== 'function' || !(value.byteLength >= 0)) {
+      throw new TypeError(`a held value needs encode() and a byteLength, got ${describe(value)}`);
+    }
+    this.#add(key, value, value.byteLength, opts);
+  }
+
+  #add(key: string, value: Uint8Array | HeldValue, byteLength: number, opts: SetOptions | undefined): void {
     this.#remove(key);
     const node: Node = {
       owner: this,
       key,
-      value: opts?.transfer === true && value.byteOffset === 0 && value.byteLength === value.buffer.byteLength ? value : copy(value),
+      value,
       expiresAt: opts?.expiresAt,
       created: Date.now(),
-      bytes: value.byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
+      bytes: byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
       newer: null,
       older: null,
     };
     this.#nodes.set(key, node);
     // A value bigger than the whole store is not kept: the cache treats that as a miss later.
     if (!this.#storage.link(node)) this.#nodes.delete(key);
+  }
+
+  /** The node's bytes: a held value's are made now, once, and kept in its place. */
+  #bytesOf(node: Node): Uint8Array {
+    const value = node.value;
+    if (value instanceof Uint8Array) return value;
+    let bytes: unknown;
+    try {
+      bytes = value.encode();
+      if (!(bytes instanceof Uint8Array)) throw new TypeError(`a held value's encode() must return bytes, got ${describe(bytes)}`);
+    } catch (error) {
+      // A value that cannot give its bytes is of no use to anyone: it goes.
+      this.#remove(node.key);
+      throw error;
+    }
+    node.value = bytes;
+    this.#storage.resize(node, bytes.byteLength + node.key.length * 2 + ENTRY_OVERHEAD_BYTES);
+    return bytes;
   }
 
   async delete(key: string): Promise<boolean> {
@@ -188,7 +239,10 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
   }
 
   async *keys(): AsyncIterable<string> {
-    for (const [key] of this.#snapshot()) yield key;
+    const now = Date.now();
+    const live: string[] = [];
+    for (const node of this.#nodes.values()) if (!isExpired(node, now)) live.push(node.key);
+    yield* live;
   }
 
   async *entries(): AsyncIterable<[string, Uint8Array]> {
@@ -257,7 +311,8 @@ class MemoryPartition implements SweepablePartition, SyncReadablePartition {
   #snapshot(): Array<[string, Uint8Array]> {
     const now = Date.now();
     const live: Array<[string, Uint8Array]> = [];
-    for (const node of this.#nodes.values()) if (!isExpired(node, now)) live.push([node.key, node.value]);
+    // Making a held value's bytes may evict others: those evicted meanwhile are left out.
+    for (const node of [...this.#nodes.values()]) if (this.#nodes.get(node.key) === node && !isExpired(node, now)) live.push([node.key, this.#bytesOf(node)]);
     return live;
   }
 }

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import { respond, sleep } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
+import type { HoldingPartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
@@ -40,11 +41,17 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     for (const path of ['/a', '/b']) env.origin.route(path, respond(200, { 'cache-control': 'max-age=60', 'content-length': '1' }, 'x'));
     const events: string[] = [];
     const storage = new MemoryStorage();
-    const responses = storage.partition('responses');
+    // MemoryStorage keeps the records themselves (hold); other storages get their bytes (set).
+    const responses = storage.partition('responses') as HoldingPartition;
     const set = responses.set.bind(responses);
     responses.set = async (key, value, opts) => {
       events.push('store');
       return set(key, value, opts);
+    };
+    const hold = responses.hold.bind(responses);
+    responses.hold = async (key, value, opts) => {
+      events.push('store');
+      return hold(key, value, opts);
     };
     // undici reports each request whose headers it has written to the socket.
     const sent = (message: unknown): void => {

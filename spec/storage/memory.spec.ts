@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import type { SweepablePartition } from '../../lib/storage/contract.js';
+import { type HoldingPartition, holdsValues, type SweepablePartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { storageConformance } from './conformance.js';
 
@@ -108,5 +108,77 @@ describe('MemoryStorage and handed-over bytes', () => {
     const lent = new Uint8Array([2, 2]);
     await partition.set('lent', lent);
     expect(await partition.get('lent')).to.not.equal(lent);
+  });
+});
+
+describe('MemoryStorage and held values', () => {
+  /** A held value that counts how often its bytes were made. */
+  function heldValue(bytes: Uint8Array, byteLength = bytes.byteLength) {
+    const value = {
+      byteLength,
+      encoded: 0,
+      encode(): Uint8Array {
+        value.encoded += 1;
+        return bytes;
+      },
+    };
+    return value;
+  }
+
+  it('keeps a held value as it was given, without making its bytes', async () => {
+    const storage = new MemoryStorage();
+    const partition = storage.partition('p');
+    expect(holdsValues(partition)).to.equal(true);
+    const value = heldValue(Buffer.from('abc'), 1000);
+    await (partition as HoldingPartition).hold('k', value);
+    expect((partition as HoldingPartition).getHeld('k')).to.equal(value);
+    expect(value.encoded).to.equal(0);
+    expect(storage.usage.bytes, 'its byteLength is what counts toward maxBytes').to.be.greaterThanOrEqual(1000);
+  });
+
+  it('gives every other reader its bytes, made once, which then take its place', async () => {
+    const storage = new MemoryStorage();
+    const partition = storage.partition('p') as HoldingPartition;
+    const bytes = Buffer.from('encoded');
+    const value = heldValue(bytes, 100_000);
+    await partition.hold('k', value);
+    expect(await partition.get('k')).to.equal(bytes);
+    expect(partition.getSync('k')).to.equal(bytes);
+    expect((await partition.getMany(['k'])).get('k')).to.equal(bytes);
+    const listed = [];
+    for await (const entry of partition.entries()) listed.push(entry);
+    expect(listed).to.deep.equal([['k', bytes]]);
+    expect(value.encoded).to.equal(1);
+    expect(partition.getHeld('k')).to.equal(bytes);
+    expect(storage.usage.bytes, 'counted at the size of its bytes from then on').to.be.lessThan(1000);
+  });
+
+  it('expires and evicts held values like bytes', async () => {
+    const storage = new MemoryStorage({ maxBytes: 10_000 });
+    const partition = storage.partition('p') as HoldingPartition;
+    await partition.hold('gone', heldValue(Buffer.from('x')), { expiresAt: Date.now() - 1 });
+    expect(partition.getHeld('gone')).to.equal(undefined);
+    await partition.hold('old', heldValue(Buffer.from('x'), 6000));
+    await partition.hold('new', heldValue(Buffer.from('x'), 6000));
+    expect(partition.getHeld('old'), 'evicted past maxBytes').to.equal(undefined);
+    expect(partition.getHeld('new')).to.not.equal(undefined);
+  });
+
+  it('drops a held value that cannot give its bytes, and refuses one that is not a held value', async () => {
+    const partition = new MemoryStorage().partition('p') as HoldingPartition;
+    await partition.hold('throws', {
+      byteLength: 1,
+      encode: () => {
+        throw new Error('broken');
+      },
+    });
+    expect(() => partition.getSync('throws')).to.throw('broken');
+    expect(partition.getHeld('throws')).to.equal(undefined);
+    await partition.hold('not-bytes', { byteLength: 1, encode: () => 'text' as never });
+    expect(() => partition.getSync('not-bytes')).to.throw(TypeError, /must return bytes/);
+    expect(await partition.has('not-bytes')).to.equal(false);
+    let refused: unknown;
+    await partition.hold('k', { byteLength: 1 } as never).catch((error: unknown) => (refused = error));
+    expect(refused).to.be.instanceOf(TypeError);
   });
 });
