@@ -66,9 +66,14 @@ function build(
     m = Number(minute),
     s = Number(second),
     y = Number(year);
-  if (d < 1 || d > 31 || h > 23 || m > 59 || s > 60) return undefined;
-  const time = Date.UTC(y, monthIndex, d, h, m, Math.min(s, 59));
-  // Reject dates that rolled over (Feb 30 → Mar 2).
-  if (new Date(time).getUTCDate() !== d) return undefined;
-  return time;
+  // Days past the month's end would roll over (Feb 30 → Mar 2): not a date.
+  if (d < 1 || d > daysIn(monthIndex, y) || h > 23 || m > 59 || s > 60) return undefined;
+  return Date.UTC(y, monthIndex, d, h, m, Math.min(s, 59));
+}
+
+const DAYS_IN_MONTH = [31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31];
+
+function daysIn(monthIndex: number, year: number): number {
+  const leap = year % 4 === 0 && (year % 100 !== 0 || year % 400 === 0);
+  return monthIndex === 1 && leap ? 29 : (DAYS_IN_MONTH[monthIndex] as number);
 }

@@ -52,6 +52,31 @@ export function normalizeAbsoluteUrl(url: string | URL, ignored: ReadonlySet<str
 }
 
 function normalizeQuery(query: string, ignored: ReadonlySet<string>): { keyQuery: string; storedQuery: string } {
+  return alreadyNormal(query, ignored) ? { keyQuery: query, storedQuery: query } : sortQuery(query, ignored);
+}
+
+/**
+ * Whether sorting would give the query back as it is (most do: one parameter,
+ * or names in order): no empty parameter, no name to decode or to ignore,
+ * names in order. Sorting is stable, so repeated names keep their order.
+ */
+function alreadyNormal(query: string, ignored: ReadonlySet<string>): boolean {
+  let previous = '';
+  let start = 0;
+  while (start <= query.length) {
+    let end = query.indexOf('&', start);
+    if (end === -1) end = query.length;
+    if (end === start) return false;
+    const equals = query.indexOf('=', start);
+    const name = query.slice(start, equals === -1 || equals > end ? end : equals);
+    if (name < previous || name.includes('%') || name.includes('+') || (ignored.size > 0 && ignored.has(name))) return false;
+    previous = name;
+    start = end + 1;
+  }
+  return true;
+}
+
+function sortQuery(query: string, ignored: ReadonlySet<string>): { keyQuery: string; storedQuery: string } {
   const params: Array<{ name: string; raw: string; index: number }> = [];
   let index = 0;
   for (const raw of query.split('&')) {

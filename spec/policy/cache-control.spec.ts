@@ -51,4 +51,19 @@ describe('RFC 9110 §5.6.7: HTTP dates', () => {
       expect(parseHttpDate(text), text).to.equal(undefined);
     }
   });
+
+  it('takes the days each month has, leap years included, and no more (every day 29–31 of 1900, 2000, 2023, 2024)', () => {
+    const months = ['Jan', 'Feb', 'Mar', 'Apr', 'May', 'Jun', 'Jul', 'Aug', 'Sep', 'Oct', 'Nov', 'Dec'];
+    for (const year of [1900, 2000, 2023, 2024]) {
+      for (let month = 0; month < 12; month++) {
+        for (const day of [28, 29, 30, 31]) {
+          const time = Date.UTC(year, month, day, 12, 0, 0);
+          // A day past the month's end rolls over into the next month.
+          const exists = new Date(time).getUTCDate() === day;
+          const text = `Mon, ${day} ${months[month]} ${year} 12:00:00 GMT`;
+          expect(parseHttpDate(text), text).to.equal(exists ? time : undefined);
+        }
+      }
+    }
+  });
 });

@@ -36,6 +36,49 @@ describe('cache keys', () => {
       // Encoded names are recognized too.
       expect(normalizeRequestUrl('http://h', '/p?api%5Fkey=x', ignored).keyUrl).to.equal('http://h/p');
     });
+
+    it('gives a query already in order back as it is, exactly as sorting it would (differential, 5,000 queries)', () => {
+      // The rule, written plainly: parameters sorted by decoded name (stable), empty ones dropped, ignored ones out of the key and redacted.
+      const reference = (query: string, ignored: ReadonlySet<string>) => {
+        const params = query
+          .split('&')
+          .filter((raw) => raw !== '')
+          .map((raw, index) => {
+            const equals = raw.indexOf('=');
+            const rawName = equals === -1 ? raw : raw.slice(0, equals);
+            let name = rawName;
+            try {
+              name = decodeURIComponent(rawName.replace(/\+/g, ' '));
+            } catch {}
+            return { raw, rawName, name, index };
+          })
+          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+        const key = params.filter((param) => !ignored.has(param.name)).map((param) => param.raw);
+        const stored = params.map((param) => (ignored.has(param.name) ? `${param.rawName}=REDACTED` : param.raw));
+        return {
+          keyUrl: key.length === 0 ? 'http://h/p' : `http://h/p?${key.join('&')}`,
+          storedUrl: stored.length === 0 ? 'http://h/p' : `http://h/p?${stored.join('&')}`,
+        };
+      };
+      let seed = 7;
+      const random = (n: number): number => {
+        seed = (seed * 1103515245 + 12345) % 2147483648;
+        return seed % n;
+      };
+      const names = ['a', 'b', 'b', 'c', 'token', 'A', 'a%20b', 'a+b', '%zz', '', 'ab'];
+      const values = ['', '=1', '=x=y', '=%41'];
+      for (const ignored of [none, new Set(['token', 'a b'])]) {
+        for (let i = 0; i < 2500; i++) {
+          const count = random(5);
+          const params = Array.from({ length: count }, () => `${names[random(names.length)]}${values[random(values.length)]}`);
+          // Half of them in order already: the case the shortcut takes.
+          if (random(2) === 0) params.sort();
+          const query = params.join('&') + (random(8) === 0 ? '&' : '');
+          const normalized = normalizeRequestUrl('http://h', `/p?${query}`, ignored);
+          expect(normalized, query).to.deep.equal(reference(query, ignored));
+        }
+      }
+    });
   });
 
   describe('KeyPolicy', () => {
