@@ -6,6 +6,8 @@ export interface Measure {
   /** Median over the rounds, in µs per operation. */
   medianUs: number;
   rounds: number[];
+  /** This process's CPU time (user and system), median over the rounds, in µs per operation (measureInterleaved only). */
+  cpuUs?: number;
 }
 
 export const sleep = (ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms));
@@ -39,18 +41,22 @@ export async function measureInterleaved(
     for (let i = 0; i < warmup; i++) await operation();
   }
   const results = Object.fromEntries(names.map((name) => [name, [] as number[]]));
+  const cpu = Object.fromEntries(names.map((name) => [name, [] as number[]]));
   for (let round = 0; round < rounds; round++) {
     for (const name of names) {
       const operation = operations[name] as () => Promise<unknown>;
+      const cpuBefore = process.cpuUsage();
       const started = performance.now();
       for (let i = 0; i < perRound; i++) await operation();
       results[name]?.push(((performance.now() - started) * 1000) / perRound);
+      const used = process.cpuUsage(cpuBefore);
+      cpu[name]?.push((used.user + used.system) / perRound);
     }
   }
   return Object.fromEntries(
     names.map((name) => {
       const values = results[name] as number[];
-      return [name, { medianUs: median(values), rounds: values.map(round2) }];
+      return [name, { medianUs: median(values), rounds: values.map(round2), cpuUs: median(cpu[name] as number[]) }];
     }),
   );
 }
