@@ -8,7 +8,7 @@
  *     it(`${check.suite}: ${check.name}`, check.run);    // mocha, vitest, jest; node:test's test() alike
  *   }
  *
- * The optional parts of the contract (sweeps, getSync, leases) are checked
+ * The optional parts of the contract (sweeps, getSync, leases, held values) are checked
  * when `capabilities` says the storage offers them. Expiries
  * in the cases are at least ten seconds from now, so a storage that keeps
  * them in whole seconds (as DynamoDB's TTL attribute does) passes as is.
@@ -17,6 +17,9 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
+  type HeldValue,
+  type HoldingPartition,
+  holdsValues,
   isSweepable,
   type LeasingPartition,
   offersLeases,
@@ -37,6 +40,8 @@ export interface ConformanceOptions {
     getSync?: boolean;
     /** `acquireLease` / `releaseLease`. */
     leases?: boolean;
+    /** `hold` / `getHeld` (with `getSync`). */
+    heldValues?: boolean;
   };
 }
 
@@ -338,9 +343,9 @@ function optionalParts(
   group: (name: string) => void,
 ): void {
   const wanted = options.capabilities ?? {};
-  const offers = (part: 'sweeps' | 'getSync' | 'leases', storage: Storage): void => {
+  const offers = (part: 'sweeps' | 'getSync' | 'leases' | 'heldValues', storage: Storage): void => {
     const partition = storage.partition('responses');
-    const has = part === 'sweeps' ? isSweepable(partition) : part === 'getSync' ? readsSync(partition) : offersLeases(partition);
+    const has = { sweeps: isSweepable, getSync: readsSync, leases: offersLeases, heldValues: holdsValues }[part](partition);
     assert.ok(has, `capabilities.${part} is true, but the storage does not offer it`);
   };
 
@@ -367,6 +372,36 @@ function optionalParts(
       assert.ok(found === null || text(found) === 'v', 'getSync returns the value set, or null');
       const missing = partition.getSync('absent');
       assert.ok(missing === null || missing === undefined, 'getSync of a key never set is undefined (or null)');
+    });
+  }
+
+  if (wanted.heldValues === true) {
+    group('optional: held values');
+    add('a held value is kept as given; its bytes are made once, when another reader asks, and take its place', FAST, async (storage) => {
+      offers('heldValues', storage);
+      const partition = storage.partition('responses') as HoldingPartition;
+      let made = 0;
+      const value: HeldValue = {
+        byteLength: 1,
+        encode: () => {
+          made += 1;
+          return bytes('v');
+        },
+      };
+      await partition.hold('k', value, { expiresAt: Date.now() + 3600_000 });
+      await partition.hold('gone', value, { expiresAt: Date.now() - 10_000 });
+      assert.equal(partition.getHeld('k'), value, 'getHeld gives the value back as it was held');
+      assert.equal(partition.getHeld('gone'), undefined, 'an expired held value is gone');
+      assert.deepEqual(await collect(partition.keys()), ['k'], 'listing keys makes no bytes');
+      assert.equal(made, 0, 'no bytes made before a reader asks');
+      assert.equal(text((await partition.get('k')) as Uint8Array), 'v');
+      assert.deepEqual(
+        (await collect(partition.entries())).map(([key, value]) => [key, text(value)]),
+        [['k', 'v']],
+      );
+      const now = partition.getHeld('k');
+      assert.ok(now instanceof Uint8Array && text(now) === 'v', 'the bytes took its place');
+      assert.equal(made, 1, 'the bytes are made once');
     });
   }
 

@@ -5,7 +5,7 @@ import { storageConformance } from './conformance.js';
 
 describe('MemoryStorage', () => {
   describe('conformance', () => {
-    storageConformance({ create: () => new MemoryStorage(), capabilities: { sweeps: true, getSync: true } });
+    storageConformance({ create: () => new MemoryStorage(), capabilities: { sweeps: true, getSync: true, heldValues: true } });
   });
 
   describe('LRU bounds', () => {

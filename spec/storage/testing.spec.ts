@@ -3,7 +3,8 @@
  * storage (every backend's spec runs it) and fails a wrong one, naming what.
  */
 import { expect } from 'chai';
-import type { Partition, Storage } from '../../lib/storage/contract.js';
+import { plainView } from '../../fixtures/storage-views.js';
+import type { HeldValue, HoldingPartition, Partition, SetOptions, Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { storageConformanceTests } from '../../lib/testing.js';
 
@@ -44,6 +45,30 @@ describe('cachette/testing', () => {
       error = caught;
     });
     expect((error as Error | undefined)?.message).to.match(/capabilities\.leases is true, but the storage does not offer it/);
+  });
+
+  it("fails a storage that makes a held value's bytes at once (it would encode every miss)", async () => {
+    const eager = (): Storage => {
+      const inner = new MemoryStorage();
+      return {
+        partition: (name) => {
+          const partition = inner.partition(name) as HoldingPartition;
+          return {
+            ...plainView(partition),
+            getSync: (key: string) => partition.getSync(key),
+            getHeld: (key: string) => partition.getHeld(key),
+            hold: (key: string, value: HeldValue, opts?: SetOptions) => partition.set(key, value.encode(), opts),
+          };
+        },
+        close: () => inner.close(),
+      };
+    };
+    const [held] = storageConformanceTests({ create: eager, capabilities: { heldValues: true } }).filter((check) => check.suite === 'optional: held values');
+    let error: unknown;
+    await held?.run().catch((caught: unknown) => {
+      error = caught;
+    });
+    expect((error as Error | undefined)?.message).to.match(/getHeld gives the value back as it was held/);
   });
 
   it('takes a create function, or says so', () => {
