@@ -111,8 +111,11 @@ class Replay implements Dispatcher.DispatchController {
         while (this.#offset < body.byteLength) {
           if (this.#done || this.#aborted || this.#paused) return;
           const end = Math.min(this.#offset + CHUNK_BYTES, body.byteLength);
-          // A copy of each chunk: the handler's caller may change the chunks it is given, and a stored body must never change.
-          const chunk = Buffer.from(body.subarray(this.#offset, end));
+          // Stored bodies usually are Buffers already: a small one goes as it is, without a new view.
+          const chunk =
+            this.#offset === 0 && end === body.byteLength && Buffer.isBuffer(body)
+              ? body
+              : Buffer.from(body.buffer, body.byteOffset + this.#offset, end - this.#offset);
           this.#offset = end;
           this.#handler.onResponseData?.(this, chunk);
         }
