@@ -218,16 +218,26 @@ export class RecordStore {
     }
     this.#backlogBytes += bytes;
     const records = this.#recordsOf(entry);
+    const landed = (stored: boolean): Promise<void> | undefined => {
+      this.#backlogBytes -= bytes;
+      this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored, reason: stored ? entry.freshness : 'storage', bytes });
+      return stored && entry.redirectTarget !== undefined ? this.#recordAlias(entry.redirectTarget, entry.key, record.expiresAt) : undefined;
+    };
+    const failed = (error: unknown): never => {
+      this.#backlogBytes -= bytes;
+      throw error;
+    };
     return this.#writes.enqueue(
       records,
-      async () => {
+      () => {
+        let stored: boolean | Promise<boolean>;
         try {
-          const stored = await this.#store(records);
-          this.#reporter.store({ method: record.method, url: record.url, key: entry.key, stored, reason: stored ? entry.freshness : 'storage', bytes });
-          if (stored && entry.redirectTarget !== undefined) await this.#recordAlias(entry.redirectTarget, entry.key, record.expiresAt);
-        } finally {
-          this.#backlogBytes -= bytes;
+          stored = this.#store(records);
+        } catch (error) {
+          return failed(error);
         }
+        // A storage that holds values stores at once: no promise to wait for.
+        return typeof stored === 'boolean' ? landed(stored) : stored.then(landed, failed);
       },
       'save',
     );
@@ -255,20 +265,29 @@ export class RecordStore {
    * finds an index whose variant is not there. A tagged response goes in its
    * tags' indexes first: a purge by tag never misses a stored response.
    */
-  async #store(records: Array<[string, StoredRecord]>): Promise<boolean> {
+  #store(records: Array<[string, StoredRecord]>): boolean | Promise<boolean> {
     const [key, response] = records[0] as [string, StoredResponse];
-    if (response.tags.length > 0) {
-      const options = { expiresAt: response.expiresAt ?? undefined };
-      const indexed = await Promise.all(response.tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options)));
+    if (response.tags.length === 0 && this.#responses.holds) return this.#hold(records);
+    return this.#storeAfterTags(key, response.tags, records);
+  }
+
+  async #storeAfterTags(key: string, tags: readonly string[], records: Array<[string, StoredRecord]>): Promise<boolean> {
+    if (tags.length > 0) {
+      const options = { expiresAt: (records[0] as [string, StoredResponse])[1].expiresAt ?? undefined };
+      const indexed = await Promise.all(tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options)));
       if (indexed.includes(false)) return false;
     }
+    if (this.#responses.holds) return this.#hold(records);
     for (const [key, record] of records) {
-      const options = { expiresAt: record.expiresAt ?? undefined, transfer: true };
-      // A storage that keeps values in this process keeps the record itself: no encoding now, no decoding on a hit.
-      const written = this.#responses.holds
-        ? this.#responses.tryHold(key, new HeldRecord(record), options)
-        : this.#responses.trySet(key, encodeRecord(record), options);
-      if (!(await written)) return false;
+      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
+    }
+    return true;
+  }
+
+  /** A storage that keeps values in this process keeps the records themselves: no encoding now, no decoding on a hit, done at once. */
+  #hold(records: Array<[string, StoredRecord]>): boolean {
+    for (const [key, record] of records) {
+      if (!this.#responses.tryHold(key, new HeldRecord(record), { expiresAt: record.expiresAt ?? undefined })) return false;
     }
     return true;
   }

@@ -6,6 +6,7 @@
  * land in order; `flush()` waits for all of them. Each storage call has a
  * deadline (the partitions'), so every write lands or gives up.
  */
+import { isThenable } from '../thenable.js';
 import type { StoredRecord } from './model.js';
 
 /** What a lookup finds for a key whose deletion is in flight: one object per deletion, so each ends only its own. */
@@ -55,8 +56,11 @@ export class WriteQueue {
     while (this.#chains.size > 0) await Promise.all([...this.#chains.values()]);
   }
 
-  /** Runs `operation` after the writes already queued for these keys, and shows `records` to lookups meanwhile. */
-  enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown>, name: string): Promise<void> {
+  /**
+   * Runs `operation` after the writes already queued for these keys, and shows
+   * `records` to lookups meanwhile. An operation done at once returns no promise.
+   */
+  enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: () => Promise<unknown> | unknown, name: string): Promise<void> {
     const previous: Array<Promise<void>> = [];
     for (const [key, record] of records) {
       this.#inFlight.set(key, record);
@@ -64,8 +68,26 @@ export class WriteQueue {
       if (chain !== undefined) previous.push(chain);
     }
     const done = new Promise<void>((resolve) => {
+      const failed = (error: unknown): void => {
+        this.#onError(name, error);
+        resolve();
+      };
       const run = (): void => {
-        (previous.length === 0 ? operation() : Promise.all(previous).then(operation)).catch((error: unknown) => this.#onError(name, error)).finally(resolve);
+        if (previous.length > 0) {
+          Promise.all(previous)
+            .then(operation)
+            .then(() => resolve(), failed);
+          return;
+        }
+        let result: unknown;
+        try {
+          result = operation();
+        } catch (error) {
+          failed(error);
+          return;
+        }
+        if (isThenable(result)) result.then(() => resolve(), failed);
+        else resolve();
       };
       // Off the response path: encoding and I/O start a turn of the event loop after the response
       // ended. undici writes the next request on a kept-alive connection in the check phase that

@@ -85,10 +85,12 @@ export interface HeldValue {
  * Optional: a backend that keeps values in this process may keep held values.
  * Every other read (get, getSync, getMany, entries) gives the held value's
  * bytes, from then on in place of it; only `getHeld` gives it back as it was
- * held, until then.
+ * held, until then. Like `getSync`, it never leaves the process: `hold` is
+ * done when it returns (the cache puts no deadline on it, and its circuit
+ * breaker neither gates nor counts it).
  */
 export interface HoldingPartition extends SyncReadablePartition {
-  hold(key: string, value: HeldValue, opts?: SetOptions): Promise<void>;
+  hold(key: string, value: HeldValue, opts?: SetOptions): void;
   /** What is stored under the key, at once: the held value (or the bytes that replaced it, or that were set). */
   getHeld(key: string): HeldValue | Uint8Array | undefined;
 }

@@ -6,6 +6,8 @@
  * whatever it does later is ignored.
  */
 
+import { isThenable } from '../thenable.js';
+
 /** A storage call that did not settle within its deadline. */
 export class StorageDeadlineError extends Error {
   override readonly name = 'StorageDeadlineError';
@@ -90,8 +92,4 @@ export class Deadlines {
     }
     return window;
   }
-}
-
-function isThenable<T>(value: Promise<T> | T): value is Promise<T> {
-  return typeof (value as { then?: unknown } | null)?.then === 'function';
 }

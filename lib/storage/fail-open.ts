@@ -102,12 +102,18 @@ export class FailOpenPartition implements Partition {
     });
   }
 
-  /** `hold` (only when `holds`), telling whether the value was kept. */
-  tryHold(key: string, value: HeldValue, opts?: SetOptions): Promise<boolean> {
-    return this.#guard('set', this.#timeouts.writeMs, false, async () => {
-      await (this.#partition as HoldingPartition).hold(key, value, opts);
+  /**
+   * `hold` (only when `holds`), telling whether the value was kept. It never
+   * leaves the process: like getSync, neither gated nor counted by the breaker.
+   */
+  tryHold(key: string, value: HeldValue, opts?: SetOptions): boolean {
+    try {
+      (this.#partition as HoldingPartition).hold(key, value, opts);
       return true;
-    });
+    } catch (error) {
+      this.#reporter.storageError({ operation: 'hold', partition: this.name, error });
+      return false;
+    }
   }
 
   /** True when the value was there and is deleted; false too when the deletion failed. */

@@ -167,7 +167,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
     this.#add(key, owned, value.byteLength, opts);
   }
 
-  async hold(key: string, value: HeldValue, opts?: SetOptions): Promise<void> {
+  hold(key: string, value: HeldValue, opts?: SetOptions): void {
     checkKey(key);
     if (value === null || typeof value !== 'object' || typeof value.encode !== 'function' || !(value.byteLength >= 0)) {
       throw new TypeError(`a held value needs encode() and a byteLength, got ${describe(value)}`);

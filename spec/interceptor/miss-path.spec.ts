@@ -49,7 +49,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
       return set(key, value, opts);
     };
     const hold = responses.hold.bind(responses);
-    responses.hold = async (key, value, opts) => {
+    responses.hold = (key, value, opts) => {
       events.push('store');
       return hold(key, value, opts);
     };
