@@ -29,7 +29,7 @@ describe('Records kept as they are by a storage in this process', () => {
     expect(env.origin.hits('/r')).to.equal(1);
   });
 
-  it('a listing gets the bytes (export, entries), and hits go on from them', async () => {
+  it('a listing (cache.entries) gets the bytes, hits go on from them, and a purge by tag finds the record', async () => {
     env.origin.route('/r', respond(200, { 'cache-control': 'max-age=60', 'cache-tag': 'a' }, BODY));
     const cache = env.cache({ storage: new MemoryStorage(), cacheTagsHeader: 'cache-tag' });
     await fetchText(cache, `${env.origin.url}/r`);
