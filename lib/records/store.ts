@@ -267,17 +267,19 @@ export class RecordStore {
    */
   #store(records: Array<[string, StoredRecord]>): boolean | Promise<boolean> {
     const [key, response] = records[0] as [string, StoredResponse];
-    if (response.tags.length === 0 && this.#responses.holds) return this.#hold(records);
-    return this.#storeAfterTags(key, response.tags, records);
+    if (response.tags.length === 0) return this.#write(records);
+    const options = { expiresAt: response.expiresAt ?? undefined };
+    return Promise.all(response.tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options))).then((indexed) =>
+      indexed.includes(false) ? false : this.#write(records),
+    );
   }
 
-  async #storeAfterTags(key: string, tags: readonly string[], records: Array<[string, StoredRecord]>): Promise<boolean> {
-    if (tags.length > 0) {
-      const options = { expiresAt: (records[0] as [string, StoredResponse])[1].expiresAt ?? undefined };
-      const indexed = await Promise.all(tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options)));
-      if (indexed.includes(false)) return false;
-    }
-    if (this.#responses.holds) return this.#hold(records);
+  /** The records themselves to a storage that holds values (done at once), their bytes to any other. */
+  #write(records: Array<[string, StoredRecord]>): boolean | Promise<boolean> {
+    return this.#responses.holds ? this.#hold(records) : this.#setEncoded(records);
+  }
+
+  async #setEncoded(records: Array<[string, StoredRecord]>): Promise<boolean> {
     for (const [key, record] of records) {
       if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
     }
