@@ -261,13 +261,7 @@ async function exportCommand({ cache, values, terminal }: Run): Promise<number> 
 
 async function importCommand({ cache, values, terminal }: Run): Promise<number> {
   const input = values.input === undefined ? terminal.in : createReadStream(values.input);
-  const progress = new Progress(terminal, 'records read');
-  const result = await cache.import(input, { onProgress: (count) => progress.tick(count) });
-  progress.done();
-  terminal.out.write(
-    values.json === true ? `${JSON.stringify(result)}\n` : `${result.loaded} records imported, ${result.skipped} skipped (expired or unreadable)\n`,
-  );
-  return EXIT.ok;
+  return transfer({ values, terminal }, 'read', 'imported', (onProgress) => cache.import(input, { onProgress }));
 }
 
 async function copy({ cache, values, terminal }: Run): Promise<number> {
@@ -275,16 +269,26 @@ async function copy({ cache, values, terminal }: Run): Promise<number> {
   const namespace = values['to-namespace'] ?? values.namespace;
   const target = createCache({ storage: await openStorage(values.to), ...(namespace === undefined ? {} : { namespace }) });
   try {
-    const progress = new Progress(terminal, 'records copied');
-    const result = await cache.copyTo(target, { onProgress: (count) => progress.tick(count) });
-    progress.done();
-    terminal.out.write(
-      values.json === true ? `${JSON.stringify(result)}\n` : `${result.loaded} records copied, ${result.skipped} skipped (expired or unreadable)\n`,
-    );
-    return EXIT.ok;
+    return await transfer({ values, terminal }, 'copied', 'copied', (onProgress) => cache.copyTo(target, { onProgress }));
   } finally {
     await target.close();
   }
+}
+
+/** Runs an import or a copy with its progress on the terminal, then reports what was loaded and skipped. */
+async function transfer(
+  { values, terminal }: Pick<Run, 'values' | 'terminal'>,
+  passing: string,
+  done: string,
+  run: (onProgress: (count: number) => void) => Promise<{ loaded: number; skipped: number }>,
+): Promise<number> {
+  const progress = new Progress(terminal, `records ${passing}`);
+  const result = await run((count) => progress.tick(count));
+  progress.done();
+  terminal.out.write(
+    values.json === true ? `${JSON.stringify(result)}\n` : `${result.loaded} records ${done}, ${result.skipped} skipped (expired or unreadable)\n`,
+  );
+  return EXIT.ok;
 }
 
 function filterOf(values: Values): EntryFilter {
