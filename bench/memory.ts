@@ -1,8 +1,11 @@
 /**
  * MemoryStorage under 100,000 distinct URLs with maxBytes: it stays within
- * its bound; resident memory reported. Prints one JSON line.
+ * its bound; resident memory reported. Then undici's own MemoryCacheStore
+ * under the same URLs with the same maxSize, for comparison: how many
+ * entries it keeps and what they weigh. Prints one JSON line.
  */
 import http from 'node:http';
+import { createRequire } from 'node:module';
 import * as undici from 'undici';
 import { createCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
@@ -18,28 +21,55 @@ const server = http.createServer((_req, res) => {
 await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
 const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
 
+/** Requests `count` distinct URLs once through the dispatcher, 50 at a time; `each` runs after every 50. */
+async function requestAll(count: number, dispatcher: undici.Dispatcher, each: () => void): Promise<void> {
+  for (let i = 0; i < count; i += 50) {
+    await Promise.all(
+      Array.from({ length: 50 }, async (_, j) => {
+        const response = await undici.request(`${base}/page/${i + j}`, { dispatcher });
+        await response.body.arrayBuffer();
+      }),
+    );
+    each();
+  }
+}
+
 const storage = new MemoryStorage({ maxBytes: MAX_BYTES });
 const cache = createCache({ storage });
-const dispatcher = new undici.Agent({ connections: 16 }).compose(cache.interceptor());
 global.gc?.();
 const before = process.memoryUsage();
 let peakBytes = 0;
 const started = performance.now();
-for (let i = 0; i < URLS; i += 50) {
-  await Promise.all(
-    Array.from({ length: 50 }, async (_, j) => {
-      const response = await undici.request(`${base}/page/${i + j}`, { dispatcher });
-      await response.body.arrayBuffer();
-    }),
-  );
+await requestAll(URLS, new undici.Agent({ connections: 16 }).compose(cache.interceptor()), () => {
   peakBytes = Math.max(peakBytes, storage.usage.bytes);
-}
+});
 await cache.settled();
 const seconds = (performance.now() - started) / 1000;
 global.gc?.();
 const after = process.memoryUsage();
 const kept = storage.usage;
 await cache.close();
+
+// undici's MemoryCacheStore, a quarter of the URLs and of the bound (past its bound, undici 7 walks every entry on each
+// write: the full run would take hours). It reports no usage, so its entries are counted by asking for each.
+const UNDICI_URLS = URLS / 4;
+const UNDICI_MAX_BYTES = MAX_BYTES / 4;
+global.gc?.();
+const undiciBefore = process.memoryUsage();
+type UndiciStore = { get(key: { origin: string; path: string; method: string; headers: object }): unknown };
+const StoreClass = (undici as unknown as { cacheStores: Record<string, new (options: object) => UndiciStore> }).cacheStores['MemoryCacheStore'] as new (
+  options: object,
+) => UndiciStore;
+const undiciStore = new StoreClass({ maxSize: UNDICI_MAX_BYTES, maxCount: UNDICI_URLS });
+const undiciStarted = performance.now();
+await requestAll(UNDICI_URLS, new undici.Agent({ connections: 16 }).compose(undici.interceptors.cache({ store: undiciStore as never })), () => {});
+const undiciSeconds = (performance.now() - undiciStarted) / 1000;
+global.gc?.();
+const undiciAfter = process.memoryUsage();
+let undiciEntries = 0;
+for (let i = 0; i < UNDICI_URLS; i++) {
+  if (undiciStore.get({ origin: base, path: `/page/${i}`, method: 'GET', headers: {} }) !== undefined) undiciEntries++;
+}
 server.close();
 const mib = (bytes: number) => Math.round((bytes / 2 ** 20) * 10) / 10;
 process.stdout.write(
@@ -55,6 +85,16 @@ process.stdout.write(
       rssMiB: { before: mib(before.rss), after: mib(after.rss) },
       heapUsedMiB: { before: mib(before.heapUsed), after: mib(after.heapUsed) },
       seconds: Math.round(seconds * 10) / 10,
+      undiciMemoryCacheStore: {
+        version: (createRequire(import.meta.url)('undici/package.json') as { version: string }).version,
+        urls: UNDICI_URLS,
+        maxSize: UNDICI_MAX_BYTES,
+        entriesKept: undiciEntries,
+        bodyBytesKept: undiciEntries * BODY.length,
+        rssGrowthMiB: mib(undiciAfter.rss - undiciBefore.rss),
+        heapGrowthMiB: mib(undiciAfter.heapUsed - undiciBefore.heapUsed),
+        seconds: Math.round(undiciSeconds * 10) / 10,
+      },
     },
   })}\n`,
 );
