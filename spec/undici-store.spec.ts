@@ -128,6 +128,35 @@ for (const backend of backends) {
   });
 }
 
+describe('UndiciCacheStore on a bounded MemoryStorage', () => {
+  const env = useOrigin();
+
+  it("keeps undici's cache within maxBytes, however many URLs it stores (undici 7's MemoryCacheStore does not)", async () => {
+    const body = Buffer.alloc(20 * 1024, 'b');
+    env.origin.route('/page', respond(200, { 'cache-control': 'max-age=60' }, body));
+    const storage = new MemoryStorage({ maxBytes: 1024 * 1024 });
+    const store = new UndiciCacheStore({ storage });
+    const agent = new Agent().compose(interceptors.cache({ store } as never));
+    try {
+      let peak = 0;
+      for (let i = 0; i < 200; i++) {
+        expect((await get(agent, `${env.origin.url}/page?n=${i}`)).body).to.have.length(body.length);
+        peak = Math.max(peak, storage.usage.bytes);
+      }
+      const newest = { origin: env.origin.url, method: 'GET', path: '/page?n=199' };
+      await until(async () => (await store.get(newest)) !== undefined);
+      // 4 MiB of bodies went in; what is kept stays under the bound, the newest in it.
+      expect(peak).to.be.at.most(1024 * 1024);
+      expect(storage.usage.entries).to.be.within(20, 50);
+      await get(agent, `${env.origin.url}/page?n=199`);
+      expect(env.origin.hits('/page')).to.equal(200);
+    } finally {
+      await agent.close();
+      await storage.close();
+    }
+  });
+});
+
 describe('UndiciCacheStore on a storage that hangs', () => {
   const env = useOrigin();
 
