@@ -10,7 +10,7 @@
 //   node scripts/test.mjs [mocha args...]      both runtimes, and the Redis run
 //   node scripts/test.mjs --runtime=current    this Node only (quicker, for development)
 //   node scripts/test.mjs --runtime=redis      only the Redis run
-import { execFileSync, spawnSync } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -56,20 +56,46 @@ if (only === undefined || only === 'redis') {
   });
 }
 
+/**
+ * Runs mocha and waits for it to exit. Once it has written its totals it has
+ * EXIT_GRACE_MS to exit, or it is killed and counted as one failure: a
+ * handle left open, or Node 24's deadlock while exiting (nodejs/node#54918),
+ * must make the run fail, not hang CI.
+ */
+const EXIT_GRACE_MS = 60_000;
+function runMocha(run, stats) {
+  return new Promise((resolve) => {
+    const child = spawn(run.node, [mocha, ...run.args, ...mochaArgs], {
+      cwd: root,
+      stdio: 'inherit',
+      env: { ...process.env, ...run.env, CACHETTE_TEST_STATS: stats },
+    });
+    let killer;
+    const watch = setInterval(() => {
+      if (killer !== undefined || !existsSync(stats)) return;
+      killer = setTimeout(() => {
+        console.error(`mocha wrote its totals but had not exited ${EXIT_GRACE_MS / 1000} s later (a handle left open, or nodejs/node#54918): killed`);
+        child.kill('SIGKILL');
+      }, EXIT_GRACE_MS);
+    }, 1000);
+    child.on('exit', (status, signal) => {
+      clearInterval(watch);
+      clearTimeout(killer);
+      resolve({ status, signal, killed: killer !== undefined && signal === 'SIGKILL' });
+    });
+  });
+}
+
 let passed = 0;
 let failed = 0;
 for (const [index, run] of runs.entries()) {
   const stats = join(work, `stats-${index}.json`);
   console.log(`\n=== ${run.label} (${run.node})`);
-  const result = spawnSync(run.node, [mocha, ...run.args, ...mochaArgs], {
-    cwd: root,
-    stdio: 'inherit',
-    env: { ...process.env, ...run.env, CACHETTE_TEST_STATS: stats },
-  });
+  const result = await runMocha(run, stats);
   if (existsSync(stats)) {
     const totals = JSON.parse(readFileSync(stats, 'utf8'));
     passed += totals.passes;
-    failed += totals.failures;
+    failed += totals.failures + (result.killed ? 1 : 0);
   } else {
     // The runner died before reporting: count the run as one failure so it cannot pass silently.
     console.error(`mocha exited (${result.status ?? result.signal}) without totals`);

@@ -17,6 +17,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { dropTables, dynamoStorage } from '../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../fixtures/dynamodb-local.js';
+import { NODE_CHILD_FLAGS } from './support.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
 /** Inside the package, so that `import 'cachette'` resolves to it by its own name. */
@@ -135,7 +136,7 @@ function run(file: string, cwd: string, env: Record<string, string>): Promise<{ 
   return new Promise((resolve) => {
     execFile(
       process.execPath,
-      ['--import', join(runs, 'guard.mjs'), join(runs, 'runner.mjs'), file],
+      [...NODE_CHILD_FLAGS, '--import', join(runs, 'guard.mjs'), join(runs, 'runner.mjs'), file],
       { cwd, env: { ...process.env, ...env }, timeout: 60_000 },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code ?? 1), output: `${stdout}${stderr}` }),
     );

@@ -3,6 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
+import { NODE_CHILD_FLAGS } from './support.js';
 
 const require = createRequire(import.meta.url);
 
@@ -10,7 +11,7 @@ const root = fileURLToPath(new URL('../../', import.meta.url));
 
 /** Runs an ES module snippet in a fresh Node process, from the package root. */
 function runModule(source: string): string {
-  return execFileSync(process.execPath, ['--input-type=module', '-e', source], { cwd: root, encoding: 'utf8' }).trim();
+  return execFileSync(process.execPath, [...NODE_CHILD_FLAGS, '--input-type=module', '-e', source], { cwd: root, encoding: 'utf8' }).trim();
 }
 
 describe('the package', () => {
@@ -88,7 +89,7 @@ describe('optional weight stays optional', () => {
       let message = '';
       try {
         // Without the test run's NODE_OPTIONS: this is a user's project, not ours.
-        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/sqlite')"], {
+        execFileSync(process.execPath, [...NODE_CHILD_FLAGS, '--input-type=module', '-e', "await import('cachette/sqlite')"], {
           cwd: project,
           encoding: 'utf8',
           stdio: 'pipe',
@@ -102,7 +103,7 @@ describe('optional weight stays optional', () => {
       const userEnv = { ...process.env, NODE_OPTIONS: '' };
       let sdkMessage = '';
       try {
-        execFileSync(process.execPath, ['--input-type=module', '-e', "await import('cachette/dynamodb')"], {
+        execFileSync(process.execPath, [...NODE_CHILD_FLAGS, '--input-type=module', '-e', "await import('cachette/dynamodb')"], {
           cwd: project,
           encoding: 'utf8',
           stdio: 'pipe',
@@ -115,11 +116,15 @@ describe('optional weight stays optional', () => {
         'cachette/dynamodb needs the @aws-sdk/client-dynamodb package, an optional peer dependency: npm install @aws-sdk/client-dynamodb',
       );
       expect(
-        execFileSync(process.execPath, ['--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"], {
-          cwd: project,
-          encoding: 'utf8',
-          env: userEnv,
-        }).trim(),
+        execFileSync(
+          process.execPath,
+          [...NODE_CHILD_FLAGS, '--input-type=module', '-e', "const m = await import('cachette'); console.log(typeof m.createCache)"],
+          {
+            cwd: project,
+            encoding: 'utf8',
+            env: userEnv,
+          },
+        ).trim(),
       ).to.equal('function');
     } finally {
       rmSync(project, { recursive: true, force: true });

@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
-import { useOrigin } from '../support.js';
+import { NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 
 const run = promisify(execFile);
 const root = fileURLToPath(new URL('../../../', import.meta.url));
@@ -23,7 +23,7 @@ interface LambdaResult {
 // Asynchronous: the origin runs in this process and must keep answering meanwhile.
 async function invoke(handlerFile: string, env: Record<string, string>, event: object): Promise<LambdaResult> {
   const script = `const { handler } = await import(${JSON.stringify(pathToFileURL(handlerFile).href)}); console.log(JSON.stringify(await handler(${JSON.stringify(event)}))); process.exit(0);`;
-  const { stdout } = await run(process.execPath, ['--input-type=module', '-e', script], {
+  const { stdout } = await run(process.execPath, [...NODE_CHILD_FLAGS, '--input-type=module', '-e', script], {
     cwd: root,
     encoding: 'utf8',
     // A user's Lambda: none of the test run's module hooks.
@@ -41,7 +41,11 @@ describe('examples/lambda: the recipe, run locally', function () {
   before(async function () {
     this.timeout(180_000);
     const endpoint = await dynamoEndpoint();
-    execFileSync(process.execPath, [`${root}examples/lambda/build.mjs`], { cwd: root, stdio: 'pipe', env: { ...process.env, NODE_OPTIONS: '' } });
+    execFileSync(process.execPath, [...NODE_CHILD_FLAGS, `${root}examples/lambda/build.mjs`], {
+      cwd: root,
+      stdio: 'pipe',
+      env: { ...process.env, NODE_OPTIONS: '' },
+    });
     lambdaEnv = {
       AWS_ENDPOINT_URL_DYNAMODB: endpoint,
       AWS_REGION: 'us-east-1',

@@ -4,7 +4,7 @@ import { expect } from 'chai';
 import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { sleep } from '../../fixtures/origin.js';
-import { useOrigin } from '../support.js';
+import { NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 
 const worker = fileURLToPath(new URL('../../fixtures/coalesce-worker.js', import.meta.url));
 
@@ -16,7 +16,7 @@ interface Outcome {
 }
 
 function start(env: Record<string, string>): { child: ChildProcess; done: Promise<{ code: number | null; outcome?: Outcome; stderr: string }> } {
-  const child = spawn(process.execPath, [worker], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [...NODE_CHILD_FLAGS, worker], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
   let stdout = '';
   let stderr = '';
   child.stdout?.on('data', (chunk) => (stdout += chunk));

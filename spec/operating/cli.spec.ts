@@ -14,7 +14,7 @@ import { respond } from '../../fixtures/origin.js';
 import { startRedis } from '../../fixtures/redis-server.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache } from '../../lib/cache.js';
-import { fetchText, useOrigin } from '../support.js';
+import { fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 
 const BIN = fileURLToPath(new URL('../../lib/cli/bin.js', import.meta.url));
 
@@ -28,7 +28,7 @@ function cachette(args: string[], options: { input?: string; env?: Record<string
   return new Promise((resolve) => {
     const child = execFile(
       process.execPath,
-      [BIN, ...args],
+      [...NODE_CHILD_FLAGS, BIN, ...args],
       { env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...options.env }, maxBuffer: 64 * 1024 * 1024 },
       (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr }),
     );

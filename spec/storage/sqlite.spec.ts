@@ -9,7 +9,7 @@ import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache } from '../../lib/cache.js';
 import type { SweepablePartition } from '../../lib/storage/contract.js';
 import { SCHEMA_VERSION, type SqliteStorage } from '../../lib/storage/sqlite.js';
-import { fetchText, useOrigin } from '../support.js';
+import { fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
 
 const fixtures = fileURLToPath(new URL('../../fixtures/', import.meta.url));
@@ -194,7 +194,7 @@ describe('SqliteStorage', () => {
     it('a process killed (SIGKILL) mid write burst leaves a database the next process opens and reads', async function () {
       this.timeout(60_000);
       const path = join(folder.path, 'crash.db');
-      const child = spawn(process.execPath, [join(fixtures, 'sqlite-crasher.js'), path], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn(process.execPath, [...NODE_CHILD_FLAGS, join(fixtures, 'sqlite-crasher.js'), path], { stdio: ['ignore', 'pipe', 'pipe'] });
       let stderr = '';
       child.stderr.on('data', (chunk) => (stderr += chunk));
       await new Promise<void>((resolve, reject) => {
@@ -218,7 +218,7 @@ describe('SqliteStorage', () => {
       await partition.set('after-crash', encode('writable'));
       expect(await partition.has('after-crash')).to.equal(true);
       await storage.close();
-      const check = execFileSync(process.execPath, ['--input-type=module', '-e', integrityCheck(path)], { encoding: 'utf8' }).trim();
+      const check = execFileSync(process.execPath, [...NODE_CHILD_FLAGS, '--input-type=module', '-e', integrityCheck(path)], { encoding: 'utf8' }).trim();
       expect(check).to.equal('ok');
     });
   });
@@ -232,7 +232,7 @@ function openRaw(path: string) {
 
 function runNode(script: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(process.execPath, [...NODE_CHILD_FLAGS, script, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (chunk) => (stdout += chunk));

@@ -15,7 +15,7 @@ import { dropTables, dynamoStorage } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
 import { type RedisServer, startRedis } from '../../fixtures/redis-server.js';
-import { useOrigin } from '../support.js';
+import { NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 
 const worker = fileURLToPath(new URL('../../fixtures/tier-worker.js', import.meta.url));
 
@@ -25,7 +25,11 @@ interface Process {
 }
 
 async function start(env: Record<string, string>): Promise<Process> {
-  const child = fork(worker, { env: { ...process.env, ...env }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+  const child = fork(worker, {
+    execArgv: [...process.execArgv, ...NODE_CHILD_FLAGS],
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+  });
   const waiting = new Map<number, (reply: Record<string, unknown>) => void>();
   let next = 0;
   await new Promise<void>((resolve, reject) => {
