@@ -26,6 +26,7 @@ import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { assertPartition, type Partition, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
+import { withDeadlines } from './storage/deadlined.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { TieredStorage } from './storage/tiered.js';
 
@@ -136,8 +137,8 @@ export class HttpCache {
       records: new RecordStore({
         responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
         redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout, deadlines),
-        rawResponses: this.responses,
-        rawRedirects: this.redirects,
+        rawResponses: withDeadlines(this.responses, deadlines, resolved.storageTimeout.writeMs),
+        rawRedirects: withDeadlines(this.redirects, deadlines, resolved.storageTimeout.writeMs),
         reporter,
         ignoredHeaders: resolved.ignoredHeaders,
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
@@ -145,7 +146,10 @@ export class HttpCache {
         tagIndex: (tag) => {
           const name = tagPartitionName(prefix, tag);
           const raw = this.storage.partition(name);
-          return { raw, guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines) };
+          return {
+            raw: withDeadlines(raw, deadlines, resolved.storageTimeout.writeMs),
+            guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines),
+          };
         },
       }),
       reporter,

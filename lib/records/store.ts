@@ -9,7 +9,8 @@
  *
  * Two views of each partition: the request path's, which never throws (a
  * storage error is a miss or a dropped write, every call has a deadline), and
- * the raw one for management (`clear`, `deleteBy`...), which throws.
+ * the raw one for management (`clear`, `deleteBy`...), which throws (a call
+ * that hangs throws at its deadline: see storage/deadlined.ts).
  */
 
 import type { Reporter } from '../diagnostics.js';
@@ -59,7 +60,7 @@ export interface RecordStoreOptions {
   /** The request path's views (fail-open, with deadlines). */
   responses: FailOpenPartition;
   redirects: FailOpenPartition;
-  /** The raw partitions, for management: errors are thrown. */
+  /** The partitions for management: errors are thrown, and so is a call past its deadline (`withDeadlines`). */
   rawResponses: Partition;
   rawRedirects: Partition;
   reporter: Reporter;

@@ -4,6 +4,7 @@
  */
 
 import diagnostics from 'node:diagnostics_channel';
+import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { respond } from '../../fixtures/origin.js';
@@ -32,6 +33,16 @@ function listen(name: string): {
     stop: () => diagnostics.unsubscribe(name, listener),
     next: (test) => new Promise<void>((resolve) => waiters.push({ test, resolve })),
   };
+}
+
+/** What a call threw, as "name: message" ('no error' when it did not). */
+async function failure(call: () => Promise<unknown>): Promise<string> {
+  try {
+    await call();
+    return 'no error';
+  } catch (error) {
+    return `${(error as Error).name}: ${(error as Error).message}`;
+  }
 }
 
 describe('storage deadlines', () => {
@@ -122,6 +133,48 @@ describe('storage deadlines', () => {
       expect(warnings.some((message) => /storage close on responses failed: close\(\) gave up/.test(message))).to.equal(true);
     } finally {
       errors.stop();
+    }
+  });
+
+  it('management calls on a storage that hangs throw a StorageDeadlineError at the write deadline, never hang', async () => {
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 5 });
+    const cache = createCache({ storage, storageTimeout: { read: 20, write: 30 }, circuitBreaker: { failures: 1000 } });
+    try {
+      expect(await failure(() => cache.delete({ urls: [url()] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
+      expect(await failure(() => cache.delete({ keys: ['k'] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
+      expect(await failure(() => cache.inspect(url()))).to.equal('StorageDeadlineError: storage get did not settle within 30 ms');
+      expect(await failure(() => cache.contains({ url: url() }))).to.equal('StorageDeadlineError: storage has did not settle within 30 ms');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('a listing that hangs ends with a StorageDeadlineError: entries(), export and a purge by tag', async () => {
+    const memory = new MemoryStorage();
+    // A storage whose listings never yield their first page.
+    const hanging = {
+      partition: (name: string) => {
+        const partition = memory.partition(name);
+        const never = () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => {}) }) });
+        return Object.assign(Object.create(partition), { keys: never, entries: never, getSync: undefined });
+      },
+      close: () => memory.close(),
+    };
+    const cache = createCache({ storage: hanging as never, storageTimeout: { write: 30 } });
+    try {
+      const listed = () =>
+        (async () => {
+          for await (const _entry of cache.entries()) {
+            // nothing is ever listed
+          }
+        })();
+      expect(await failure(listed)).to.equal('StorageDeadlineError: storage entries did not settle within 30 ms');
+      const sink = new PassThrough();
+      sink.resume();
+      expect(await failure(() => cache.export(sink))).to.equal('StorageDeadlineError: storage entries did not settle within 30 ms');
+      expect(await failure(() => cache.delete({ tags: ['t'] }))).to.equal('StorageDeadlineError: storage keys did not settle within 30 ms');
+    } finally {
+      await cache.close();
     }
   });
 
