@@ -78,6 +78,12 @@ function runMocha(run, stats) {
         child.kill('SIGKILL');
       }, EXIT_GRACE_MS);
     }, 1000);
+    child.on('error', (error) => {
+      // It could not be started: no 'exit' follows.
+      clearInterval(watch);
+      console.error(`mocha could not be started: ${error.message}`);
+      resolve({ status: null, signal: null, killed: false });
+    });
     child.on('exit', (status, signal) => {
       clearInterval(watch);
       clearTimeout(killer);
@@ -95,7 +101,12 @@ for (const [index, run] of runs.entries()) {
   if (existsSync(stats)) {
     const totals = JSON.parse(readFileSync(stats, 'utf8'));
     passed += totals.passes;
-    failed += totals.failures + (result.killed ? 1 : 0);
+    failed += totals.failures;
+    if (result.status !== 0 && totals.failures === 0) {
+      // Killed at exit (above), or failing after its last spec (a teardown): one failure, so it cannot pass silently.
+      if (!result.killed) console.error(`mocha exited (${result.status ?? result.signal}) after reporting no failures`);
+      failed += 1;
+    }
   } else {
     // The runner died before reporting: count the run as one failure so it cannot pass silently.
     console.error(`mocha exited (${result.status ?? result.signal}) without totals`);

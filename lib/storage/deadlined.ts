@@ -4,7 +4,10 @@
  * should for an operator, but a storage that hangs does not hold the call
  * forever. Each call on keys, and each page of a listing, has a deadline (the
  * write timeout); past it the call throws a StorageDeadlineError naming the
- * operation. The sweeps of a whole partition (`clear`, `size`,
+ * operation. `getMany` and `bulkDelete` go to the storage a page of keys at a
+ * time, each page with its own deadline: deleting 100,000 keys is many calls
+ * that each can finish in time, not one that cannot. The sweeps of a whole
+ * partition (`clear`, `size`,
  * `deleteExpired`, `deleteCreatedBefore`) are passed on without one: on a
  * large table they take as long as they must (10,000 DynamoDB entries take
  * seconds), and each backend bounds its own requests within them.
@@ -14,8 +17,34 @@ import type { Partition, SetOptions, SweepablePartition, SyncReadablePartition }
 import { canDeleteByAge, isSweepable, readsSync } from './contract.js';
 import type { Deadlines } from './deadline.js';
 
+/** Keys per storage call of `getMany` and `bulkDelete`. */
+const KEYS_PER_CALL = 100;
+
+function* pages(keys: Iterable<string>): Iterable<string[]> {
+  let page: string[] = [];
+  for (const key of keys) {
+    page.push(key);
+    if (page.length === KEYS_PER_CALL) {
+      yield page;
+      page = [];
+    }
+  }
+  if (page.length > 0) yield page;
+}
+
 export function withDeadlines(partition: Partition, deadlines: Deadlines, timeoutMs: number): Partition {
   const run = <T>(operation: string, call: () => Promise<T>): Promise<T> => deadlines.run(call, timeoutMs, operation);
+  const getMany = async (keys: string[]): Promise<Map<string, Uint8Array>> => {
+    if (keys.length <= KEYS_PER_CALL) return run('getMany', () => partition.getMany(keys));
+    const found = new Map<string, Uint8Array>();
+    for (const page of pages(keys)) for (const [key, value] of await run('getMany', () => partition.getMany(page))) found.set(key, value);
+    return found;
+  };
+  const bulkDelete = async (keys: Iterable<string>): Promise<number> => {
+    let deleted = 0;
+    for (const page of pages(keys)) deleted += await run('bulkDelete', () => partition.bulkDelete(page));
+    return deleted;
+  };
   const listing = <T>(operation: string, list: () => AsyncIterable<T>): AsyncIterable<T> => ({
     [Symbol.asyncIterator]() {
       const iterator = list()[Symbol.asyncIterator]();
@@ -28,11 +57,11 @@ export function withDeadlines(partition: Partition, deadlines: Deadlines, timeou
   });
   const view: Partition = {
     get: (key) => run('get', () => partition.get(key)),
-    getMany: (keys) => run('getMany', () => partition.getMany(keys)),
+    getMany,
     set: (key: string, value: Uint8Array, opts?: SetOptions) => run('set', () => partition.set(key, value, opts)),
     delete: (key) => run('delete', () => partition.delete(key)),
     has: (key) => run('has', () => partition.has(key)),
-    bulkDelete: (keys) => run('bulkDelete', () => partition.bulkDelete(keys)),
+    bulkDelete,
     keys: () => listing('keys', () => partition.keys()),
     entries: () => listing('entries', () => partition.entries()),
     clear: () => partition.clear(),

@@ -9,6 +9,7 @@ import { expect } from 'chai';
 import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { respond } from '../../fixtures/origin.js';
 import { createCache } from '../../lib/cache.js';
+import type { Partition, SweepablePartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
@@ -32,6 +33,23 @@ function listen(name: string): {
     events,
     stop: () => diagnostics.unsubscribe(name, listener),
     next: (test) => new Promise<void>((resolve) => waiters.push({ test, resolve })),
+  };
+}
+
+/** A partition that passes every call to `partition`, but for those in `own`. */
+function passing(partition: Partition, own: Partial<SweepablePartition>): Partition {
+  return {
+    get: (key) => partition.get(key),
+    getMany: (keys) => partition.getMany(keys),
+    set: (key, value, opts) => partition.set(key, value, opts),
+    delete: (key) => partition.delete(key),
+    has: (key) => partition.has(key),
+    bulkDelete: (keys) => partition.bulkDelete(keys),
+    clear: () => partition.clear(),
+    size: () => partition.size(),
+    keys: () => partition.keys(),
+    entries: () => partition.entries(),
+    ...own,
   };
 }
 
@@ -149,30 +167,80 @@ describe('storage deadlines', () => {
     }
   });
 
-  it('a listing that hangs ends with a StorageDeadlineError: entries(), export and a purge by tag', async () => {
+  it('a listing that hangs after its first items ends with a StorageDeadlineError: entries(), export and a purge by tag', async () => {
+    env.origin.route('/tagged', respond(200, { 'cache-control': 'max-age=60', 'cache-tag': 't' }, 'tagged'));
     const memory = new MemoryStorage();
-    // A storage whose listings never yield their first page.
-    const hanging = {
+    let hang = false;
+    // Listings give what is stored, then, once `hang` is set, never end.
+    const thenHang =
+      <T>(list: () => AsyncIterable<T>) =>
+      () => ({
+        async *[Symbol.asyncIterator]() {
+          yield* list();
+          if (hang) await new Promise<never>(() => {});
+        },
+      });
+    const storage = {
       partition: (name: string) => {
         const partition = memory.partition(name);
-        const never = () => ({ [Symbol.asyncIterator]: () => ({ next: () => new Promise<never>(() => {}) }) });
-        return Object.assign(Object.create(partition), { keys: never, entries: never, getSync: undefined });
+        return passing(partition, { keys: thenHang(() => partition.keys()), entries: thenHang(() => partition.entries()) });
       },
       close: () => memory.close(),
     };
-    const cache = createCache({ storage: hanging as never, storageTimeout: { write: 30 } });
+    const cache = createCache({ storage, storageTimeout: { write: 30 }, cacheTagsHeader: 'cache-tag' });
     try {
-      const listed = () =>
-        (async () => {
-          for await (const _entry of cache.entries()) {
-            // nothing is ever listed
-          }
-        })();
+      await (await cache.fetch(`${env.origin.url}/tagged`)).text();
+      await cache.settled();
+      hang = true;
+      const seen: string[] = [];
+      const listed = async () => {
+        for await (const entry of cache.entries()) seen.push(entry.url);
+      };
       expect(await failure(listed)).to.equal('StorageDeadlineError: storage entries did not settle within 30 ms');
+      expect(seen).to.deep.equal([`${env.origin.url}/tagged`]);
       const sink = new PassThrough();
       sink.resume();
       expect(await failure(() => cache.export(sink))).to.equal('StorageDeadlineError: storage entries did not settle within 30 ms');
       expect(await failure(() => cache.delete({ tags: ['t'] }))).to.equal('StorageDeadlineError: storage keys did not settle within 30 ms');
+    } finally {
+      await cache.close();
+    }
+  });
+
+  it('management reads and deletes go to the storage 100 keys a call, each call with its deadline', async () => {
+    const memory = new MemoryStorage();
+    const calls: string[] = [];
+    const storage = {
+      partition: (name: string) => {
+        const partition = memory.partition(name) as SweepablePartition;
+        if (!name.endsWith('responses')) return partition;
+        return passing(partition, {
+          getMany: (keys) => {
+            calls.push(`getMany ${keys.length}`);
+            return partition.getMany(keys);
+          },
+          bulkDelete: (keys) => {
+            const list = [...keys];
+            calls.push(`bulkDelete ${list.length}`);
+            return partition.bulkDelete(list);
+          },
+          // The storage's own sweep is still the one used.
+          deleteExpired: (now) => {
+            calls.push('deleteExpired');
+            return partition.deleteExpired(now);
+          },
+        });
+      },
+      close: () => memory.close(),
+    };
+    const cache = createCache({ storage });
+    try {
+      const keys = Array.from({ length: 250 }, (_, i) => `key-${i}`);
+      expect(await cache.delete({ keys })).to.equal(0);
+      expect(calls).to.deep.equal(['getMany 100', 'getMany 100', 'getMany 50', 'bulkDelete 100', 'bulkDelete 100', 'bulkDelete 50']);
+      calls.length = 0;
+      await cache.delete({ expired: true });
+      expect(calls).to.deep.equal(['deleteExpired']);
     } finally {
       await cache.close();
     }
