@@ -8,8 +8,9 @@ import { PassThrough } from 'node:stream';
 import { expect } from 'chai';
 import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { respond } from '../../fixtures/origin.js';
+import { plainView } from '../../fixtures/storage-views.js';
 import { createCache } from '../../lib/cache.js';
-import type { Partition, SweepablePartition } from '../../lib/storage/contract.js';
+import type { SweepablePartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
@@ -33,23 +34,6 @@ function listen(name: string): {
     events,
     stop: () => diagnostics.unsubscribe(name, listener),
     next: (test) => new Promise<void>((resolve) => waiters.push({ test, resolve })),
-  };
-}
-
-/** A partition that passes every call to `partition`, but for those in `own`. */
-function passing(partition: Partition, own: Partial<SweepablePartition>): Partition {
-  return {
-    get: (key) => partition.get(key),
-    getMany: (keys) => partition.getMany(keys),
-    set: (key, value, opts) => partition.set(key, value, opts),
-    delete: (key) => partition.delete(key),
-    has: (key) => partition.has(key),
-    bulkDelete: (keys) => partition.bulkDelete(keys),
-    clear: () => partition.clear(),
-    size: () => partition.size(),
-    keys: () => partition.keys(),
-    entries: () => partition.entries(),
-    ...own,
   };
 }
 
@@ -183,7 +167,7 @@ describe('storage deadlines', () => {
     const storage = {
       partition: (name: string) => {
         const partition = memory.partition(name);
-        return passing(partition, { keys: thenHang(() => partition.keys()), entries: thenHang(() => partition.entries()) });
+        return { ...plainView(partition), keys: thenHang(() => partition.keys()), entries: thenHang(() => partition.entries()) };
       },
       close: () => memory.close(),
     };
@@ -214,22 +198,23 @@ describe('storage deadlines', () => {
       partition: (name: string) => {
         const partition = memory.partition(name) as SweepablePartition;
         if (!name.endsWith('responses')) return partition;
-        return passing(partition, {
-          getMany: (keys) => {
+        return {
+          ...plainView(partition),
+          getMany: (keys: string[]) => {
             calls.push(`getMany ${keys.length}`);
             return partition.getMany(keys);
           },
-          bulkDelete: (keys) => {
+          bulkDelete: (keys: Iterable<string>) => {
             const list = [...keys];
             calls.push(`bulkDelete ${list.length}`);
             return partition.bulkDelete(list);
           },
           // The storage's own sweep is still the one used.
-          deleteExpired: (now) => {
+          deleteExpired: (now: number) => {
             calls.push('deleteExpired');
             return partition.deleteExpired(now);
           },
-        });
+        } satisfies SweepablePartition;
       },
       close: () => memory.close(),
     };
