@@ -147,8 +147,11 @@ export class HttpCache {
           const name = tagPartitionName(prefix, tag);
           const raw = this.storage.partition(name);
           return {
-            raw: withDeadlines(raw, deadlines, resolved.storageTimeout.writeMs),
             guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines),
+            // Made when management asks for it: a tagged response stored on a miss uses the guarded view only.
+            get raw() {
+              return withDeadlines(raw, deadlines, resolved.storageTimeout.writeMs);
+            },
           };
         },
       }),

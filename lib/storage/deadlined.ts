@@ -7,10 +7,10 @@
  * operation. `getMany` and `bulkDelete` go to the storage a page of keys at a
  * time, each page with its own deadline: deleting 100,000 keys is many calls
  * that each can finish in time, not one that cannot. The sweeps of a whole
- * partition (`clear`, `size`,
- * `deleteExpired`, `deleteCreatedBefore`) are passed on without one: on a
- * large table they take as long as they must (10,000 DynamoDB entries take
- * seconds), and each backend bounds its own requests within them.
+ * partition (`clear`, `size`, `deleteExpired`, `deleteCreatedBefore`) are
+ * passed on without one: on a large table they take as long as they must
+ * (10,000 DynamoDB entries take seconds), and each backend bounds its own
+ * requests within them.
  */
 
 import type { Partition, SetOptions, SweepablePartition, SyncReadablePartition } from './contract.js';
