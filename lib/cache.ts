@@ -7,6 +7,7 @@ import type { Readable, Writable } from 'node:stream';
 import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, Request as UndiciRequest } from 'undici';
 import { describe } from './describe.js';
 import { type DecisionEvent, Reporter } from './diagnostics.js';
+import { CredentialDigests } from './digest.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
 import { Invocation, type LambdaContextLike } from './interceptor/invocation.js';
@@ -19,9 +20,10 @@ import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/head
 import { KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
 import { compileFilter, type EntryFilter, type EntryInfo } from './records/inspect.js';
+import { partitionNames } from './records/partitions.js';
 import { RecordStore, recordExpiry } from './records/store.js';
-import { isTag, tagPartitionName } from './records/tags.js';
-import { readExport, writeExport } from './records/transfer.js';
+import { isTag } from './records/tags.js';
+import { maxLineLength, readExport, writeExport } from './records/transfer.js';
 import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { assertPartition, type Partition, type Storage } from './storage/contract.js';
@@ -107,6 +109,7 @@ export class HttpCache {
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
+    const names = partitionNames(resolved.namespace);
     this.storage =
       resolved.memoryTier === undefined
         ? resolved.storage
@@ -115,42 +118,56 @@ export class HttpCache {
             front: resolved.memoryTier,
             expiryOf: recordExpiry,
             syncEvery: resolved.memoryTierSyncMs,
-            syncPartition: `${resolved.namespace === undefined ? '' : `${resolved.namespace}:`}tiers`,
+            syncPartition: names.tiers,
           });
-    const prefix = resolved.namespace === undefined ? '' : `${resolved.namespace}:`;
-    this.responses = this.storage.partition(`${prefix}responses`);
-    this.redirects = this.storage.partition(`${prefix}redirects`);
-    assertPartition(this.responses, `${prefix}responses`);
-    assertPartition(this.redirects, `${prefix}redirects`);
+    this.responses = this.storage.partition(names.responses);
+    this.redirects = this.storage.partition(names.redirects);
+    assertPartition(this.responses, names.responses);
+    assertPartition(this.redirects, names.redirects);
 
-    const reporter = new Reporter(resolved.logger, this.#stats);
+    const reporter = new Reporter(resolved.logger, this.#stats, resolved.urls.redacted);
     const breaker = new CircuitBreaker({
       failureThreshold: resolved.breakerFailures,
       cooldownMs: resolved.breakerCooldownMs,
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
     const deadlines = new Deadlines();
-    this.#keys = new KeyPolicy({ matchHeaders: resolved.matchHeaders, perCredential: resolved.perCredential, custom: resolved.key });
+    const credentials = new CredentialDigests();
+    this.#keys = new KeyPolicy({
+      credentials,
+      matchHeaders: resolved.matchHeaders,
+      perCredential: resolved.perCredential,
+      custom: resolved.key,
+      ignoredFields: resolved.ignoredParameters,
+      bodyKey: resolved.bodyKey,
+    });
     this.#ctx = {
       options: resolved,
       keys: this.#keys,
       records: new RecordStore({
-        responses: new FailOpenPartition(`${prefix}responses`, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
-        redirects: new FailOpenPartition(`${prefix}redirects`, this.redirects, breaker, reporter, resolved.storageTimeout, deadlines),
+        responses: new FailOpenPartition(names.responses, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
+        redirects: new FailOpenPartition(names.redirects, this.redirects, breaker, reporter, resolved.storageTimeout, deadlines),
         rawResponses: withDeadlines(this.responses, deadlines, resolved.storageTimeout.writeMs),
         rawRedirects: withDeadlines(this.redirects, deadlines, resolved.storageTimeout.writeMs),
         reporter,
         ignoredHeaders: resolved.ignoredHeaders,
+        credentials,
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
+        maxEntrySize: resolved.maxEntrySize,
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
-          const name = tagPartitionName(prefix, tag);
+          const name = names.tag(tag);
           const raw = this.storage.partition(name);
+          const legacy = names.legacyTag(tag);
+          const storage = this.storage;
           return {
             guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines),
-            // Made when management asks for it: a tagged response stored on a miss uses the guarded view only.
+            // Made when management asks for them: a tagged response stored on a miss uses the guarded view only.
             get raw() {
               return withDeadlines(raw, deadlines, resolved.storageTimeout.writeMs);
+            },
+            get legacy() {
+              return legacy === undefined ? undefined : withDeadlines(storage.partition(legacy), deadlines, resolved.storageTimeout.writeMs);
             },
           };
         },
@@ -246,14 +263,21 @@ export class HttpCache {
    */
   async *entries(filter?: EntryFilter): AsyncIterable<EntryInfo> {
     const matches = compileFilter(filter, 'entries()');
-    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield entry;
+    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield this.#shown(entry);
   }
 
   /** What is stored for one URL: its entry, or its variants when the response varies; empty when nothing is. */
   async inspect(url: string | URL, options: InspectOptions = {}): Promise<EntryInfo[]> {
     if (options === null || typeof options !== 'object') throw new TypeError(`inspect() takes { method, headers }, got ${describe(options)}`);
     const method = (options.method ?? 'GET').toUpperCase();
-    return this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), Date.now());
+    const found = await this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), Date.now());
+    return found.map((entry) => this.#shown(entry));
+  }
+
+  /** An entry as it may leave the cache: its URL through the one redaction every URL passes. */
+  #shown(entry: EntryInfo): EntryInfo {
+    entry.url = this.#ctx.reporter.shown(entry.url);
+    return entry;
   }
 
   /**
@@ -273,7 +297,8 @@ export class HttpCache {
     if (input === null || typeof input !== 'object' || typeof (input as Readable)[Symbol.asyncIterator] !== 'function') {
       throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
     }
-    return this.#ctx.records.load(counted(readExport(input), options), Date.now());
+    const maxLine = maxLineLength(this.#options.maxEntrySize + MAX_RECORD_OVERHEAD);
+    return this.#ctx.records.load(counted(readExport(input, maxLine), options), Date.now());
   }
 
   /**
@@ -378,9 +403,9 @@ export class HttpCache {
   #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
     let normalized: ReturnType<typeof normalizeAbsoluteUrl>;
     try {
-      normalized = normalizeAbsoluteUrl(url, this.#options.ignoredParameters);
+      normalized = normalizeAbsoluteUrl(url, this.#options.urls);
     } catch {
-      throw new TypeError(`not an absolute URL: ${describe(String(url))}`);
+      throw new TypeError(`not an absolute URL: ${describe(this.#ctx.reporter.shown(String(url)))}`);
     }
     return this.#keys.keyFor({ method, url: normalized.keyUrl, headers: normalizeRequestHeaders(headers) });
   }
@@ -389,6 +414,9 @@ export class HttpCache {
 export function createCache(options?: CacheOptions): HttpCache {
   return new HttpCache(options);
 }
+
+/** What a record holds besides its body (URL, header fields, Vary values, tags), at most, for an export line worth reading. */
+const MAX_RECORD_OVERHEAD = 1024 * 1024;
 
 /**
  * Most bytes of responses waiting to be written. Past it (a storage far slower

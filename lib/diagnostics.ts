@@ -5,6 +5,7 @@
  * no one subscribes.
  */
 import diagnostics from 'node:diagnostics_channel';
+import { redactUrl } from './policy/url.js';
 import type { StatsCounter } from './stats.js';
 import { StorageRequestError } from './storage/contract.js';
 
@@ -37,15 +38,27 @@ export interface DecisionEvent {
   key?: string;
 }
 
-/** Routes events to the channels, to an optional logger, to the cache's observers and counters. */
+/**
+ * Routes events to the channels, to an optional logger, to the cache's
+ * observers and counters. Every URL an event carries passes `redactUrl`
+ * on its way out, whoever made the event.
+ */
 export class Reporter {
   readonly #logger: Logger | undefined;
   readonly stats: StatsCounter;
   readonly #observers = new Set<(event: DecisionEvent) => void>();
+  readonly #redacted: ReadonlySet<string>;
 
-  constructor(logger: Logger | undefined, stats: StatsCounter) {
+  /** @param redacted names whose values never leave the cache (lower-case `ignoredParameters`). */
+  constructor(logger: Logger | undefined, stats: StatsCounter, redacted: ReadonlySet<string> = new Set()) {
     this.#logger = logger;
     this.stats = stats;
+    this.#redacted = redacted;
+  }
+
+  /** The URL as it may leave the cache. */
+  shown(url: string): string {
+    return redactUrl(url, this.#redacted);
   }
 
   get wantsDecisions(): boolean {
@@ -59,7 +72,8 @@ export class Reporter {
     return () => this.#observers.delete(own);
   }
 
-  decision(details: DecisionEvent): void {
+  decision(event: DecisionEvent): void {
+    const details = event.url === undefined ? event : { ...event, url: this.shown(event.url) };
     if (channels.decision.hasSubscribers) channels.decision.publish(details);
     for (const observer of this.#observers) {
       try {
@@ -72,9 +86,11 @@ export class Reporter {
     this.#logger?.debug?.(`cachette: ${details.outcome} (${details.reason}) ${details.method} ${String(details.url)}`, { ...details });
   }
 
-  store(details: Record<string, unknown>): void {
-    if (details['stored'] === true) this.stats.stored += 1;
-    else this.stats.refused(String(details['reason']));
+  store(event: Record<string, unknown>): void {
+    if (event['stored'] === true) this.stats.stored += 1;
+    else this.stats.refused(String(event['reason']));
+    if (!channels.store.hasSubscribers && this.#logger?.debug === undefined) return;
+    const details = typeof event['url'] === 'string' ? { ...event, url: this.shown(event['url']) } : event;
     if (channels.store.hasSubscribers) channels.store.publish(details);
     this.#logger?.debug?.(
       `cachette: ${details['stored'] === true ? 'stored' : `not stored (${String(details['reason'])})`} ${String(details['method'])} ${String(details['url'])}`,

@@ -4,9 +4,11 @@
  */
 import { describe } from './describe.js';
 import type { Logger } from './diagnostics.js';
+import type { BodyKeyMode } from './policy/body.js';
 import { compileGlob, type UrlMatcher } from './policy/glob.js';
 import type { ResponseHeaders } from './policy/headers.js';
 import type { KeyFunction } from './policy/key.js';
+import type { UrlPolicy } from './policy/url.js';
 import { assertStorage, type Storage } from './storage/contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 
@@ -42,8 +44,17 @@ export interface CacheOptions {
   statuses?: number[];
   /** Request headers that become part of the key. */
   matchHeaders?: string[];
-  /** Query parameters, headers and body fields left out of the key and redacted in stored data. */
+  /**
+   * Query parameters, headers and body fields left out of the key (exact names), and never shown:
+   * their values are redacted (whatever their case) in stored data, events, logs, listings and exports.
+   */
   ignoredParameters?: string[];
+  /**
+   * How request bodies of methods cached on purpose are keyed: `'exact'` (default), their bytes;
+   * `'canonical'`, JSON by its canonical text (members sorted, whitespace out, numbers and strings
+   * as written) and forms by their fields sorted. Both leave `ignoredParameters` out.
+   */
+  bodyKey?: BodyKeyMode;
   /** Custom key function. */
   key?: KeyFunction;
   /** Decide per response whether to store it. */
@@ -102,6 +113,9 @@ export interface ResolvedOptions {
   ignoredParameters: ReadonlySet<string>;
   /** The same names, lower-cased, for request header fields (case-insensitive). */
   ignoredHeaders: ReadonlySet<string>;
+  /** What the key ignores of a URL, and what is redacted from every URL that leaves the cache. */
+  urls: UrlPolicy;
+  bodyKey: BodyKeyMode;
   key: KeyFunction | undefined;
   filter: ((response: FilterInput) => boolean) | undefined;
   /** Windows in ms past staleness: 0 = only what the response allows, Infinity = any. */
@@ -140,6 +154,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'matchHeaders',
   'cacheTagsHeader',
   'ignoredParameters',
+  'bodyKey',
   'key',
   'filter',
   'staleIfError',
@@ -205,6 +220,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`cacheTagsHeader must be a header name, got ${describe(cacheTagsHeader)}`);
   }
   const ignoredParameters = checkStringList(options.ignoredParameters ?? [], 'ignoredParameters', (name) => name !== '');
+  const bodyKey = options.bodyKey ?? 'exact';
+  if (bodyKey !== 'exact' && bodyKey !== 'canonical') throw new TypeError(`bodyKey must be "exact" or "canonical", got ${describe(bodyKey)}`);
 
   if (options.key !== undefined && typeof options.key !== 'function') throw new TypeError(`key must be a function, got ${describe(options.key)}`);
   if (options.filter !== undefined && typeof options.filter !== 'function') throw new TypeError(`filter must be a function, got ${describe(options.filter)}`);
@@ -281,6 +298,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     matchHeaders,
     ignoredParameters: new Set(ignoredParameters),
     ignoredHeaders: new Set(ignoredParameters.map((name) => name.toLowerCase())),
+    urls: { ignored: new Set(ignoredParameters), redacted: new Set(ignoredParameters.map((name) => name.toLowerCase())) },
+    bodyKey,
     key: options.key,
     filter: options.filter,
     staleIfError: checkWindow(options.staleIfError, 'staleIfError'),

@@ -8,9 +8,11 @@
  *
  * undici decides what is stored and reused; this only keeps it. Every
  * response for one URL (its variants, by method and Vary) lives in one record
- * under a digest of the origin and path, read and rewritten as a whole, with
- * the storage's expiry set to the latest `deleteAt`. Records are msgpack with
- * a CRC-32: a corrupt one is a miss and is deleted. Fail-open like the
+ * under a digest of the origin, the path and the authority a `Host` field
+ * names, read and rewritten as a whole, with the storage's expiry set to the
+ * latest `deleteAt`. Records are msgpack with a CRC-32: a corrupt one is a
+ * miss and is deleted; header fields are kept as pairs and handed back in
+ * maps with no prototype (a field may be called `__proto__`). Fail-open like the
  * cachette cache: a storage that errors or passes its deadline is a miss (or
  * an unstored response), never a failed request.
  */
@@ -62,8 +64,15 @@ interface StoredVariant extends UndiciCacheValue {
   body: Uint8Array;
 }
 
+/** A variant as its record keeps it: its field maps as [name, value] pairs (a map's names would be msgpack's object keys, and `__proto__` is not one). */
+interface PackedVariant extends Omit<StoredVariant, 'headers' | 'vary'> {
+  headers: Array<[string, string | string[]]>;
+  vary?: Array<[string, string | string[] | null]>;
+}
+
 const MAGIC = 0xcac5;
-const VERSION = 1;
+/** 2: field maps as pairs. */
+const VERSION = 2;
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
 export class UndiciCacheStore {
@@ -199,9 +208,15 @@ export class UndiciCacheStore {
   }
 }
 
-/** One record per URL, whatever its variants: a digest of origin and path (storages bound key lengths). */
+/**
+ * One record per URL, whatever its variants: a digest (storages bound key
+ * lengths) of origin and path, and of the `Host` field when there is one
+ * (it names the resource: RFC 9110 §7.2).
+ */
 function recordKey(key: UndiciCacheKey): string {
-  return createHash('sha256').update(`${key.origin}\n${key.path}`).digest('base64url');
+  const host = key.headers === undefined ? undefined : Object.hasOwn(key.headers, 'host') ? key.headers['host'] : undefined;
+  const text = host === undefined ? `${key.origin}\n${key.path}` : `${key.origin}\n${key.path}\nhost:${String(host).toLowerCase()}`;
+  return createHash('sha256').update(text).digest('base64url');
 }
 
 function pick(value: UndiciCacheValue): UndiciCacheValue {
@@ -222,7 +237,8 @@ function pick(value: UndiciCacheValue): UndiciCacheValue {
 function matches(key: UndiciCacheKey, variant: StoredVariant, now: number): boolean {
   if (variant.deleteAt <= now || variant.method !== key.method) return false;
   for (const [name, value] of Object.entries(variant.vary ?? {})) {
-    if (!sameValue(key.headers?.[name], value)) return false;
+    const asked = key.headers !== undefined && Object.hasOwn(key.headers, name) ? key.headers[name] : undefined;
+    if (!sameValue(asked, value)) return false;
   }
   return true;
 }
@@ -243,7 +259,7 @@ function sameValue(a: string | string[] | null | undefined, b: string | string[]
 }
 
 function encode(variants: StoredVariant[]): Uint8Array {
-  const packed = packr.pack([MAGIC, VERSION, variants]);
+  const packed = packr.pack([MAGIC, VERSION, variants.map(packVariant)]);
   const bytes = Buffer.allocUnsafeSlow(packed.byteLength + 4);
   bytes.set(packed);
   bytes.writeUInt32BE(crc32(packed), packed.byteLength);
@@ -263,10 +279,31 @@ function decode(bytes: Uint8Array): StoredVariant[] | undefined {
   }
   if (!Array.isArray(fields) || fields[0] !== MAGIC || fields[1] !== VERSION || !Array.isArray(fields[2])) return undefined;
   const variants = fields[2] as unknown[];
-  return variants.every(isVariant) ? variants : undefined;
+  return variants.every(isVariant) ? variants.map(unpackVariant) : undefined;
 }
 
-function isVariant(value: unknown): value is StoredVariant {
+function packVariant(variant: StoredVariant): PackedVariant {
+  const { headers, vary, ...rest } = variant;
+  return { ...rest, headers: Object.entries(headers), ...(vary === undefined ? {} : { vary: Object.entries(vary) }) };
+}
+
+function unpackVariant(packed: PackedVariant): StoredVariant {
+  const { headers, vary, ...rest } = packed;
+  return { ...rest, headers: fieldMapOf(headers), ...(vary === undefined ? {} : { vary: fieldMapOf(vary) }) };
+}
+
+/** Pairs as a map with no prototype: a field may be called `constructor` or `__proto__`. */
+function fieldMapOf<T>(pairs: Array<[string, T]>): Record<string, T> {
+  const map = Object.create(null) as Record<string, T>;
+  for (const [name, value] of pairs) map[name] = value;
+  return map;
+}
+
+function isPairs(value: unknown): value is Array<[string, unknown]> {
+  return Array.isArray(value) && value.every((pair) => Array.isArray(pair) && pair.length === 2 && typeof pair[0] === 'string');
+}
+
+function isVariant(value: unknown): value is PackedVariant {
   if (value === null || typeof value !== 'object') return false;
   const variant = value as Record<string, unknown>;
   const status = variant['statusCode'];
@@ -278,8 +315,8 @@ function isVariant(value: unknown): value is StoredVariant {
     typeof variant['statusMessage'] === 'string' &&
     typeof variant['method'] === 'string' &&
     variant['body'] instanceof Uint8Array &&
-    variant['headers'] !== null &&
-    typeof variant['headers'] === 'object' &&
+    isPairs(variant['headers']) &&
+    (variant['vary'] === undefined || isPairs(variant['vary'])) &&
     ['cachedAt', 'staleAt', 'deleteAt'].every((name) => typeof variant[name] === 'number')
   );
 }

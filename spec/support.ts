@@ -1,5 +1,7 @@
 /** Helpers shared by the specs. */
+import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { fileURLToPath } from 'node:url';
 import FakeTimers from '@sinonjs/fake-timers';
 import { Origin } from '../fixtures/origin.js';
 import { createCache, type HttpCache } from '../lib/cache.js';
@@ -14,6 +16,27 @@ import { RedisStorage } from '../lib/storage/redis.js';
  * With V8 on a single thread, nothing is left running to deadlock.
  */
 export const NODE_CHILD_FLAGS: readonly string[] = ['--single-threaded'];
+
+const BIN = fileURLToPath(new URL('../lib/cli/bin.js', import.meta.url));
+
+export interface Ran {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs the `cachette` command as users run it: the real bin, in a process of its own. */
+export function cachette(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Ran> {
+  return new Promise((resolve) => {
+    const child = execFile(
+      process.execPath,
+      [...NODE_CHILD_FLAGS, BIN, ...args],
+      { env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...options.env }, maxBuffer: 64 * 1024 * 1024 },
+      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr }),
+    );
+    child.stdin?.end(options.input ?? '');
+  });
+}
 
 /**
  * With CACHETTE_TEST_STORAGE=redis (scripts/test.mjs runs the HTTP specs so),

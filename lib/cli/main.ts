@@ -14,6 +14,7 @@ import { parseArgs } from 'node:util';
 import { createCache, type HttpCache } from '../cache.js';
 import type { EntryFilter, EntryInfo, EntryState } from '../records/inspect.js';
 import { isTag } from '../records/tags.js';
+import { jsonLine, printable } from './printable.js';
 import { openStorage, StorageSetupError, UsageError } from './storage-url.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, refused: 4 } as const;
@@ -143,7 +144,7 @@ async function stats({ cache, values, terminal }: Run): Promise<number> {
   progress.done();
   const byHost = Object.fromEntries([...hosts].sort((a, b) => b[1].entries - a[1].entries));
   if (values.json === true) {
-    terminal.out.write(`${JSON.stringify({ ...totals, hosts: byHost })}\n`);
+    terminal.out.write(`${jsonLine({ ...totals, hosts: byHost })}\n`);
     return EXIT.ok;
   }
   const lines = [
@@ -153,7 +154,7 @@ async function stats({ cache, values, terminal }: Run): Promise<number> {
     ...Object.entries(byHost).map(([host, seen]) => `  ${host}  ${seen.entries} entries, ${bytes(seen.bytes)}`),
     '(hits, misses and the hit ratio are counted by each running cache: cache.stats())',
   ];
-  terminal.out.write(`${lines.join('\n')}\n`);
+  say(terminal.out, lines);
   return EXIT.ok;
 }
 
@@ -165,7 +166,8 @@ async function ls({ cache, values, terminal }: Run): Promise<number> {
   for await (const entry of cache.entries(filterOf(values))) {
     if (count >= limit) break;
     count += 1;
-    terminal.out.write(values.json === true ? `${JSON.stringify(entry)}\n` : `${describeLine(entry)}\n`);
+    if (values.json === true) terminal.out.write(`${jsonLine(entry)}\n`);
+    else say(terminal.out, [describeLine(entry)]);
   }
   if (values.json !== true && terminal.out.isTTY === true) terminal.out.write(`${count} entr${count === 1 ? 'y' : 'ies'}\n`);
   return EXIT.ok;
@@ -181,8 +183,8 @@ async function show({ cache, values, args, terminal }: Run): Promise<number> {
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const entries = await cache.inspect(url, { headers });
-  if (values.json === true) terminal.out.write(`${JSON.stringify(entries)}\n`);
-  else if (entries.length === 0) terminal.err.write(`nothing stored for ${url}\n`);
+  if (values.json === true) terminal.out.write(`${jsonLine(entries)}\n`);
+  else if (entries.length === 0) say(terminal.err, [`nothing stored for ${url}`]);
   for (const entry of values.json === true ? [] : entries) {
     const lines = [
       `${entry.method} ${entry.url}`,
@@ -202,7 +204,7 @@ async function show({ cache, values, args, terminal }: Run): Promise<number> {
       ...(entry.tags.length === 0 ? [] : [`  tags         ${entry.tags.join(', ')}`]),
       `  key          ${entry.key}`,
     ];
-    terminal.out.write(`${lines.join('\n')}\n`);
+    say(terminal.out, lines);
   }
   return entries.length === 0 ? EXIT.notFound : EXIT.ok;
 }
@@ -240,7 +242,7 @@ async function purge({ cache, values, terminal }: Run): Promise<number> {
       ...(values['older-than'] === undefined ? {} : { olderThan: duration(values['older-than']) }),
     });
   }
-  terminal.out.write(values.json === true ? `${JSON.stringify({ deleted })}\n` : `${deleted} record${deleted === 1 ? '' : 's'} deleted\n`);
+  terminal.out.write(values.json === true ? `${jsonLine({ deleted })}\n` : `${deleted} record${deleted === 1 ? '' : 's'} deleted\n`);
   return EXIT.ok;
 }
 
@@ -254,7 +256,7 @@ async function exportCommand({ cache, values, terminal }: Run): Promise<number> 
     file.end();
     await finished(file);
   }
-  const summary = values.json === true ? JSON.stringify({ records }) : `${records} records exported${file === undefined ? '' : ` to ${values.output}`}`;
+  const summary = values.json === true ? jsonLine({ records }) : printable(`${records} records exported${file === undefined ? '' : ` to ${values.output}`}`);
   (file === undefined ? terminal.err : terminal.out).write(`${summary}\n`);
   return EXIT.ok;
 }
@@ -286,7 +288,7 @@ async function transfer(
   const result = await run((count) => progress.tick(count));
   progress.done();
   terminal.out.write(
-    values.json === true ? `${JSON.stringify(result)}\n` : `${result.loaded} records ${done}, ${result.skipped} skipped (expired or unreadable)\n`,
+    values.json === true ? `${jsonLine(result)}\n` : `${result.loaded} records ${done}, ${result.skipped} skipped (expired, unreadable or too large)\n`,
   );
   return EXIT.ok;
 }
@@ -357,6 +359,11 @@ class Progress {
 }
 
 function fail(terminal: Terminal, code: number, message: string): number {
-  terminal.err.write(`cachette: ${message}\n`);
+  say(terminal.err, [`cachette: ${message}`]);
   return code;
+}
+
+/** Writes lines of text to the terminal, each with its unprintable characters escaped (see printable.ts). */
+function say(out: Writable, lines: readonly string[]): void {
+  out.write(`${lines.map(printable).join('\n')}\n`);
 }

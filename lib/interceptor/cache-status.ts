@@ -2,7 +2,7 @@
  * The RFC 9211 Cache-Status member this cache adds to every response it
  * handles, appended after any member from caches nearer the origin (§2).
  */
-import type { ResponseHeaders } from '../policy/headers.js';
+import { copyFields, type ResponseHeaders } from '../policy/headers.js';
 
 const CACHE_NAME = 'cachette';
 
@@ -58,7 +58,7 @@ const CACHE_STATUS_NAME = Buffer.from('cache-status', 'latin1');
 export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
   const previous = headers['cache-status'];
   const value = previous === undefined ? member : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${member}`;
-  const copy = Object.assign({}, headers);
+  const copy = copyFields(headers);
   copy['cache-status'] = value;
   return copy;
 }

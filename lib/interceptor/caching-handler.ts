@@ -15,13 +15,13 @@
  */
 import type { Dispatcher } from 'undici';
 import { correctedInitialAge } from '../policy/freshness.js';
-import type { ResponseHeaders } from '../policy/headers.js';
+import { copyFields, type ResponseHeaders } from '../policy/headers.js';
 import type { CacheRequest } from '../policy/request.js';
 import { isShareable, type ResponseView, readResponse } from '../policy/response.js';
 import { type StoreDecision, type StorePlan, storeDecision } from '../policy/storable.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
-import { namesOf, varyPairs } from '../records/variants.js';
+import { namesOf } from '../records/variants.js';
 import { announce, type CacheStatus, type ForwardReason, formatCacheStatus } from './cache-status.js';
 import type { CacheContext } from './context.js';
 import { newEntry } from './entry.js';
@@ -108,6 +108,8 @@ export class CachingHandler implements Handler {
     this.#responseTime = Date.now();
     this.#status = statusCode;
     this.#statusText = statusMessage ?? '';
+    // Read by field name from here on: a map without a prototype, whatever the origin named its fields.
+    headers = copyFields(headers);
     this.#headers = headers;
     const ctx = this.#ctx;
     const response = readResponse(statusCode, headers, ctx.options.targetedCacheControl);
@@ -264,6 +266,7 @@ export class CachingHandler implements Handler {
       responseTime: this.#responseTime,
       expireAfter: request.control.expireAfter,
       staleIfError: request.control.staleIfError,
+      redacted: request.redacted,
     });
   }
 
@@ -287,6 +290,7 @@ export class CachingHandler implements Handler {
       responseTime: this.#responseTime,
       expireAfter: this.#request.control.expireAfter,
       staleIfError: this.#request.control.staleIfError,
+      redacted: this.#request.redacted,
     });
     let detail: string | undefined;
     if (decision.store) {
@@ -310,7 +314,8 @@ export class CachingHandler implements Handler {
       ttl: decision.store ? (decision.lifetime - decision.initialAge) / 1000 : undefined,
       detail,
     };
-    const served = { ...headers, age: ageField(correctedInitialAge(headers, this.#requestTime, this.#responseTime)) };
+    const served = copyFields(headers);
+    served['age'] = ageField(correctedInitialAge(headers, this.#requestTime, this.#responseTime));
     this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames);
   }
 
@@ -353,14 +358,15 @@ export class CachingHandler implements Handler {
 
   #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, names: readonly string[]): SharedResponse {
     // A cookie set for the leader's caller is not the followers'.
-    const { 'set-cookie': _cookie, ...forFollowers } = headers;
+    const forFollowers = copyFields(headers);
+    delete forFollowers['set-cookie'];
     return {
       status,
       statusText,
       headers: forFollowers,
       body,
       cacheStatus: this.#cacheStatus,
-      vary: names.length === 0 ? undefined : varyPairs(names, this.#request.headers, this.#ctx.options.ignoredHeaders),
+      vary: names.length === 0 ? undefined : this.#ctx.records.varyPairs(names, this.#request.headers),
     };
   }
 

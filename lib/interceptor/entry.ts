@@ -67,7 +67,8 @@ function redirectTarget(ctx: CacheContext, request: CacheRequest, headers: Respo
   const location = headerValue(headers, 'location');
   if (location === undefined) return undefined;
   try {
-    const target = normalizeAbsoluteUrl(new URL(location, request.url.storedUrl), ctx.options.ignoredParameters);
+    // Relative to where the request went (the Location of a request with a Host of its own is followed there too).
+    const target = normalizeAbsoluteUrl(new URL(location, request.url.keyUrl), ctx.options.urls);
     return ctx.keys.keyFor({ method: 'GET', url: target.keyUrl, headers: request.headers });
   } catch {
     return undefined;

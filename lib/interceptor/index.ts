@@ -5,19 +5,19 @@
  * successful unsafe request invalidates what the cache holds for its URL.
  */
 import type { Dispatcher } from 'undici';
-import { normalizeBody } from '../policy/body.js';
 import { type RequestControl, resolveControl } from '../policy/control.js';
 import { headerValue, normalizeRequestHeaders, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
 import { analyzeRequest, type RequestAnalysis, SAFE_METHODS } from '../policy/request.js';
-import { normalizeAbsoluteUrl } from '../policy/url.js';
+import { normalizeAbsoluteUrl, normalizeRequestUrl } from '../policy/url.js';
 import { type ForwardReason, formatCacheStatus } from './cache-status.js';
 import { CachingHandler } from './caching-handler.js';
 import type { CacheContext } from './context.js';
 import { DispatcherOrigin } from './origin.js';
 import { PassThroughHandler } from './pass-through-handler.js';
-import { MAX_KEYED_BODY, readRequestBody } from './request-body.js';
+import { readRequestBody } from './request-body.js';
 import { decide, respond, respondWith } from './respond.js';
 import { WaitController } from './single-flight.js';
+import { withQueryInPath } from './target.js';
 import { undiciAdapter } from './undici/index.js';
 
 type DispatchFn = Dispatcher.Dispatch;
@@ -56,6 +56,21 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
       if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
       // Read before anything else: a bad per-request option is the caller's TypeError, before any I/O.
       const control = resolveControl((opts as ControlledOptions).cachette);
+      // The key reads the target the origin will get: undici's `query` joins the path here, as undici would join it.
+      if (opts.query) {
+        const folded = withQueryInPath(opts);
+        if (folded === undefined) {
+          // A path with its own query as well: undici refuses it, and says why.
+          return bypass(ctx, dispatch, opts, undiciAdapter.modernHandler(rawHandler), {
+            cacheable: false,
+            reason: 'bad-url',
+            method: opts.method,
+            url: undefined,
+            headers: undefined,
+          });
+        }
+        opts = folded;
+      }
       if (opts.origin == null || opts.origin === '') {
         if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
         opts = Object.assign({}, opts, { origin: origin.known });
@@ -71,7 +86,7 @@ type ControlledOptions = Options & { cachette?: unknown };
 function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): boolean {
   if (opts.upgrade || opts.method === 'CONNECT') return dispatch(opts, handler);
 
-  const method = opts.method.toUpperCase();
+  const method = opts.method;
   if (!SAFE_METHODS.has(method) && ctx.options.methods.has(method) && control.mode !== 'no-store') {
     // A method cached on purpose (POST queries) is keyed by its body: read it first.
     keyByBody(ctx, dispatch, opts, handler, control).catch((error: unknown) => fail(handler, error));
@@ -94,7 +109,7 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
  */
 function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): boolean {
   return origin.dispatchLearning(dispatch, opts, (learned) => {
-    const method = opts.method.toUpperCase();
+    const method = opts.method;
     if (learned === undefined) return bypassHandler(ctx, opts, handler, { cacheable: false, reason: 'no-origin', method, url: undefined, headers: undefined });
     const located = Object.assign({}, opts, { origin: learned });
     // A method keyed by its body, or the client's own conditional or range request: simply forwarded, this once.
@@ -114,22 +129,14 @@ function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: Disp
 async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, control: RequestControl): Promise<void> {
   const read = await readRequestBody(opts.body);
   if ('unsupported' in read) {
-    bypass(ctx, dispatch, opts, handler, {
-      cacheable: false,
-      reason: read.unsupported as 'body',
-      method: opts.method.toUpperCase(),
-      url: undefined,
-      headers: undefined,
-    });
+    // Forwarded as it came, or, when part of a stream was read, with that part put back in front of the rest.
+    const forwarded: Options = read.body === opts.body ? opts : { ...opts, body: read.body as Options['body'] };
+    bypass(ctx, dispatch, forwarded, handler, { cacheable: false, reason: read.unsupported, method: opts.method, url: undefined, headers: undefined });
     return;
   }
   // The body was consumed: the origin gets the bytes that were read.
   const forwarded: Options = { ...opts, body: read.bytes as Buffer };
-  const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
-  const analysis: RequestAnalysis =
-    read.bytes.byteLength > MAX_KEYED_BODY
-      ? { cacheable: false, reason: 'body', method: opts.method.toUpperCase(), url: undefined, headers }
-      : analyzeRequest(forwarded, ctx.options, ctx.keys, normalizeBody(read.bytes, headers['content-type'], ctx.options.ignoredParameters), control);
+  const analysis = analyzeRequest(forwarded, ctx.options, ctx.keys, read.bytes, control);
   if (!analysis.cacheable) {
     bypass(ctx, dispatch, forwarded, handler, analysis);
     return;
@@ -162,31 +169,29 @@ function bypassHandler(ctx: CacheContext, opts: Options, handler: Handler, analy
  */
 function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number, responseHeaders: ResponseHeaders): void {
   if (status < 200 || status >= 400) return;
-  let target: URL;
-  try {
-    target = new URL(opts.path, opts.origin ?? undefined);
-  } catch {
-    return;
-  }
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
-  const keys = new Set<string>();
-  const add = (url: URL): void => {
-    if (url.origin !== target.origin) return;
-    keys.add(ctx.keys.keyFor({ method: 'GET', url: normalizeAbsoluteUrl(url, ctx.options.ignoredParameters).keyUrl, headers }));
-  };
-  add(target);
+  let target: ReturnType<typeof normalizeRequestUrl>;
+  let base: URL;
+  try {
+    target = normalizeRequestUrl(opts.origin ?? '', opts.path, ctx.options.urls, ctx.keys.canonicalOrigin, headers['host']);
+    base = new URL(target.keyUrl);
+  } catch {
+    return; // not a request for a resource of the origin's (undici refuses most such)
+  }
+  const keys = new Set([ctx.keys.keyFor({ method: 'GET', url: target.keyUrl, headers })]);
   for (const name of ['location', 'content-location']) {
     const value = headerValue(responseHeaders, name);
     if (value === undefined) continue;
     try {
-      add(new URL(value, target));
+      const url = new URL(value, base);
+      if (url.origin === base.origin) keys.add(ctx.keys.keyFor({ method: 'GET', url: normalizeAbsoluteUrl(url, ctx.options.urls).keyUrl, headers }));
     } catch {
       // Not a URL: nothing to invalidate.
     }
   }
   ctx.records.invalidate([...keys]);
   if (ctx.reporter.wantsDecisions) {
-    ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.href });
+    ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.storedUrl });
   }
 }
 

@@ -1,27 +1,51 @@
 /**
  * Reads a request body into memory, for methods cached on purpose: the key
- * needs the bytes, and the origin then gets the same bytes.
+ * needs the bytes, and the origin then gets the same bytes. A body past
+ * MAX_KEYED_BODY is read no further: the origin gets what was read followed
+ * by the rest, and the request is not cached.
  */
 
-export type BodyRead = { bytes: Uint8Array } | { unsupported: string };
+export type BodyRead = { bytes: Uint8Array } | { unsupported: 'body' | 'form-data'; body: unknown };
 
 /** Bodies larger than this are forwarded but not cached: a cache key is not worth more memory. */
-export const MAX_KEYED_BODY = 1024 * 1024;
+const MAX_KEYED_BODY = 1024 * 1024;
 
-export async function readRequestBody(body: unknown): Promise<BodyRead> {
+export async function readRequestBody(body: unknown, limit = MAX_KEYED_BODY): Promise<BodyRead> {
   if (body === null || body === undefined) return { bytes: new Uint8Array(0) };
-  if (typeof body === 'string') return { bytes: Buffer.from(body, 'utf8') };
-  if (body instanceof Uint8Array) return { bytes: body };
-  if (body instanceof ArrayBuffer) return { bytes: new Uint8Array(body) };
-  if (ArrayBuffer.isView(body)) return { bytes: new Uint8Array(body.buffer, body.byteOffset, body.byteLength) };
+  let bytes: Uint8Array | undefined;
+  if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
+  else if (body instanceof Uint8Array) bytes = body;
+  else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
+  else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
+  if (bytes !== undefined) return bytes.byteLength > limit ? { unsupported: 'body', body } : { bytes };
   // Multipart bodies get a random boundary per request: they cannot make a stable key.
-  if ((body as object).constructor?.name === 'FormData') return { unsupported: 'form-data' };
-  if (typeof (body as AsyncIterable<unknown>)[Symbol.asyncIterator] === 'function' || typeof (body as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const chunks: Buffer[] = [];
-    for await (const chunk of body as AsyncIterable<unknown>) {
-      chunks.push(typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : Buffer.from(chunk as Uint8Array));
-    }
-    return { bytes: Buffer.concat(chunks) };
+  if ((body as object).constructor?.name === 'FormData') return { unsupported: 'form-data', body };
+  const iterable = body as AsyncIterable<unknown> & Iterable<unknown>;
+  const iterator =
+    typeof iterable[Symbol.asyncIterator] === 'function'
+      ? iterable[Symbol.asyncIterator]()
+      : typeof iterable[Symbol.iterator] === 'function'
+        ? iterable[Symbol.iterator]()
+        : undefined;
+  if (iterator === undefined) return { unsupported: 'body', body };
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for (;;) {
+    const next = await iterator.next();
+    if (next.done === true) return { bytes: Buffer.concat(chunks, size) };
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : Buffer.from(next.value as Uint8Array);
+    chunks.push(chunk);
+    size += chunk.byteLength;
+    if (size > limit) return { unsupported: 'body', body: rejoined(chunks, iterator) };
   }
-  return { unsupported: 'body' };
+}
+
+/** What was read, then the rest of the stream. */
+async function* rejoined(read: Buffer[], rest: AsyncIterator<unknown> | Iterator<unknown>): AsyncIterable<Buffer> {
+  yield* read;
+  for (;;) {
+    const next = await rest.next();
+    if (next.done === true) return;
+    yield typeof next.value === 'string' ? Buffer.from(next.value, 'utf8') : Buffer.from(next.value as Uint8Array);
+  }
 }

@@ -5,13 +5,13 @@
  */
 import type { Dispatcher } from 'undici';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
-import { pairValue, type ResponseHeaders } from '../policy/headers.js';
+import { fieldMap, pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { type ByteRange, resolveRange } from '../policy/range.js';
 import type { CacheRequest } from '../policy/request.js';
 import { mayServeOnError, type Reuse, reuseDecision } from '../policy/reuse.js';
 import type { StoredResponse } from '../records/model.js';
 import type { Lookup } from '../records/store.js';
-import { namesOf, sameVaryPairs, varyPairs } from '../records/variants.js';
+import { namesOf, sameVaryPairs } from '../records/variants.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import type { CacheContext } from './context.js';
@@ -310,7 +310,7 @@ function withFlight(info: ForwardInfo, flight: Flight | undefined, retryUncondit
 /** Adds the stored validators (RFC 9111 §4.3.1) when revalidating an entry that has them. */
 function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry | undefined): Options {
   if (stale === undefined || !stale.conditional) return opts;
-  const headers: Record<string, string> = { ...request.headers };
+  const headers: Record<string, string> = Object.assign(fieldMap<string>(), request.headers);
   const etag = pairValue(stale.entry.headers, 'etag');
   const lastModified = pairValue(stale.entry.headers, 'last-modified');
   if (etag !== undefined) headers['if-none-match'] = etag;
@@ -409,7 +409,7 @@ function serveShared(ctx: CacheContext, handler: Handler, request: CacheRequest,
 
 function usableByFollower(ctx: CacheContext, request: CacheRequest, shared: SharedResponse): boolean {
   if (shared.vary === undefined) return true;
-  return sameVaryPairs(shared.vary, varyPairs(namesOf(shared.vary), request.headers, ctx.options.ignoredHeaders));
+  return sameVaryPairs(shared.vary, ctx.records.varyPairs(namesOf(shared.vary), request.headers));
 }
 
 function gatewayTimeout(handler: Handler): void {

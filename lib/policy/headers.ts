@@ -14,6 +14,20 @@ export type RequestHeaders = Record<string, string>;
 /** Response headers as undici hands them to `onResponseStart`. */
 export type ResponseHeaders = Record<string, string | string[] | undefined>;
 
+/**
+ * A map of header fields with no prototype: a field name is data from the
+ * wire, and one may be called `constructor`, `toString` or `__proto__`
+ * (which an ordinary object reads as inherited, or drops).
+ */
+export function fieldMap<T = string | string[] | undefined>(): Record<string, T> {
+  return Object.create(null) as Record<string, T>;
+}
+
+/** A copy of `headers` in a map with no prototype (see fieldMap); every own field kept, `__proto__` included. */
+export function copyFields(headers: Readonly<ResponseHeaders>): ResponseHeaders {
+  return Object.assign(fieldMap(), headers);
+}
+
 /** What a request without header fields normalizes to: one shared, read-only object. */
 export const NO_REQUEST_HEADERS: RequestHeaders = Object.freeze(Object.create(null) as RequestHeaders);
 
@@ -39,11 +53,16 @@ export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHead
 
 function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): boolean {
   if (rawName == null || rawValue == null) return false;
-  const name = String(rawName).toLowerCase();
-  const value = Array.isArray(rawValue) ? rawValue.map(String).join(joiner(name)) : String(rawValue);
+  const name = fieldText(rawName).toLowerCase();
+  const value = Array.isArray(rawValue) ? rawValue.map(fieldText).join(joiner(name)) : fieldText(rawValue);
   const previous = headers[name];
   headers[name] = previous === undefined ? value : previous + joiner(name) + value;
   return true;
+}
+
+/** A field's name or value as text: bytes one character each (latin1, as undici sends them), never decoded as UTF-8 (which merges distinct bytes). */
+function fieldText(value: unknown): string {
+  return Buffer.isBuffer(value) ? value.toString('latin1') : String(value);
 }
 
 function joiner(name: string): string {
@@ -85,7 +104,7 @@ export function storableHeaderPairs(headers: ResponseHeaders, omit?: ReadonlySet
 
 /** Builds the object form undici handlers expect; repeated names become arrays. */
 export function pairsToHeaders(pairs: readonly string[], skip?: (name: string) => boolean): ResponseHeaders {
-  const headers: Record<string, string | string[]> = {};
+  const headers = fieldMap<string | string[]>();
   for (let i = 0; i < pairs.length; i += 2) {
     const name = pairs[i] as string;
     if (skip?.(name)) continue;

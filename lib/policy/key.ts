@@ -1,22 +1,26 @@
 /**
- * Cache keys: method + normalized URL + the headers named in `matchHeaders`
- * + a digest of the credentials (when credentialed requests are cached per
- * credential) + a digest of the body (for non-safe methods cached on purpose).
- * Keys are SHA-256 digests: fixed length, whatever the URL, so every backend
- * can hold them (DynamoDB caps a sort key at 1,024 bytes).
+ * Cache keys: the target URI — method, normalized URL, and the authority a
+ * `Host` field names when it is not the origin's — + the headers named in
+ * `matchHeaders` + a digest of the credentials (when credentialed requests
+ * are cached per credential) + the body's bytes and the fields that say how
+ * to read them (for non-safe methods cached on purpose). Nothing an origin
+ * can tell apart is merged (see url.ts and body.ts for the two lossless
+ * normalizations). Keys are SHA-256 digests: fixed length, whatever the URL,
+ * so every backend can hold them (DynamoDB caps a sort key at 1,024 bytes).
  */
-import { digest } from '../digest.js';
+import { CredentialDigests, digest } from '../digest.js';
+import { type BodyKeyMode, bodyForKey } from './body.js';
 import type { RequestHeaders } from './headers.js';
-import { canonicalOrigin, type NormalizedUrl } from './url.js';
+import { authorityOverride, canonicalOrigin, type NormalizedUrl } from './url.js';
 
 /** What a key is computed from; also what a custom `key` function receives. */
 export interface CacheKeyRequest {
   method: string;
   /** Normalized URL (sorted query, ignored parameters removed). */
   url: string;
-  /** Lower-case request headers. */
+  /** Lower-case request headers (`host` among them when the request names another authority). */
   headers: Readonly<RequestHeaders>;
-  /** The request body, for methods cached on purpose (POST); JSON key order normalized. */
+  /** The request body as sent, for methods cached on purpose (POST). */
   body?: Uint8Array | undefined;
 }
 
@@ -28,12 +32,33 @@ export interface ResolvedKey {
   key: string;
 }
 
+/**
+ * Request fields that carry a credential: RFC 9110's Authorization and
+ * Cookie, and the API-key fields SDKs send in their place (Azure OpenAI's
+ * `api-key`, Anthropic's and many gateways' `x-api-key`). A request carrying
+ * one never shares an entry with another credential.
+ */
+const CREDENTIAL_FIELDS: readonly string[] = ['authorization', 'cookie', 'x-api-key', 'api-key'];
+
 export function hasCredentials(headers: Readonly<RequestHeaders>): boolean {
-  return headers['authorization'] !== undefined || headers['cookie'] !== undefined;
+  for (const name of CREDENTIAL_FIELDS) if (headers[name] !== undefined) return true;
+  return false;
 }
 
-function credentialDigest(headers: Readonly<RequestHeaders>): string {
-  return digest(`${headers['authorization'] ?? ''}\n${headers['cookie'] ?? ''}`);
+/** The text of a request's credentials, whose digest its key carries. */
+function credentialText(headers: Readonly<RequestHeaders>): string {
+  // Authorization and Cookie alone keep the text of keys stored before the API-key fields joined them.
+  const apiKeys = headers['x-api-key'] === undefined && headers['api-key'] === undefined ? '' : `\n${headers['x-api-key'] ?? ''}\n${headers['api-key'] ?? ''}`;
+  return `${headers['authorization'] ?? ''}\n${headers['cookie'] ?? ''}${apiKeys}`;
+}
+
+/** The key line of the authority a `Host` field names, when it is not the URL's own. */
+function authorityLine(headers: Readonly<RequestHeaders>, url: string): string {
+  const host = headers['host'];
+  if (host === undefined) return '';
+  const slash = url.indexOf('/', url.indexOf('://') + 3);
+  const override = authorityOverride(host, slash === -1 ? url : url.slice(0, slash));
+  return override === undefined ? '' : `\nhost:${override}`;
 }
 
 export interface KeyPolicyOptions {
@@ -41,6 +66,12 @@ export interface KeyPolicyOptions {
   /** Key credentialed requests by a digest of their credentials. */
   perCredential: boolean;
   custom?: KeyFunction | undefined;
+  /** Body fields left out of the key (`ignoredParameters`). */
+  ignoredFields?: ReadonlySet<string> | undefined;
+  /** How bodies are keyed: their bytes (default), or canonical JSON and forms. */
+  bodyKey?: BodyKeyMode | undefined;
+  /** The cache's digests of credentials (a Basic one is stretched). */
+  credentials?: CredentialDigests | undefined;
 }
 
 /** Distinct requests whose keys are remembered: hashing is the largest cost of a hit otherwise. */
@@ -51,6 +82,9 @@ export class KeyPolicy {
   readonly #matchHeaders: readonly string[];
   readonly #perCredential: boolean;
   readonly #custom: KeyFunction | undefined;
+  readonly #ignoredFields: ReadonlySet<string>;
+  readonly #bodyKey: BodyKeyMode;
+  readonly #credentials: CredentialDigests;
 
   /**
    * Resolved URLs and keys of requests that their method and URL alone
@@ -60,12 +94,18 @@ export class KeyPolicy {
   #resolvedCount = 0;
   /** Whether a request's key depends on nothing but its method and URL (no matchHeaders, no custom key). */
   readonly keyDependsOnUrlOnly: boolean;
+  /** Keys come from the user's `key` function (which may give several URLs one key). */
+  readonly chosenByUser: boolean;
 
   constructor(options: KeyPolicyOptions) {
     this.#matchHeaders = options.matchHeaders;
     this.#perCredential = options.perCredential;
     this.#custom = options.custom;
+    this.#ignoredFields = options.ignoredFields ?? new Set();
+    this.#bodyKey = options.bodyKey ?? 'exact';
+    this.#credentials = options.credentials ?? new CredentialDigests();
     this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
+    this.chosenByUser = options.custom !== undefined;
   }
 
   /**
@@ -83,10 +123,14 @@ export class KeyPolicy {
     return canonical;
   };
 
-  /** A key the user chose (a `key` function's, a request's own): kept readable when short. */
-  givenKey(key: string, headers: Readonly<RequestHeaders>): string {
-    // A chosen key cannot be trusted to separate users: their credentials' digest is added.
-    const full = this.#perCredential && hasCredentials(headers) ? `${key} credentials:${credentialDigest(headers)}` : key;
+  /**
+   * A key the user chose (a `key` function's, a request's own): kept readable
+   * when short. It cannot be trusted to separate users or sites: their
+   * credentials' digest and the authority a Host names are added.
+   */
+  givenKey(key: string, headers: Readonly<RequestHeaders>, url: string): string {
+    let full = key + authorityLine(headers, url).replace('\n', ' ');
+    if (this.#perCredential && hasCredentials(headers)) full += ` credentials:${this.#credentialDigest(headers)}`;
     // Digest long ones so any backend can hold them.
     return full.length <= 256 ? full : digest(full);
   }
@@ -110,24 +154,34 @@ export class KeyPolicy {
     paths.set(path, resolved);
   }
 
+  /** Never the credential itself: its digest (see CredentialDigests). */
+  #credentialDigest(headers: Readonly<RequestHeaders>): string {
+    return this.#credentials.of(credentialText(headers));
+  }
+
   keyFor(request: CacheKeyRequest): string {
     if (this.#custom !== undefined) {
       const key = this.#custom(request);
       if (typeof key !== 'string' || key === '') {
         throw new TypeError(`the key function must return a non-empty string, got ${typeof key}`);
       }
-      return this.givenKey(key, request.headers);
+      return this.givenKey(key, request.headers, request.url);
     }
-    let text = `${request.method} ${request.url}`;
+    let text = `${request.method} ${request.url}${authorityLine(request.headers, request.url)}`;
     for (const name of this.#matchHeaders) {
       const value = request.headers[name];
       text += `\n${name}:${value === undefined ? '' : value}`;
     }
     if (this.#perCredential && hasCredentials(request.headers)) {
       // Never the credential itself: a digest of it.
-      text += `\ncredentials:${credentialDigest(request.headers)}`;
+      text += `\ncredentials:${this.#credentialDigest(request.headers)}`;
     }
-    if (request.body !== undefined) text += `\nbody:${digest(request.body)}`;
+    if (request.body !== undefined) {
+      // How to read the bytes is part of what they say (RFC 9110 §8.3, §8.4).
+      const headers = request.headers;
+      text += `\ncontent-type:${headers['content-type'] ?? ''}\ncontent-encoding:${headers['content-encoding'] ?? ''}`;
+      text += `\nbody:${digest(bodyForKey(request.body, headers['content-type'], this.#ignoredFields, this.#bodyKey))}`;
+    }
     return digest(text);
   }
 }

@@ -10,7 +10,7 @@ import { NO_CONTROL, type RequestControl } from './control.js';
 import { NO_REQUEST_HEADERS, normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
 import { hasCredentials, type KeyPolicy } from './key.js';
 import { type ByteRange, parseRange } from './range.js';
-import { type NormalizedUrl, normalizeRequestUrl } from './url.js';
+import { type NormalizedUrl, normalizeRequestUrl, redactedParameters } from './url.js';
 
 export interface CacheRequest {
   method: string;
@@ -29,12 +29,35 @@ export interface CacheRequest {
   key: string;
   /** What the caller asked of the cache for this request (fetch's cache mode, a lifetime, a key...). */
   control: RequestControl;
+  /** Whom a response found under the key must have been stored for; undefined when the user chose the key. */
+  owner: { method: string; url: string } | undefined;
+  /** The query's redacted parameters (`name=value` as sent): a response that carries one back is not stored. */
+  redacted: readonly string[];
 }
 
-type BypassReason = 'method' | 'credentialed' | 'request-no-store' | 'no-store' | 'range' | 'key-error' | 'bad-url' | 'no-origin' | 'body' | 'form-data';
+type BypassReason =
+  | 'method'
+  | 'credentialed'
+  | 'request-no-store'
+  | 'no-store'
+  | 'range'
+  | 'key-error'
+  | 'bad-url'
+  | 'absolute-form'
+  | 'method-override'
+  | 'no-origin'
+  | 'body'
+  | 'form-data';
 
 /** Methods whose responses the cache serves by default semantics; any other listed in `methods` is keyed by its body. */
 export const SAFE_METHODS = new Set(['GET', 'HEAD']);
+
+/**
+ * Fields by which a request asks its origin to treat it as another method
+ * (Google's APIs, Rails, Express's method-override): such a GET is not the
+ * GET its key would say.
+ */
+const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
 
 /** RFC 9110 §13.1: a request carrying any of these is the client's own conditional request. */
 const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
@@ -45,13 +68,15 @@ export type RequestAnalysis =
 
 export interface DispatchLike {
   origin?: string | URL | undefined;
+  /** The request target as undici sends it (undici's `query` already folded in). */
   path: string;
   method: string;
   headers?: unknown;
+  body?: unknown;
 }
 
 /**
- * @param body for methods keyed by their body (see SAFE_METHODS), the body bytes, already normalized.
+ * @param body for methods keyed by their body (see SAFE_METHODS), the body bytes as sent.
  */
 export function analyzeRequest(
   opts: DispatchLike,
@@ -60,32 +85,43 @@ export function analyzeRequest(
   body?: Uint8Array,
   control: RequestControl = NO_CONTROL,
 ): RequestAnalysis {
-  const method = opts.method.toUpperCase();
+  // RFC 9110 §9.1: methods are case-sensitive; `get` is not GET (and origins answer it otherwise).
+  const method = opts.method;
   if (!options.methods.has(method)) return { cacheable: false, reason: 'method', method, url: undefined, headers: undefined };
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
+  // Only a path in origin-form names a resource of the origin's; an absolute-form target names another.
+  if (opts.path[0] !== '/') return { cacheable: false, reason: /^https?:\/\//i.test(opts.path) ? 'absolute-form' : 'bad-url', method, url: undefined, headers };
+  // A GET or HEAD with a body (undici sends one): the key does not read bodies of these methods.
+  if (body === undefined && hasBody(opts.body)) return refused('body', method, storedUrlOf(opts, options, keys, headers), headers);
   // Fetch's no-store mode: the cache is neither read nor written.
-  if (control.mode === 'no-store') return refused('no-store', method, storedUrlOf(opts, options, keys), headers);
+  if (control.mode === 'no-store') return refused('no-store', method, storedUrlOf(opts, options, keys, headers), headers);
   // Most requests carry none of the fields looked at below: one comparison says so.
   const plain = headers === NO_REQUEST_HEADERS;
   const credentialed = !plain && hasCredentials(headers);
   if (credentialed && !options.perCredential) {
-    return refused('credentialed', method, storedUrlOf(opts, options, keys), headers);
+    return refused('credentialed', method, storedUrlOf(opts, options, keys, headers), headers);
+  }
+  if (!plain && METHOD_OVERRIDES.some((name) => headers[name] !== undefined)) {
+    return refused('method-override', method, storedUrlOf(opts, options, keys, headers), headers);
   }
 
   const lookupMethod = method === 'HEAD' ? 'GET' : method;
-  // The URL and key of a request that only its method and URL identify are remembered.
-  const memoId = body === undefined && !credentialed && keys.keyDependsOnUrlOnly && control.key === undefined ? memoIdOf(lookupMethod, opts) : undefined;
+  // The URL and key of a request that only its method and URL identify are remembered (a Host field names another resource).
+  const memoId =
+    body === undefined && !credentialed && keys.keyDependsOnUrlOnly && control.key === undefined && (plain || headers['host'] === undefined)
+      ? memoIdOf(lookupMethod, opts)
+      : undefined;
   let resolved = memoId === undefined ? undefined : keys.resolved(memoId, opts.path);
   if (resolved === undefined) {
     let url: NormalizedUrl;
     try {
-      url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters, keys.canonicalOrigin);
+      url = normalizeRequestUrl(opts.origin ?? '', opts.path, options.urls, keys.canonicalOrigin, plain ? undefined : headers['host']);
     } catch {
       return { cacheable: false, reason: 'bad-url', method, url: undefined, headers: undefined };
     }
     let key: string;
     try {
-      key = control.key === undefined ? keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body }) : keys.givenKey(control.key, headers);
+      key = control.key === undefined ? keys.keyFor({ method: lookupMethod, url: url.keyUrl, headers, body }) : keys.givenKey(control.key, headers, url.keyUrl);
     } catch {
       return refused('key-error', method, url.storedUrl, headers);
     }
@@ -121,6 +157,8 @@ export function analyzeRequest(
       perCredential: credentialed,
       key,
       control,
+      owner: control.key === undefined && !keys.chosenByUser ? { method: lookupMethod, url: url.storedUrl } : undefined,
+      redacted: redactedParameters(opts.path, options.urls.redacted),
     },
   };
 }
@@ -135,12 +173,21 @@ function memoIdOf(method: string, opts: DispatchLike): string | undefined {
   return `${method} ${text}`;
 }
 
-function storedUrlOf(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy): string | undefined {
+function storedUrlOf(opts: DispatchLike, options: ResolvedOptions, keys: KeyPolicy, headers: RequestHeaders): string | undefined {
   try {
-    return normalizeRequestUrl(opts.origin ?? '', opts.path, options.ignoredParameters, keys.canonicalOrigin).storedUrl;
+    return normalizeRequestUrl(opts.origin ?? '', opts.path, options.urls, keys.canonicalOrigin, headers['host']).storedUrl;
   } catch {
     return undefined;
   }
+}
+
+/** Whether undici will send a body: anything but nothing, an empty string or empty bytes (a stream may be empty, but is read only by sending it). */
+function hasBody(body: unknown): boolean {
+  if (body === undefined || body === null) return false;
+  if (typeof body === 'string') return body.length > 0;
+  if (ArrayBuffer.isView(body)) return body.byteLength > 0;
+  if (body instanceof ArrayBuffer) return body.byteLength > 0;
+  return true;
 }
 
 function isConditional(headers: RequestHeaders): boolean {

@@ -1,17 +1,38 @@
 /**
- * URL normalization for cache keys: lower-case scheme and host and no default
- * port (the WHATWG origin), query parameters sorted by name, fragment dropped.
- * Ignored parameters are left out of the key and redacted in what is stored.
+ * Request URLs in keys and in what leaves the cache.
+ *
+ * The key's URL is the target URI the origin will see, with nothing it can
+ * tell apart merged: the path's bytes as sent, the query's parameters sorted
+ * by name (repeated names keep their order, every byte of each kept), an
+ * empty query (`/p?`) apart from none, a fragment a raw dispatch sends kept;
+ * only the origin is made canonical (lower-case scheme and host, no default
+ * port: RFC 9110 §4.2.3). Ignored parameters are left out of the key.
+ *
+ * Every URL that leaves the cache — stored in a record, published in an
+ * event, listed, exported, printed — passes `redactUrl` first.
  */
 
 const REDACTED = 'REDACTED';
 
 export interface NormalizedUrl {
-  /** The URL the key is built from: sorted query, ignored parameters removed. */
+  /** The URL the key is built from: the connection's origin, the path as sent (sorted query, ignored parameters out). */
   keyUrl: string;
-  /** The URL recorded in the entry: sorted query, ignored parameters' values redacted. */
+  /**
+   * The URL recorded in the entry and shown: the target URI (a `Host` that
+   * differs from the origin's names its authority), sorted query, redacted (`redactUrl`).
+   */
   storedUrl: string;
 }
+
+/** What URLs are made of in this cache: which query parameters the key ignores, which names are redacted. */
+export interface UrlPolicy {
+  /** Parameter names left out of the key, exact (names are case-sensitive). */
+  readonly ignored: ReadonlySet<string>;
+  /** Names whose values never leave the cache, lower-case (matched whatever their case). */
+  readonly redacted: ReadonlySet<string>;
+}
+
+export const NO_URL_POLICY: UrlPolicy = { ignored: new Set(), redacted: new Set() };
 
 /** The canonical origin of `origin` ("HTTP://Example.COM:80/" → "http://example.com"). */
 export function canonicalOrigin(origin: string | URL): string {
@@ -19,40 +40,120 @@ export function canonicalOrigin(origin: string | URL): string {
 }
 
 /**
- * Normalizes an origin and a request path (which may carry a query and a fragment).
+ * Normalizes an origin and a request path as undici sends it (it may carry a
+ * query and, from a raw dispatch, a fragment). Throws on a path that is not
+ * in origin-form (the caller bypasses those).
  * @param canonical how the origin is made canonical (a cache remembers the origins it met).
+ * @param host the request's `Host` field, when it has one (it names the target's authority).
  */
 export function normalizeRequestUrl(
   origin: string | URL,
   path: string,
-  ignored: ReadonlySet<string>,
+  policy: UrlPolicy,
   canonical: (origin: string | URL) => string = canonicalOrigin,
+  host?: string,
 ): NormalizedUrl {
+  if (path[0] !== '/') throw new TypeError(`not a path in origin-form: ${JSON.stringify(path.slice(0, 64))}`);
   const base = canonical(origin);
+  const override = host === undefined ? undefined : authorityOverride(host, base);
+  const shownBase = override === undefined ? base : `${base.slice(0, base.indexOf(':'))}://${override}`;
+  let fragment = '';
   const hash = path.indexOf('#');
-  if (hash !== -1) path = path.slice(0, hash);
-  const question = path.indexOf('?');
-  let pathname = question === -1 ? path : path.slice(0, question);
-  if (pathname === '' || pathname[0] !== '/') pathname = `/${pathname}`;
-  if (question === -1 || question === path.length - 1) {
-    const url = base + pathname;
-    return { keyUrl: url, storedUrl: url };
+  if (hash !== -1) {
+    fragment = path.slice(hash);
+    path = path.slice(0, hash);
   }
-  const { keyQuery, storedQuery } = normalizeQuery(path.slice(question + 1), ignored);
+  const question = path.indexOf('?');
+  const pathname = question === -1 ? path : path.slice(0, question);
+  if (question === -1) {
+    return { keyUrl: base + pathname + fragment, storedUrl: shown(shownBase + pathname, policy) };
+  }
+  const query = path.slice(question + 1);
+  if (query === '') return { keyUrl: `${base}${pathname}?${fragment}`, storedUrl: shown(`${shownBase}${pathname}?`, policy) };
+  if (alreadyNormal(query, policy.ignored)) {
+    return { keyUrl: `${base}${pathname}?${query}${fragment}`, storedUrl: shown(`${shownBase}${pathname}?${query}`, policy) };
+  }
+  const { kept, all } = sortQuery(query, policy.ignored);
   return {
-    keyUrl: keyQuery === '' ? base + pathname : `${base}${pathname}?${keyQuery}`,
-    storedUrl: storedQuery === '' ? base + pathname : `${base}${pathname}?${storedQuery}`,
+    keyUrl: kept === undefined ? base + pathname + fragment : `${base}${pathname}?${kept}${fragment}`,
+    storedUrl: shown(`${shownBase}${pathname}?${all}`, policy),
   };
 }
 
-/** Normalizes an absolute URL given by a user (for `delete`, `contains`). */
-export function normalizeAbsoluteUrl(url: string | URL, ignored: ReadonlySet<string>): NormalizedUrl {
+/** Normalizes an absolute URL given by a user (for `delete`, `contains`, `inspect`). */
+export function normalizeAbsoluteUrl(url: string | URL, policy: UrlPolicy, host?: string): NormalizedUrl {
   const parsed = typeof url === 'string' ? new URL(url) : url;
-  return normalizeRequestUrl(parsed.origin, parsed.pathname + parsed.search, ignored);
+  return normalizeRequestUrl(parsed.origin, parsed.pathname + parsed.search, policy, canonicalOrigin, host);
 }
 
-function normalizeQuery(query: string, ignored: ReadonlySet<string>): { keyQuery: string; storedQuery: string } {
-  return alreadyNormal(query, ignored) ? { keyQuery: query, storedQuery: query } : sortQuery(query, ignored);
+/**
+ * The authority a `Host` field names, when it is not the origin's own
+ * (lower-case, without the scheme's default port); undefined when it is.
+ * RFC 9110 §7.2: Host, not the connection, says which resource is meant.
+ */
+export function authorityOverride(host: string, base: string): string | undefined {
+  let authority = host.trim().toLowerCase();
+  const scheme = base.slice(0, base.indexOf(':'));
+  if ((scheme === 'http' && authority.endsWith(':80')) || (scheme === 'https' && authority.endsWith(':443'))) {
+    authority = authority.slice(0, authority.lastIndexOf(':'));
+  }
+  return authority === base.slice(scheme.length + 3) ? undefined : authority;
+}
+
+function shown(url: string, policy: UrlPolicy): string {
+  return policy.redacted.size === 0 ? url : redactUrl(url, policy.redacted);
+}
+
+/**
+ * A URL as it may leave the cache: no user information, no fragment, and the
+ * value of every query parameter or path parameter (`;name=value`) whose
+ * name, decoded and lower-cased, is in `names` replaced by REDACTED. The one
+ * function every URL in an event, a log line, an OTel span, a listing, an
+ * export or the CLI passes through. Text that is not a URL (a bad one in an
+ * error message) is redacted as if it were a path and a query.
+ */
+export function redactUrl(url: string, names: ReadonlySet<string>): string {
+  const schemeEnd = url.indexOf('://');
+  const hash = url.indexOf('#');
+  if (hash !== -1) url = url.slice(0, hash);
+  if (schemeEnd !== -1) {
+    const authorityStart = schemeEnd + 3;
+    let pathStart = authorityStart;
+    while (pathStart < url.length && url[pathStart] !== '/' && url[pathStart] !== '?') pathStart += 1;
+    const at = url.lastIndexOf('@', pathStart - 1);
+    if (at >= authorityStart) url = url.slice(0, authorityStart) + url.slice(at + 1);
+  }
+  if (names.size === 0) return url;
+  const question = url.indexOf('?');
+  const path = question === -1 ? url : url.slice(0, question);
+  const redactedPath = path.includes(';')
+    ? path.replace(/;([^;/=?]*)=([^;/?]*)/g, (whole, name: string) => (names.has(decodeName(name).toLowerCase()) ? `;${name}=${REDACTED}` : whole))
+    : path;
+  if (question === -1) return redactedPath;
+  const params = url.slice(question + 1).split('&');
+  for (let i = 0; i < params.length; i++) {
+    const raw = params[i] as string;
+    const equals = raw.indexOf('=');
+    const name = equals === -1 ? raw : raw.slice(0, equals);
+    if (names.has(decodeName(name).toLowerCase())) params[i] = `${name}=${REDACTED}`;
+  }
+  return `${redactedPath}?${params.join('&')}`;
+}
+
+/**
+ * The parameters of a request target whose values are redacted (as
+ * `name=value`, raw), for the check that a response does not carry one back.
+ */
+export function redactedParameters(path: string, redacted: ReadonlySet<string>): string[] {
+  const found: string[] = [];
+  const question = path.indexOf('?');
+  if (redacted.size === 0 || question === -1) return found;
+  const hash = path.indexOf('#', question);
+  for (const raw of path.slice(question + 1, hash === -1 ? undefined : hash).split('&')) {
+    const equals = raw.indexOf('=');
+    if (equals > 0 && equals < raw.length - 1 && redacted.has(decodeName(raw.slice(0, equals)).toLowerCase())) found.push(raw);
+  }
+  return found;
 }
 
 /**
@@ -76,28 +177,27 @@ function alreadyNormal(query: string, ignored: ReadonlySet<string>): boolean {
   return true;
 }
 
-function sortQuery(query: string, ignored: ReadonlySet<string>): { keyQuery: string; storedQuery: string } {
+/**
+ * The parameters sorted by decoded name, each as its raw bytes (an empty one
+ * included): all of them (for the stored URL, redacted afterwards), and the
+ * ones the key keeps (undefined when the key ignores every one).
+ */
+function sortQuery(query: string, ignored: ReadonlySet<string>): { kept: string | undefined; all: string } {
   const params: Array<{ name: string; raw: string; index: number }> = [];
   let index = 0;
   for (const raw of query.split('&')) {
-    if (raw === '') continue;
     const equals = raw.indexOf('=');
     params.push({ name: decodeName(equals === -1 ? raw : raw.slice(0, equals)), raw, index: index++ });
   }
   // Sort by name, keeping the original order of repeated names (it can be meaningful).
   params.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
   const kept: string[] = [];
-  const stored: string[] = [];
+  const all: string[] = [];
   for (const param of params) {
-    if (ignored.has(param.name)) {
-      const equals = param.raw.indexOf('=');
-      stored.push(`${equals === -1 ? param.raw : param.raw.slice(0, equals)}=${REDACTED}`);
-    } else {
-      kept.push(param.raw);
-      stored.push(param.raw);
-    }
+    all.push(param.raw);
+    if (!ignored.has(param.name)) kept.push(param.raw);
   }
-  return { keyQuery: kept.join('&'), storedQuery: stored.join('&') };
+  return { kept: kept.length === 0 ? undefined : kept.join('&'), all: all.join('&') };
 }
 
 function decodeName(name: string): string {

@@ -7,6 +7,9 @@
 import { compileGlob } from '../policy/glob.js';
 import type { StoredResponse } from './model.js';
 
+/** What a listing shows for the value of a credential or an ignored field a response varies on (its digest is stored, never shown: a guess could be tested against it). */
+const HIDDEN_VALUE = '(redacted)';
+
 /** One stored response (`cache.entries()`, `cache.inspect()`). */
 export interface EntryInfo {
   /** The storage key it lives under. */
@@ -25,7 +28,7 @@ export interface EntryInfo {
   usableUntil: Date | null;
   /** `fresh`, `stale` (kept to revalidate or to serve stale), or `unusable` (past `usableUntil`, not yet removed). */
   state: EntryState;
-  /** The request header values it was stored for, when its response varies (credentials digested); null otherwise. */
+  /** The request header values it was stored for, when its response varies (credentials and ignored fields shown as "(redacted)"); null otherwise. */
   varies: Record<string, string | null> | null;
   tags: string[];
   /** With a memory tier: whether the memory tier holds it too (`memory`) or only the storage behind it (`storage`). */
@@ -46,14 +49,20 @@ export interface EntryFilter {
   where?: (entry: EntryInfo) => boolean;
 }
 
-export function describeEntry(key: string, record: StoredResponse, now: number): EntryInfo {
+/** @param hidden whether a Vary name's stored value is a digest not to show. */
+export function describeEntry(key: string, record: StoredResponse, now: number, hidden: (name: string) => boolean): EntryInfo {
   const freshUntil = Number.isFinite(record.lifetime) ? record.responseTime + record.lifetime - record.initialAge : null;
   const usableUntil = record.expiresAt;
   const state: EntryState = freshUntil === null || now < freshUntil ? 'fresh' : usableUntil === null || now < usableUntil ? 'stale' : 'unusable';
   let varies: Record<string, string | null> | null = null;
   if (record.vary !== null) {
-    varies = {};
-    for (let i = 0; i < record.vary.length; i += 2) varies[record.vary[i] as string] = record.vary[i + 1] ?? null;
+    // No prototype: a Vary name is the origin's to choose (`__proto__` included).
+    varies = Object.create(null) as Record<string, string | null>;
+    for (let i = 0; i < record.vary.length; i += 2) {
+      const name = record.vary[i] as string;
+      const value = record.vary[i + 1] ?? null;
+      varies[name] = value !== null && hidden(name) ? HIDDEN_VALUE : value;
+    }
   }
   return {
     key,

@@ -14,6 +14,7 @@
  */
 
 import type { Reporter } from '../diagnostics.js';
+import type { CredentialDigests } from '../digest.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
 import { canDeleteByAge, isSweepable, readsSync } from '../storage/contract.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
@@ -23,15 +24,27 @@ import { HeldRecord } from './held.js';
 import { describeEntry, type EntryInfo } from './inspect.js';
 import { invalidateKeys } from './invalidate.js';
 import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
-import { INDEX_VALUE } from './tags.js';
-import type { Dumped } from './transfer.js';
-import { newGeneration, type RequestFields, sameVaryPairs, variantKey, varyPairs } from './variants.js';
+import { INDEX_VALUE, isIndexValue } from './tags.js';
+import type { Dumped, SkippedLine } from './transfer.js';
+import { isHiddenVaryName, newGeneration, type RequestFields, sameVaryPairs, variantKey, varyPairs } from './variants.js';
 import { type Deletion, isDeletion, WriteQueue } from './writes.js';
 
 /** What a lookup is made with: the request's key, and its header fields (to pick a variant). */
 export interface FindRequest {
   readonly key: string;
   readonly headers: RequestFields;
+  /**
+   * The method and stored URL a response found under the key must have been
+   * stored for; undefined when the key was chosen by the user (a `key`
+   * function, a request's own), who may give several URLs one key.
+   */
+  readonly owner: RecordOwner | undefined;
+}
+
+/** Whom a stored response answers: the request method it was stored for (GET for HEAD) and its stored URL. */
+interface RecordOwner {
+  readonly method: string;
+  readonly url: string;
 }
 
 export type Lookup =
@@ -66,12 +79,16 @@ export interface RecordStoreOptions {
   reporter: Reporter;
   /** Request header names whose values are digested, never stored (`ignoredParameters`). */
   ignoredHeaders: ReadonlySet<string>;
+  /** How credentials a response varies on are digested (this cache's memo of them). */
+  credentials: CredentialDigests;
   /** Most bytes of responses waiting to be written; past it, new ones are not stored. */
   maxBacklogBytes: number;
+  /** The largest body this cache stores (`maxEntrySize`): a loaded record with a larger one is skipped. */
+  maxEntrySize: number;
   /** The responses partition is a memory tier in front of a storage. */
   tiered: boolean;
-  /** The partition indexing a tag: the request path's view and the raw one. */
-  tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: Partition };
+  /** The partition indexing a tag: the request path's view, the raw one, and the one older versions wrote (read only: see partitions.ts). */
+  tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: Partition; legacy: Partition | undefined };
 }
 
 const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
@@ -98,11 +115,13 @@ export class RecordStore {
   readonly #rawRedirects: Partition;
   readonly #reporter: Reporter;
   readonly #ignoredHeaders: ReadonlySet<string>;
+  readonly #credentials: CredentialDigests;
   readonly #decoded = new DecodedRecords();
   readonly #writes: WriteQueue;
   /** Updates of each redirect target's aliases, one at a time (each reads the record, then rewrites it). */
   readonly #aliasUpdates = new Map<string, Promise<void>>();
   readonly #maxBacklogBytes: number;
+  readonly #maxEntrySize: number;
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
   /** Lease releases under way (they never reject: failures are reported and the lease expires). */
@@ -116,7 +135,9 @@ export class RecordStore {
     this.#rawRedirects = options.rawRedirects;
     this.#reporter = options.reporter;
     this.#ignoredHeaders = options.ignoredHeaders;
+    this.#credentials = options.credentials;
     this.#maxBacklogBytes = options.maxBacklogBytes;
+    this.#maxEntrySize = options.maxEntrySize;
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
     this.#writes = new WriteQueue((operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }));
@@ -137,7 +158,7 @@ export class RecordStore {
   /** The stored response for a request: the record at its key, or the variant of its Vary index that matches. */
   async find(request: FindRequest): Promise<Lookup> {
     const step = this.#atKey(request, await this.#read(request.key));
-    return 'found' in step ? step : this.#inVariant(step, await this.#read(step.key));
+    return 'found' in step ? step : this.#inVariant(request, step, await this.#read(step.key));
   }
 
   /** The same, without waiting, when the storage can answer at once; undefined when it cannot. */
@@ -148,25 +169,44 @@ export class RecordStore {
     const step = this.#atKey(request, record);
     if ('found' in step) return step;
     const variant = this.#readSync(step.key);
-    return variant === null ? undefined : this.#inVariant(step, variant);
+    return variant === null ? undefined : this.#inVariant(request, step, variant);
   }
 
   #atKey(request: FindRequest, record: StoredRecord | undefined): Lookup | VariantStep {
     if (record === undefined) return URI_MISS;
     if (record.kind === 'response') {
-      return record.vary === null ? { found: true, entry: record, key: request.key, variants: undefined } : URI_MISS;
+      if (record.vary !== null || !this.#belongs(request, request.key, record)) return URI_MISS;
+      return { found: true, entry: record, key: request.key, variants: undefined };
     }
     if (record.kind !== 'variants') return URI_MISS;
     // RFC 9111 §4.1: select the variant whose nominated request headers match this request's.
-    const pairs = varyPairs(record.names, request.headers, this.#ignoredHeaders);
+    const pairs = this.varyPairs(record.names, request.headers);
     return { key: variantKey(request.key, record.generation, pairs), index: record, pairs };
   }
 
-  #inVariant(step: VariantStep, variant: StoredRecord | undefined): Lookup {
-    if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, step.pairs)) {
+  #inVariant(request: FindRequest, step: VariantStep, variant: StoredRecord | undefined): Lookup {
+    if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, step.pairs) && this.#belongs(request, step.key, variant)) {
       return { found: true, entry: variant, key: step.key, variants: step.index };
     }
     return { found: false, fwd: 'vary-miss', variants: step.index };
+  }
+
+  /**
+   * Whether a response found under a request's key was stored for that
+   * request: a record filed under another's key (a storage damaged or
+   * written by hand, an export edited) is a miss, reported, and deleted —
+   * never another request's body.
+   */
+  #belongs(request: FindRequest, key: string, record: StoredResponse): boolean {
+    const owner = request.owner;
+    if (owner === undefined || (record.method === owner.method && record.url === owner.url)) return true;
+    this.#reporter.storageError({
+      operation: 'mismatch',
+      partition: this.#responses.name,
+      error: new Error(`the entry under key ${key} was stored for another request: deleted`),
+    });
+    void this.#responses.delete(key);
+    return false;
   }
 
   async #read(key: string): Promise<StoredRecord | undefined> {
@@ -201,6 +241,11 @@ export class RecordStore {
       void this.#responses.delete(key);
     }
     return record;
+  }
+
+  /** A request's values for Vary names, as stored and compared (credentials and ignored fields digested: see variants.ts). */
+  varyPairs(names: readonly string[], headers: RequestFields): Array<string | null> {
+    return varyPairs(names, headers, this.#ignoredHeaders, this.#credentials);
   }
 
   // ── Saving ─────────────────────────────────────────────────────────────
@@ -250,7 +295,7 @@ export class RecordStore {
     if (varyNames.length === 0) return [[entry.key, record]];
     const existing = entry.variants !== undefined && sameNames(entry.variants.names, varyNames) ? entry.variants : undefined;
     const index: StoredVariants = existing ?? { kind: 'variants', expiresAt: record.expiresAt, names: varyNames, generation: newGeneration(), keys: [] };
-    const vary = varyPairs(varyNames, entry.requestHeaders, this.#ignoredHeaders);
+    const vary = this.varyPairs(varyNames, entry.requestHeaders);
     const variant: StoredResponse = { ...record, vary };
     const key = variantKey(entry.key, index.generation, vary);
     const keys = index.keys.includes(key) ? index.keys : [...index.keys, key].slice(-MAX_TRACKED_VARIANTS);
@@ -366,9 +411,9 @@ export class RecordStore {
     await this.flush();
     let deleted = 0;
     for (const tag of new Set(tags)) {
-      const index = this.#tagIndex(tag).raw;
+      const { raw: index, legacy } = this.#tagIndex(tag);
       let page: string[] = [];
-      const purge = async (): Promise<void> => {
+      const purge = async (fromIndex: Partition | undefined): Promise<void> => {
         const stored = await this.#rawResponses.getMany(page);
         // The index may name a key since rewritten without the tag: only what still carries it goes.
         const doomed = page.filter((key) => {
@@ -377,14 +422,22 @@ export class RecordStore {
           return record?.kind === 'response' && record.tags.includes(tag);
         });
         if (doomed.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, doomed);
-        await index.bulkDelete(page);
+        if (fromIndex !== undefined) await fromIndex.bulkDelete(page);
         page = [];
       };
       for await (const key of index.keys()) {
         page.push(key);
-        if (page.length >= PURGE_PAGE) await purge();
+        if (page.length >= PURGE_PAGE) await purge(index);
       }
-      if (page.length > 0) await purge();
+      if (page.length > 0) await purge(index);
+      // What an older version indexed: entries that are index entries (one byte), never deleted from there.
+      if (legacy === undefined) continue;
+      for await (const [key, value] of legacy.entries()) {
+        if (!isIndexValue(value)) continue;
+        page.push(key);
+        if (page.length >= PURGE_PAGE) await purge(undefined);
+      }
+      if (page.length > 0) await purge(undefined);
     }
     return deleted;
   }
@@ -482,17 +535,23 @@ export class RecordStore {
    * Writes records from an export or another cache, with their expiries, and
    * indexes the tags of the responses. Writing the same records again changes
    * nothing (an interrupted load is simply run again). Records that do not
-   * decode, do not belong in their partition or have expired are skipped.
+   * decode, do not belong in their partition, have expired or hold a body
+   * larger than `maxEntrySize` are skipped.
    */
-  async load(records: AsyncIterable<Dumped>, now: number): Promise<{ loaded: number; skipped: number }> {
+  async load(records: AsyncIterable<Dumped | SkippedLine>, now: number): Promise<{ loaded: number; skipped: number }> {
     await this.flush();
     let loaded = 0;
     let skipped = 0;
     let batch: Promise<void>[] = [];
     for await (const item of records) {
+      if ('skipped' in item) {
+        skipped += 1;
+        continue;
+      }
       const record = decodeRecord(item.bytes);
       const fits = item.partition === 'redirects' ? record?.kind === 'aliases' : record !== undefined && record.kind !== 'aliases';
-      if (record === undefined || !fits || (record.expiresAt !== null && record.expiresAt <= now)) {
+      const tooLarge = record?.kind === 'response' && record.body.byteLength > this.#maxEntrySize;
+      if (record === undefined || !fits || tooLarge || (record.expiresAt !== null && record.expiresAt <= now)) {
         skipped += 1;
         continue;
       }
@@ -516,7 +575,7 @@ export class RecordStore {
   }
 
   #describe(key: string, record: StoredResponse, now: number): EntryInfo {
-    const info = describeEntry(key, record, now);
+    const info = describeEntry(key, record, now, (name) => isHiddenVaryName(name, this.#ignoredHeaders));
     // In front of a storage, a memory tier answers getSync for what it holds (null otherwise).
     if (this.#tiered) info.tier = readsSync(this.#rawResponses) && this.#rawResponses.getSync(key) != null ? 'memory' : 'storage';
     return info;

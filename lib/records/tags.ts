@@ -4,7 +4,7 @@
  * (`cacheTagsHeader`: `Cache-Tag` lists them with commas, `Surrogate-Key` with
  * spaces; both are read either way) and from the per-request `cachette.tags`.
  *
- * The index: one partition per tag (`<namespace:>tag:<tag>`), holding the
+ * The index: one partition per tag (partitions.ts names it), holding the
  * keys of the responses that carry it, each expiring with its response. A
  * stored tagged response costs one more write per tag; a purge lists the
  * tag's partition (a Query per shard on DynamoDB, never a Scan), deletes what
@@ -35,10 +35,10 @@ export function mergeTags(...lists: ReadonlyArray<readonly string[]>): string[] 
   return [...merged];
 }
 
-/** The partition indexing a tag. */
-export function tagPartitionName(prefix: string, tag: string): string {
-  return `${prefix}tag:${tag}`;
-}
-
 /** What an index entry holds: nothing of its own (the key says it all); one byte, as some storages refuse empty values. */
 export const INDEX_VALUE = new Uint8Array([1]);
+
+/** Whether a stored value is an index entry (a record never is: it is longer). */
+export function isIndexValue(value: Uint8Array): boolean {
+  return value.byteLength === 1 && value[0] === 1;
+}

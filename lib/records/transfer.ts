@@ -3,10 +3,15 @@
  * Lines: a header, then one record per line with its partition, key, expiry
  * and bytes in base64), read back record by record. The bytes are the
  * records' own (checksummed), so an import checks each one as a lookup would.
+ *
+ * An export file is trusted as a writer of the storage is (docs/security.md):
+ * what it can do is bounded — a line longer than any record the importing
+ * cache would keep is skipped without being held in memory, a record past
+ * its `maxEntrySize` is skipped, and a record filed under another request's
+ * key is never served for it (the lookup checks whom a record answers).
  */
 
 import { once } from 'node:events';
-import { createInterface } from 'node:readline';
 import type { Readable, Writable } from 'node:stream';
 import { FORMAT_VERSION } from './codec.js';
 
@@ -35,12 +40,29 @@ export async function writeExport(records: AsyncIterable<Dumped>, out: Writable,
   return count;
 }
 
-/** The records of an export, line by line; a TypeError says what is wrong with a file that is not one. */
-export async function* readExport(input: Readable): AsyncIterable<Dumped> {
-  const lines = createInterface({ input, crlfDelay: Number.POSITIVE_INFINITY });
+/** A line of an export too long for any record the importing cache keeps: skipped, never held whole. */
+export interface SkippedLine {
+  skipped: 'too-large';
+}
+
+/** The longest line worth reading for records of at most `maxRecordBytes` (base64, and the JSON around it). */
+export function maxLineLength(maxRecordBytes: number): number {
+  return Math.ceil(Math.min(maxRecordBytes, 2 ** 40) / 3) * 4 + 64 * 1024;
+}
+
+/**
+ * The records of an export, line by line; a TypeError says what is wrong
+ * with a file that is not one. Lines past `maxLine` characters come as SkippedLine.
+ */
+export async function* readExport(input: Readable, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<Dumped | SkippedLine> {
   let number = 0;
-  for await (const line of lines) {
+  for await (const line of boundedLines(input, maxLine)) {
     number += 1;
+    if (line === undefined) {
+      if (number === 1) throw new TypeError('not a cachette export (its first line is too long to be one)');
+      yield { skipped: 'too-large' };
+      continue;
+    }
     if (number === 1) {
       const header = parse(line, number) as { kind?: unknown; version?: unknown; recordFormat?: unknown };
       if (header?.kind !== KIND) throw new TypeError('not a cachette export (its first line names no cachette-export)');
@@ -70,6 +92,45 @@ function parse(line: string, number: number): unknown {
   } catch {
     throw new TypeError(`line ${number} of the export is not JSON: not a cachette export?`);
   }
+}
+
+/**
+ * The lines of a stream (LF or CRLF), as text; undefined for a line longer
+ * than `max`, whose bytes are dropped as they come (a file of one endless
+ * line costs no more memory than `max`).
+ */
+async function* boundedLines(input: Readable, max: number): AsyncIterable<string | undefined> {
+  let parts: Buffer[] = [];
+  let length = 0;
+  let overlong = false;
+  const end = (): string | undefined => {
+    const line = overlong ? undefined : Buffer.concat(parts, length).toString('utf8').replace(/\r$/, '');
+    parts = [];
+    length = 0;
+    overlong = false;
+    return line;
+  };
+  for await (const chunk of input) {
+    let data = typeof chunk === 'string' ? Buffer.from(chunk, 'utf8') : (chunk as Buffer);
+    for (let newline = data.indexOf(10); newline !== -1; newline = data.indexOf(10)) {
+      if (!overlong) {
+        parts.push(data.subarray(0, newline));
+        length += newline;
+        overlong = length > max;
+      }
+      yield end();
+      data = data.subarray(newline + 1);
+    }
+    if (overlong || data.length === 0) continue;
+    if (length + data.length > max) {
+      overlong = true;
+      parts = [];
+      continue;
+    }
+    parts.push(Buffer.from(data));
+    length += data.length;
+  }
+  if (overlong || length > 0) yield end();
 }
 
 /** Writes, waiting for `drain` when the stream is full (an error on the stream rejects). */

@@ -5,25 +5,37 @@
  * a key derived from that generation and the normalized header values.
  */
 import { randomUUID } from 'node:crypto';
-import { digest } from '../digest.js';
+import { type CredentialDigests, digest } from '../digest.js';
 
 /** Request header fields by lower-case name (as the policy normalizes them). */
 export type RequestFields = Readonly<Record<string, string>>;
 
-/** Fields whose values are never stored or keyed in the clear. */
-const SENSITIVE = new Set(['authorization', 'cookie', 'proxy-authorization']);
+/** Fields whose values are never stored or keyed in the clear: credentials (policy/key.ts's CREDENTIAL_FIELDS, and the proxy's). */
+const SENSITIVE: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization', 'x-api-key', 'api-key']);
+
+/** Whether the value stored for this Vary name is a digest, never to be shown: a credential's, or an ignored field's. */
+export function isHiddenVaryName(name: string, ignored: ReadonlySet<string>): boolean {
+  return SENSITIVE.has(name) || ignored.has(name);
+}
 /**
- * Content negotiation fields: case-insensitive lists whose member order carries
- * no meaning (preference is given by q-values, RFC 9110 §12.4.2).
+ * Content negotiation fields: case-insensitive lists (RFC 9110 §12.5). Their
+ * members keep their order: origins break ties between equal q-values by it
+ * (Express's negotiator does), so two orders can get two responses.
  */
 const NEGOTIATION = new Set(['accept', 'accept-encoding', 'accept-language', 'accept-charset']);
 
 /**
  * The request's values for the Vary names, as flat [name, value] pairs (null
- * when absent), normalized: whitespace collapsed, negotiation lists
- * case-folded and sorted, credentials and ignored headers digested.
+ * when absent), normalized as RFC 9111 §4.1 allows: whitespace around members
+ * and within them collapsed, negotiation lists case-folded; credentials and
+ * ignored headers digested. Linear in the value's length, whatever it holds.
  */
-export function varyPairs(names: readonly string[], headers: RequestFields, ignored: ReadonlySet<string>): Array<string | null> {
+export function varyPairs(
+  names: readonly string[],
+  headers: RequestFields,
+  ignored: ReadonlySet<string>,
+  credentials: CredentialDigests,
+): Array<string | null> {
   const pairs: Array<string | null> = [];
   for (const name of names) {
     const raw = headers[name];
@@ -32,17 +44,14 @@ export function varyPairs(names: readonly string[], headers: RequestFields, igno
       continue;
     }
     let value = raw
-      .trim()
-      .replace(/\s*,\s*/g, ', ')
+      .split(',')
+      .map((member) => member.trim())
+      .join(', ')
       .replace(/[ \t]+/g, ' ');
-    if (NEGOTIATION.has(name))
-      value = value
-        .toLowerCase()
-        .split(', ')
-        .map((member) => member.replace(/\s*;\s*/g, ';'))
-        .sort()
-        .join(', ');
-    if (SENSITIVE.has(name) || ignored.has(name)) value = `sha256:${digest(value)}`;
+    // Runs of blanks are single ones now: no pattern below can backtrack over a long run.
+    if (NEGOTIATION.has(name)) value = value.toLowerCase().replace(/ ?; ?/g, ';');
+    if (SENSITIVE.has(name)) value = `credential:${credentials.of(value)}`;
+    else if (ignored.has(name)) value = `sha256:${digest(value)}`;
     pairs.push(name, value);
   }
   return pairs;

@@ -3,10 +3,8 @@
  * its own, against SQLite files and DynamoDB Local filled by a real cache.
  */
 
-import { execFile } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
@@ -14,27 +12,7 @@ import { respond } from '../../fixtures/origin.js';
 import { startRedis } from '../../fixtures/redis-server.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache } from '../../lib/cache.js';
-import { fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
-
-const BIN = fileURLToPath(new URL('../../lib/cli/bin.js', import.meta.url));
-
-interface Ran {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-function cachette(args: string[], options: { input?: string; env?: Record<string, string> } = {}): Promise<Ran> {
-  return new Promise((resolve) => {
-    const child = execFile(
-      process.execPath,
-      [...NODE_CHILD_FLAGS, BIN, ...args],
-      { env: { ...process.env, AWS_ACCESS_KEY_ID: 'local', AWS_SECRET_ACCESS_KEY: 'local', ...options.env }, maxBuffer: 64 * 1024 * 1024 },
-      (error, stdout, stderr) => resolve({ code: error === null ? 0 : Number((error as { code?: number }).code), stdout, stderr }),
-    );
-    child.stdin?.end(options.input ?? '');
-  });
-}
+import { cachette, fetchText, useOrigin } from '../support.js';
 
 describe('the cachette command', function () {
   this.timeout(60_000);
@@ -121,7 +99,7 @@ describe('the cachette command', function () {
     const other = join(folder.path, 'other.db');
     await createCache({ storage: sqliteStorage({ path: other }), namespace: 'app' }).close();
     const imported = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app', '--input', exported]);
-    expect(imported.stdout).to.equal('3 records imported, 0 skipped (expired or unreadable)\n');
+    expect(imported.stdout).to.equal('3 records imported, 0 skipped (expired, unreadable or too large)\n');
     // Through standard input as well.
     const piped = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app'], { input: readFileSync(exported, 'utf8') });
     expect(piped.code, piped.stderr).to.equal(0);
@@ -144,7 +122,7 @@ describe('the cachette command', function () {
       const dynamo = `dynamodb://${table}?region=us-east-1&endpoint=${encodeURIComponent(endpoint)}&shards=2`;
       const copied = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', dynamo]);
       expect(copied.code, copied.stderr).to.equal(0);
-      expect(copied.stdout).to.equal('3 records copied, 0 skipped (expired or unreadable)\n');
+      expect(copied.stdout).to.equal('3 records copied, 0 skipped (expired, unreadable or too large)\n');
       const stats = JSON.parse((await cachette(['stats', '--storage', dynamo, '--namespace', 'app', '--json'])).stdout);
       expect(stats.entries).to.equal(3);
       expect((await cachette(['purge', '--tag', 'orders', '--storage', dynamo, '--namespace', 'app'])).stdout).to.equal('1 record deleted\n');
@@ -161,7 +139,7 @@ describe('the cachette command', function () {
     try {
       const target = `${redis.url}?keyPrefix=cli:`;
       const copied = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', target]);
-      expect(copied.stdout, copied.stderr).to.equal('3 records copied, 0 skipped (expired or unreadable)\n');
+      expect(copied.stdout, copied.stderr).to.equal('3 records copied, 0 skipped (expired, unreadable or too large)\n');
       expect(JSON.parse((await cachette(['stats', '--storage', target, '--namespace', 'app', '--json'])).stdout).entries).to.equal(3);
       expect((await cachette(['purge', '--tag', 'users', '--storage', target, '--namespace', 'app'])).stdout).to.equal('1 record deleted\n');
     } finally {

@@ -287,7 +287,10 @@ describe('policy decisions (tables, at a fixed instant)', () => {
   describe('keys: which requests share an entry', () => {
     const key = (policy: KeyPolicy, url: string, headers: Record<string, string> = {}) => {
       const parsed = new URL(url);
-      const normalized = normalizeRequestUrl(parsed.origin, `${parsed.pathname}${parsed.search}`, new Set(['token']));
+      const normalized = normalizeRequestUrl(parsed.origin, `${parsed.pathname}${parsed.search}`, {
+        ignored: new Set(['token']),
+        redacted: new Set(['token']),
+      });
       return policy.keyFor({ method: 'GET', url: normalized.keyUrl, headers: normalizeRequestHeaders(headers) });
     };
     const plain = new KeyPolicy({ matchHeaders: [], perCredential: false });
@@ -313,7 +316,7 @@ describe('policy decisions (tables, at a fixed instant)', () => {
       const alice = key(perCredential, 'https://h.example/a', { authorization: 'Bearer alice' });
       expect(alice).to.not.equal(key(perCredential, 'https://h.example/a', { authorization: 'Bearer bob' }));
       expect(alice).to.not.include('alice');
-      expect(perCredential.givenKey('mine', normalizeRequestHeaders({ authorization: 'Bearer alice' }))).to.match(/^mine credentials:/);
+      expect(perCredential.givenKey('mine', normalizeRequestHeaders({ authorization: 'Bearer alice' }), 'https://h.example/a')).to.match(/^mine credentials:/);
     });
   });
 });

@@ -3,12 +3,14 @@ import { request } from 'undici';
 import { Origin, respond } from '../../fixtures/origin.js';
 import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
 import { KeyPolicy } from '../../lib/policy/key.js';
-import { normalizeAbsoluteUrl, normalizeRequestUrl } from '../../lib/policy/url.js';
+import { NO_URL_POLICY, normalizeAbsoluteUrl, normalizeRequestUrl, redactUrl, type UrlPolicy } from '../../lib/policy/url.js';
 import { decodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
 import { useOrigin } from '../support.js';
 
-const none = new Set<string>();
+const none = NO_URL_POLICY;
+/** The URL policy of `ignoredParameters: names`. */
+const ignoring = (...names: string[]): UrlPolicy => ({ ignored: new Set(names), redacted: new Set(names.map((name) => name.toLowerCase())) });
 
 describe('cache keys', () => {
   describe('URL normalization', () => {
@@ -24,11 +26,20 @@ describe('cache keys', () => {
     it('sorts query parameters by name, keeping the order of repeated names', () => {
       const url = normalizeRequestUrl('http://h', '/p?b=2&a=1&c=3&a=0', none);
       expect(url.keyUrl).to.equal('http://h/p?a=1&a=0&b=2&c=3');
-      expect(normalizeRequestUrl('http://h', '/p?', none).keyUrl).to.equal('http://h/p');
+    });
+
+    it('keeps apart what the origin gets apart: an empty query, empty parameters, a fragment a raw dispatch sends', () => {
+      const keyUrl = (path: string) => normalizeRequestUrl('http://h', path, none).keyUrl;
+      expect(keyUrl('/p?')).to.equal('http://h/p?');
+      expect(keyUrl('/p?')).to.not.equal(keyUrl('/p'));
+      expect(keyUrl('/p?a=1&&b=2')).to.not.equal(keyUrl('/p?a=1&b=2'));
+      expect(keyUrl('/p#x')).to.not.equal(keyUrl('/p'));
+      expect(normalizeRequestUrl('http://h', '/p#x', none).storedUrl, 'a fragment never leaves the cache').to.equal('http://h/p');
+      expect(() => normalizeRequestUrl('http://h', 'http://other.example/p', none)).to.throw(TypeError, /origin-form/);
     });
 
     it('leaves ignored parameters out of the key and redacts them in the stored URL', () => {
-      const ignored = new Set(['api_key']);
+      const ignored = ignoring('api_key');
       const url = normalizeRequestUrl('http://h', '/p?q=cats&api_key=s3cret', ignored);
       expect(url.keyUrl).to.equal('http://h/p?q=cats');
       expect(url.storedUrl).to.equal('http://h/p?api_key=REDACTED&q=cats');
@@ -38,11 +49,12 @@ describe('cache keys', () => {
     });
 
     it('gives a query already in order back as it is, exactly as sorting it would (differential, 5,000 queries)', () => {
-      // The rule, written plainly: parameters sorted by decoded name (stable), empty ones dropped, ignored ones out of the key and redacted.
-      const reference = (query: string, ignored: ReadonlySet<string>) => {
+      // The rule, written plainly: parameters sorted by decoded name (stable), empty ones kept, ignored ones out of the key,
+      // their values redacted whatever the case of their names.
+      const reference = (query: string, policy: UrlPolicy) => {
+        const ignored = policy.ignored;
         const params = query
           .split('&')
-          .filter((raw) => raw !== '')
           .map((raw, index) => {
             const equals = raw.indexOf('=');
             const rawName = equals === -1 ? raw : raw.slice(0, equals);
@@ -54,10 +66,10 @@ describe('cache keys', () => {
           })
           .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
         const key = params.filter((param) => !ignored.has(param.name)).map((param) => param.raw);
-        const stored = params.map((param) => (ignored.has(param.name) ? `${param.rawName}=REDACTED` : param.raw));
+        const stored = params.map((param) => (policy.redacted.has(param.name.toLowerCase()) ? `${param.rawName}=REDACTED` : param.raw));
         return {
           keyUrl: key.length === 0 ? 'http://h/p' : `http://h/p?${key.join('&')}`,
-          storedUrl: stored.length === 0 ? 'http://h/p' : `http://h/p?${stored.join('&')}`,
+          storedUrl: `http://h/p?${stored.join('&')}`,
         };
       };
       let seed = 7;
@@ -67,17 +79,34 @@ describe('cache keys', () => {
       };
       const names = ['a', 'b', 'b', 'c', 'token', 'A', 'a%20b', 'a+b', '%zz', '', 'ab'];
       const values = ['', '=1', '=x=y', '=%41'];
-      for (const ignored of [none, new Set(['token', 'a b'])]) {
+      for (const ignored of [none, ignoring('token', 'a b')]) {
         for (let i = 0; i < 2500; i++) {
           const count = random(5);
           const params = Array.from({ length: count }, () => `${names[random(names.length)]}${values[random(values.length)]}`);
           // Half of them in order already: the case the shortcut takes.
           if (random(2) === 0) params.sort();
           const query = params.join('&') + (random(8) === 0 ? '&' : '');
+          if (query === '') continue;
           const normalized = normalizeRequestUrl('http://h', `/p?${query}`, ignored);
           expect(normalized, query).to.deep.equal(reference(query, ignored));
         }
       }
+    });
+  });
+
+  describe('redactUrl, which every URL leaving the cache passes', () => {
+    const names = new Set(['api_key', 'token']);
+
+    it('drops user information and the fragment, and redacts named parameters whatever their case or encoding', () => {
+      expect(redactUrl('https://alice:pw@h.example:8443/p?API_KEY=s&q=1&api%5Fkey=t#access_token=x', names)).to.equal(
+        'https://h.example:8443/p?API_KEY=REDACTED&q=1&api%5Fkey=REDACTED',
+      );
+      expect(redactUrl('http://h/a;token=s/b;x=1?q=1', names)).to.equal('http://h/a;token=REDACTED/b;x=1?q=1');
+      expect(redactUrl('http://h/p', new Set()), 'nothing to redact: as it is').to.equal('http://h/p');
+    });
+
+    it('redacts text that is not a URL as if it were a path and a query', () => {
+      expect(redactUrl('not a url?token=s3cret', names)).to.equal('not a url?token=REDACTED');
     });
   });
 
@@ -130,9 +159,10 @@ describe('cache keys', () => {
       expect(alice).to.not.include('alice');
     });
 
-    it('ignored query parameters match by exact name (query names are case-sensitive)', () => {
-      const ignored = new Set(['Token']);
-      expect(normalizeRequestUrl('http://h', '/p?Token=1&token=2', ignored).keyUrl).to.equal('http://h/p?token=2');
+    it('ignored query parameters leave the key by exact name (query names are case-sensitive), and are redacted whatever their case', () => {
+      const url = normalizeRequestUrl('http://h', '/p?Token=1&token=2', ignoring('Token'));
+      expect(url.keyUrl).to.equal('http://h/p?token=2');
+      expect(url.storedUrl).to.equal('http://h/p?Token=REDACTED&token=REDACTED');
     });
   });
 

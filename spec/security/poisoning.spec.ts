@@ -1,0 +1,209 @@
+/**
+ * No request gets another's response: whatever undici uses to build the
+ * request target — path, undici's `query`, a `Host` field, the method as
+ * written, a body — is in the key, or the request bypasses the cache with a
+ * named reason. On every entry point a caller has: the dispatcher, the
+ * interceptor composed on an Agent or on a Client, and `cache.fetch`.
+ */
+import { expect } from 'chai';
+import fc from 'fast-check';
+import { Agent, Client, type Dispatcher, request } from 'undici';
+import type { HttpCache } from '../../lib/cache.js';
+import { useOrigin } from '../support.js';
+
+interface Answer {
+  status: number;
+  body: string;
+  cacheStatus: string;
+}
+
+type Send = (path: string, options?: { headers?: Record<string, string>; query?: Record<string, unknown>; method?: string; body?: string }) => Promise<Answer>;
+
+/** The entry points, each a way to send a request through `cache` to `origin`. */
+function entryPoints(): Array<{ name: string; open: (cache: HttpCache, origin: string) => { send: Send; close: () => Promise<void> } }> {
+  const through =
+    (dispatcher: Dispatcher, origin: string): Send =>
+    async (path, options = {}) => {
+      const response = await request(`${origin}${path}`, { dispatcher, ...options } as Parameters<typeof request>[1]);
+      const cacheStatus = response.headers['cache-status'];
+      return { status: response.statusCode, body: await response.body.text(), cacheStatus: String(cacheStatus) };
+    };
+  return [
+    { name: 'cache.dispatcher', open: (cache, origin) => ({ send: through(cache.dispatcher, origin), close: async () => undefined }) },
+    {
+      name: 'an Agent composed with cache.interceptor()',
+      open: (cache, origin) => {
+        const agent = new Agent().compose(cache.interceptor());
+        return { send: through(agent, origin), close: () => agent.close() };
+      },
+    },
+    {
+      name: 'a Client composed with cache.interceptor()',
+      open: (cache, origin) => {
+        const client = new Client(origin).compose(cache.interceptor());
+        return { send: through(client, origin), close: () => client.close() };
+      },
+    },
+  ];
+}
+
+describe('no poisoning: the key is the target URI', () => {
+  const env = useOrigin();
+
+  beforeEach(() => {
+    // An origin that tells requests apart by what the cache must key: its Host, its target, its method, its body.
+    env.origin.route('/echo', (req, res, body) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', 'content-type': 'text/plain' });
+      res.end(`host=${req.headers.host} url=${req.url} method=${req.method} body=${body.toString('latin1')}`);
+    });
+    env.origin.route('/warm', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end('warm');
+    });
+  });
+
+  for (const entry of entryPoints()) {
+    describe(`through ${entry.name}`, () => {
+      let send: Send;
+      let close: () => Promise<void>;
+      let cache: HttpCache;
+
+      beforeEach(async () => {
+        cache = env.cache();
+        ({ send, close } = entry.open(cache, env.origin.url));
+        // A Client on undici 7 learns its origin from its first request (that one is stored, not looked up).
+        await send('/warm');
+      });
+      afterEach(() => close());
+
+      it('a Host field names another resource: each Host has its entry, none is served another’s', async () => {
+        const own = `127.0.0.1:${env.origin.port}`;
+        expect((await send('/echo', { headers: { host: 'tenant-a.example' } })).body).to.match(/^host=tenant-a\.example /);
+        expect((await send('/echo')).body).to.match(new RegExp(`^host=${own.replace(/\./g, '\\.')} `));
+        expect((await send('/echo', { headers: { host: 'tenant-b.example' } })).body).to.match(/^host=tenant-b\.example /);
+        const again = await send('/echo', { headers: { host: 'TENANT-A.example:80' } });
+        expect(again.body).to.match(/^host=tenant-a\.example /);
+        expect(again.cacheStatus).to.match(/; hit/);
+        // The origin's own authority, spelled as a Host, is the same resource as no Host at all.
+        expect((await send('/echo', { headers: { host: own } })).cacheStatus).to.match(/; hit/);
+        expect(env.origin.hits('/echo')).to.equal(3);
+      });
+
+      it("undici's query option is part of the target: { i: 0 } and { i: 1 } are two resources", async () => {
+        expect((await send('/echo', { query: { i: 0 } })).body).to.include('url=/echo?i=0 ');
+        const second = await send('/echo', { query: { i: 1 } });
+        expect(second.body).to.include('url=/echo?i=1 ');
+        expect(second.cacheStatus).to.match(/fwd=uri-miss/);
+        // The same target written in the path is the same resource.
+        expect((await send('/echo?i=1')).cacheStatus).to.match(/; hit/);
+        const listed = await send('/echo', { query: { a: [1, 2], b: 'x y' } });
+        expect(listed.body).to.include('url=/echo?a=1&a=2&b=x%20y ');
+        expect((await send('/echo?a=1&a=2&b=x%20y')).cacheStatus).to.match(/; hit/);
+        expect(env.origin.hits('/echo')).to.equal(3);
+      });
+
+      it('a method is case-sensitive: a stored GET never answers `get` (which this origin refuses)', async () => {
+        await send('/echo');
+        const lower = await send('/echo', { method: 'get' });
+        expect(lower.status).to.equal(400);
+        expect(lower.cacheStatus).to.equal('cachette; fwd=method');
+      });
+
+      it('a GET with a body bypasses the cache (the key does not read it), and so does a method override', async () => {
+        await send('/echo');
+        const withBody = await send('/echo', { method: 'GET', body: 'one' });
+        expect(withBody.body).to.include('body=one');
+        expect(withBody.cacheStatus).to.match(/fwd=bypass; detail=body/);
+        const overridden = await send('/echo', { headers: { 'x-http-method-override': 'DELETE' } });
+        expect(overridden.cacheStatus).to.match(/fwd=bypass; detail=method-override/);
+        expect(env.origin.hits('/echo')).to.equal(3);
+      });
+    });
+  }
+
+  it('an absolute-form target is not keyed as a path of the origin: it bypasses, named', async () => {
+    const cache = env.cache();
+    const seen: string[] = [];
+    await new Promise<void>((resolve, reject) => {
+      cache.dispatcher.dispatch(
+        { origin: env.origin.url, path: 'http://other.example/echo', method: 'GET' },
+        {
+          onRequestStart: () => undefined,
+          onResponseStart: (_controller, _status, headers) => void seen.push(String(headers['cache-status'])),
+          onResponseData: () => undefined,
+          onResponseEnd: () => resolve(),
+          onResponseError: (_controller, error) => reject(error),
+        },
+      );
+    });
+    expect(seen).to.deep.equal(['cachette; fwd=bypass; detail=absolute-form']);
+    const path = await request(`${env.origin.url}/http://other.example/echo`, { dispatcher: cache.dispatcher });
+    await path.body.text();
+    expect(String(path.headers['cache-status'])).to.not.match(/hit/);
+  });
+
+  it('a query option with a path that has its own query: undici says why, as it does without the cache', async () => {
+    const cache = env.cache();
+    const failure = await request(`${env.origin.url}/echo?a=1`, { dispatcher: cache.dispatcher, query: { b: 2 } }).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    const plain = await request(`${env.origin.url}/echo?a=1`, { query: { b: 2 } }).then(
+      () => undefined,
+      (error: Error) => error.message,
+    );
+    expect(failure).to.be.a('string');
+    expect(failure).to.equal(plain);
+  });
+
+  it('a response that carries an ignored parameter back is not stored: the next caller never gets another’s token', async () => {
+    env.origin.route('/login', (req, res) => {
+      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key');
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/home?api_key=${token}` });
+      res.end();
+    });
+    const cache = env.cache({ ignoredParameters: ['api_key'] });
+    const send = (token: string) => request(`${env.origin.url}/login?api_key=${token}`, { dispatcher: cache.dispatcher });
+    const first = await send('alice-token-1234');
+    expect(String(first.headers['cache-status'])).to.match(/detail=echoes-redacted/);
+    await first.body.text();
+    const second = await send('bob-token-5678');
+    expect(second.headers.location).to.equal('/home?api_key=bob-token-5678');
+    await second.body.text();
+  });
+
+  it('cache.fetch: fetch drops a Host field, so the request is the plain one', async () => {
+    const cache = env.cache();
+    await cache.fetch(`${env.origin.url}/echo`, { headers: { host: 'tenant-a.example' } }).then((response) => response.text());
+    const plain = await cache.fetch(`${env.origin.url}/echo`);
+    expect(await plain.text()).to.match(/^host=127\.0\.0\.1:/);
+    expect(plain.headers.get('cache-status')).to.match(/; hit/);
+  });
+
+  it('inspect() and entries() find the entry of a Host by its target URI', async () => {
+    const cache = env.cache();
+    await request(`${env.origin.url}/echo`, { dispatcher: cache.dispatcher, headers: { host: 'tenant-a.example' } }).then((r) => r.body.text());
+    await cache.settled();
+    const found = await cache.inspect(`${env.origin.url}/echo`, { headers: { host: 'tenant-a.example' } });
+    expect(found.map((entry) => entry.url)).to.deep.equal(['http://tenant-a.example/echo']);
+    expect(await cache.inspect(`${env.origin.url}/echo`)).to.deep.equal([]);
+    expect(await cache.delete({ urls: [`${env.origin.url}/echo`] })).to.equal(0);
+  });
+
+  it('differential: for any query object, the origin gets through the cache exactly what plain undici sends it', async () => {
+    const cache = env.cache();
+    const scalar = fc.oneof(fc.string(), fc.integer(), fc.boolean(), fc.constant(null), fc.constant(undefined));
+    const query = fc.dictionary(fc.string({ minLength: 1, maxLength: 6 }), fc.oneof(scalar, fc.array(scalar, { maxLength: 3 })), { maxKeys: 4 });
+    await fc.assert(
+      fc.asyncProperty(query, async (object) => {
+        const outcome = (dispatcher?: Dispatcher) =>
+          request(`${env.origin.url}/echo`, { ...(dispatcher === undefined ? {} : { dispatcher }), query: object }).then(
+            (response) => response.body.text(),
+            (error: Error) => `failed: ${error.message}`,
+          );
+        expect(await outcome(cache.dispatcher)).to.equal(await outcome());
+      }),
+      { numRuns: 60 },
+    );
+  });
+});
