@@ -7,7 +7,7 @@
 
 import { randomUUID } from 'node:crypto';
 import { expect } from 'chai';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, cacheStores, type Dispatcher, interceptors, request } from 'undici';
 import { dropTables, dynamoStorage } from '../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../fixtures/dynamodb-local.js';
 import { FaultyStorage } from '../fixtures/faulty-storage.js';
@@ -105,6 +105,50 @@ for (const backend of backends) {
       expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'fr' })).body).to.equal('hello fr');
       expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'en' })).body).to.equal('hello en');
       expect(env.origin.hits('/v')).to.equal(2);
+    });
+
+    it('a hit carries the fields undici’s own store gives back, whatever their names (__proto__, constructor, repeated)', async () => {
+      env.origin.route('/odd', (_req, res) => {
+        res.writeHead(200, ['cache-control', 'max-age=60', '__proto__', 'p', 'constructor', 'c', 'toString', 't', 'X-A', '1', 'x-a', '2']);
+        res.end('odd');
+      });
+      const hitOf = async (agent: Dispatcher) => {
+        await get(agent, `${env.origin.url}/odd`);
+        for (let i = 0; i < 400; i++) {
+          const response = await request(`${env.origin.url}/odd`, { dispatcher: agent });
+          await response.body.text();
+          if (response.headers['age'] !== undefined) return response.headers;
+          await new Promise((resolve) => setTimeout(resolve, 5));
+        }
+        throw new Error('never a hit');
+      };
+      const { agent, storage } = await cached();
+      const ours = await hitOf(agent);
+      const undicis = new Agent().compose(interceptors.cache({ store: new cacheStores.MemoryCacheStore() }));
+      agents.push(undicis);
+      const theirs = await hitOf(undicis);
+      for (const name of ['__proto__', 'constructor', 'tostring', 'x-a']) expect(ours[name], name).to.deep.equal(theirs[name]);
+      // Read back from the storage alone (not from the write on its way): a map with no prototype, every field in it.
+      const reader = new UndiciCacheStore({ storage });
+      const key = { origin: env.origin.url, method: 'GET', path: '/odd' };
+      await until(async () => (await reader.get(key)) !== undefined);
+      const stored = await reader.get(key);
+      expect(Object.getPrototypeOf(stored?.headers)).to.equal(null);
+      expect(Object.entries(stored?.headers ?? {})).to.deep.include.members([
+        ['__proto__', 'p'],
+        ['constructor', 'c'],
+      ]);
+    });
+
+    it('a Host names its own record', async () => {
+      env.origin.route('/h', (req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60' });
+        res.end(`host=${req.headers.host}`);
+      });
+      const { agent, store } = await cached();
+      expect((await get(agent, `${env.origin.url}/h`, { host: 'tenant-a.example' })).body).to.equal('host=tenant-a.example');
+      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'tenant-a.example' } })) !== undefined);
+      expect((await get(agent, `${env.origin.url}/h`)).body).to.match(/^host=127\.0\.0\.1:/);
     });
 
     it('a corrupt record is a miss, and is deleted', async () => {
