@@ -20,6 +20,7 @@ function record(size: number): StoredResponse {
     body: new Uint8Array(Buffer.alloc(size, 'x')),
     method: 'GET',
     url: 'https://api.example.com/items?page=1',
+    key: 'GET https://api.example.com/items?page=1',
     vary: null,
     requestTime: 0,
     responseTime: 1,

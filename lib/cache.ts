@@ -188,7 +188,7 @@ export class HttpCache {
   get dispatcher(): Dispatcher {
     if (this.#dispatcher === undefined) {
       this.#agent = new Agent();
-      this.#dispatcher = undiciAdapter.forEveryConsumer(this.#agent.compose(this.interceptor()));
+      this.#dispatcher = undiciAdapter.forEveryConsumer(this.#agent.compose(createInterceptor(this.#ctx, true)));
     }
     return this.#dispatcher;
   }

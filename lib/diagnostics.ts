@@ -5,7 +5,7 @@
  * no one subscribes.
  */
 import diagnostics from 'node:diagnostics_channel';
-import { redactUrl } from './policy/url.js';
+import { redactUrl } from './redact.js';
 import type { StatsCounter } from './stats.js';
 import { StorageRequestError } from './storage/contract.js';
 

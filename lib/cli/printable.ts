@@ -9,32 +9,24 @@
  */
 
 /**
- * C0 controls and DEL, C1 controls, and the format characters that reorder
- * or break what a terminal shows (bidirectional marks, overrides and
- * isolates, line and paragraph separators).
+ * Controls (C0, DEL, C1: Unicode's Cc), format characters (Cf: bidirectional
+ * marks, overrides and isolates, zero-width characters, the Arabic letter
+ * mark…), line and paragraph separators, and lone surrogates: what drives a
+ * terminal, or changes what it shows without being seen.
  */
-export function isUnprintable(code: number): boolean {
-  return (
-    code <= 0x1f ||
-    (code >= 0x7f && code <= 0x9f) ||
-    code === 0x200e ||
-    code === 0x200f ||
-    (code >= 0x2028 && code <= 0x202e) ||
-    (code >= 0x2066 && code <= 0x2069)
-  );
+const UNPRINTABLE = /[\p{Cc}\p{Cf}\p{Zl}\p{Zp}\p{Cs}]/u;
+
+/** Whether a character (a code point: a surrogate pair is one) is unprintable. */
+export function isUnprintable(char: string): boolean {
+  return UNPRINTABLE.test(char);
 }
 
 /** `text` with each unprintable character replaced by what `spell` makes of its code. */
 function escaped(text: string, spell: (code: number) => string): string {
+  if (!UNPRINTABLE.test(text)) return text;
   let out = '';
-  let start = 0;
-  for (let i = 0; i < text.length; i++) {
-    const code = text.charCodeAt(i);
-    if (!isUnprintable(code)) continue;
-    out += text.slice(start, i) + spell(code);
-    start = i + 1;
-  }
-  return start === 0 ? text : out + text.slice(start);
+  for (const char of text) out += isUnprintable(char) ? spell(char.codePointAt(0) as number) : char;
+  return out;
 }
 
 /** One line of text as a terminal may show it: every unprintable character as \xNN or \u{NNNN}. */

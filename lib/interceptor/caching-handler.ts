@@ -78,6 +78,8 @@ export class CachingHandler implements Handler {
   #responseTime = 0;
   #landed: Promise<void> | undefined;
   #finished = false;
+  /** undici sent the request elsewhere than its key names (see origin.ts): its response is nobody else's. */
+  #elsewhere = false;
 
   constructor(ctx: CacheContext, request: CacheRequest, downstream: Handler, info: ForwardInfo) {
     this.#ctx = ctx;
@@ -85,6 +87,11 @@ export class CachingHandler implements Handler {
     this.#downstream = downstream;
     this.#info = info;
     this.#requestTime = Date.now();
+  }
+
+  /** undici created the request for another origin than the one it named: its response is neither stored nor shared. */
+  wentElsewhere(): void {
+    this.#elsewhere = true;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -129,7 +136,7 @@ export class CachingHandler implements Handler {
     this.#mode = 'forward';
     if (stale !== undefined) this.#ctx.reporter.stats.replaced += 1;
 
-    const decision = this.#decide(response);
+    const decision: StoreDecision | { store: false; reason: string } = this.#elsewhere ? { store: false, reason: 'origin-mismatch' } : this.#decide(response);
     let detail: string | undefined;
     if (decision.store) {
       this.#expectedLength = response.contentLength;
@@ -141,7 +148,7 @@ export class CachingHandler implements Handler {
     if (detail !== undefined) this.#notStored(detail);
     // Worth keeping a copy of an unstorable response only when others are already waiting for it.
     const followers = this.#info.flight?.followers ?? 0;
-    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && isShareable(response, ctx.options.shared);
+    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && !this.#elsewhere && isShareable(response, ctx.options.shared);
     if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
@@ -266,7 +273,7 @@ export class CachingHandler implements Handler {
       responseTime: this.#responseTime,
       expireAfter: request.control.expireAfter,
       staleIfError: request.control.staleIfError,
-      redacted: request.redacted,
+      secrets: request.secrets,
     });
   }
 
@@ -290,7 +297,7 @@ export class CachingHandler implements Handler {
       responseTime: this.#responseTime,
       expireAfter: this.#request.control.expireAfter,
       staleIfError: this.#request.control.staleIfError,
-      redacted: this.#request.redacted,
+      secrets: this.#request.secrets,
     });
     let detail: string | undefined;
     if (decision.store) {

@@ -35,6 +35,7 @@ export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePl
       body: response.body,
       method: request.lookupMethod,
       url: request.url.storedUrl,
+      key: request.key,
       vary: null,
       requestTime: response.requestTime,
       responseTime: response.responseTime,

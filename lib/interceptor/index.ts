@@ -35,7 +35,10 @@ const SAFE = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE']);
  */
 const FORWARDED_BY = Symbol('cachette.forwardedBy');
 
-export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherComposeInterceptor {
+/**
+ * @param routesByOrigin the interceptor is for an Agent of the cache's own (`cache.dispatcher`), which sends each request where it names.
+ */
+export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Dispatcher.DispatcherComposeInterceptor {
   if (ctx.options.disabled) {
     // Disabled (an option, or CACHETTE_DISABLED=1): no lookup, no storage I/O; the header says so.
     const member = formatCacheStatus({ fwd: 'bypass', detail: 'disabled' });
@@ -43,14 +46,18 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
   }
   // undici 8 passes the origin of a Client or Pool as a second argument (see origin.ts).
   return (next, composedOrigin?: unknown) => {
-    const origin = new DispatcherOrigin(composedOrigin);
+    const origin = new DispatcherOrigin(composedOrigin, routesByOrigin);
     const dispatch: DispatchFn = (opts, handler) => {
       // Object.assign, not spread: a third cheaper on the dispatch options undici builds.
       const marked = Object.assign({}, opts) as ControlledOptions & { [FORWARDED_BY]?: CacheContext };
       marked[FORWARDED_BY] = ctx;
       // The per-request options were this cache's to read: not for another cache further down.
       if (marked.cachette !== undefined) marked.cachette = undefined;
-      return next(marked, handler);
+      if (!origin.unsure || !(handler instanceof CachingHandler)) return next(marked, handler);
+      // How this dispatcher routes is not known yet: a response from elsewhere than the key names is not stored.
+      const { result, wentElsewhere } = origin.dispatchWatching(next, marked, handler);
+      if (wentElsewhere !== undefined) handler.wentElsewhere();
+      return result;
     };
     return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
       if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
@@ -73,6 +80,9 @@ export function createInterceptor(ctx: CacheContext): Dispatcher.DispatcherCompo
       }
       if (opts.origin == null || opts.origin === '') {
         if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
+        opts = Object.assign({}, opts, { origin: origin.known });
+      } else if (origin.known !== undefined && opts.origin !== origin.known) {
+        // A Client or Pool sends it to its own origin, whatever the request names: that is the resource it gets.
         opts = Object.assign({}, opts, { origin: origin.known });
       }
       return handle(ctx, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);

@@ -9,6 +9,15 @@
  * its origin, synchronously inside the dispatch call. That first request
  * could not be looked up (its key was unknown), but its response is stored;
  * every later one is cached as through an Agent.
+ *
+ * A Client or Pool sends every request to its own origin, whatever the
+ * request's `origin` option says: the key must name where it went. Once the
+ * dispatcher's origin is known, it is the one keyed. Where it is not known
+ * yet (undici 7: nothing says what the interceptor was composed on), each
+ * request the cache forwards is watched on the same channel; one that went
+ * elsewhere than it named is not stored, and teaches the origin. Two that
+ * went where they named, to two origins, say the dispatcher routes by origin
+ * (an Agent): no more watching.
  */
 import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
@@ -25,14 +34,58 @@ interface CreatedRequest {
 /** What one composition of the interceptor knows of the origin its dispatcher sends requests to. */
 export class DispatcherOrigin {
   #origin: string | undefined;
+  /** The dispatcher sends each request where its `origin` option says (an Agent); false until known. */
+  #routesByOrigin: boolean;
+  /** The origin of a request seen going where it named, while how the dispatcher routes is not known. */
+  #seen: string | undefined;
 
-  /** @param composed what undici 8 passes an interceptor at compose time: the origin, null (originless), or nothing. */
-  constructor(composed: unknown) {
-    this.#origin = typeof composed === 'string' && composed !== '' ? composed : undefined;
+  /**
+   * @param composed what undici 8 passes an interceptor at compose time: the origin, null (originless: an Agent), or nothing.
+   * @param routesByOrigin the cache composed it on an Agent of its own.
+   */
+  constructor(composed: unknown, routesByOrigin = false) {
+    this.#origin = typeof composed === 'string' && composed !== '' ? new URL(composed).origin : undefined;
+    this.#routesByOrigin = routesByOrigin || composed === null;
   }
 
+  /** Where the dispatcher sends every request, when it is a Client or a Pool and that is known. */
   get known(): string | undefined {
     return this.#origin;
+  }
+
+  /** Whether forwarded requests must be watched: how the dispatcher routes is not known yet. */
+  get unsure(): boolean {
+    return this.#origin === undefined && !this.#routesByOrigin;
+  }
+
+  /**
+   * Dispatches a request through `next`, watching where undici creates it.
+   * Returns, with dispatch's own result, the origin it went to when that is
+   * not the one it named (then learned: later requests are keyed with it).
+   */
+  dispatchWatching(next: Dispatcher.Dispatch, opts: Options, handler: Handler): { result: boolean; wentElsewhere: string | undefined } {
+    let created: string | undefined;
+    const listener = (message: unknown): void => {
+      const request = (message as CreatedRequest).request;
+      if (created !== undefined || request === undefined || request.path !== opts.path) return;
+      if (typeof request.origin === 'string' || request.origin instanceof URL) created = new URL(String(request.origin)).origin;
+    };
+    requestCreated.subscribe(listener);
+    let result: boolean;
+    try {
+      result = next(opts, handler);
+    } finally {
+      requestCreated.unsubscribe(listener);
+    }
+    const named = opts.origin == null || opts.origin === '' ? undefined : new URL(String(opts.origin)).origin;
+    if (created === undefined || named === undefined) return { result, wentElsewhere: undefined };
+    if (created !== named) {
+      this.#origin ??= created;
+      return { result, wentElsewhere: created };
+    }
+    if (this.#seen !== undefined && this.#seen !== named) this.#routesByOrigin = true;
+    this.#seen = named;
+    return { result, wentElsewhere: undefined };
   }
 
   /**

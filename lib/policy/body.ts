@@ -45,15 +45,55 @@ function mediaType(contentType: string | undefined): string {
   return (semicolon === -1 ? contentType : contentType.slice(0, semicolon)).trim().toLowerCase();
 }
 
+/**
+ * The values a body gives to fields whose names (lower-cased) are in `names`:
+ * a JSON body's top-level members (a string's value, any other value's
+ * text), a form's fields (as sent). Nothing for a body that cannot be read.
+ */
+export function namedBodyValues(body: Uint8Array, contentType: string | undefined, names: ReadonlySet<string>): Array<{ name: string; value: string }> {
+  if (names.size === 0) return [];
+  const type = mediaType(contentType);
+  const found: Array<{ name: string; value: string }> = [];
+  if (type === 'application/json' || type.endsWith('+json')) {
+    const text = utf8(body);
+    const value = text === undefined ? undefined : new JsonParser(text).document();
+    if (value?.kind !== 'object') return found;
+    for (const member of value.members) {
+      if (!names.has(member.name.toLowerCase()) || member.value.kind !== 'scalar') continue;
+      const raw = member.value.text;
+      found.push({ name: member.name, value: raw.startsWith('"') ? (JSON.parse(raw) as string) : raw });
+    }
+  } else if (type === 'application/x-www-form-urlencoded') {
+    for (const raw of Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('latin1').split('&')) {
+      const equals = raw.indexOf('=');
+      if (equals > 0 && names.has(decodeFormName(raw.slice(0, equals)).toLowerCase())) found.push({ name: raw.slice(0, equals), value: raw.slice(equals + 1) });
+    }
+  }
+  return found;
+}
+
+/** UTF-8 text, a byte-order mark kept (it makes the text no JSON a parser here reads); undefined when the bytes are not UTF-8. */
+function utf8(body: Uint8Array): string | undefined {
+  try {
+    return new TextDecoder('utf-8', { fatal: true, ignoreBOM: true }).decode(body);
+  } catch {
+    return undefined;
+  }
+}
+
 // ── Forms ─────────────────────────────────────────────────────────────────
 
-/** Fields as sent (latin1 keeps every byte), ignored ones out, sorted by their raw name in canonical mode. */
+/**
+ * Fields as sent (latin1 keeps every byte), ignored ones out; in canonical
+ * mode sorted by their name as the origin decodes it, fields of one name
+ * keeping their order (`a=1&%61=2` gives a = [1, 2], not [2, 1]).
+ */
 function formForKey(text: string, ignored: ReadonlySet<string>, mode: BodyKeyMode): string {
   let fields = text.split('&').map((raw, index) => {
     const equals = raw.indexOf('=');
-    return { raw, name: equals === -1 ? raw : raw.slice(0, equals), index };
+    return { raw, name: decodeFormName(equals === -1 ? raw : raw.slice(0, equals)), index };
   });
-  if (ignored.size > 0) fields = fields.filter((field) => !ignored.has(decodeFormName(field.name)));
+  if (ignored.size > 0) fields = fields.filter((field) => !ignored.has(field.name));
   if (mode === 'canonical') fields.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
   return fields.map((field) => field.raw).join('&');
 }
@@ -80,30 +120,38 @@ function decodeFormName(latin1: string): string {
 
 // ── JSON ──────────────────────────────────────────────────────────────────
 
-/** A JSON value as written: scalars keep their text; an object keeps its members' names decoded (to sort and ignore) and as written. */
-type JsonValue =
-  | { kind: 'scalar'; text: string }
-  | { kind: 'array'; items: JsonValue[] }
-  | { kind: 'object'; members: Array<{ name: string; rawName: string; value: JsonValue; text: string }> };
+/** A member of a JSON object: its name decoded (to sort and ignore) and as written, its value, where it lies in the text. */
+interface JsonMember {
+  name: string;
+  rawName: string;
+  value: JsonValue;
+  start: number;
+  end: number;
+}
+
+/** A JSON value as written: scalars keep their text; an object keeps its members. */
+type JsonValue = { kind: 'scalar'; text: string } | { kind: 'array'; items: JsonValue[] } | { kind: 'object'; members: JsonMember[] };
 
 /** The text a JSON body is keyed by, or undefined when it is not JSON the parser reads. */
 function jsonForKey(body: Uint8Array, ignored: ReadonlySet<string>, mode: BodyKeyMode): string | undefined {
-  let text: string;
-  try {
-    text = new TextDecoder('utf-8', { fatal: true }).decode(body);
-  } catch {
-    return undefined;
-  }
-  const parser = new JsonParser(text);
-  const value = parser.document();
+  const text = utf8(body);
+  if (text === undefined) return undefined;
+  const value = new JsonParser(text).document();
   if (value === undefined) return undefined;
   if (mode === 'canonical') return canonical(value, ignored, true);
-  if (value.kind !== 'object') return text;
-  // Only the ignored members change: the others as written, in their order.
-  return `{${value.members
-    .filter((member) => !ignored.has(member.name))
-    .map((member) => member.text)
-    .join(',')}}`;
+  if (value.kind !== 'object' || !value.members.some((member) => ignored.has(member.name))) return text;
+  // Only the ignored members go, each with the separator before it (after it, for the first): every other byte stays.
+  const { members } = value;
+  let out = text.slice(0, (members[0] as JsonMember).start);
+  let first = true;
+  for (let i = 0; i < members.length; i++) {
+    const member = members[i] as JsonMember;
+    if (ignored.has(member.name)) continue;
+    if (!first) out += text.slice((members[i - 1] as JsonMember).end, member.start);
+    out += text.slice(member.start, member.end);
+    first = false;
+  }
+  return out + text.slice((members[members.length - 1] as JsonMember).end);
 }
 
 /** Canonical text: compact, members sorted by name (stable), scalars as written; ignored names left out at the top level. */
@@ -148,7 +196,7 @@ class JsonParser {
 
   #object(depth: number): JsonValue | undefined {
     this.#at += 1;
-    const members: Array<{ name: string; rawName: string; value: JsonValue; text: string }> = [];
+    const members: JsonMember[] = [];
     this.#space();
     if (this.#text[this.#at] === '}') {
       this.#at += 1;
@@ -165,7 +213,7 @@ class JsonParser {
       this.#at += 1;
       const value = this.#value(depth);
       if (value === undefined) return undefined;
-      members.push({ name, rawName, value, text: this.#text.slice(start, this.#at) });
+      members.push({ name, rawName, value, start, end: this.#at });
       this.#space();
       const next = this.#text[this.#at];
       this.#at += 1;

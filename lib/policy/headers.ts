@@ -52,7 +52,9 @@ export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHead
 }
 
 function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): boolean {
-  if (rawName == null || rawValue == null) return false;
+  // undici leaves out a field whose value is undefined, and sends one whose value is null, empty.
+  if (rawName == null || rawValue === undefined) return false;
+  if (rawValue === null) rawValue = '';
   const name = fieldText(rawName).toLowerCase();
   const value = Array.isArray(rawValue) ? rawValue.map(fieldText).join(joiner(name)) : fieldText(rawValue);
   const previous = headers[name];

@@ -5,8 +5,10 @@
  * are cached per credential) + the body's bytes and the fields that say how
  * to read them (for non-safe methods cached on purpose). Nothing an origin
  * can tell apart is merged (see url.ts and body.ts for the two lossless
- * normalizations). Keys are SHA-256 digests: fixed length, whatever the URL,
- * so every backend can hold them (DynamoDB caps a sort key at 1,024 bytes).
+ * normalizations). What is digested is a JSON array of those parts: no part
+ * can spill into another (a path holding `\nhost:…` is a path, not a Host).
+ * Keys are SHA-256 digests: fixed length, whatever the URL, so every backend
+ * can hold them (DynamoDB caps a sort key at 1,024 bytes).
  */
 import { CredentialDigests, digest } from '../digest.js';
 import { type BodyKeyMode, bodyForKey } from './body.js';
@@ -52,13 +54,12 @@ function credentialText(headers: Readonly<RequestHeaders>): string {
   return `${headers['authorization'] ?? ''}\n${headers['cookie'] ?? ''}${apiKeys}`;
 }
 
-/** The key line of the authority a `Host` field names, when it is not the URL's own. */
-function authorityLine(headers: Readonly<RequestHeaders>, url: string): string {
+/** The authority a `Host` field names, when it is not the URL's own; null otherwise. */
+function authorityOf(headers: Readonly<RequestHeaders>, url: string): string | null {
   const host = headers['host'];
-  if (host === undefined) return '';
+  if (host === undefined) return null;
   const slash = url.indexOf('/', url.indexOf('://') + 3);
-  const override = authorityOverride(host, slash === -1 ? url : url.slice(0, slash));
-  return override === undefined ? '' : `\nhost:${override}`;
+  return authorityOverride(host, slash === -1 ? url : url.slice(0, slash)) ?? null;
 }
 
 export interface KeyPolicyOptions {
@@ -94,8 +95,6 @@ export class KeyPolicy {
   #resolvedCount = 0;
   /** Whether a request's key depends on nothing but its method and URL (no matchHeaders, no custom key). */
   readonly keyDependsOnUrlOnly: boolean;
-  /** Keys come from the user's `key` function (which may give several URLs one key). */
-  readonly chosenByUser: boolean;
 
   constructor(options: KeyPolicyOptions) {
     this.#matchHeaders = options.matchHeaders;
@@ -105,7 +104,6 @@ export class KeyPolicy {
     this.#bodyKey = options.bodyKey ?? 'exact';
     this.#credentials = options.credentials ?? new CredentialDigests();
     this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
-    this.chosenByUser = options.custom !== undefined;
   }
 
   /**
@@ -124,15 +122,17 @@ export class KeyPolicy {
   };
 
   /**
-   * A key the user chose (a `key` function's, a request's own): kept readable
-   * when short. It cannot be trusted to separate users or sites: their
-   * credentials' digest and the authority a Host names are added.
+   * A key the user chose (a `key` function's, a request's own): kept as it is
+   * when short. It cannot be trusted to separate users or sites: with
+   * credentials (per credential) or a Host of its own, the key is the digest
+   * of it with their digest and the authority.
    */
   givenKey(key: string, headers: Readonly<RequestHeaders>, url: string): string {
-    let full = key + authorityLine(headers, url).replace('\n', ' ');
-    if (this.#perCredential && hasCredentials(headers)) full += ` credentials:${this.#credentialDigest(headers)}`;
+    const authority = authorityOf(headers, url);
+    const credentials = this.#perCredential && hasCredentials(headers) ? this.#credentialDigest(headers) : null;
+    if (authority !== null || credentials !== null) return digest(JSON.stringify(['chosen', key, authority, credentials]));
     // Digest long ones so any backend can hold them.
-    return full.length <= 256 ? full : digest(full);
+    return key.length <= 256 ? key : digest(key);
   }
 
   /** The URL and key remembered for a request that its method and URL alone identify. */
@@ -167,21 +167,16 @@ export class KeyPolicy {
       }
       return this.givenKey(key, request.headers, request.url);
     }
-    let text = `${request.method} ${request.url}${authorityLine(request.headers, request.url)}`;
-    for (const name of this.#matchHeaders) {
-      const value = request.headers[name];
-      text += `\n${name}:${value === undefined ? '' : value}`;
-    }
-    if (this.#perCredential && hasCredentials(request.headers)) {
-      // Never the credential itself: a digest of it.
-      text += `\ncredentials:${this.#credentialDigest(request.headers)}`;
-    }
+    const headers = request.headers;
+    const parts: Array<string | null> = [request.method, request.url, authorityOf(headers, request.url)];
+    for (const name of this.#matchHeaders) parts.push(headers[name] ?? null);
+    // Never the credential itself: a digest of it.
+    parts.push(this.#perCredential && hasCredentials(headers) ? this.#credentialDigest(headers) : null);
     if (request.body !== undefined) {
       // How to read the bytes is part of what they say (RFC 9110 §8.3, §8.4).
-      const headers = request.headers;
-      text += `\ncontent-type:${headers['content-type'] ?? ''}\ncontent-encoding:${headers['content-encoding'] ?? ''}`;
-      text += `\nbody:${digest(bodyForKey(request.body, headers['content-type'], this.#ignoredFields, this.#bodyKey))}`;
+      parts.push(headers['content-type'] ?? null, headers['content-encoding'] ?? null);
+      parts.push(digest(bodyForKey(request.body, headers['content-type'], this.#ignoredFields, this.#bodyKey)));
     }
-    return digest(text);
+    return digest(JSON.stringify(parts));
   }
 }

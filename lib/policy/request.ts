@@ -10,7 +10,8 @@ import { NO_CONTROL, type RequestControl } from './control.js';
 import { NO_REQUEST_HEADERS, normalizeRequestHeaders, type RequestHeaders, type RequestHeadersInput } from './headers.js';
 import { hasCredentials, type KeyPolicy } from './key.js';
 import { type ByteRange, parseRange } from './range.js';
-import { type NormalizedUrl, normalizeRequestUrl, redactedParameters } from './url.js';
+import { requestSecrets, type Secret } from './secrets.js';
+import { type NormalizedUrl, normalizeRequestUrl } from './url.js';
 
 export interface CacheRequest {
   method: string;
@@ -29,10 +30,8 @@ export interface CacheRequest {
   key: string;
   /** What the caller asked of the cache for this request (fetch's cache mode, a lifetime, a key...). */
   control: RequestControl;
-  /** Whom a response found under the key must have been stored for; undefined when the user chose the key. */
-  owner: { method: string; url: string } | undefined;
-  /** The query's redacted parameters (`name=value` as sent): a response that carries one back is not stored. */
-  redacted: readonly string[];
+  /** What the request carries under an ignored parameter's name: a response that carries one back is not stored. */
+  secrets: readonly Secret[];
 }
 
 type BypassReason =
@@ -58,6 +57,9 @@ export const SAFE_METHODS = new Set(['GET', 'HEAD']);
  * GET its key would say.
  */
 const METHOD_OVERRIDES = ['x-http-method-override', 'x-http-method', 'x-method-override'];
+
+/** What undici refuses in a request target (its core/request.js): anything outside `!` to U+00FF. */
+const UNSENDABLE_PATH = /[^\u0021-\u00ff]/;
 
 /** RFC 9110 §13.1: a request carrying any of these is the client's own conditional request. */
 const CONDITIONAL_HEADERS = ['if-none-match', 'if-modified-since', 'if-match', 'if-unmodified-since', 'if-range'];
@@ -91,6 +93,8 @@ export function analyzeRequest(
   const headers = normalizeRequestHeaders(opts.headers as RequestHeadersInput);
   // Only a path in origin-form names a resource of the origin's; an absolute-form target names another.
   if (opts.path[0] !== '/') return { cacheable: false, reason: /^https?:\/\//i.test(opts.path) ? 'absolute-form' : 'bad-url', method, url: undefined, headers };
+  // A target undici refuses to send (a blank, a control character, past U+00FF): undici says why, nothing is looked up for it.
+  if (UNSENDABLE_PATH.test(opts.path)) return { cacheable: false, reason: 'bad-url', method, url: undefined, headers };
   // A GET or HEAD with a body (undici sends one): the key does not read bodies of these methods.
   if (body === undefined && hasBody(opts.body)) return refused('body', method, storedUrlOf(opts, options, keys, headers), headers);
   // Fetch's no-store mode: the cache is neither read nor written.
@@ -157,8 +161,7 @@ export function analyzeRequest(
       perCredential: credentialed,
       key,
       control,
-      owner: control.key === undefined && !keys.chosenByUser ? { method: lookupMethod, url: url.storedUrl } : undefined,
-      redacted: redactedParameters(opts.path, options.urls.redacted),
+      secrets: requestSecrets(opts.path, headers, body, options.urls.redacted),
     },
   };
 }

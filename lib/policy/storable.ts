@@ -9,6 +9,7 @@ import { ResponseFlags } from '../records/model.js';
 import type { CacheControl } from './cache-control.js';
 import { correctedInitialAge, type FreshnessSource, freshnessLifetime, HEURISTICALLY_CACHEABLE } from './freshness.js';
 import type { ResponseView } from './response.js';
+import { carriesSecret, type Secret } from './secrets.js';
 
 type NotStoredReason =
   | 'status'
@@ -63,40 +64,8 @@ export interface StoreInput {
   expireAfter?: UrlExpiration | undefined;
   /** The request's own stale-if-error window in ms, in place of the cache's option. */
   staleIfError?: number | undefined;
-  /** The request's redacted query parameters, `name=value` as sent (see echoesRedacted). */
-  redacted?: readonly string[] | undefined;
-}
-
-/** Fields that carry URLs: where an origin hands back what it was asked with (a redirect to `?api_key=…`). */
-const URL_FIELDS = ['location', 'content-location', 'link', 'refresh'];
-
-/**
- * Whether a response carries back a redacted parameter of its request. Such
- * a parameter was declared not to change the response (`ignoredParameters`),
- * and this response says otherwise: stored, it would hand one caller's
- * secret to the next.
- */
-function echoesRedacted(headers: ResponseView['headers'], redacted: readonly string[]): boolean {
-  for (const name of URL_FIELDS) {
-    const value = headers[name];
-    if (value === undefined) continue;
-    const text = Array.isArray(value) ? value.join('\n') : value;
-    for (const parameter of redacted) {
-      if (text.includes(parameter)) return true;
-      const secret = parameter.slice(parameter.indexOf('=') + 1);
-      // A token-like value, wherever it appears (decoded, or under another name).
-      if (secret.length >= 8 && (text.includes(secret) || text.includes(safeDecode(secret)))) return true;
-    }
-  }
-  return false;
-}
-
-function safeDecode(text: string): string {
-  try {
-    return decodeURIComponent(text.replace(/\+/g, ' '));
-  } catch {
-    return text;
-  }
+  /** What the request carries under an ignored parameter's name (see secrets.ts). */
+  secrets?: readonly Secret[] | undefined;
 }
 
 // A shared cache never stores a cookie (it would hand it to other users); a private one keeps it.
@@ -160,7 +129,8 @@ export function storeDecision(input: StoreInput): StoreDecision {
     }
   }
 
-  if (input.redacted !== undefined && input.redacted.length > 0 && echoesRedacted(headers, input.redacted)) return { store: false, reason: 'echoes-redacted' };
+  // An ignored parameter handed back: this response is not the one another value would get.
+  if (input.secrets !== undefined && input.secrets.length > 0 && carriesSecret(headers, input.secrets)) return { store: false, reason: 'echoes-redacted' };
 
   // An event stream (text/event-stream) is a live feed with no end, not a representation to replay.
   if (response.eventStream) return { store: false, reason: 'event-stream' };

@@ -12,7 +12,8 @@
  * event, listed, exported, printed — passes `redactUrl` first.
  */
 
-const REDACTED = 'REDACTED';
+import { lowerAscii, trimOws } from '../ascii.js';
+import { decodeName, redactUrl } from '../redact.js';
 
 export interface NormalizedUrl {
   /** The URL the key is built from: the connection's origin, the path as sent (sorted query, ignored parameters out). */
@@ -92,7 +93,8 @@ export function normalizeAbsoluteUrl(url: string | URL, policy: UrlPolicy, host?
  * RFC 9110 §7.2: Host, not the connection, says which resource is meant.
  */
 export function authorityOverride(host: string, base: string): string | undefined {
-  let authority = host.trim().toLowerCase();
+  // As HTTP reads it: only SP and HTAB around it, only A-Z with a lower case (no U+00A0 trimmed, no À folded).
+  let authority = lowerAscii(trimOws(host));
   const scheme = base.slice(0, base.indexOf(':'));
   if ((scheme === 'http' && authority.endsWith(':80')) || (scheme === 'https' && authority.endsWith(':443'))) {
     authority = authority.slice(0, authority.lastIndexOf(':'));
@@ -102,58 +104,6 @@ export function authorityOverride(host: string, base: string): string | undefine
 
 function shown(url: string, policy: UrlPolicy): string {
   return policy.redacted.size === 0 ? url : redactUrl(url, policy.redacted);
-}
-
-/**
- * A URL as it may leave the cache: no user information, no fragment, and the
- * value of every query parameter or path parameter (`;name=value`) whose
- * name, decoded and lower-cased, is in `names` replaced by REDACTED. The one
- * function every URL in an event, a log line, an OTel span, a listing, an
- * export or the CLI passes through. Text that is not a URL (a bad one in an
- * error message) is redacted as if it were a path and a query.
- */
-export function redactUrl(url: string, names: ReadonlySet<string>): string {
-  const schemeEnd = url.indexOf('://');
-  const hash = url.indexOf('#');
-  if (hash !== -1) url = url.slice(0, hash);
-  if (schemeEnd !== -1) {
-    const authorityStart = schemeEnd + 3;
-    let pathStart = authorityStart;
-    while (pathStart < url.length && url[pathStart] !== '/' && url[pathStart] !== '?') pathStart += 1;
-    const at = url.lastIndexOf('@', pathStart - 1);
-    if (at >= authorityStart) url = url.slice(0, authorityStart) + url.slice(at + 1);
-  }
-  if (names.size === 0) return url;
-  const question = url.indexOf('?');
-  const path = question === -1 ? url : url.slice(0, question);
-  const redactedPath = path.includes(';')
-    ? path.replace(/;([^;/=?]*)=([^;/?]*)/g, (whole, name: string) => (names.has(decodeName(name).toLowerCase()) ? `;${name}=${REDACTED}` : whole))
-    : path;
-  if (question === -1) return redactedPath;
-  const params = url.slice(question + 1).split('&');
-  for (let i = 0; i < params.length; i++) {
-    const raw = params[i] as string;
-    const equals = raw.indexOf('=');
-    const name = equals === -1 ? raw : raw.slice(0, equals);
-    if (names.has(decodeName(name).toLowerCase())) params[i] = `${name}=${REDACTED}`;
-  }
-  return `${redactedPath}?${params.join('&')}`;
-}
-
-/**
- * The parameters of a request target whose values are redacted (as
- * `name=value`, raw), for the check that a response does not carry one back.
- */
-export function redactedParameters(path: string, redacted: ReadonlySet<string>): string[] {
-  const found: string[] = [];
-  const question = path.indexOf('?');
-  if (redacted.size === 0 || question === -1) return found;
-  const hash = path.indexOf('#', question);
-  for (const raw of path.slice(question + 1, hash === -1 ? undefined : hash).split('&')) {
-    const equals = raw.indexOf('=');
-    if (equals > 0 && equals < raw.length - 1 && redacted.has(decodeName(raw.slice(0, equals)).toLowerCase())) found.push(raw);
-  }
-  return found;
 }
 
 /**
@@ -198,13 +148,4 @@ function sortQuery(query: string, ignored: ReadonlySet<string>): { kept: string 
     if (!ignored.has(param.name)) kept.push(param.raw);
   }
   return { kept: kept.length === 0 ? undefined : kept.join('&'), all: all.join('&') };
-}
-
-function decodeName(name: string): string {
-  if (name.indexOf('%') === -1 && name.indexOf('+') === -1) return name;
-  try {
-    return decodeURIComponent(name.replace(/\+/g, ' '));
-  } catch {
-    return name;
-  }
 }

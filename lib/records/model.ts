@@ -19,6 +19,11 @@ export interface StoredResponse {
   readonly method: string;
   /** The request URL, with ignored parameters redacted. */
   readonly url: string;
+  /**
+   * The key of the request it answers (for a variant, the key of its URL's
+   * index): a record read under another key is not its request's.
+   */
+  readonly key: string;
   /** Request header pairs named by Vary, flat; a null value means the header was absent. */
   readonly vary: ReadonlyArray<string | null> | null;
   /** Epoch ms when the request was sent and when its response arrived (RFC 9111 §4.2.3). */

@@ -33,18 +33,6 @@ import { type Deletion, isDeletion, WriteQueue } from './writes.js';
 export interface FindRequest {
   readonly key: string;
   readonly headers: RequestFields;
-  /**
-   * The method and stored URL a response found under the key must have been
-   * stored for; undefined when the key was chosen by the user (a `key`
-   * function, a request's own), who may give several URLs one key.
-   */
-  readonly owner: RecordOwner | undefined;
-}
-
-/** Whom a stored response answers: the request method it was stored for (GET for HEAD) and its stored URL. */
-interface RecordOwner {
-  readonly method: string;
-  readonly url: string;
 }
 
 export type Lookup =
@@ -193,13 +181,12 @@ export class RecordStore {
 
   /**
    * Whether a response found under a request's key was stored for that
-   * request: a record filed under another's key (a storage damaged or
-   * written by hand, an export edited) is a miss, reported, and deleted —
-   * never another request's body.
+   * request (the record says which key it answers): a record filed under
+   * another's key (a storage damaged or written by hand, an export edited) is
+   * a miss, reported, and deleted — never another request's body.
    */
   #belongs(request: FindRequest, key: string, record: StoredResponse): boolean {
-    const owner = request.owner;
-    if (owner === undefined || (record.method === owner.method && record.url === owner.url)) return true;
+    if (record.key === request.key) return true;
     this.#reporter.storageError({
       operation: 'mismatch',
       partition: this.#responses.name,

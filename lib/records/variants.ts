@@ -5,7 +5,9 @@
  * a key derived from that generation and the normalized header values.
  */
 import { randomUUID } from 'node:crypto';
+import { lowerAscii, trimOws } from '../ascii.js';
 import { type CredentialDigests, digest } from '../digest.js';
+import { redactParameters } from '../redact.js';
 
 /** Request header fields by lower-case name (as the policy normalizes them). */
 export type RequestFields = Readonly<Record<string, string>>;
@@ -26,9 +28,11 @@ const NEGOTIATION = new Set(['accept', 'accept-encoding', 'accept-language', 'ac
 
 /**
  * The request's values for the Vary names, as flat [name, value] pairs (null
- * when absent), normalized as RFC 9111 §4.1 allows: whitespace around members
- * and within them collapsed, negotiation lists case-folded; credentials and
- * ignored headers digested. Linear in the value's length, whatever it holds.
+ * when absent), normalized as RFC 9111 §4.1 allows: blanks (SP, HTAB) around
+ * members and within them collapsed, negotiation lists case-folded (A–Z
+ * only); credentials and ignored headers digested, ignored parameters in
+ * any other value redacted (a Referer's `?api_key=`). Linear in the value's
+ * length, whatever it holds.
  */
 export function varyPairs(
   names: readonly string[],
@@ -45,13 +49,14 @@ export function varyPairs(
     }
     let value = raw
       .split(',')
-      .map((member) => member.trim())
+      .map(trimOws)
       .join(', ')
       .replace(/[ \t]+/g, ' ');
     // Runs of blanks are single ones now: no pattern below can backtrack over a long run.
-    if (NEGOTIATION.has(name)) value = value.toLowerCase().replace(/ ?; ?/g, ';');
+    if (NEGOTIATION.has(name)) value = lowerAscii(value).replace(/ ?; ?/g, ';');
     if (SENSITIVE.has(name)) value = `credential:${credentials.of(value)}`;
     else if (ignored.has(name)) value = `sha256:${digest(value)}`;
+    else value = redactParameters(value, ignored);
     pairs.push(name, value);
   }
   return pairs;

@@ -16,9 +16,16 @@ describe('request bodies in keys', () => {
 
   it('ignored members leave a JSON body, ignored fields a form; the rest stays as sent', () => {
     const ignored = new Set(['nonce']);
-    expect(keyed('{"q":1.0, "nonce":"a", "z":[1, 2]}', 'exact', ignored)).to.equal('{"q":1.0,"z":[1, 2]}');
+    expect(keyed(' {"q":1.0, "nonce":"a", "z":[1, 2]} ', 'exact', ignored)).to.equal(' {"q":1.0, "z":[1, 2]} ');
+    expect(keyed('{"nonce":"a" , "q":1}', 'exact', ignored)).to.equal('{"q":1}');
+    expect(keyed('{"q":1 ,"nonce":"a"}', 'exact', ignored)).to.equal('{"q":1}');
+    expect(keyed('\ufeff{"q":1,"nonce":"a"}', 'exact', ignored), 'a byte-order mark is no JSON: the bytes').to.equal('\ufeff{"q":1,"nonce":"a"}');
     expect(keyed('{"q":1,"n\\u006fnce":"a"}', 'exact', ignored), 'the name as decoded').to.equal('{"q":1}');
     expect(keyed('q=%E9&nonce=1&a=2', 'exact', ignored, 'application/x-www-form-urlencoded')).to.equal('q=%E9&a=2');
+    const form = 'application/x-www-form-urlencoded';
+    expect(keyed('a=1&%61=2', 'canonical', none, form), 'sorted by the name the origin reads, repeated ones in order').to.equal('a=1&%61=2');
+    expect(keyed('%61=2&a=1', 'canonical', none, form)).to.equal('%61=2&a=1');
+    expect(keyed('b=1&a=2', 'canonical', none, form)).to.equal('a=2&b=1');
     expect(keyed('non%63e=1&q=2', 'exact', ignored, 'application/x-www-form-urlencoded')).to.equal('q=2');
   });
 

@@ -186,6 +186,7 @@ describe('policy decisions (tables, at a fixed instant)', () => {
         body: new Uint8Array(0),
         method: 'GET',
         url: 'https://api.example.com/items',
+        key: 'k',
         vary: null,
         requestTime: NOW,
         responseTime: NOW,
@@ -316,7 +317,10 @@ describe('policy decisions (tables, at a fixed instant)', () => {
       const alice = key(perCredential, 'https://h.example/a', { authorization: 'Bearer alice' });
       expect(alice).to.not.equal(key(perCredential, 'https://h.example/a', { authorization: 'Bearer bob' }));
       expect(alice).to.not.include('alice');
-      expect(perCredential.givenKey('mine', normalizeRequestHeaders({ authorization: 'Bearer alice' }), 'https://h.example/a')).to.match(/^mine credentials:/);
+      const chosen = perCredential.givenKey('mine', normalizeRequestHeaders({ authorization: 'Bearer alice' }), 'https://h.example/a');
+      expect(chosen).to.match(/^[\w-]{43}$/);
+      expect(chosen).to.not.equal(perCredential.givenKey('mine', normalizeRequestHeaders({ authorization: 'Bearer bob' }), 'https://h.example/a'));
+      expect(perCredential.givenKey('mine', normalizeRequestHeaders({}), 'https://h.example/a')).to.equal('mine');
     });
   });
 });

@@ -3,9 +3,10 @@ import { request } from 'undici';
 import { Origin, respond } from '../../fixtures/origin.js';
 import { normalizeRequestHeaders } from '../../lib/policy/headers.js';
 import { KeyPolicy } from '../../lib/policy/key.js';
-import { NO_URL_POLICY, normalizeAbsoluteUrl, normalizeRequestUrl, redactUrl, type UrlPolicy } from '../../lib/policy/url.js';
+import { NO_URL_POLICY, normalizeAbsoluteUrl, normalizeRequestUrl, type UrlPolicy } from '../../lib/policy/url.js';
 import { decodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
+import { redactUrl } from '../../lib/redact.js';
 import { useOrigin } from '../support.js';
 
 const none = NO_URL_POLICY;

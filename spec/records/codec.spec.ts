@@ -23,6 +23,7 @@ const sample = (): StoredResponse => ({
   body: new Uint8Array([0, 1, 2, 255]),
   method: 'GET',
   url: 'http://127.0.0.1/a?b=REDACTED',
+  key: 'aB3-key',
   vary: ['accept', 'text/html', 'accept-language', null],
   requestTime: 1_700_000_000_000,
   responseTime: 1_700_000_000_050,
@@ -66,11 +67,11 @@ describe('serialize', () => {
     for (const value of [null, 1, 'text', [], [0xcac], [0xcac, FORMAT_VERSION, 1, null, 'x'], { a: 1 }]) {
       expect(decodeRecord(sealed(value))).to.equal(undefined);
     }
-    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', null, 0, 0, 0, 1, 0, -1, -1, null, []];
+    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', 'k', null, 0, 0, 0, 1, 0, -1, -1, null, []];
     expect(decodeRecord(sealed(fields)), 'odd header pairs').to.equal(undefined);
     fields[6] = ['a', 'b'];
     expect(decodeRecord(sealed(fields)), 'the same, well paired').to.not.equal(undefined);
-    fields[19] = ['two words'];
+    fields[20] = ['two words'];
     expect(decodeRecord(sealed(fields)), 'a tag with a space').to.equal(undefined);
   });
 
@@ -101,6 +102,7 @@ describe('serialize', () => {
       ['a status text with a line break', { statusText: 'OK\r\n' }],
       ['a method that is no token', { method: 'G ET' }],
       ['a URL that is not http(s)', { url: 'file:///etc/passwd' }],
+      ['no key of the request it answers', { key: '' }],
       ['a negative lifetime', { lifetime: -1 }],
       ['a negative initial age', { initialAge: -5 }],
     ];

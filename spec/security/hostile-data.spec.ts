@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
-import { createCache } from '../../lib/cache.js';
+import { createCache, type HttpCache } from '../../lib/cache.js';
 import { isUnprintable } from '../../lib/cli/printable.js';
 import { encodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
@@ -20,7 +20,7 @@ import { MemoryStorage } from '../../lib/storage/memory.js';
 import { cachette, fetchText, useOrigin } from '../support.js';
 
 /** Whether output carries what a terminal acts on: C0 (but the line feeds the CLI writes itself), DEL, C1, or a format character that reorders text. */
-const drivesTerminal = (output: string): boolean => [...output].some((char) => char !== '\n' && isUnprintable(char.charCodeAt(0)));
+const drivesTerminal = (output: string): boolean => [...output].some((char) => char !== '\n' && isUnprintable(char));
 
 function storedResponse(fields: Partial<StoredResponse>): StoredResponse {
   const now = Date.now();
@@ -33,6 +33,7 @@ function storedResponse(fields: Partial<StoredResponse>): StoredResponse {
     body: Buffer.from('forged'),
     method: 'GET',
     url: 'http://h.example/p',
+    key: 'the key of http://h.example/p',
     vary: null,
     requestTime: now,
     responseTime: now,
@@ -56,7 +57,7 @@ describe('hostile data in the storage and in export files', function () {
 
   it('the CLI prints stored URLs, Vary values, tags and keys escaped; --json keeps them exact', async () => {
     const file = join(folder.path, `terminal-${files++}.db`);
-    const hostileUrl = 'http://h.example/\u001b[2J\u001b]0;pwned\u0007\r\u202etxt.exe';
+    const hostileUrl = 'http://h.example/\u001b[2J\u001b]0;pwned\u0007\r\u202etxt.exe\u061c\u200b';
     env.origin.route('/p', respond(200, { 'cache-control': 'max-age=600', vary: 'x-v', 'cache-tag': 't\u0085\u009bx' }, 'p'));
     const cache = createCache({ storage: sqliteStorage({ path: file }), cacheTagsHeader: 'cache-tag' });
     await request(`${env.origin.url}/p`, { dispatcher: cache.dispatcher, headers: { 'x-v': '\u009b31m red' } }).then((r) => r.body.text());
@@ -79,7 +80,7 @@ describe('hostile data in the storage and in export files', function () {
       expect(run.code, run.stderr).to.equal(0);
       expect(drivesTerminal(run.stdout + run.stderr), run.stdout).to.equal(false);
     }
-    expect(runs[0]?.stdout).to.include('\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u{202e}txt.exe');
+    expect(runs[0]?.stdout).to.include('\\x1b[2J\\x1b]0;pwned\\x07\\x0d\\u{202e}txt.exe\\u{61c}\\u{200b}');
     expect(runs[2]?.stdout).to.include('x-v: \\x9b31m red');
 
     expect(runs[4]?.stdout).to.equal('1 record deleted\n');
@@ -110,6 +111,32 @@ describe('hostile data in the storage and in export files', function () {
     expect(cache.stats().storageErrors, 'the mismatch is reported').to.equal(1);
     await cache.settled();
     expect((await fetchText(cache, `${env.origin.url}/v/2`)).body).to.equal('the real /v/2');
+    await cache.close();
+  });
+
+  it('…whatever else the key covers: a credential, a matchHeaders value, a body', async () => {
+    env.origin.route('/who', (req, res, body) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'authorization' });
+      res.end(`for ${req.headers.authorization ?? ''}${req.headers['x-tenant'] ?? ''}${body.toString()}`);
+    });
+    const cache = createCache({ credentialed: 'per-credential', matchHeaders: ['x-tenant'], methods: ['GET', 'POST'] });
+    const cases: Array<[string, Parameters<HttpCache['fetch']>[1], Parameters<HttpCache['fetch']>[1]]> = [
+      ['a credential', { headers: { authorization: 'Bearer alice' } }, { headers: { authorization: 'Bearer bob' } }],
+      ['a matchHeaders value', { headers: { 'x-tenant': 'a' } }, { headers: { 'x-tenant': 'b' } }],
+      ['a body', { method: 'POST', body: 'q=alice' }, { method: 'POST', body: 'q=bob' }],
+    ];
+    for (const [what, alice, bob] of cases) {
+      await fetchText(cache, `${env.origin.url}/who`, alice);
+      await fetchText(cache, `${env.origin.url}/who`, bob);
+      await cache.settled();
+      // Every record of /who, filed under every key of /who: each key now holds the other's records too.
+      const stored = new Map<string, Uint8Array>();
+      for await (const [key, value] of cache.responses.entries()) stored.set(key, value);
+      const keys = [...stored.keys()];
+      for (const key of keys) for (const other of keys) if (other !== key) await cache.responses.set(key, stored.get(other) as Uint8Array);
+      expect((await fetchText(cache, `${env.origin.url}/who`, bob)).body, what).to.not.match(/alice/);
+      await cache.clear();
+    }
     await cache.close();
   });
 

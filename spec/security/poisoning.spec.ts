@@ -8,6 +8,7 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Agent, Client, type Dispatcher, request } from 'undici';
+import { Origin, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
 import { useOrigin } from '../support.js';
 
@@ -89,6 +90,16 @@ describe('no poisoning: the key is the target URI', () => {
         expect(env.origin.hits('/echo')).to.equal(3);
       });
 
+      it('a Host as undici sends it: null is an empty Host, U+00A0 is part of it (HTTP trims only blanks)', async () => {
+        const own = `127.0.0.1:${env.origin.port}`;
+        for (const host of [null, `\u00a0${own}`, `${own}\u00a0`]) {
+          await send('/echo', { headers: { host } as unknown as Record<string, string> });
+        }
+        const plain = await send('/echo');
+        expect(plain.body).to.match(new RegExp(`^host=${own.replace(/\./g, '\\.')} `));
+        expect(plain.cacheStatus).to.match(/fwd=uri-miss/);
+      });
+
       it("undici's query option is part of the target: { i: 0 } and { i: 1 } are two resources", async () => {
         expect((await send('/echo', { query: { i: 0 } })).body).to.include('url=/echo?i=0 ');
         const second = await send('/echo', { query: { i: 1 } });
@@ -120,6 +131,38 @@ describe('no poisoning: the key is the target URI', () => {
       });
     });
   }
+
+  it('a Client sends to its own origin whatever a request names: a request naming another origin never fills that origin’s entry', async () => {
+    const cache = env.cache();
+    const other = await Origin.start();
+    try {
+      other.route('/echo', respond(200, { 'cache-control': 'max-age=600' }, 'the other origin'));
+      const client = new Client(env.origin.url).compose(cache.interceptor());
+      // Named another origin, sent to the Client's own: not stored under the other's key.
+      const sent = await client.request({ origin: other.url, path: '/echo', method: 'GET' });
+      expect(await sent.body.text()).to.match(/^host=127/);
+      await cache.settled();
+      const direct = await request(`${other.url}/echo`, { dispatcher: cache.dispatcher });
+      expect(await direct.body.text()).to.equal('the other origin');
+      await client.close();
+    } finally {
+      await other.close();
+    }
+  });
+
+  it('a target undici refuses (a line break, a blank) is not looked up: it never gets another request’s entry', async () => {
+    const cache = env.cache();
+    const send = (path: string, headers: Record<string, string> = {}) => cache.dispatcher.request({ origin: env.origin.url, path, method: 'GET', headers });
+    await send('/echo', { host: 'tenant-a' }).then((r) => r.body.text());
+    const refused = await send('/echo\nhost:tenant-a').then(
+      () => 'answered',
+      (error: Error) => error.message,
+    );
+    expect(refused).to.match(/invalid request path/);
+    const again = await send('/echo', { host: 'tenant-a' });
+    await again.body.text();
+    expect(String(again.headers['cache-status'])).to.match(/; hit/);
+  });
 
   it('an absolute-form target is not keyed as a path of the origin: it bypasses, named', async () => {
     const cache = env.cache();
@@ -170,6 +213,39 @@ describe('no poisoning: the key is the target URI', () => {
     const second = await send('bob-token-5678');
     expect(second.headers.location).to.equal('/home?api_key=bob-token-5678');
     await second.body.text();
+  });
+
+  it('…however it is carried back: quoted in a next= (encoded twice), with lower-case escapes, under another case, from a POST body', async () => {
+    const quote = (path: string) => encodeURIComponent(encodeURIComponent(path));
+    env.origin.route('/quoted', (req, res) => {
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/login?next=${quote(req.url ?? '')}` });
+      res.end();
+    });
+    env.origin.route('/lower', (req, res) => {
+      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key') ?? '';
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/x?k=${encodeURIComponent(token).toLowerCase()}` });
+      res.end();
+    });
+    env.origin.route('/cased', (req, res) => {
+      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key') ?? '';
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/x?API_KEY=${token}` });
+      res.end();
+    });
+    env.origin.route('/form', (_req, res, body) => {
+      res.writeHead(303, { 'cache-control': 'max-age=600', location: `/result?${body.toString()}` });
+      res.end();
+    });
+    const cache = env.cache({ ignoredParameters: ['api_key'], methods: ['GET', 'HEAD', 'POST'] });
+    const statusOf = async (path: string, init: Parameters<typeof request>[1] = {}) => {
+      const response = await request(`${env.origin.url}${path}`, { dispatcher: cache.dispatcher, ...init });
+      await response.body.text();
+      return String(response.headers['cache-status']);
+    };
+    expect(await statusOf('/quoted?api_key=zz%2Fyy%2Bxx%3D%3D')).to.match(/detail=echoes-redacted/);
+    expect(await statusOf('/lower?api_key=zz%2Fyy%2Bxx%3D%3D')).to.match(/detail=echoes-redacted/);
+    expect(await statusOf('/cased?api_key=pw12')).to.match(/detail=echoes-redacted/);
+    const form = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'api_key=alice_secret_key' } as const;
+    expect(await statusOf('/form', form)).to.match(/detail=echoes-redacted/);
   });
 
   it('cache.fetch: fetch drops a Host field, so the request is the plain one', async () => {

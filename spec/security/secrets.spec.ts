@@ -71,6 +71,10 @@ describe('no secret leaves the cache', function () {
       res.writeHead(302, { 'cache-control': 'max-age=600', location: `/home?api_key=${SECRET}` });
       res.end();
     });
+    env.origin.route('/referred', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'Referer' });
+      res.end('referred');
+    });
     env.origin.route('/me', (_req, res) => {
       res.writeHead(200, { 'cache-control': 'private, max-age=600', vary: 'Authorization' });
       res.end('alice');
@@ -119,6 +123,9 @@ describe('no secret leaves the cache', function () {
         statuses.push(String(me.headers['cache-status']));
         await me.body.text();
       }
+      // A secret in a field the response varies on.
+      const referred = await request(`${base}/referred`, { dispatcher: cache.dispatcher, headers: { referer: `http://app.example/page?API_KEY=${SECRET}` } });
+      await referred.body.text();
       // A URL with user information, given to the cache's own API.
       await cache.contains({ url: `${userinfo}/item` });
       await cache.inspect(`not a url ?api_key=${SECRET}`).catch((error: Error) => outputs.push(error.message));
