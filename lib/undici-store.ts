@@ -105,8 +105,13 @@ export class UndiciCacheStore {
     this.#onError = options.onError ?? (() => undefined);
   }
 
-  /** The stored response for a request (its method and Vary values), or undefined. */
-  async get(key: UndiciCacheKey): Promise<(UndiciCacheValue & { body: Buffer }) | undefined> {
+  /**
+   * The stored response for a request (its method and Vary values), or
+   * undefined. Its body is a list of chunks (one), as undici's own stores
+   * give it: after a 304, undici copies the stored body by iterating it
+   * (`body.values()`), which over a Buffer would give bytes, not chunks.
+   */
+  async get(key: UndiciCacheKey): Promise<(UndiciCacheValue & { body: Buffer[] }) | undefined> {
     const now = Date.now();
     // The newest first: what this process is writing, then what the storage holds.
     const landing = this.#landing.get(recordKey(key));
@@ -114,7 +119,7 @@ export class UndiciCacheStore {
     if (found === undefined) found = (await this.#read(key, this.#readMs))?.find((variant) => matches(key, variant, now));
     if (found === undefined) return undefined;
     const { method: _method, body, ...value } = found;
-    return { ...value, body: Buffer.from(body.buffer, body.byteOffset, body.byteLength) };
+    return { ...value, body: [Buffer.from(body.buffer, body.byteOffset, body.byteLength)] };
   }
 
   /** A stream undici writes the body to; on its end, the response joins the URL's record. */

@@ -36,6 +36,8 @@ type Controller = Dispatcher.DispatchController;
 
 export interface StaleEntry {
   entry: StoredResponse;
+  /** The key it is stored under (a variant's own). */
+  key: string;
   /** We sent If-None-Match / If-Modified-Since from it. */
   conditional: boolean;
   /** It may answer in place of an origin error. */
@@ -137,6 +139,9 @@ export class CachingHandler implements Handler {
     if (stale !== undefined) this.#ctx.reporter.stats.replaced += 1;
 
     const decision: StoreDecision | { store: false; reason: string } = this.#elsewhere ? { store: false, reason: 'origin-mismatch' } : this.#decide(response);
+    // The origin answered with what replaces the stored response, and it may not be kept: the stored one goes too.
+    // (Not for a HEAD's answer, which is never stored, nor for an error of the origin's, which replaces nothing.)
+    if (stale !== undefined && !decision.store && decision.reason !== 'head' && !this.#elsewhere && statusCode < 500) this.#ctx.records.invalidate([stale.key]);
     let detail: string | undefined;
     if (decision.store) {
       this.#expectedLength = response.contentLength;
@@ -311,8 +316,10 @@ export class CachingHandler implements Handler {
       };
       this.#landed = this.#ctx.records.save(newEntry(this.#ctx, this.#request, decision, received, this.#info.variants));
     } else {
+      // RFC 9111 §4.3.4: the stored response, freshened, is no longer one the origin lets a cache keep.
       detail = decision.reason;
       this.#notStored(detail);
+      this.#ctx.records.invalidate([(this.#info.stale as StaleEntry).key]);
     }
     this.#cacheStatus = {
       fwd: this.#info.fwd,

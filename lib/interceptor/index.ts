@@ -78,7 +78,8 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
         }
         opts = folded;
       }
-      if (opts.origin == null || opts.origin === '') {
+      // An origin that is no URL (`localhost`, no scheme) names nothing: a Client or Pool sends to its own, as without one.
+      if (opts.origin == null || opts.origin === '' || (typeof opts.origin === 'string' && !opts.origin.includes('://'))) {
         if (origin.known === undefined) return learnOrigin(ctx, origin, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
         opts = Object.assign({}, opts, { origin: origin.known });
       } else if (origin.known !== undefined && opts.origin !== origin.known) {

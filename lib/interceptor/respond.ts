@@ -75,6 +75,7 @@ export function respondWith(
   if (request.directives.onlyIfCached === true) return gatewayTimeout(handler);
   const stale: StaleEntry = {
     entry,
+    key: found.key,
     conditional: hasValidator(entry),
     fallbackOnError: mayServeOnError(entry, request.directives, ctx.options, now, request.control.staleIfError),
   };
@@ -269,7 +270,7 @@ function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Opti
   if (flight === undefined) return;
   // The entry a HEAD was served from is a GET's: it is refreshed by a GET, whose body followers may share.
   const refresh: CacheRequest = request.method === 'HEAD' ? { ...request, method: 'GET' } : request;
-  const stale: StaleEntry = { entry: found.entry, conditional: hasValidator(found.entry), fallbackOnError: false };
+  const stale: StaleEntry = { entry: found.entry, key: found.key, conditional: hasValidator(found.entry), fallbackOnError: false };
   const background: Options = { ...opts, method: 'GET', body: null };
   ctx.reporter.stats.revalidations += 1;
   try {

@@ -2,6 +2,7 @@
  * Cache-Control parsing (RFC 9111 §5.2), for requests and responses.
  * Names are case-insensitive; arguments may be tokens or quoted strings.
  */
+import { lowerAscii, trimOws } from '../ascii.js';
 
 export interface CacheControl {
   /** Seconds; `invalid` marks a value that was present but unusable (the response is then stale). */
@@ -41,84 +42,148 @@ function deepFreeze(directives: CacheControl): Readonly<CacheControl> {
   return Object.freeze(directives);
 }
 
+/** RFC 9110 §5.6.2: the characters of a token. */
+const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9a-z]/;
+/** Directives that, misspelt, are taken at their most restrictive (as undici's parser does): never stored, never shared, always revalidated. */
+const RESTRICTIVE = ['no-store', 'private', 'no-cache'] as const;
+/** Directives whose argument is delta-seconds. */
+const NUMERIC = new Set(['max-age', 's-maxage', 'stale-while-revalidate', 'stale-if-error', 'max-stale', 'min-fresh']);
+/** Directives that take no argument: one given one is not the directive (`public=bad`). */
+const BOOLEAN = new Set(['public', 'must-revalidate', 'proxy-revalidate', 'immutable', 'must-understand', 'only-if-cached']);
+
+/**
+ * A malformed name that reads as a restrictive directive: one of them
+ * followed by a character no token has (`no-store\u00a0`), or one of them
+ * once the characters no token has are taken out (`no\u00a0-store`).
+ */
+function restrictiveName(name: string): (typeof RESTRICTIVE)[number] | undefined {
+  for (const directive of RESTRICTIVE) {
+    if (name.length > directive.length && name.startsWith(directive) && !TOKEN_CHAR.test(name[directive.length] as string)) return directive;
+  }
+  let tokenOnly = '';
+  for (const char of name) if (TOKEN_CHAR.test(char)) tokenOnly += char;
+  return tokenOnly !== name ? RESTRICTIVE.find((directive) => directive === tokenOnly) : undefined;
+}
+
+/**
+ * Reads directives safely: what is malformed never makes a response more
+ * reusable, and may make it less (undici hardened its parser the same way).
+ * A permissive directive that is malformed — blanks around its `=`, an
+ * argument where none is taken, a number that is not one — counts for
+ * nothing, and a numeric one stays invalid whatever else is said of it; a
+ * restrictive one misspelt with a character no token has is taken as
+ * itself; repeated numbers keep the most restrictive; an unterminated quote
+ * does not swallow the directives after it (the restrictive ones still
+ * count; the numbers in it do not).
+ */
 function parse(text: string): CacheControl {
   const directives: CacheControl = {};
-  for (const [rawName, argument] of splitDirectives(text)) {
-    const name = rawName.toLowerCase();
+  const values = new Map<string, number>();
+  const invalid = new Set<string>();
+  for (const { text: part, afterBrokenQuote } of splitDirectives(text)) {
+    const lower = lowerAscii(part);
+    const equals = lower.indexOf('=');
+    const rawName = equals === -1 ? lower : lower.slice(0, equals);
+    const name = trimOws(rawName);
+    if (name === '') continue;
+    const rawArgument = equals === -1 ? undefined : part.slice(equals + 1);
+    // Blanks on either side of `=`: not the directive's syntax (RFC 9111 §5.2: token [ "=" ( token / quoted-string ) ]).
+    const spaced = rawArgument !== undefined && (isBlank(rawName.charCodeAt(rawName.length - 1)) || isBlank(rawArgument.charCodeAt(0)));
+    const argument = rawArgument === undefined ? undefined : trimOws(rawArgument);
+
+    const restrictive = restrictiveName(name);
+    if (restrictive !== undefined) {
+      setRestrictive(directives, restrictive);
+      continue;
+    }
+    if (NUMERIC.has(name)) {
+      if (afterBrokenQuote || invalid.has(name)) continue;
+      const seconds = spaced ? undefined : numericArgument(name, argument);
+      if (seconds === undefined) {
+        invalid.add(name);
+        values.delete(name);
+        continue;
+      }
+      const previous = values.get(name);
+      // Repeated with another value: the most restrictive (the shortest freshness, the longest min-fresh).
+      values.set(name, previous === undefined ? seconds : name === 'min-fresh' ? Math.max(previous, seconds) : Math.min(previous, seconds));
+      continue;
+    }
+    if (BOOLEAN.has(name)) {
+      if (afterBrokenQuote || invalid.has(name)) continue;
+      if (argument !== undefined) {
+        invalid.add(name);
+        continue;
+      }
+      (directives as Record<string, unknown>)[camel(name)] = true;
+      continue;
+    }
     switch (name) {
-      case 'max-age':
-        // RFC 9111 §4.2.1: first occurrence wins.
-        if (directives.maxAge === undefined) directives.maxAge = deltaSeconds(argument) ?? 'invalid';
-        break;
-      case 's-maxage':
-        if (directives.sMaxAge === undefined) directives.sMaxAge = deltaSeconds(argument) ?? 'invalid';
-        break;
-      case 'no-cache':
-        directives.noCache = mergeQualified(directives.noCache, argument);
-        break;
-      case 'private':
-        directives.private = mergeQualified(directives.private, argument);
-        break;
       case 'no-store':
+        // Whatever its argument (`no-store=false` is still no-store).
         directives.noStore = true;
         break;
-      case 'public':
-        directives.public = true;
-        break;
-      case 'must-revalidate':
-        directives.mustRevalidate = true;
-        break;
-      case 'proxy-revalidate':
-        directives.proxyRevalidate = true;
-        break;
-      case 'immutable':
-        directives.immutable = true;
-        break;
-      case 'must-understand':
-        directives.mustUnderstand = true;
-        break;
-      case 'stale-while-revalidate': {
-        const seconds = deltaSeconds(argument);
-        if (seconds !== undefined && directives.staleWhileRevalidate === undefined) directives.staleWhileRevalidate = seconds;
+      case 'no-cache':
+      case 'private': {
+        // RFC 9111 §5.2.2.4, §5.2.2.7: unqualified, or a quoted list of field names; anything else is taken unqualified.
+        const fields = afterBrokenQuote || spaced ? undefined : fieldList(argument);
+        if (name === 'no-cache') directives.noCache = mergeQualified(directives.noCache, fields);
+        else directives.private = mergeQualified(directives.private, fields);
         break;
       }
-      case 'stale-if-error': {
-        const seconds = deltaSeconds(argument);
-        if (seconds !== undefined && directives.staleIfError === undefined) directives.staleIfError = seconds;
-        break;
-      }
-      case 'max-stale':
-        if (directives.maxStale === undefined) {
-          // RFC 9111 §5.2.1.2: without a value, any staleness is acceptable.
-          directives.maxStale = argument === undefined ? Number.POSITIVE_INFINITY : (deltaSeconds(argument) ?? 0);
-        }
-        break;
-      case 'min-fresh':
-        if (directives.minFresh === undefined) {
-          const seconds = deltaSeconds(argument);
-          if (seconds !== undefined) directives.minFresh = seconds;
-        }
-        break;
-      case 'only-if-cached':
-        directives.onlyIfCached = true;
-        break;
       default:
         // RFC 9111 §5.2.3: unknown directives are ignored.
         break;
     }
   }
+  for (const name of invalid) {
+    if (BOOLEAN.has(name)) delete (directives as Record<string, unknown>)[camel(name)];
+    // A max-age or s-maxage present but unusable makes the response stale (RFC 9111 §4.2.1).
+    if (name === 'max-age') directives.maxAge = 'invalid';
+    if (name === 's-maxage') directives.sMaxAge = 'invalid';
+  }
+  for (const [name, seconds] of values) (directives as Record<string, unknown>)[camel(name)] = seconds;
   return directives;
 }
 
-function mergeQualified(previous: true | string[] | undefined, argument: string | undefined): true | string[] {
-  // An unqualified occurrence is the most restrictive reading and wins.
-  if (previous === true) return true;
-  if (argument === undefined) return true;
-  const fields = argument
+function isBlank(code: number): boolean {
+  return code === 0x20 || code === 0x09;
+}
+
+function camel(name: string): string {
+  return name === 's-maxage' ? 'sMaxAge' : name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
+}
+
+function setRestrictive(directives: CacheControl, name: (typeof RESTRICTIVE)[number]): void {
+  if (name === 'no-store') directives.noStore = true;
+  else if (name === 'private') directives.private = true;
+  else directives.noCache = true;
+}
+
+/** delta-seconds, bare or quoted; max-stale alone accepts any staleness (RFC 9111 §5.2.1.2). */
+function numericArgument(name: string, argument: string | undefined): number | undefined {
+  if (argument === undefined) return name === 'max-stale' ? Number.POSITIVE_INFINITY : undefined;
+  const bare = argument.length >= 2 && argument.startsWith('"') && argument.endsWith('"') ? argument.slice(1, -1) : argument;
+  return deltaSeconds(bare);
+}
+
+/** The field names of a qualified no-cache or private, or undefined (unqualified) when there are none or they are not a well-formed list. */
+function fieldList(argument: string | undefined): string[] | undefined {
+  if (argument === undefined || argument === '') return undefined;
+  const quoted = argument.startsWith('"');
+  if (quoted && (argument.length < 2 || !argument.endsWith('"'))) return undefined;
+  const inner = quoted ? argument.slice(1, -1) : argument;
+  const fields = inner
     .split(',')
-    .map((field) => field.trim().toLowerCase())
+    .map((field) => lowerAscii(trimOws(field)))
     .filter((field) => field !== '');
-  if (fields.length === 0) return true;
+  if (fields.length === 0 || fields.some((field) => ![...field].every((char) => TOKEN_CHAR.test(char)))) return undefined;
+  return fields;
+}
+
+function mergeQualified(previous: true | string[] | undefined, fields: string[] | undefined): true | string[] {
+  // An unqualified occurrence is the most restrictive reading and wins.
+  if (previous === true || fields === undefined) return true;
   return previous === undefined ? fields : [...previous, ...fields];
 }
 
@@ -129,39 +194,40 @@ export function deltaSeconds(argument: string | undefined): number | undefined {
   return Math.min(seconds, DELTA_SECONDS_CAP);
 }
 
-/** Splits `a, b=1, c="x, y"` into [name, argument] pairs, honouring quoted strings. */
-function splitDirectives(text: string): Array<[string, string | undefined]> {
-  const directives: Array<[string, string | undefined]> = [];
-  let i = 0;
-  const length = text.length;
-  while (i < length) {
-    while (i < length && (text[i] === ' ' || text[i] === '\t' || text[i] === ',')) i += 1;
-    if (i >= length) break;
-    const nameStart = i;
-    while (i < length && text[i] !== '=' && text[i] !== ',') i += 1;
-    const name = text.slice(nameStart, i).trim();
-    let argument: string | undefined;
-    if (text[i] === '=') {
-      i += 1;
-      while (i < length && (text[i] === ' ' || text[i] === '\t')) i += 1;
-      if (text[i] === '"') {
-        i += 1;
-        let quoted = '';
-        while (i < length && text[i] !== '"') {
-          if (text[i] === '\\' && i + 1 < length) i += 1;
-          quoted += text[i];
-          i += 1;
-        }
-        i += 1;
-        argument = quoted;
-        while (i < length && text[i] !== ',') i += 1;
-      } else {
-        const argStart = i;
-        while (i < length && text[i] !== ',') i += 1;
-        argument = text.slice(argStart, i).trim();
-      }
+/**
+ * Splits the field on commas outside quoted strings. A quote left open does
+ * not run to the end: what follows it is split on commas too, marked as
+ * read after a broken quote.
+ */
+function splitDirectives(text: string): Array<{ text: string; afterBrokenQuote: boolean }> {
+  const parts: Array<{ text: string; afterBrokenQuote: boolean }> = [];
+  let start = 0;
+  let quoteAt = -1;
+  let escaped = false;
+  for (let i = 0; i < text.length; i++) {
+    const char = text[i];
+    if (quoteAt !== -1) {
+      if (escaped) escaped = false;
+      else if (char === '\\') escaped = true;
+      else if (char === '"') quoteAt = -1;
+    } else if (char === '"') {
+      quoteAt = i;
+    } else if (char === ',') {
+      parts.push({ text: text.slice(start, i), afterBrokenQuote: false });
+      start = i + 1;
     }
-    if (name !== '') directives.push([name, argument]);
   }
-  return directives;
+  if (quoteAt === -1) {
+    parts.push({ text: text.slice(start), afterBrokenQuote: false });
+    return parts;
+  }
+  // The quote opened at quoteAt never closed: the part holding it, then the rest, comma by comma.
+  let cursor = start;
+  for (let i = quoteAt; i <= text.length; i++) {
+    if (i === text.length || text[i] === ',') {
+      parts.push({ text: text.slice(cursor, i), afterBrokenQuote: cursor > quoteAt });
+      cursor = i + 1;
+    }
+  }
+  return parts;
 }

@@ -1,4 +1,5 @@
 /** Header shapes in and out of undici, normalized once per request. */
+import { trimOws } from '../ascii.js';
 
 /** Request headers as undici accepts them in dispatch options. */
 export type RequestHeadersInput =
@@ -131,12 +132,12 @@ export function pairValue(pairs: readonly string[], name: string): string | unde
   return undefined;
 }
 
-/** Splits a comma-separated list field (RFC 9110 §5.6.1), dropping empty members. */
+/** Splits a comma-separated list field (RFC 9110 §5.6.1), dropping empty members; only SP and HTAB are blanks. */
 export function splitList(value: string | string[]): string[] {
   const joined = Array.isArray(value) ? value.join(',') : value;
   const members: string[] = [];
   for (const part of joined.split(',')) {
-    const trimmed = part.trim();
+    const trimmed = trimOws(part);
     if (trimmed !== '') members.push(trimmed);
   }
   return members;

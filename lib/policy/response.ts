@@ -36,7 +36,7 @@ export function readResponse(status: number, headers: ResponseHeaders, targetedC
     headers,
     directives,
     targeted,
-    varyNames: vary === undefined ? NO_NAMES : [...new Set(splitList(vary).map((name) => name.toLowerCase()))].sort(),
+    varyNames: vary === undefined ? NO_NAMES : varyNamesOf(vary),
     etag: headerValue(headers, 'etag'),
     lastModified: headerValue(headers, 'last-modified'),
     contentLength: length !== undefined && /^\s*\d+\s*$/.test(length) ? Number(length) : undefined,
@@ -46,6 +46,21 @@ export function readResponse(status: number, headers: ResponseHeaders, targetedC
 }
 
 const NO_NAMES: readonly string[] = Object.freeze([]);
+/** What a Vary that names something other than field names (`cookie authorization`, a U+00A0) stands for: a response that matches no request. */
+const MATCHES_NOTHING: readonly string[] = Object.freeze(['*']);
+const FIELD_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+
+/**
+ * Lower-case request field names from Vary, deduplicated and sorted. A
+ * member that is no field name cannot be matched safely (two requests that
+ * differ in the fields it runs together would share a variant): it reads as
+ * `*`, and the response is not stored (RFC 9111 §4.1).
+ */
+function varyNamesOf(vary: string | string[]): readonly string[] {
+  const names = splitList(vary);
+  if (names.some((name) => !FIELD_NAME.test(name))) return MATCHES_NOTHING;
+  return [...new Set(names.map((name) => name.toLowerCase()))].sort();
+}
 
 /** May requests waiting on this one get a copy of it? Not when it is one user's (RFC 9111 §3, §5.2.2), or a live feed. */
 export function isShareable(response: ResponseView, shared: boolean): boolean {

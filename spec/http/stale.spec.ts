@@ -39,6 +39,45 @@ describe('RFC 5861: serving stale content', () => {
       expect(fresh.cacheStatus).to.match(/^cachette; hit; ttl=\d+$/);
     });
 
+    it('a refresh whose answer may not be stored (a 304 with no-store) removes the stale entry: it is not served stale again and again', async () => {
+      let requests = 0;
+      env.origin.route('/a', (req, res) => {
+        requests += 1;
+        if (req.headers['if-none-match'] === '"e"') {
+          res.writeHead(304, { etag: '"e"', 'cache-control': 'no-store' });
+          res.end();
+          return;
+        }
+        res.writeHead(200, { etag: '"e"', 'cache-control': 'max-age=1, stale-while-revalidate=600', age: '5' });
+        res.end(`v${requests}`);
+      });
+      const cache = env.cache();
+      await fetchText(cache, url('/a'));
+      await cache.settled();
+      expect((await fetchText(cache, url('/a'))).cacheStatus).to.match(/detail=stale-while-revalidate/);
+      while (requests < 2) await new Promise((resolve) => setImmediate(resolve));
+      await new Promise((resolve) => setImmediate(resolve));
+      await cache.settled();
+      const after = await fetchText(cache, url('/a'));
+      expect(after.cacheStatus).to.match(/fwd=uri-miss/);
+      expect(after.body).to.equal('v3');
+    });
+
+    it('a revalidation answered in full with what may not be stored removes the stale entry too', async () => {
+      let requests = 0;
+      env.origin.route('/a', (_req, res) => {
+        requests += 1;
+        res.writeHead(200, { etag: '"e"', 'cache-control': requests === 1 ? 'max-age=1' : 'no-store', age: requests === 1 ? '5' : '0' });
+        res.end(`v${requests}`);
+      });
+      const cache = env.cache();
+      await fetchText(cache, url('/a'));
+      await cache.settled();
+      expect((await fetchText(cache, url('/a'))).body).to.equal('v2');
+      await cache.settled();
+      expect(await cache.contains({ url: url('/a') })).to.equal(false);
+    });
+
     it('refreshes exactly once per key however many requests see the stale entry', async () => {
       env.origin.route('/a', async (_req, res) => {
         await sleep(100);

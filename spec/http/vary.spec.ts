@@ -26,6 +26,19 @@ describe('RFC 9111 §4.1: Vary', () => {
     expect(env.origin.hits('/greeting')).to.equal(2);
   });
 
+  it('a Vary naming what is no field name (names run together, a U+00A0) is not stored: no request could be matched to it safely', async () => {
+    env.origin.route('/who', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'public, max-age=60', vary: req.url === '/who?nbsp' ? 'Cookie\u00a0' : 'cookie authorization' });
+      res.end(`for ${req.headers.cookie}`);
+    });
+    const cache = env.cache({ credentialed: 'per-credential', type: 'private' });
+    for (const path of ['/who', '/who?nbsp']) {
+      const first = await fetchText(cache, url(path), { headers: { cookie: 'session=a' } });
+      expect(first.cacheStatus).to.match(/detail=vary-star/);
+      expect((await fetchText(cache, url(path), { headers: { cookie: 'session=b' } })).body).to.equal('for session=b');
+    }
+  });
+
   it('an absent header is a value of its own', async () => {
     const cache = env.cache();
     expect((await fetchText(cache, url('/greeting'))).body).to.equal('* nowhere');

@@ -8,8 +8,40 @@ describe('RFC 9111 §5.2: parsing Cache-Control', () => {
     expect(parseCacheControl('max-age="60"')).to.deep.equal({ maxAge: 60 });
   });
 
-  it('keeps the first of repeated directives, across repeated header lines', () => {
+  it('keeps the most restrictive of repeated numbers, across repeated header lines', () => {
     expect(parseCacheControl(['max-age=10', 'max-age=20'])).to.deep.equal({ maxAge: 10 });
+    expect(parseCacheControl('max-age=20, max-age=10')).to.deep.equal({ maxAge: 10 });
+    expect(parseCacheControl('min-fresh=1, min-fresh=2')).to.deep.equal({ minFresh: 2 });
+  });
+
+  describe('malformed directives never make a response more reusable (the cases undici hardened its parser against)', () => {
+    const rows: Array<[string, string | string[], object]> = [
+      ['a permissive directive with an argument, however it is repeated', 'public=bad, public, must-revalidate, must-revalidate=bad', {}],
+      [
+        'blanks around the = of a number make it invalid, and it stays invalid',
+        's-maxage =60, s-maxage=60, max-age= 60',
+        { sMaxAge: 'invalid', maxAge: 'invalid' },
+      ],
+      ['a number that is not one, before or after a good one', 's-maxage=bad, s-maxage=60, max-age=60, max-age=bad', { sMaxAge: 'invalid', maxAge: 'invalid' }],
+      ['a name with a character no token has is another name', 'public\u00a0, must-revalidate\u00a0, max-age\u00a0=60', {}],
+      [
+        '…unless it spells a restrictive one',
+        'no-store\u00a0, no\u00a0-cache, priv\u00a0ate, public, max-age=60',
+        { noStore: true, noCache: true, private: true, public: true, maxAge: 60 },
+      ],
+      ['a restrictive name with more letters is another name', 'no-storex, no\u00a0-storex, privatex, no-cachex', {}],
+      ['no-store with an argument is no-store', 'no-store=false, public', { noStore: true, public: true }],
+      [
+        'an unterminated quote does not swallow a restrictive directive after it',
+        'public, max-age=60, no-cache="set-cookie, no-store',
+        { public: true, maxAge: 60, noCache: true, noStore: true },
+      ],
+      ['…nor lets a permissive one after it count', 'extension="x, public, s-maxage=60, max-age=60', {}],
+      ['…across field lines too', ['extension="x', 'private, no-cache, no-store'], { private: true, noCache: true, noStore: true }],
+      ['a field list that is not one is unqualified', 'no-cache="set-cookie" garbage, private=', { noCache: true, private: true }],
+      ['a quoted number is a number', 'max-age="60"', { maxAge: 60 }],
+    ];
+    for (const [name, value, expected] of rows) it(name, () => expect(parseCacheControl(value)).to.deep.equal(expected));
   });
 
   it('marks an unusable max-age invalid, and caps huge ones at 2^31 (§1.2.2)', () => {

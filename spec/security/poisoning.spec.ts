@@ -150,6 +150,24 @@ describe('no poisoning: the key is the target URI', () => {
     }
   });
 
+  it("an origin option that is no URL (`localhost`) names nothing: a Client's requests are cached under its own origin, as undici sends them", async () => {
+    const cache = env.cache();
+    const client = new Client(env.origin.url).compose(cache.interceptor());
+    try {
+      const statuses: string[] = [];
+      for (let i = 0; i < 3; i++) {
+        const response = await client.request({ origin: 'localhost', path: '/echo', method: 'GET' });
+        await response.body.text();
+        statuses.push(String(response.headers['cache-status']));
+        await cache.settled();
+      }
+      expect(statuses.at(-1)).to.match(/; hit/);
+      expect(env.origin.hits('/echo')).to.be.at.most(2);
+    } finally {
+      await client.close();
+    }
+  });
+
   it('a target undici refuses (a line break, a blank) is not looked up: it never gets another request’s entry', async () => {
     const cache = env.cache();
     const send = (path: string, headers: Record<string, string> = {}) => cache.dispatcher.request({ origin: env.origin.url, path, method: 'GET', headers });
