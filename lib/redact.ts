@@ -29,7 +29,7 @@ export function redactUrl(url: string, names: ReadonlySet<string>): string {
   const question = url.indexOf('?');
   const path = question === -1 ? url : url.slice(0, question);
   const redactedPath = path.includes(';')
-    ? path.replace(/;([^;/=?]*)=([^;/?]*)/g, (whole, name: string) => (names.has(decodeName(name).toLowerCase()) ? `;${name}=${REDACTED}` : whole))
+    ? path.replace(/;([^;/=?]*)=([^;/?]*)/g, (whole, name: string) => (isRedacted(name, names) ? `;${name}=${REDACTED}` : whole))
     : path;
   if (question === -1) return redactedPath;
   const params = url.slice(question + 1).split('&');
@@ -37,22 +37,32 @@ export function redactUrl(url: string, names: ReadonlySet<string>): string {
     const raw = params[i] as string;
     const equals = raw.indexOf('=');
     const name = equals === -1 ? raw : raw.slice(0, equals);
-    if (names.has(decodeName(name).toLowerCase())) params[i] = `${name}=${REDACTED}`;
+    if (isRedacted(name, names)) params[i] = `${name}=${REDACTED}`;
   }
   return `${redactedPath}?${params.join('&')}`;
 }
 
 /**
- * A field value (a Referer, a Link) with the value of every `name=value`
- * parameter whose name is in `names` replaced by REDACTED; nothing else
- * changes (unlike `redactUrl`, no fragment or user information is dropped:
- * a value that is not a URL keeps every byte).
+ * A field value (a Referer, a forwarded query) with the value of every
+ * `name=value` parameter whose name is in `names` replaced by REDACTED, up
+ * to the next `&` (a `;` or a blank is part of a value: URLSearchParams
+ * reads it so). A value that is an absolute URL also loses its user
+ * information and fragment (`redactUrl`); any other keeps every other byte.
  */
 export function redactParameters(text: string, names: ReadonlySet<string>): string {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(text)) return redactUrl(text, names);
   if (names.size === 0 || !text.includes('=')) return text;
-  return text.replace(/([?&;])([^=&;?#\s]*)=([^&;#\s]*)/g, (whole, separator: string, name: string) =>
-    names.has(decodeName(name).toLowerCase()) ? `${separator}${name}=${REDACTED}` : whole,
+  return text.replace(/(^|[?&;#\s])([^=&;?#\s]*)=([^&#]*)/g, (whole, separator: string, name: string) =>
+    isRedacted(name, names) ? `${separator}${name}=${REDACTED}` : whole,
   );
+}
+
+/** Whether a parameter's name, decoded and lower-cased, is one of `names` — `api_key[]` and `api_key[0]` as `api_key` too (PHP and qs read them so). */
+function isRedacted(name: string, names: ReadonlySet<string>): boolean {
+  const decoded = decodeName(name).toLowerCase();
+  if (names.has(decoded)) return true;
+  const bracket = decoded.indexOf('[');
+  return bracket > 0 && names.has(decoded.slice(0, bracket));
 }
 
 /** A parameter name as its origin reads it (`+` a space, %-escapes decoded); as it is when it does not decode. */

@@ -21,7 +21,9 @@ import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
+import { lowerAscii, trimOws } from './ascii.js';
 import { describe } from './describe.js';
+import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import type { Partition, Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 
@@ -219,9 +221,13 @@ export class UndiciCacheStore {
  * (it names the resource: RFC 9110 §7.2).
  */
 function recordKey(key: UndiciCacheKey): string {
-  const host = key.headers === undefined ? undefined : Object.hasOwn(key.headers, 'host') ? key.headers['host'] : undefined;
-  const text = host === undefined ? `${key.origin}\n${key.path}` : `${key.origin}\n${key.path}\nhost:${String(host).toLowerCase()}`;
-  return createHash('sha256').update(text).digest('base64url');
+  // undici hands its request's headers as they were given: any case of names, an object, pairs or a flat list.
+  const host = normalizeRequestHeaders(key.headers as RequestHeadersInput)['host'];
+  if (host === undefined) return createHash('sha256').update(`${key.origin}\n${key.path}`).digest('base64url');
+  // Read as HTTP reads it (a null value is sent empty); each part its own JSON string, so none can pass for another.
+  return createHash('sha256')
+    .update(JSON.stringify([key.origin, key.path, lowerAscii(trimOws(host))]))
+    .digest('base64url');
 }
 
 function pick(value: UndiciCacheValue): UndiciCacheValue {

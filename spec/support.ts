@@ -17,7 +17,7 @@ import { RedisStorage } from '../lib/storage/redis.js';
  */
 export const NODE_CHILD_FLAGS: readonly string[] = ['--single-threaded'];
 
-const BIN = fileURLToPath(new URL('../lib/cli/bin.js', import.meta.url));
+export const BIN = fileURLToPath(new URL('../lib/cli/bin.js', import.meta.url));
 
 export interface Ran {
   code: number;

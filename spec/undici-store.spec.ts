@@ -190,6 +190,16 @@ for (const backend of backends) {
       expect((await get(agent, `${env.origin.url}/h`, { host: 'tenant-a.example' })).body).to.equal('host=tenant-a.example');
       await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'tenant-a.example' } })) !== undefined);
       expect((await get(agent, `${env.origin.url}/h`)).body).to.match(/^host=127\.0\.0\.1:/);
+      // Latin-1 letters are bytes of their own; a null Host is sent empty, not as "null".
+      const asked = async (headers: Record<string, string | null>) => {
+        const response = await agent.request({ origin: env.origin.url, path: '/h', method: 'GET', headers: headers as Record<string, string> });
+        return response.body.text();
+      };
+      expect(await asked({ host: 'TENANT-\u00c0' })).to.equal('host=TENANT-\u00c0');
+      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'TENANT-\u00c0' } })) !== undefined);
+      expect(await asked({ host: 'tenant-\u00e0' })).to.equal('host=tenant-\u00e0');
+      expect(await asked({ host: null })).to.equal('host=');
+      expect(await asked({ host: 'null' })).to.equal('host=null');
     });
 
     it('a corrupt record is a miss, and is deleted', async () => {

@@ -12,9 +12,9 @@ import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
 import { createCache, type HttpCache } from '../cache.js';
+import { jsonLine, printable } from '../printable.js';
 import type { EntryFilter, EntryInfo, EntryState } from '../records/inspect.js';
 import { isTag } from '../records/tags.js';
-import { jsonLine, printable } from './printable.js';
 import { openStorage, StorageSetupError, UsageError } from './storage-url.js';
 
 const EXIT = { ok: 0, failed: 1, usage: 2, notFound: 3, refused: 4 } as const;
@@ -41,8 +41,11 @@ Commands:
   purge                     delete entries: --url <url> | --prefix <prefix|glob> | --tag <tag>... |
                             --expired | --older-than <30s|15m|12h|7d> | --all (asks, unless --yes)
   export                    write every usable entry to --output <file> (default: standard output)
-  import                    load an export from --input <file> (default: standard input)
-  copy --to <url>           copy every usable entry to another storage   [--to-namespace <ns>]
+  import                    load an export from --input <file> (default: standard input)   [--create-table]
+  copy --to <url>           copy every usable entry to another storage   [--to-namespace <ns>] [--create-table]
+
+  import and copy make a new SQLite file when the one named does not exist; a missing
+  DynamoDB table is made only with --create-table (on-demand billing, TTL on).
 
 Options:
   --namespace <ns>          the cache's namespace (createCache({ namespace }))
@@ -70,6 +73,7 @@ const OPTIONS = {
   input: { type: 'string', short: 'i' },
   to: { type: 'string' },
   'to-namespace': { type: 'string' },
+  'create-table': { type: 'boolean' },
 } as const;
 
 type Values = ReturnType<typeof parseArgs<{ options: typeof OPTIONS; allowPositionals: true }>>['values'];
@@ -95,7 +99,9 @@ export async function main(argv: string[], terminal: Terminal, env: NodeJS.Proce
   try {
     const storageUrl = values.storage ?? env['CACHETTE_STORAGE'];
     if (storageUrl === undefined) throw new UsageError('name the storage: --storage sqlite:./http.db (or set CACHETTE_STORAGE)');
-    cache = createCache({ storage: await openStorage(storageUrl), ...(values.namespace === undefined ? {} : { namespace: values.namespace }) });
+    // An import fills a storage: it may be a new one. Every other command reads a cache that exists.
+    const create = command === 'import' ? { create: true, createTable: values['create-table'] === true } : undefined;
+    cache = createCache({ storage: await openStorage(storageUrl, create), ...(values.namespace === undefined ? {} : { namespace: values.namespace }) });
     return await run({ cache, values, args: rest, terminal });
   } catch (error) {
     if (error instanceof UsageError || error instanceof TypeError) return fail(terminal, EXIT.usage, error.message);
@@ -164,7 +170,8 @@ async function ls({ cache, values, terminal }: Run): Promise<number> {
     throw new UsageError(`--limit must be a positive whole number, got ${values.limit}`);
   let count = 0;
   for await (const entry of cache.entries(filterOf(values))) {
-    if (count >= limit) break;
+    // The reader went away (`| head`): nothing more to say.
+    if (count >= limit || terminal.out.destroyed === true) break;
     count += 1;
     if (values.json === true) terminal.out.write(`${jsonLine(entry)}\n`);
     else say(terminal.out, [describeLine(entry)]);
@@ -269,7 +276,10 @@ async function importCommand({ cache, values, terminal }: Run): Promise<number> 
 async function copy({ cache, values, terminal }: Run): Promise<number> {
   if (values.to === undefined) throw new UsageError('copy needs a target: --to sqlite:./copy.db');
   const namespace = values['to-namespace'] ?? values.namespace;
-  const target = createCache({ storage: await openStorage(values.to), ...(namespace === undefined ? {} : { namespace }) });
+  const target = createCache({
+    storage: await openStorage(values.to, { create: true, createTable: values['create-table'] === true }),
+    ...(namespace === undefined ? {} : { namespace }),
+  });
   try {
     return await transfer({ values, terminal }, 'copied', 'copied', (onProgress) => cache.copyTo(target, { onProgress }));
   } finally {

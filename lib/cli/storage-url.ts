@@ -1,7 +1,7 @@
 /**
  * Storages named by a URL-like string, for the CLI:
  *
- *   sqlite:./http.db                 a SQLite file (it must exist and be a cachette database)
+ *   sqlite:./http.db                 a SQLite file (a cachette database; made when a command fills it)
  *   dynamodb://table?region=eu-west-1&endpoint=http://localhost:8000&shards=8
  *   redis://127.0.0.1:6379/0?keyPrefix=cachette:   (rediss:// with TLS)
  *
@@ -22,21 +22,31 @@ export class StorageSetupError extends Error {
   override readonly name = 'StorageSetupError';
 }
 
-export async function openStorage(url: string): Promise<Storage> {
-  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, ''));
-  if (url.startsWith('dynamodb://')) return openDynamo(url);
+/** What a command that fills a storage may make: a new SQLite file, and a DynamoDB table when asked (`--create-table`). */
+export interface CreateOptions {
+  create: boolean;
+  createTable: boolean;
+}
+
+export async function openStorage(url: string, create?: CreateOptions): Promise<Storage> {
+  if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, ''), create?.create === true);
+  if (url.startsWith('dynamodb://')) return openDynamo(url, create?.createTable === true);
   if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedis(url);
   throw new UsageError(`unknown storage ${JSON.stringify(url)}: name one as sqlite:./http.db, dynamodb://table?region=… or redis://host:port`);
 }
 
-async function openSqlite(path: string): Promise<Storage> {
+async function openSqlite(path: string, create: boolean): Promise<Storage> {
   if (path === '') throw new UsageError('sqlite: needs a file path, as in sqlite:./http.db');
   const file = resolve(path);
-  // The CLI reads caches; it never makes an empty one by mistake.
-  if (!existsSync(file)) throw new StorageSetupError(`no such file: ${file} (a cachette SQLite database is made by the cache that uses it)`);
   const { default: Database } = await import('better-sqlite3').catch((error: unknown) => {
     throw new StorageSetupError('sqlite: storages need the better-sqlite3 package: npm install better-sqlite3', { cause: error });
   });
+  const { SqliteStorage } = await import('../storage/sqlite.js');
+  if (!existsSync(file)) {
+    // A command that reads never makes an empty cache by mistake; one that fills a cache (import, copy --to) makes it.
+    if (!create) throw new StorageSetupError(`no such file: ${file} (import or copy --to make one; a cache makes its own)`);
+    return new SqliteStorage({ path: file });
+  }
   let tables: string[];
   try {
     const probe = new Database(file, { readonly: true, fileMustExist: true });
@@ -49,7 +59,6 @@ async function openSqlite(path: string): Promise<Storage> {
     throw new StorageSetupError(`${file} is not a SQLite database (${(error as Error).message})`, { cause: error });
   }
   if (!tables.includes('cachette_entries')) throw new StorageSetupError(`${file} is a SQLite database, but not a cachette one (no cachette_entries table)`);
-  const { SqliteStorage } = await import('../storage/sqlite.js');
   return new SqliteStorage({ path: file });
 }
 
@@ -80,7 +89,7 @@ async function openRedis(url: string): Promise<Storage> {
   return storage;
 }
 
-async function openDynamo(url: string): Promise<Storage> {
+async function openDynamo(url: string, createTable: boolean): Promise<Storage> {
   let parsed: URL;
   try {
     parsed = new URL(url);
@@ -102,15 +111,6 @@ async function openDynamo(url: string): Promise<Storage> {
     throw new StorageSetupError('dynamodb:// storages need the AWS SDK: npm install @aws-sdk/client-dynamodb', { cause: error });
   });
   const client = new sdk.DynamoDBClient({ ...(region === undefined ? {} : { region }), ...(endpoint === undefined ? {} : { endpoint }) });
-  try {
-    await client.send(new sdk.DescribeTableCommand({ TableName: table }));
-  } catch (error) {
-    // Allowed to read and write items but not to describe tables: go on, the first call will tell.
-    if ((error as { name?: string } | null)?.name !== 'AccessDeniedException') {
-      client.destroy();
-      throw explainAwsError(error, table, region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION']);
-    }
-  }
   const { DynamoDBStorage } = await import('../storage/dynamodb/storage.js');
   const storage = new DynamoDBStorage({
     tableName: table,
@@ -118,6 +118,23 @@ async function openDynamo(url: string): Promise<Storage> {
     ...(shards === undefined ? {} : { shards }),
     ...(parsed.searchParams.has('keyPrefix') ? { keyPrefix: parsed.searchParams.get('keyPrefix') as string } : {}),
   });
+  try {
+    await client.send(new sdk.DescribeTableCommand({ TableName: table }));
+  } catch (error) {
+    const name = (error as { name?: string } | null)?.name;
+    if (name === 'ResourceNotFoundException' && createTable) {
+      try {
+        await storage.createTable();
+      } catch (creating) {
+        client.destroy();
+        throw new StorageSetupError(`cannot create DynamoDB table ${table}: ${(creating as Error)?.message ?? String(creating)}`, { cause: creating });
+      }
+    } else if (name !== 'AccessDeniedException') {
+      // (Allowed to read and write items but not to describe tables: go on, the first call will tell.)
+      client.destroy();
+      throw explainAwsError(error, table, region ?? process.env['AWS_REGION'] ?? process.env['AWS_DEFAULT_REGION']);
+    }
+  }
   // The CLI made the client: closing the storage closes it too.
   return {
     partition: (name) => storage.partition(name),
@@ -133,7 +150,7 @@ function explainAwsError(error: unknown, table: string, region: string | undefin
   const where = region === undefined ? '' : ` in ${region}`;
   if (name === 'ResourceNotFoundException') {
     return new StorageSetupError(
-      `DynamoDB table ${table} does not exist${where}: create it with new DynamoDBStorage({ tableName, createTable: true }) or your infrastructure code`,
+      `DynamoDB table ${table} does not exist${where}: import and copy make it with --create-table; or create it with new DynamoDBStorage({ tableName, createTable: true }) or your infrastructure code`,
     );
   }
   if (name === 'CredentialsProviderError' || /credential/i.test(String((error as Error)?.message))) {

@@ -80,8 +80,8 @@ export class CachingHandler implements Handler {
   #responseTime = 0;
   #landed: Promise<void> | undefined;
   #finished = false;
-  /** undici sent the request elsewhere than its key names (see origin.ts): its response is nobody else's. */
-  #elsewhere = false;
+  /** undici sent the request elsewhere than its key names, or it is not known where (see origin.ts): its response is nobody else's. */
+  #elsewhere: 'origin-mismatch' | 'origin-unverified' | undefined;
 
   constructor(ctx: CacheContext, request: CacheRequest, downstream: Handler, info: ForwardInfo) {
     this.#ctx = ctx;
@@ -91,9 +91,9 @@ export class CachingHandler implements Handler {
     this.#requestTime = Date.now();
   }
 
-  /** undici created the request for another origin than the one it named: its response is neither stored nor shared. */
-  wentElsewhere(): void {
-    this.#elsewhere = true;
+  /** undici created the request for another origin than the one it named, or not at once: its response is neither stored nor shared. */
+  wentElsewhere(reason: 'origin-mismatch' | 'origin-unverified'): void {
+    this.#elsewhere = reason;
   }
 
   onRequestStart(controller: Controller, context: unknown): void {
@@ -138,10 +138,13 @@ export class CachingHandler implements Handler {
     this.#mode = 'forward';
     if (stale !== undefined) this.#ctx.reporter.stats.replaced += 1;
 
-    const decision: StoreDecision | { store: false; reason: string } = this.#elsewhere ? { store: false, reason: 'origin-mismatch' } : this.#decide(response);
+    const decision: StoreDecision | { store: false; reason: string } =
+      this.#elsewhere !== undefined ? { store: false, reason: this.#elsewhere } : this.#decide(response);
     // The origin answered with what replaces the stored response, and it may not be kept: the stored one goes too.
     // (Not for a HEAD's answer, which is never stored, nor for an error of the origin's, which replaces nothing.)
-    if (stale !== undefined && !decision.store && decision.reason !== 'head' && !this.#elsewhere && statusCode < 500) this.#ctx.records.invalidate([stale.key]);
+    if (stale !== undefined && !decision.store && decision.reason !== 'head' && this.#elsewhere === undefined && statusCode < 500) {
+      this.#ctx.records.invalidate([stale.key]);
+    }
     let detail: string | undefined;
     if (decision.store) {
       this.#expectedLength = response.contentLength;
@@ -153,7 +156,14 @@ export class CachingHandler implements Handler {
     if (detail !== undefined) this.#notStored(detail);
     // Worth keeping a copy of an unstorable response only when others are already waiting for it.
     const followers = this.#info.flight?.followers ?? 0;
-    this.#shareable = this.#plan === undefined && followers > 0 && detail !== 'too-large' && !this.#elsewhere && isShareable(response, ctx.options.shared);
+    // Not what a follower would get: too large to keep, sent elsewhere, or carrying back what only this request sent.
+    this.#shareable =
+      this.#plan === undefined &&
+      followers > 0 &&
+      detail !== 'too-large' &&
+      detail !== 'echoes-redacted' &&
+      this.#elsewhere === undefined &&
+      isShareable(response, ctx.options.shared);
     if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
 
     const plan = this.#plan;
@@ -330,7 +340,8 @@ export class CachingHandler implements Handler {
     };
     const served = copyFields(headers);
     served['age'] = ageField(correctedInitialAge(headers, this.#requestTime, this.#responseTime));
-    this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames);
+    // Freshened with fields that carry back what only this request sent: not its followers' answer.
+    this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames, detail !== 'echoes-redacted');
   }
 
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
@@ -340,7 +351,7 @@ export class CachingHandler implements Handler {
     stats.staleServed += 1;
     stats.failedRevalidations += 1;
     if (this.#request.method !== 'HEAD') stats.bytesServed += answer.body.byteLength;
-    this.#replay(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames);
+    this.#replay(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames, true);
   }
 
   /** The stale entry as the answer to an origin failure (its Cache-Status becomes this forward's). */
@@ -356,17 +367,18 @@ export class CachingHandler implements Handler {
     return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, varyNames };
   }
 
-  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: readonly string[]): void {
+  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: readonly string[], shareable: boolean): void {
     replay(this.#downstream, {
       status,
       statusText,
       headers: announceless(headers, formatCacheStatus(this.#cacheStatus)),
       body: this.#request.method === 'HEAD' ? undefined : body,
     });
-    if ((this.#info.flight?.followers ?? 0) > 0) {
+    const followers = this.#info.flight?.followers ?? 0;
+    if (followers > 0 && shareable) {
       this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames) });
     } else {
-      this.#settle({ kind: 'done' });
+      this.#settle(followers > 0 ? { kind: 'solo' } : { kind: 'done' });
     }
   }
 

@@ -53,10 +53,10 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
       marked[FORWARDED_BY] = ctx;
       // The per-request options were this cache's to read: not for another cache further down.
       if (marked.cachette !== undefined) marked.cachette = undefined;
-      if (!origin.unsure || !(handler instanceof CachingHandler)) return next(marked, handler);
-      // How this dispatcher routes is not known yet: a response from elsewhere than the key names is not stored.
-      const { result, wentElsewhere } = origin.dispatchWatching(next, marked, handler);
-      if (wentElsewhere !== undefined) handler.wentElsewhere();
+      if (!(handler instanceof CachingHandler) || marked.origin == null || origin.verdict(marked.origin) === 'own') return next(marked, handler);
+      // Where requests naming this origin go is not known yet: a response from elsewhere, or from who knows where, is not stored.
+      const { result, went } = origin.dispatchWatching(next, marked, handler);
+      if (went !== 'own') handler.wentElsewhere(went === undefined ? 'origin-unverified' : 'origin-mismatch');
       return result;
     };
     return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
@@ -85,6 +85,16 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
       } else if (origin.known !== undefined && opts.origin !== origin.known) {
         // A Client or Pool sends it to its own origin, whatever the request names: that is the resource it gets.
         opts = Object.assign({}, opts, { origin: origin.known });
+      } else if (origin.known === undefined && origin.verdict(opts.origin) === 'elsewhere') {
+        // Requests naming this origin were seen going elsewhere: nothing of the cache's is theirs.
+        const reason = 'origin-mismatch';
+        return bypass(ctx, dispatch, opts, undiciAdapter.modernHandler(rawHandler), {
+          cacheable: false,
+          reason,
+          method: opts.method,
+          url: undefined,
+          headers: undefined,
+        });
       }
       return handle(ctx, dispatch, opts, undiciAdapter.modernHandler(rawHandler), control);
     };

@@ -13,11 +13,13 @@
  * A Client or Pool sends every request to its own origin, whatever the
  * request's `origin` option says: the key must name where it went. Once the
  * dispatcher's origin is known, it is the one keyed. Where it is not known
- * yet (undici 7: nothing says what the interceptor was composed on), each
- * request the cache forwards is watched on the same channel; one that went
- * elsewhere than it named is not stored, and teaches the origin. Two that
- * went where they named, to two origins, say the dispatcher routes by origin
- * (an Agent): no more watching.
+ * (undici 7: nothing says what the interceptor was composed on), each request
+ * the cache forwards naming an origin is watched on the same channel until
+ * one has been seen going there: a response from elsewhere (a Client's own
+ * origin, or an interceptor inside the cache's that rewrote it, such as
+ * undici's dns) is neither stored nor shared, and later requests naming that
+ * origin bypass the cache; a response whose request undici did not create at
+ * once (a Pool queued it) is not stored either, while that is all it knows.
  */
 import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
@@ -31,13 +33,18 @@ interface CreatedRequest {
   request?: { origin?: unknown; path?: unknown; method?: unknown };
 }
 
+/** Where requests naming an origin were seen to go: there, or elsewhere. */
+export type Verdict = 'own' | 'elsewhere';
+
+/** Named origins whose verdict is remembered, per composition. */
+const MAX_VERDICTS = 1024;
+
 /** What one composition of the interceptor knows of the origin its dispatcher sends requests to. */
 export class DispatcherOrigin {
   #origin: string | undefined;
-  /** The dispatcher sends each request where its `origin` option says (an Agent); false until known. */
-  #routesByOrigin: boolean;
-  /** The origin of a request seen going where it named, while how the dispatcher routes is not known. */
-  #seen: string | undefined;
+  /** The dispatcher sends each request where its `origin` option says (an Agent). */
+  readonly #routesByOrigin: boolean;
+  readonly #verdicts = new Map<string, Verdict>();
 
   /**
    * @param composed what undici 8 passes an interceptor at compose time: the origin, null (originless: an Agent), or nothing.
@@ -53,17 +60,23 @@ export class DispatcherOrigin {
     return this.#origin;
   }
 
-  /** Whether forwarded requests must be watched: how the dispatcher routes is not known yet. */
-  get unsure(): boolean {
-    return this.#origin === undefined && !this.#routesByOrigin;
+  /**
+   * Where requests naming `origin` go, as far as this composition knows:
+   * 'own' when the dispatcher is known to route by origin (or they were seen
+   * going there), 'elsewhere', or undefined when not known yet.
+   */
+  verdict(origin: string | URL): Verdict | undefined {
+    if (this.#routesByOrigin) return 'own';
+    return this.#verdicts.get(typeof origin === 'string' ? origin : origin.origin);
   }
 
   /**
-   * Dispatches a request through `next`, watching where undici creates it.
-   * Returns, with dispatch's own result, the origin it went to when that is
-   * not the one it named (then learned: later requests are keyed with it).
+   * Dispatches a request that names an origin through `next`, watching where
+   * undici creates it, and remembers what that says of its origin. Returns,
+   * with dispatch's own result, where it went: undefined when undici did not
+   * create it at once.
    */
-  dispatchWatching(next: Dispatcher.Dispatch, opts: Options, handler: Handler): { result: boolean; wentElsewhere: string | undefined } {
+  dispatchWatching(next: Dispatcher.Dispatch, opts: Options, handler: Handler): { result: boolean; went: Verdict | undefined } {
     let created: string | undefined;
     const listener = (message: unknown): void => {
       const request = (message as CreatedRequest).request;
@@ -77,15 +90,12 @@ export class DispatcherOrigin {
     } finally {
       requestCreated.unsubscribe(listener);
     }
-    const named = opts.origin == null || opts.origin === '' ? undefined : new URL(String(opts.origin)).origin;
-    if (created === undefined || named === undefined) return { result, wentElsewhere: undefined };
-    if (created !== named) {
-      this.#origin ??= created;
-      return { result, wentElsewhere: created };
-    }
-    if (this.#seen !== undefined && this.#seen !== named) this.#routesByOrigin = true;
-    this.#seen = named;
-    return { result, wentElsewhere: undefined };
+    const named = opts.origin;
+    if (created === undefined || named == null || named === '') return { result, went: undefined };
+    const went: Verdict = created === new URL(String(named)).origin ? 'own' : 'elsewhere';
+    if (this.#verdicts.size >= MAX_VERDICTS) this.#verdicts.clear();
+    this.#verdicts.set(typeof named === 'string' ? named : named.origin, went);
+    return { result, went };
   }
 
   /**

@@ -22,13 +22,20 @@ export type BodyKeyMode = 'exact' | 'canonical';
 
 /** Deeper JSON is keyed by its bytes: the parser never recurses further than this. */
 const MAX_DEPTH = 64;
+/**
+ * Larger bodies are keyed by their bytes, nothing cut or sorted, and not
+ * searched for ignored fields: reading a body costs a few times what
+ * JSON.parse does, and a body as large as a keyed one may be (1 MiB) would
+ * hold the event loop for hundreds of milliseconds.
+ */
+const MAX_PARSED_BYTES = 128 * 1024;
 
 /**
  * The bytes a body is keyed by.
  * @param ignored top-level JSON member names and form field names the key leaves out (exact).
  */
 export function bodyForKey(body: Uint8Array, contentType: string | undefined, ignored: ReadonlySet<string>, mode: BodyKeyMode): Uint8Array {
-  if (mode === 'exact' && ignored.size === 0) return body;
+  if ((mode === 'exact' && ignored.size === 0) || body.byteLength > MAX_PARSED_BYTES) return body;
   const type = mediaType(contentType);
   if (type === 'application/json' || type.endsWith('+json')) {
     const text = jsonForKey(body, ignored, mode);
@@ -51,7 +58,7 @@ function mediaType(contentType: string | undefined): string {
  * text), a form's fields (as sent). Nothing for a body that cannot be read.
  */
 export function namedBodyValues(body: Uint8Array, contentType: string | undefined, names: ReadonlySet<string>): Array<{ name: string; value: string }> {
-  if (names.size === 0) return [];
+  if (names.size === 0 || body.byteLength > MAX_PARSED_BYTES) return [];
   const type = mediaType(contentType);
   const found: Array<{ name: string; value: string }> = [];
   if (type === 'application/json' || type.endsWith('+json')) {

@@ -44,6 +44,7 @@ type BypassReason =
   | 'bad-url'
   | 'absolute-form'
   | 'method-override'
+  | 'origin-mismatch'
   | 'no-origin'
   | 'body'
   | 'form-data';

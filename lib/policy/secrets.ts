@@ -46,15 +46,16 @@ export function requestSecrets(path: string, headers: Readonly<RequestHeaders>, 
  * Whether a response's fields carry one of the secrets back: a long enough
  * value anywhere, a `name=value` in a field that carries URLs — as sent, or
  * under up to three layers of percent-encoding (`next=%2Fhome%3Fapi_key%3D…`),
- * whatever the case of its escapes.
+ * whatever the case of its escapes, a space spelt `+` or `%20` either way
+ * (forms and URLSearchParams spell it `+`, encodeURIComponent `%20`).
  */
 export function carriesSecret(headers: Readonly<ResponseHeaders>, secrets: readonly Secret[]): boolean {
-  const forms = secrets.map((secret) => ({ name: decoded(secret.name).toLowerCase(), values: [...new Set([secret.value, decoded(secret.value)])] }));
+  const forms = secrets.map((secret) => ({ name: spaced(decoded(secret.name)).toLowerCase(), values: variants(secret.value) }));
   for (const field of Object.keys(headers)) {
     const value = headers[field];
     if (value === undefined) continue;
     const raw = Array.isArray(value) ? value.join('\n') : value;
-    const texts = [raw, decoded(raw)];
+    const texts = [...new Set([raw, decoded(raw), spaced(decoded(raw))])];
     // A name is matched whatever its case (`API_KEY=` for `api_key`): the origin may spell it its way.
     const lowered = URL_FIELDS.has(field.toLowerCase()) ? texts.map((text) => text.toLowerCase()) : [];
     for (const { name, values } of forms) {
@@ -66,6 +67,17 @@ export function carriesSecret(headers: Readonly<ResponseHeaders>, secrets: reado
     }
   }
   return false;
+}
+
+/** A value as sent, decoded, and decoded with `+` read as a space. */
+function variants(value: string): string[] {
+  const plain = decoded(value);
+  return [...new Set([value, plain, spaced(plain), decoded(value.replace(/\+/g, ' '))])];
+}
+
+/** `+` as the space a form's encoding makes of it. */
+function spaced(text: string): string {
+  return text.includes('+') ? text.replace(/\+/g, ' ') : text;
 }
 
 /** Percent-decoded until nothing changes, three times at most (both sides alike); what does not decode stays as it is. */

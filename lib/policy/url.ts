@@ -67,17 +67,17 @@ export function normalizeRequestUrl(
   const question = path.indexOf('?');
   const pathname = question === -1 ? path : path.slice(0, question);
   if (question === -1) {
-    return { keyUrl: base + pathname + fragment, storedUrl: shown(shownBase + pathname, policy) };
+    return { keyUrl: base + pathname + fragment, storedUrl: shown(shownBase + pathname, policy, override) };
   }
   const query = path.slice(question + 1);
-  if (query === '') return { keyUrl: `${base}${pathname}?${fragment}`, storedUrl: shown(`${shownBase}${pathname}?`, policy) };
+  if (query === '') return { keyUrl: `${base}${pathname}?${fragment}`, storedUrl: shown(`${shownBase}${pathname}?`, policy, override) };
   if (alreadyNormal(query, policy.ignored)) {
-    return { keyUrl: `${base}${pathname}?${query}${fragment}`, storedUrl: shown(`${shownBase}${pathname}?${query}`, policy) };
+    return { keyUrl: `${base}${pathname}?${query}${fragment}`, storedUrl: shown(`${shownBase}${pathname}?${query}`, policy, override) };
   }
   const { kept, all } = sortQuery(query, policy.ignored);
   return {
     keyUrl: kept === undefined ? base + pathname + fragment : `${base}${pathname}?${kept}${fragment}`,
-    storedUrl: shown(`${shownBase}${pathname}?${all}`, policy),
+    storedUrl: shown(`${shownBase}${pathname}?${all}`, policy, override),
   };
 }
 
@@ -102,8 +102,9 @@ export function authorityOverride(host: string, base: string): string | undefine
   return authority === base.slice(scheme.length + 3) ? undefined : authority;
 }
 
-function shown(url: string, policy: UrlPolicy): string {
-  return policy.redacted.size === 0 ? url : redactUrl(url, policy.redacted);
+/** The URL as stored and shown: redacted (an authority a Host named may hold user information, a fragment). */
+function shown(url: string, policy: UrlPolicy, override: string | undefined): string {
+  return policy.redacted.size === 0 && override === undefined ? url : redactUrl(url, policy.redacted);
 }
 
 /**
@@ -120,7 +121,8 @@ function alreadyNormal(query: string, ignored: ReadonlySet<string>): boolean {
     if (end === start) return false;
     const equals = query.indexOf('=', start);
     const name = query.slice(start, equals === -1 || equals > end ? end : equals);
-    if (name < previous || name.includes('%') || name.includes('+') || (ignored.size > 0 && ignored.has(name))) return false;
+    // Names with capitals are sorted as their lower case: left to sortQuery.
+    if (name < previous || /[%+A-Z]/.test(name) || (ignored.size > 0 && ignored.has(name))) return false;
     previous = name;
     start = end + 1;
   }
@@ -130,17 +132,21 @@ function alreadyNormal(query: string, ignored: ReadonlySet<string>): boolean {
 /**
  * The parameters sorted by decoded name, each as its raw bytes (an empty one
  * included): all of them (for the stored URL, redacted afterwards), and the
- * ones the key keeps (undefined when the key ignores every one).
+ * ones the key keeps (undefined when the key ignores every one). Names are
+ * compared as their lower case: an origin that reads names whatever their
+ * case (ASP.NET does) sees `?A=1&a=2` and `?a=2&A=1` differently, and they
+ * keep their order.
  */
 function sortQuery(query: string, ignored: ReadonlySet<string>): { kept: string | undefined; all: string } {
-  const params: Array<{ name: string; raw: string; index: number }> = [];
+  const params: Array<{ name: string; order: string; raw: string; index: number }> = [];
   let index = 0;
   for (const raw of query.split('&')) {
     const equals = raw.indexOf('=');
-    params.push({ name: decodeName(equals === -1 ? raw : raw.slice(0, equals)), raw, index: index++ });
+    const name = decodeName(equals === -1 ? raw : raw.slice(0, equals));
+    params.push({ name, order: name.toLowerCase(), raw, index: index++ });
   }
   // Sort by name, keeping the original order of repeated names (it can be meaningful).
-  params.sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+  params.sort((a, b) => (a.order < b.order ? -1 : a.order > b.order ? 1 : a.index - b.index));
   const kept: string[] = [];
   const all: string[] = [];
   for (const param of params) {

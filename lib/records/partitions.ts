@@ -39,6 +39,6 @@ export function partitionNames(namespace: string | undefined): PartitionNames {
     redirects: `${prefix}redirects`,
     tiers: `${prefix}tiers`,
     tag: (tag) => `${prefix}tag~${Buffer.from(tag, 'utf8').toString('base64url')}`,
-    legacyTag: (tag) => (tag.includes(':') || (KINDS as readonly string[]).includes(tag) ? undefined : `${prefix}tag:${tag}`),
+    legacyTag: (tag) => (tag.includes(':') || tag.includes('~') || (KINDS as readonly string[]).includes(tag) ? undefined : `${prefix}tag:${tag}`),
   };
 }

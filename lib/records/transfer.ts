@@ -13,6 +13,7 @@
 
 import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
+import { jsonLine } from '../printable.js';
 import { FORMAT_VERSION } from './codec.js';
 
 /** One record on its way from a storage to another. */
@@ -30,11 +31,12 @@ const VERSION = 1;
 /** Writes the records to `out` as they come (waiting when it is full); returns how many. */
 export async function writeExport(records: AsyncIterable<Dumped>, out: Writable, namespace: string | undefined): Promise<number> {
   const header = { kind: KIND, version: VERSION, recordFormat: FORMAT_VERSION, namespace: namespace ?? null, exportedAt: new Date().toISOString() };
-  await write(out, `${JSON.stringify(header)}\n`);
+  await write(out, `${jsonLine(header)}\n`);
   let count = 0;
   for await (const record of records) {
     const line = { p: record.partition, k: record.key, e: record.expiresAt, v: Buffer.from(record.bytes).toString('base64') };
-    await write(out, `${JSON.stringify(line)}\n`);
+    // A key is whatever a writer of the storage made it: written so that a terminal the export goes to shows it, never obeys it.
+    await write(out, `${jsonLine(line)}\n`);
     count += 1;
   }
   return count;

@@ -121,9 +121,11 @@ describe('a hit from memory', () => {
     const cache = env.cache();
     await (await cache.fetch(`${env.origin.url}/data`)).text();
     await cache.settled();
-    const dispatch = cache.interceptor()(() => {
+    // Composed on an Agent, as undici 8 says at compose time (null: no origin of its own).
+    const compose = cache.interceptor() as (next: Dispatcher.Dispatch, origin: null) => Dispatcher.Dispatch;
+    const dispatch = compose(() => {
       throw new Error('a hit must not be forwarded');
-    });
+    }, null);
     const events: string[] = [];
     dispatch(
       { origin: env.origin.url, path: '/data', method: 'GET', headers: {} },

@@ -3,6 +3,7 @@
  * its own, against SQLite files and DynamoDB Local filled by a real cache.
  */
 
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { expect } from 'chai';
@@ -12,7 +13,7 @@ import { respond } from '../../fixtures/origin.js';
 import { startRedis } from '../../fixtures/redis-server.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache } from '../../lib/cache.js';
-import { cachette, fetchText, useOrigin } from '../support.js';
+import { BIN, cachette, fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 
 describe('the cachette command', function () {
   this.timeout(60_000);
@@ -96,9 +97,13 @@ describe('the cachette command', function () {
     const out = await cachette(['export', '--storage', `sqlite:${file}`, '--namespace', 'app', '--output', exported]);
     expect(out.code, out.stderr).to.equal(0);
     expect(out.stdout).to.equal(`3 records exported to ${exported}\n`);
+    // Into a file that does not exist yet: import makes it (a command that only reads never does).
     const other = join(folder.path, 'other.db');
-    await createCache({ storage: sqliteStorage({ path: other }), namespace: 'app' }).close();
+    const unread = await cachette(['ls', '--storage', `sqlite:${other}`]);
+    expect(unread.code).to.equal(1);
+    expect(unread.stderr).to.match(/no such file: .*other\.db \(import or copy --to make one/);
     const imported = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app', '--input', exported]);
+    expect(imported.code, imported.stderr).to.equal(0);
     expect(imported.stdout).to.equal('3 records imported, 0 skipped (expired, unreadable or too large)\n');
     // Through standard input as well.
     const piped = await cachette(['import', '--storage', `sqlite:${other}`, '--namespace', 'app'], { input: readFileSync(exported, 'utf8') });
@@ -111,6 +116,35 @@ describe('the cachette command', function () {
         .map((line) => JSON.parse(line))
         .sort((a, b) => a.key.localeCompare(b.key));
     expect(strip((await listed(['--storage', `sqlite:${other}`])).stdout)).to.deep.equal(strip((await listed(['--storage', `sqlite:${file}`])).stdout));
+  });
+
+  it('a reader that stops early (ls | head) ends the command quietly, exit code 0', async () => {
+    for (let i = 0; i < 30; i++) {
+      const path = `/many-${i}`;
+      env.origin.route(path, respond(200, { 'cache-control': 'max-age=600' }, 'x'.repeat(2000)));
+    }
+    const cache = createCache({ storage: sqliteStorage({ path: file }), namespace: 'app' });
+    for (let i = 0; i < 30; i++) await fetchText(cache, `${env.origin.url}/many-${i}`);
+    await cache.close();
+    // As `head -n 1` does: read the first line, then close the pipe.
+    const piped = await new Promise<{ code: number | null; stderr: string; first: string }>((resolve) => {
+      const child = spawn(process.execPath, [...NODE_CHILD_FLAGS, BIN, 'ls', '--storage', `sqlite:${file}`, '--namespace', 'app'], {
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let first = '';
+      let stderr = '';
+      child.stdout.on('data', (chunk: Buffer) => {
+        if (first === '') first = chunk.toString().split('\n')[0] as string;
+        child.stdout.destroy();
+      });
+      child.stderr.on('data', (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      child.on('close', (code) => resolve({ code, stderr, first }));
+    });
+    expect(piped.first).to.match(/^fresh/);
+    expect(piped.stderr).to.equal('');
+    expect(piped.code).to.equal(0);
   });
 
   it('copy moves a cache from SQLite to DynamoDB Local and back', async function () {
@@ -128,7 +162,15 @@ describe('the cachette command', function () {
       expect((await cachette(['purge', '--tag', 'orders', '--storage', dynamo, '--namespace', 'app'])).stdout).to.equal('1 record deleted\n');
       const missing = await cachette(['stats', '--storage', `dynamodb://no-such-table-here?region=us-east-1&endpoint=${encodeURIComponent(endpoint)}`]);
       expect(missing.code).to.equal(1);
-      expect(missing.stderr).to.match(/DynamoDB table no-such-table-here does not exist in us-east-1: create it/);
+      expect(missing.stderr).to.match(/DynamoDB table no-such-table-here does not exist in us-east-1: import and copy make it with --create-table/);
+      // A table copy --to is told to make.
+      const made = `dynamodb://${uniqueTableName()}?region=us-east-1&endpoint=${encodeURIComponent(endpoint)}`;
+      const refused = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', made]);
+      expect(refused.code).to.equal(1);
+      expect(refused.stderr).to.match(/--create-table/);
+      const created = await cachette(['copy', '--storage', `sqlite:${file}`, '--namespace', 'app', '--to', made, '--create-table']);
+      expect(created.code, created.stderr).to.equal(0);
+      expect(JSON.parse((await cachette(['stats', '--storage', made, '--namespace', 'app', '--json'])).stdout).entries).to.equal(3);
     } finally {
       await dropTables();
     }

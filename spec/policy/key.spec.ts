@@ -6,7 +6,7 @@ import { KeyPolicy } from '../../lib/policy/key.js';
 import { NO_URL_POLICY, normalizeAbsoluteUrl, normalizeRequestUrl, type UrlPolicy } from '../../lib/policy/url.js';
 import { decodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
-import { redactUrl } from '../../lib/redact.js';
+import { redactParameters, redactUrl } from '../../lib/redact.js';
 import { useOrigin } from '../support.js';
 
 const none = NO_URL_POLICY;
@@ -31,6 +31,9 @@ describe('cache keys', () => {
 
     it('keeps apart what the origin gets apart: an empty query, empty parameters, a fragment a raw dispatch sends', () => {
       const keyUrl = (path: string) => normalizeRequestUrl('http://h', path, none).keyUrl;
+      // Names that differ only in case keep their order (an origin may read them as one name, whose values then come in that order).
+      expect(keyUrl('/p?A=1&a=2')).to.not.equal(keyUrl('/p?a=2&A=1'));
+      expect(keyUrl('/p?b=1&A=2')).to.equal(keyUrl('/p?A=2&b=1'));
       expect(keyUrl('/p?')).to.equal('http://h/p?');
       expect(keyUrl('/p?')).to.not.equal(keyUrl('/p'));
       expect(keyUrl('/p?a=1&&b=2')).to.not.equal(keyUrl('/p?a=1&b=2'));
@@ -50,7 +53,7 @@ describe('cache keys', () => {
     });
 
     it('gives a query already in order back as it is, exactly as sorting it would (differential, 5,000 queries)', () => {
-      // The rule, written plainly: parameters sorted by decoded name (stable), empty ones kept, ignored ones out of the key,
+      // The rule, written plainly: parameters sorted by decoded name as its lower case (stable), empty ones kept, ignored ones out of the key,
       // their values redacted whatever the case of their names.
       const reference = (query: string, policy: UrlPolicy) => {
         const ignored = policy.ignored;
@@ -65,7 +68,10 @@ describe('cache keys', () => {
             } catch {}
             return { raw, rawName, name, index };
           })
-          .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : a.index - b.index));
+          .sort((a, b) => {
+            const [x, y] = [a.name.toLowerCase(), b.name.toLowerCase()];
+            return x < y ? -1 : x > y ? 1 : a.index - b.index;
+          });
         const key = params.filter((param) => !ignored.has(param.name)).map((param) => param.raw);
         const stored = params.map((param) => (policy.redacted.has(param.name.toLowerCase()) ? `${param.rawName}=REDACTED` : param.raw));
         return {
@@ -103,11 +109,22 @@ describe('cache keys', () => {
         'https://h.example:8443/p?API_KEY=REDACTED&q=1&api%5Fkey=REDACTED',
       );
       expect(redactUrl('http://h/a;token=s/b;x=1?q=1', names)).to.equal('http://h/a;token=REDACTED/b;x=1?q=1');
+      expect(redactUrl('http://h/p?api_key[]=s&api_key%5B0%5D=t', names), 'arrays as PHP and qs read them').to.equal(
+        'http://h/p?api_key[]=REDACTED&api_key%5B0%5D=REDACTED',
+      );
       expect(redactUrl('http://h/p', new Set()), 'nothing to redact: as it is').to.equal('http://h/p');
     });
 
     it('redacts text that is not a URL as if it were a path and a query', () => {
       expect(redactUrl('not a url?token=s3cret', names)).to.equal('not a url?token=REDACTED');
+    });
+
+    it('redacts field values (a Referer, a forwarded query) up to the next &, keeping every other byte', () => {
+      expect(redactParameters('token=s;tail s2&q=1', names)).to.equal('token=REDACTED&q=1');
+      expect(redactParameters('a b; token=s #x', names)).to.equal('a b; token=REDACTED#x');
+      expect(redactParameters('x#token=s', names), 'a fragment holds parameters too').to.equal('x#token=REDACTED');
+      expect(redactParameters('http://u:p@h/p?q=1&token=s#frag', names)).to.equal('http://h/p?q=1&token=REDACTED');
+      expect(redactParameters('text/html; q=0.9', names)).to.equal('text/html; q=0.9');
     });
   });
 

@@ -13,7 +13,7 @@ import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache, type HttpCache } from '../../lib/cache.js';
-import { isUnprintable } from '../../lib/cli/printable.js';
+import { isUnprintable } from '../../lib/printable.js';
 import { encodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
@@ -84,6 +84,11 @@ describe('hostile data in the storage and in export files', function () {
     expect(runs[2]?.stdout).to.include('x-v: \\x9b31m red');
 
     expect(runs[4]?.stdout).to.equal('1 record deleted\n');
+    // An export to the terminal too: every key spelt, none obeyed.
+    const exported = await cachette(['export', ...storage]);
+    expect(exported.code, exported.stderr).to.equal(0);
+    expect(drivesTerminal(exported.stdout)).to.equal(false);
+    expect(exported.stdout.split('\n').some((line) => line !== '' && (JSON.parse(line) as { k?: string }).k === '\u001b[31mkey')).to.equal(true);
     const listed = (runs[3]?.stdout ?? '')
       .trim()
       .split('\n')

@@ -7,7 +7,7 @@
  */
 import { expect } from 'chai';
 import fc from 'fast-check';
-import { Agent, Client, type Dispatcher, request } from 'undici';
+import { Agent, Client, type Dispatcher, interceptors, Pool, request } from 'undici';
 import { Origin, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
 import { useOrigin } from '../support.js';
@@ -147,6 +147,105 @@ describe('no poisoning: the key is the target URI', () => {
       await client.close();
     } finally {
       await other.close();
+    }
+  });
+
+  describe('where a dispatcher sends a request that names an origin', () => {
+    let other: Origin;
+    beforeEach(async () => {
+      other = await Origin.start();
+      other.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'the other origin'));
+      env.origin.route('/a', async (_req, res) => {
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        res.writeHead(200, { 'cache-control': 'max-age=600' });
+        res.end('this origin');
+      });
+    });
+    afterEach(() => other.close());
+
+    it('a Pool that queues a request naming another origin: its answer never fills that origin’s entry', async () => {
+      const cache = env.cache();
+      const pool = new Pool(env.origin.url, { connections: 1 }).compose(cache.interceptor());
+      try {
+        const busy = pool.request({ origin: env.origin.url, path: '/a', method: 'GET' }).then((response) => response.body.text());
+        const queued = await pool.request({ origin: other.url, path: '/a', method: 'GET' });
+        expect(await queued.body.text()).to.equal('this origin');
+        await busy;
+        await cache.settled();
+        const victim = await request(`${other.url}/a`, { dispatcher: cache.dispatcher });
+        expect(await victim.body.text()).to.equal('the other origin');
+      } finally {
+        await pool.close();
+      }
+    });
+
+    it('a Client asked for another origin gets what it sends: never stored as that origin’s, never that origin’s entry once seen', async () => {
+      const cache = env.cache();
+      const client = new Client(env.origin.url).compose(cache.interceptor());
+      try {
+        const first = await client.request({ origin: other.url, path: '/a', method: 'GET' });
+        expect(await first.body.text()).to.equal('this origin');
+        await cache.settled();
+        // That origin's own entry, stored through the cache's own Agent.
+        const own = await request(`${other.url}/a`, { dispatcher: cache.dispatcher });
+        expect(await own.body.text()).to.equal('the other origin');
+        await cache.settled();
+        const again = await client.request({ origin: other.url, path: '/a', method: 'GET' });
+        expect(await again.body.text()).to.equal('this origin');
+      } finally {
+        await client.close();
+      }
+    });
+
+    it('an interceptor inside the cache’s that rewrites origins (undici’s dns) never sends a request to another origin', async () => {
+      const cache = env.cache();
+      const agent = new Agent().compose(interceptors.dns({ dualStack: false, affinity: 4 }), cache.interceptor());
+      try {
+        for (const [base, expected] of [
+          [`http://localhost:${env.origin.port}`, 'this origin'],
+          [`http://localhost:${other.port}`, 'the other origin'],
+          [`http://localhost:${env.origin.port}`, 'this origin'],
+          [`http://localhost:${other.port}`, 'the other origin'],
+        ] as const) {
+          const response = await request(`${base}/a`, { dispatcher: agent });
+          expect(await response.body.text()).to.equal(expected);
+        }
+      } finally {
+        await agent.close();
+      }
+    });
+  });
+
+  it('requests collapsed onto one that carried its own token back each get their own answer', async () => {
+    env.origin.route('/login', async (req, res) => {
+      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key');
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/home?api_key=${token}` });
+      res.end();
+    });
+    const cache = env.cache({ ignoredParameters: ['api_key'] });
+    const send = async (token: string) => {
+      const response = await request(`${env.origin.url}/login?api_key=${token}`, { dispatcher: cache.dispatcher });
+      await response.body.text();
+      return response.headers.location;
+    };
+    const [alice, bob] = await Promise.all([send('alice-token-12345'), new Promise((resolve) => setTimeout(resolve, 20)).then(() => send('bob-token-67890'))]);
+    expect(alice).to.equal('/home?api_key=alice-token-12345');
+    expect(bob).to.equal('/home?api_key=bob-token-67890');
+  });
+
+  it('…and a token carried back spelt otherwise: a space sent as + and echoed %20, or sent %20 and echoed +', async () => {
+    env.origin.route('/next', (req, res) => {
+      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key') ?? '';
+      const spelt = req.url?.includes('+') ? encodeURIComponent(token) : new URLSearchParams({ api_key: token }).toString().slice('api_key='.length);
+      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/x?api_key=${spelt}` });
+      res.end();
+    });
+    const cache = env.cache({ ignoredParameters: ['api_key'] });
+    for (const token of ['zz+yy', 'alice%20secret%20key']) {
+      const response = await request(`${env.origin.url}/next?api_key=${token}`, { dispatcher: cache.dispatcher });
+      await response.body.text();
+      expect(String(response.headers['cache-status']), token).to.match(/detail=echoes-redacted/);
     }
   });
 

@@ -124,8 +124,20 @@ describe('no secret leaves the cache', function () {
         await me.body.text();
       }
       // A secret in a field the response varies on.
-      const referred = await request(`${base}/referred`, { dispatcher: cache.dispatcher, headers: { referer: `http://app.example/page?API_KEY=${SECRET}` } });
-      await referred.body.text();
+      for (const referer of [
+        `http://app.example/page?API_KEY=${SECRET}`,
+        `http://app.example/p?api_key=x;${SECRET}`,
+        `http://bob:${SECRET}@app.example/#${SECRET}`,
+      ]) {
+        const referred = await request(`${base}/referred`, { dispatcher: cache.dispatcher, headers: { referer } });
+        await referred.body.text();
+      }
+      // A secret in the Host a request names: user information is no part of an authority that leaves.
+      const hosted = await request(`${base}/item`, { dispatcher: cache.dispatcher, headers: { host: `bob:${SECRET}@tenant.example` } });
+      await hosted.body.text();
+      // A parameter spelt as PHP and qs read an array of it.
+      const bracketed = await request(`${base}/item?api_key[]=${SECRET}`, { dispatcher: cache.dispatcher });
+      await bracketed.body.text();
       // A URL with user information, given to the cache's own API.
       await cache.contains({ url: `${userinfo}/item` });
       await cache.inspect(`not a url ?api_key=${SECRET}`).catch((error: Error) => outputs.push(error.message));

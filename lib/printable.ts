@@ -1,5 +1,6 @@
 /**
- * What the CLI prints of what it read from a storage. A URL, a Vary value,
+ * What the CLI prints, and what an export writes, of what was read from a
+ * storage. A URL, a Vary value,
  * a tag or a key was written by an origin, by anyone who can write the
  * storage, or by the author of an export file: a control character in it
  * must not reach the operator's terminal, where it would clear the screen,
