@@ -119,6 +119,7 @@ export class HttpCache {
             expiryOf: recordExpiry,
             syncEvery: resolved.memoryTierSyncMs,
             syncPartition: names.tiers,
+            readTimeout: resolved.storageTimeout.readMs,
           });
     this.responses = this.storage.partition(names.responses);
     this.redirects = this.storage.partition(names.redirects);
@@ -154,6 +155,7 @@ export class HttpCache {
         credentials,
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
         maxEntrySize: resolved.maxEntrySize,
+        writeDeadlineMs: resolved.storageTimeout.writeMs,
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
           const name = names.tag(tag);

@@ -76,7 +76,7 @@ export interface CacheOptions {
    * and Expires. Default: `['CDN-Cache-Control']` for a shared cache, none for a private one.
    */
   targetedCacheControl?: string[];
-  /** Skip the storage after this many consecutive failures, for `cooldown` seconds. Default: 5 failures, 30 s. */
+  /** Skip the storage after this many consecutive failures, for `cooldown` seconds (then one call probes it). Default: 5 failures, 5 s. */
   circuitBreaker?: { failures?: number; cooldown?: number };
   /**
    * Deadlines of the cache's storage calls, in ms, whatever the storage: `read` for calls on the request
@@ -249,7 +249,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   if (!Number.isInteger(breakerFailures) || breakerFailures < 1) {
     throw new TypeError(`circuitBreaker.failures must be a positive integer, got ${describe(breakerFailures)}`);
   }
-  const breakerCooldown = breaker.cooldown ?? 30;
+  const breakerCooldown = breaker.cooldown ?? 5;
   if (typeof breakerCooldown !== 'number' || !Number.isFinite(breakerCooldown) || breakerCooldown < 0) {
     throw new TypeError(`circuitBreaker.cooldown must be seconds, got ${describe(breakerCooldown)}`);
   }

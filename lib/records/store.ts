@@ -17,6 +17,7 @@ import type { Reporter } from '../diagnostics.js';
 import type { CredentialDigests } from '../digest.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
 import { canDeleteByAge, isSweepable, readsSync } from '../storage/contract.js';
+import type { LateWatch } from '../storage/deadline.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
 import { DecodedRecords } from './decoded.js';
@@ -71,6 +72,8 @@ export interface RecordStoreOptions {
   credentials: CredentialDigests;
   /** Most bytes of responses waiting to be written; past it, new ones are not stored. */
   maxBacklogBytes: number;
+  /** How long a write may take from the moment it is queued, ms (the storage's write deadline). */
+  writeDeadlineMs: number;
   /** The largest body this cache stores (`maxEntrySize`): a loaded record with a larger one is skipped. */
   maxEntrySize: number;
   /** The responses partition is a memory tier in front of a storage. */
@@ -128,7 +131,11 @@ export class RecordStore {
     this.#maxEntrySize = options.maxEntrySize;
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
-    this.#writes = new WriteQueue((operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }));
+    this.#writes = new WriteQueue({
+      onError: (operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }),
+      deadlineMs: options.writeDeadlineMs,
+      redelete: (keys) => invalidateKeys(this.#responses, this.#redirects, keys),
+    });
   }
 
   /** The responses partition's name (for reports). */
@@ -262,10 +269,10 @@ export class RecordStore {
     };
     return this.#writes.enqueue(
       records,
-      () => {
+      (late) => {
         let stored: boolean | Promise<boolean>;
         try {
-          stored = this.#store(records);
+          stored = this.#store(records, late);
         } catch (error) {
           return failed(error);
         }
@@ -273,6 +280,10 @@ export class RecordStore {
         return typeof stored === 'boolean' ? landed(stored) : stored.then(landed, failed);
       },
       'save',
+      // Dropped before it started (written again since, or queued past its deadline).
+      () => {
+        this.#backlogBytes -= bytes;
+      },
     );
   }
 
@@ -298,23 +309,23 @@ export class RecordStore {
    * finds an index whose variant is not there. A tagged response goes in its
    * tags' indexes first: a purge by tag never misses a stored response.
    */
-  #store(records: Array<[string, StoredRecord]>): boolean | Promise<boolean> {
+  #store(records: Array<[string, StoredRecord]>, late: LateWatch): boolean | Promise<boolean> {
     const [key, response] = records[0] as [string, StoredResponse];
-    if (response.tags.length === 0) return this.#write(records);
+    if (response.tags.length === 0) return this.#write(records, late);
     const options = { expiresAt: response.expiresAt ?? undefined };
     return Promise.all(response.tags.map((tag) => this.#tagIndex(tag).guarded.trySet(key, INDEX_VALUE, options))).then((indexed) =>
-      indexed.includes(false) ? false : this.#write(records),
+      indexed.includes(false) ? false : this.#write(records, late),
     );
   }
 
   /** The records themselves to a storage that holds values (done at once), their bytes to any other. */
-  #write(records: Array<[string, StoredRecord]>): boolean | Promise<boolean> {
-    return this.#responses.holds ? this.#hold(records) : this.#setEncoded(records);
+  #write(records: Array<[string, StoredRecord]>, late: LateWatch): boolean | Promise<boolean> {
+    return this.#responses.holds ? this.#hold(records) : this.#setEncoded(records, late);
   }
 
-  async #setEncoded(records: Array<[string, StoredRecord]>): Promise<boolean> {
+  async #setEncoded(records: Array<[string, StoredRecord]>, late: LateWatch): Promise<boolean> {
     for (const [key, record] of records) {
-      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }))) return false;
+      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }, late))) return false;
     }
     return true;
   }
@@ -386,6 +397,7 @@ export class RecordStore {
   /** Deletes these keys with their variants and aliases (management: errors are thrown); returns how many records went. */
   async deleteKeys(keys: string[]): Promise<number> {
     await this.flush();
+    this.#writes.deletedOutside(keys);
     return keys.length === 0 ? 0 : invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
   }
 
@@ -408,6 +420,7 @@ export class RecordStore {
           const record = bytes === undefined ? undefined : decodeRecord(bytes);
           return record?.kind === 'response' && record.tags.includes(tag);
         });
+        this.#writes.deletedOutside(doomed);
         if (doomed.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, doomed);
         if (fromIndex !== undefined) await fromIndex.bulkDelete(page);
         page = [];
@@ -437,10 +450,12 @@ export class RecordStore {
     for await (const key of keys) {
       page.push(key);
       if (page.length >= PURGE_PAGE) {
+        this.#writes.deletedOutside(page);
         deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
         page = [];
       }
     }
+    this.#writes.deletedOutside(page);
     if (page.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
     return deleted;
   }
@@ -448,6 +463,7 @@ export class RecordStore {
   /** Deletes what the cache can no longer use at all, in both partitions. */
   async deleteExpired(now: number): Promise<number> {
     await this.flush();
+    this.#writes.deletedOutside('all');
     let deleted = 0;
     for (const partition of [this.#rawResponses, this.#rawRedirects]) {
       deleted += isSweepable(partition)
@@ -460,6 +476,7 @@ export class RecordStore {
   /** Deletes the responses received at or before `cutoff` (epoch ms). */
   async deleteReceivedBefore(cutoff: number): Promise<number> {
     await this.flush();
+    this.#writes.deletedOutside('all');
     return canDeleteByAge(this.#rawResponses)
       ? this.#rawResponses.deleteCreatedBefore(cutoff)
       : deleteWhere(this.#rawResponses, (record) => record.kind === 'response' && record.responseTime <= cutoff);
@@ -468,6 +485,7 @@ export class RecordStore {
   /** Empties both partitions (after the writes in flight have landed). */
   async clear(): Promise<void> {
     await this.flush();
+    this.#writes.deletedOutside('all');
     await Promise.all([this.#rawResponses.clear(), this.#rawRedirects.clear()]);
   }
 

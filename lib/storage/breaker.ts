@@ -64,6 +64,11 @@ export class CircuitBreaker {
     if (this.#state !== 'closed') this.#set('closed');
   }
 
+  /** The call said nothing of the storage's health (it failed while the storage was still connecting): a probe may go again. */
+  neutral(ticket: BreakerTicket): void {
+    if (ticket === this.#epoch) this.#probeInFlight = false;
+  }
+
   failure(ticket: BreakerTicket): void {
     if (ticket !== this.#epoch) return;
     this.#failures += 1;

@@ -8,6 +8,12 @@
 
 import { isThenable } from '../thenable.js';
 
+/** Told of a call its deadline gave up on: when that happens, and when the call settles after all. */
+export interface LateWatch {
+  expired(): void;
+  landed(): void;
+}
+
 /** A storage call that did not settle within its deadline. */
 export class StorageDeadlineError extends Error {
   override readonly name = 'StorageDeadlineError';
@@ -48,9 +54,10 @@ export class Deadlines {
   /**
    * What `call` returns, or a StorageDeadlineError after `timeoutMs`,
    * whichever comes first. A call that throws at once, or returns a plain
-   * value, is treated as the promise it should have returned.
+   * value, is treated as the promise it should have returned. `late` is told
+   * when the deadline gives up on the call, and when the call settles after that.
    */
-  run<T>(call: () => Promise<T> | T, timeoutMs: number, operation: string): Promise<T> {
+  run<T>(call: () => Promise<T> | T, timeoutMs: number, operation: string, late?: LateWatch): Promise<T> {
     let pending: Promise<T> | T;
     try {
       pending = call();
@@ -61,15 +68,25 @@ export class Deadlines {
     const promise = pending;
     const window = this.#window(timeoutMs);
     return new Promise<T>((resolve, reject) => {
-      const entry: Pending = { operation, fail: reject };
+      let expired = false;
+      const entry: Pending = {
+        operation,
+        fail: (error) => {
+          expired = true;
+          late?.expired();
+          reject(error);
+        },
+      };
       window.pending.add(entry);
       promise.then(
         (value) => {
           window.pending.delete(entry);
+          if (expired) late?.landed();
           resolve(value);
         },
         (error: unknown) => {
           window.pending.delete(entry);
+          if (expired) late?.landed();
           reject(error);
         },
       );

@@ -11,7 +11,7 @@ import type { Reporter } from '../diagnostics.js';
 import type { CircuitBreaker } from './breaker.js';
 import type { HeldValue, HoldingPartition, LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
 import { holdsValues, offersLeases, readsSync, StorageRequestError } from './contract.js';
-import type { Deadlines } from './deadline.js';
+import type { Deadlines, LateWatch } from './deadline.js';
 
 /** Timeouts of storage calls, in ms. */
 export interface StorageTimeouts {
@@ -20,6 +20,9 @@ export interface StorageTimeouts {
   /** Writes, deletions and lease releases (off the request path). */
   writeMs: number;
 }
+
+/** What a guarded call gives when it was skipped or failed (a memory tier may still answer). */
+const FAILED: unique symbol = Symbol('failed');
 
 /**
  * A Partition whose calls never throw: reads give nothing, writes report
@@ -36,6 +39,8 @@ export class FailOpenPartition implements Partition {
   readonly #reporter: Reporter;
   readonly #timeouts: StorageTimeouts;
   readonly #deadlines: Deadlines;
+  /** What a memory tier in front holds (see tiered.ts): the answer when the storage behind cannot give one. */
+  readonly #local: ((key: string) => Uint8Array | undefined) | undefined;
 
   constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter, timeouts: StorageTimeouts, deadlines: Deadlines) {
     this.name = name;
@@ -46,15 +51,21 @@ export class FailOpenPartition implements Partition {
     this.#reporter = reporter;
     this.#timeouts = timeouts;
     this.#deadlines = deadlines;
+    const local = (partition as { getLocal?: unknown }).getLocal;
+    this.#local = typeof local === 'function' ? (key) => (local as (key: string) => Uint8Array | undefined).call(partition, key) : undefined;
   }
 
-  /** The value, or undefined on a miss, an error, a call past its deadline, or while the breaker is open. */
-  get(key: string): Promise<Uint8Array | undefined> {
-    return this.#guard('get', this.#timeouts.readMs, undefined, async () => {
+  /**
+   * The value, or undefined on a miss, an error, a call past its deadline, or
+   * while the breaker is open — then what a memory tier in front holds, if any.
+   */
+  async get(key: string): Promise<Uint8Array | undefined> {
+    const found = await this.#guard('get', this.#timeouts.readMs, FAILED, async () => {
       const value = await this.#partition.get(key);
       if (value !== undefined && !(value instanceof Uint8Array)) throw new TypeError(`get() must return bytes or undefined, got ${describe(value)}`);
       return value;
     });
+    return found === FAILED ? this.#local?.(key) : found;
   }
 
   /**
@@ -85,21 +96,40 @@ export class FailOpenPartition implements Partition {
     }
   }
 
-  getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
-    if (keys.length === 0) return Promise.resolve(new Map());
-    return this.#guard('getMany', this.#timeouts.readMs, new Map(), () => this.#partition.getMany(keys));
+  async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
+    if (keys.length === 0) return new Map();
+    const found = await this.#guard('getMany', this.#timeouts.readMs, FAILED, () => this.#partition.getMany(keys));
+    if (found !== FAILED) return found;
+    const local = new Map<string, Uint8Array>();
+    if (this.#local !== undefined) {
+      for (const key of keys) {
+        const value = this.#local(key);
+        if (value !== undefined) local.set(key, value);
+      }
+    }
+    return local;
   }
 
   async set(key: string, value: Uint8Array, opts?: SetOptions): Promise<void> {
     await this.trySet(key, value, opts);
   }
 
-  /** `set`, telling whether the value was written. */
-  trySet(key: string, value: Uint8Array, opts?: SetOptions): Promise<boolean> {
-    return this.#guard('set', this.#timeouts.writeMs, false, async () => {
-      await this.#partition.set(key, value, opts);
-      return true;
-    });
+  /**
+   * `set`, telling whether the value was written. `late` is told if the
+   * deadline gives up on the storage's call, and if the call lands after all
+   * (it may then have written over what was written since).
+   */
+  trySet(key: string, value: Uint8Array, opts?: SetOptions, late?: LateWatch): Promise<boolean> {
+    return this.#guard(
+      'set',
+      this.#timeouts.writeMs,
+      false,
+      async () => {
+        await this.#partition.set(key, value, opts);
+        return true;
+      },
+      late,
+    );
   }
 
   /**
@@ -190,16 +220,18 @@ export class FailOpenPartition implements Partition {
   }
 
   /** Runs one storage call under the breaker and a deadline: its value, or `fallback` when it is skipped or fails. */
-  async #guard<T, F>(operation: string, timeoutMs: number, fallback: F, call: () => Promise<T>): Promise<T | F> {
+  async #guard<T, F>(operation: string, timeoutMs: number, fallback: F, call: () => Promise<T>, late?: LateWatch): Promise<T | F> {
     const ticket = this.#breaker.allow();
     if (ticket === undefined) return fallback;
     try {
-      const value = await this.#deadlines.run(call, timeoutMs, operation);
+      const value = await this.#deadlines.run(call, timeoutMs, operation, late);
       this.#breaker.success(ticket);
       return value;
     } catch (error) {
-      // A refused request says the storage is up: it does not count toward opening the breaker.
+      // A refused request says the storage is up: it does not count toward opening the breaker;
+      // nor does a failure while the storage is still setting up its connection (see redis.ts).
       if (error instanceof StorageRequestError) this.#breaker.success(ticket);
+      else if ((this.#partition as { settingUp?: unknown }).settingUp === true) this.#breaker.neutral(ticket);
       else this.#breaker.failure(ticket);
       this.#reporter.storageError({ operation, partition: this.name, error });
       return fallback;

@@ -21,6 +21,15 @@
  * Deadlines and fail-open come from the cache, as for every storage. A
  * client given by the caller stays the caller's: it is neither connected nor
  * closed here, and its `error` events are the caller's to listen to.
+ *
+ * A storage made from a URL connects in the background (a few hundred ms in
+ * a fresh process: loading the client, then the connection). Until its
+ * client is first ready, and for at most the connection's own timeout, it
+ * says it is setting up (`settingUp`): a call that fails or passes its
+ * deadline meanwhile is a miss, but no sign the server is down, and the
+ * cache's breaker does not count it — a process under load from its first
+ * moment (a new container, a Lambda cold start) does not skip its cache for
+ * a cooldown. A server still unreachable after that counts as usual.
  */
 
 import { describe } from '../describe.js';
@@ -54,6 +63,7 @@ export class RedisStorage implements Storage {
   readonly #client: Promise<RedisCommander>;
   readonly #owned: { close(): Promise<unknown> } | undefined;
   readonly #partitions = new Map<string, RedisPartition>();
+  readonly #connection: Connection = { readyOnce: true, settingUpUntil: 0 };
 
   constructor(options: RedisStorageOptions) {
     if (options === null || typeof options !== 'object')
@@ -78,7 +88,9 @@ export class RedisStorage implements Storage {
       this.#client = Promise.resolve(client);
       this.#owned = undefined;
     } else {
-      const owned = ownClient(url as string);
+      this.#connection.readyOnce = false;
+      this.#connection.settingUpUntil = performance.now() + CONNECT_TIMEOUT_MS;
+      const owned = ownClient(url as string, this.#connection);
       this.#owned = { close: async () => (await owned).close() };
       this.#client = owned.then((made) => made.client);
       // Until a call awaits it, a failed connection must not be an unhandled rejection.
@@ -89,7 +101,7 @@ export class RedisStorage implements Storage {
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new RedisPartition(this.#client, `${this.keyPrefix}{${name}}:`, this.#batchSize);
+      partition = new RedisPartition(this.#client, `${this.keyPrefix}{${name}}:`, this.#batchSize, this.#connection);
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -106,7 +118,7 @@ export class RedisStorage implements Storage {
  * deadlines (and breaker) bound what a request waits for them. Its `error`
  * events are swallowed: each failed call is reported by the cache that made it.
  */
-async function ownClient(url: string): Promise<{ client: RedisCommander; close(): Promise<unknown> }> {
+async function ownClient(url: string, connection: Connection): Promise<{ client: RedisCommander; close(): Promise<unknown> }> {
   let module: typeof import('@redis/client');
   try {
     module = await import('@redis/client');
@@ -115,9 +127,12 @@ async function ownClient(url: string): Promise<{ client: RedisCommander; close()
   }
   const client = module.createClient({
     url,
-    socket: { connectTimeout: 5000, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
   });
   client.on('error', () => undefined);
+  client.once('ready', () => {
+    connection.readyOnce = true;
+  });
   void client.connect().catch(() => undefined);
   return {
     client,
@@ -129,16 +144,31 @@ async function ownClient(url: string): Promise<{ client: RedisCommander; close()
   };
 }
 
+/** Whether a storage's own client was ever ready, and until when (performance.now) it counts as still setting up. */
+interface Connection {
+  readyOnce: boolean;
+  settingUpUntil: number;
+}
+
+const CONNECT_TIMEOUT_MS = 5000;
+
 class RedisPartition implements LeasingPartition {
   readonly #client: Promise<RedisCommander>;
   /** `<keyPrefix>{<partition>}:` */
   readonly #prefix: string;
   readonly #batchSize: number;
+  readonly #connection: Connection;
 
-  constructor(client: Promise<RedisCommander>, prefix: string, batchSize: number) {
+  constructor(client: Promise<RedisCommander>, prefix: string, batchSize: number, connection: Connection) {
     this.#client = client;
     this.#prefix = prefix;
     this.#batchSize = batchSize;
+    this.#connection = connection;
+  }
+
+  /** The storage's client has not been ready yet, and may still be connecting: a failure now says nothing of the server. */
+  get settingUp(): boolean {
+    return !this.#connection.readyOnce && performance.now() < this.#connection.settingUpUntil;
   }
 
   async #send(args: Array<string | Buffer>): Promise<unknown> {

@@ -2,6 +2,17 @@
  * SqliteStorage: every partition in one SQLite file (better-sqlite3), WAL
  * journal, safe for several processes on one file. Schema versioned in its
  * own meta table, so a later release can migrate it.
+ *
+ * better-sqlite3 is synchronous, and SQLite's own busy handler sleeps: with
+ * a busy timeout, a lock another process holds would stop the event loop —
+ * every request of this process — for as long as it waits. So SQLite is
+ * told not to wait (busy_timeout 0): a statement that finds the file locked
+ * fails at once, and is tried again a moment later, asynchronously, until
+ * `busyTimeout` has passed; a synchronous read (`getSync`) that finds it
+ * locked says "ask get()". The event loop is held for one statement at a
+ * time, never for a lock. (Running the database in a worker thread would free
+ * the event loop too, but every hit would then cross threads: measured in
+ * docs/storages.md.)
  */
 
 import { closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
@@ -36,7 +47,7 @@ export interface SqliteStorageOptions {
   path?: string;
   /** An open better-sqlite3 database to use instead of `path`; its owner closes it. */
   database?: Database;
-  /** How long a write waits for another process's lock, in ms. Default: 5000. */
+  /** How long a call keeps trying while another process holds the lock, in ms (asynchronously: the event loop is not held). Default: 5000. */
   busyTimeout?: number;
   /** Path to the better-sqlite3 native addon, passed through to better-sqlite3 (bundlers, layers). */
   nativeBinding?: string;
@@ -67,8 +78,9 @@ const CHUNK = 500;
 /** Rows per page when listing, so that no read stays open across the caller's awaits. */
 const KEYS_PAGE = 1000;
 const ENTRIES_PAGE = 100;
-/** Lock contention beyond the busy timeout is retried this many times before it is reported. */
-const BUSY_RETRIES = 5;
+/** The first pause before a statement that found the file locked is tried again, in ms; it doubles up to MAX_BUSY_PAUSE_MS. */
+const FIRST_BUSY_PAUSE_MS = 1;
+const MAX_BUSY_PAUSE_MS = 50;
 
 interface Statements {
   get: Statement<[string, string, number], { value: unknown }>;
@@ -91,6 +103,8 @@ export class SqliteStorage implements Storage {
   readonly #owned: boolean;
   readonly #statements: Statements;
   readonly #partitions = new Map<string, SqlitePartition>();
+  /** How long a statement keeps being tried while the file is locked, ms. */
+  readonly #busyMs: number;
 
   constructor(options: SqliteStorageOptions) {
     if (options === null || typeof options !== 'object') {
@@ -115,13 +129,17 @@ export class SqliteStorage implements Storage {
       this.#db = openDatabase(this.path, options.nativeBinding);
       this.#owned = true;
     }
+    this.#busyMs = busyTimeout;
     try {
+      // Opening may wait for another process's lock (the schema, WAL): once, before any request.
       this.#db.pragma(`busy_timeout = ${busyTimeout}`);
       if (!this.#db.memory) this.#db.pragma('journal_mode = WAL');
       // With WAL, NORMAL is durable across application crashes and fast; only a power loss may drop the last commits.
       this.#db.pragma('synchronous = NORMAL');
       migrate(this.#db);
       this.#statements = prepare(this.#db);
+      // From here on SQLite never waits for a lock itself (its wait would hold the event loop): see retryBusy.
+      this.#db.pragma('busy_timeout = 0');
     } catch (error) {
       if (this.#owned) this.#db.close();
       throw explain(error, this.path);
@@ -131,7 +149,7 @@ export class SqliteStorage implements Storage {
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new SqlitePartition(name, this.#statements, this.#db);
+      partition = new SqlitePartition(name, this.#statements, this.#db, this.#busyMs);
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -146,10 +164,12 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
   readonly #name: string;
   readonly #sql: Statements;
   readonly #bulkDelete: (keys: string[]) => number;
+  readonly #busyMs: number;
 
-  constructor(name: string, statements: Statements, db: Database) {
+  constructor(name: string, statements: Statements, db: Database, busyMs: number) {
     this.#name = name;
     this.#sql = statements;
+    this.#busyMs = busyMs;
     // One transaction for all chunks; IMMEDIATE takes the write lock up front, so it never has to upgrade (and deadlock).
     this.#bulkDelete = db.transaction((keys: string[]) => {
       const now = Date.now();
@@ -164,13 +184,23 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
-    const row = await retryBusy(() => this.#sql.get.get(this.#name, key, Date.now()));
+    const row = await retryBusy(this.#busyMs, () => this.#sql.get.get(this.#name, key, Date.now()));
     return row === undefined ? undefined : bytes(row.value);
   }
 
-  /** better-sqlite3 is synchronous: a read needs no turn of the event loop (WAL readers do not wait for writers). */
-  getSync(key: string): Uint8Array | undefined {
-    const row = this.#sql.get.get(this.#name, key, Date.now());
+  /**
+   * better-sqlite3 is synchronous: a read needs no turn of the event loop
+   * (WAL readers do not wait for writers). Null when the file is locked
+   * (the caller asks get(), which waits without holding the event loop).
+   */
+  getSync(key: string): Uint8Array | undefined | null {
+    let row: { value: unknown } | undefined;
+    try {
+      row = this.#sql.get.get(this.#name, key, Date.now());
+    } catch (error) {
+      if (isBusy(error)) return null;
+      throw error;
+    }
     return row === undefined ? undefined : bytes(row.value);
   }
 
@@ -178,7 +208,7 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
     const found = new Map<string, Uint8Array>();
     const now = Date.now();
     for (let i = 0; i < keys.length; i += CHUNK) {
-      const rows = await retryBusy(() => this.#sql.getMany.all(this.#name, JSON.stringify(keys.slice(i, i + CHUNK)), now));
+      const rows = await retryBusy(this.#busyMs, () => this.#sql.getMany.all(this.#name, JSON.stringify(keys.slice(i, i + CHUNK)), now));
       for (const row of rows) {
         const value = bytes(row.value);
         if (value !== undefined) found.set(row.key, value);
@@ -191,32 +221,32 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
     if (typeof key !== 'string') throw new TypeError(`key must be a string, got ${describe(key)}`);
     if (!(value instanceof Uint8Array)) throw new TypeError(`value must be a Uint8Array, got ${describe(value)}`);
     const expiresAt = opts?.expiresAt;
-    await retryBusy(() => this.#sql.set.run(this.#name, key, value, expiresAt === undefined ? null : Math.ceil(expiresAt), Date.now()));
+    await retryBusy(this.#busyMs, () => this.#sql.set.run(this.#name, key, value, expiresAt === undefined ? null : Math.ceil(expiresAt), Date.now()));
   }
 
   async delete(key: string): Promise<boolean> {
-    const row = await retryBusy(() => this.#sql.delete.get(this.#name, key));
+    const row = await retryBusy(this.#busyMs, () => this.#sql.delete.get(this.#name, key));
     return row !== undefined && (row.expires === null || row.expires > Date.now());
   }
 
   async has(key: string): Promise<boolean> {
-    return (await retryBusy(() => this.#sql.has.get(this.#name, key, Date.now()))) !== undefined;
+    return (await retryBusy(this.#busyMs, () => this.#sql.has.get(this.#name, key, Date.now()))) !== undefined;
   }
 
   async bulkDelete(keys: Iterable<string>): Promise<number> {
     const list = [...keys];
     if (list.length === 0) return 0;
-    return retryBusy(() => this.#bulkDelete(list));
+    return retryBusy(this.#busyMs, () => this.#bulkDelete(list));
   }
 
   async clear(): Promise<void> {
-    await retryBusy(() => this.#sql.clear.run(this.#name));
+    await retryBusy(this.#busyMs, () => this.#sql.clear.run(this.#name));
   }
 
   async *keys(): AsyncIterable<string> {
     let after = '';
     for (;;) {
-      const rows = await retryBusy(() => this.#sql.keysPage.all(this.#name, after, Date.now(), KEYS_PAGE));
+      const rows = await retryBusy(this.#busyMs, () => this.#sql.keysPage.all(this.#name, after, Date.now(), KEYS_PAGE));
       for (const row of rows) yield row.key;
       if (rows.length < KEYS_PAGE) return;
       after = (rows[rows.length - 1] as { key: string }).key;
@@ -226,7 +256,7 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
   async *entries(): AsyncIterable<[string, Uint8Array]> {
     let after = '';
     for (;;) {
-      const rows = await retryBusy(() => this.#sql.entriesPage.all(this.#name, after, Date.now(), ENTRIES_PAGE));
+      const rows = await retryBusy(this.#busyMs, () => this.#sql.entriesPage.all(this.#name, after, Date.now(), ENTRIES_PAGE));
       for (const row of rows) {
         const value = bytes(row.value);
         if (value !== undefined) yield [row.key, value];
@@ -237,16 +267,16 @@ class SqlitePartition implements SweepablePartition, SyncReadablePartition {
   }
 
   async size(): Promise<number> {
-    return (await retryBusy(() => this.#sql.size.get(this.#name, Date.now())))?.n ?? 0;
+    return (await retryBusy(this.#busyMs, () => this.#sql.size.get(this.#name, Date.now())))?.n ?? 0;
   }
 
   /** One indexed statement. */
   async deleteExpired(now: number): Promise<number> {
-    return (await retryBusy(() => this.#sql.deleteExpired.run(this.#name, now))).changes;
+    return (await retryBusy(this.#busyMs, () => this.#sql.deleteExpired.run(this.#name, now))).changes;
   }
 
   async deleteCreatedBefore(cutoff: number): Promise<number> {
-    return (await retryBusy(() => this.#sql.deleteCreatedBefore.run(this.#name, cutoff))).changes;
+    return (await retryBusy(this.#busyMs, () => this.#sql.deleteCreatedBefore.run(this.#name, cutoff))).changes;
   }
 }
 
@@ -328,14 +358,20 @@ function isBusy(error: unknown): boolean {
   return code === 'SQLITE_BUSY' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_LOCKED';
 }
 
-/** The busy timeout covers most contention; what still escapes it is retried with a growing pause. */
-async function retryBusy<T>(operation: () => T): Promise<T> {
-  for (let attempt = 0; ; attempt++) {
+/**
+ * Runs a statement, and while the file is locked by another process tries it
+ * again after a pause that grows (with jitter), until `budgetMs` has passed:
+ * then the lock's error is thrown (the caller's deadline has usually given up
+ * well before). Never a synchronous wait.
+ */
+async function retryBusy<T>(budgetMs: number, operation: () => T): Promise<T> {
+  const giveUpAt = performance.now() + budgetMs;
+  for (let pause = FIRST_BUSY_PAUSE_MS; ; pause = Math.min(pause * 2, MAX_BUSY_PAUSE_MS)) {
     try {
       return operation();
     } catch (error) {
-      if (!isBusy(error) || attempt >= BUSY_RETRIES) throw error;
-      await new Promise((resolve) => setTimeout(resolve, 10 * 2 ** attempt * (0.5 + Math.random())));
+      if (!isBusy(error) || performance.now() >= giveUpAt) throw error;
+      await new Promise((resolve) => setTimeout(resolve, pause * (0.5 + Math.random())));
     }
   }
 }

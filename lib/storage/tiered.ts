@@ -16,8 +16,14 @@
  * itself when the stamp changed. So what another process
  * deleted is served from this one's memory for at most `syncEvery` (plus one
  * read of the stamp); the cost is one write per deletion and at most one read
- * per `syncEvery` per process. If the stamp cannot be read, memory goes on
- * answering and the next read of the stamp comes `syncEvery` later.
+ * per `syncEvery` per process. If the stamp cannot be read — an error, or
+ * no answer within `readTimeout` (a storage that is down may queue the read
+ * forever) — memory goes on answering and the next read of the stamp comes
+ * `syncEvery` later.
+ *
+ * Memory answers whatever the storage behind is doing: the cache asks it
+ * (`getLocal`) when the storage fails, passes its deadline or is skipped by
+ * the circuit breaker.
  */
 
 import { randomUUID } from 'node:crypto';
@@ -40,10 +46,13 @@ export interface TieredStorageOptions {
   syncEvery?: number;
   /** The partition of the storage behind holding the generation stamp. Default: "tiers". */
   syncPartition?: string;
+  /** Most ms a read of the stamp may take; past it memory goes on answering. Default: 500. */
+  readTimeout?: number;
 }
 
 const DEFAULT_FRONT_BYTES = 16 * 1024 * 1024;
 const DEFAULT_SYNC_EVERY_MS = 2000;
+const DEFAULT_READ_TIMEOUT_MS = 500;
 const STAMP_KEY = 'generation';
 
 /** When a stamp was written (epoch ms, its own prefix); 0 for none. */
@@ -60,6 +69,7 @@ function stampTime(stamp: string): number {
 class Generation {
   readonly #partition: Partition;
   readonly #everyMs: number;
+  readonly #readMs: number;
   readonly #forget: () => void;
   #known: string | undefined;
   /** Memory starts empty: nothing to hear of for a first `syncEvery`. */
@@ -67,9 +77,10 @@ class Generation {
   readonly #startedAt = Date.now();
   #checking: Promise<void> | undefined;
 
-  constructor(partition: Partition, everyMs: number, forget: () => void) {
+  constructor(partition: Partition, everyMs: number, readMs: number, forget: () => void) {
     this.#partition = partition;
     this.#everyMs = everyMs;
+    this.#readMs = readMs;
     this.#forget = forget;
   }
 
@@ -88,8 +99,13 @@ class Generation {
   }
 
   async #check(): Promise<void> {
+    let timer: NodeJS.Timeout | undefined;
     try {
-      const bytes = await this.#partition.get(STAMP_KEY);
+      const timeUp = new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error('the stamp could not be read in time')), this.#readMs);
+        timer.unref();
+      });
+      const bytes = await Promise.race([this.#partition.get(STAMP_KEY), timeUp]);
       const stamp = bytes === undefined ? '' : Buffer.from(bytes).toString('latin1');
       // The first stamp read: a deletion made since this memory tier started (by the stamp's own clock) counts.
       const changed = this.#known === undefined ? stampTime(stamp) >= this.#startedAt : stamp !== this.#known;
@@ -97,6 +113,8 @@ class Generation {
       this.#known = stamp;
     } catch {
       // The storage behind cannot say: memory goes on answering, and asks again later.
+    } finally {
+      clearTimeout(timer);
     }
     this.#checkedAt = performance.now();
   }
@@ -130,7 +148,11 @@ export class TieredStorage implements Storage {
     const syncPartition = options.syncPartition ?? 'tiers';
     if (typeof syncPartition !== 'string' || syncPartition === '')
       throw new TypeError(`TieredStorage syncPartition must be a partition name, got ${describe(syncPartition)}`);
-    this.#generation = new Generation(this.back.partition(syncPartition), syncEvery, () => {
+    const readTimeout = options.readTimeout ?? DEFAULT_READ_TIMEOUT_MS;
+    if (typeof readTimeout !== 'number' || !(readTimeout > 0)) {
+      throw new TypeError(`TieredStorage readTimeout must be a positive number of milliseconds, got ${describe(readTimeout)}`);
+    }
+    this.#generation = new Generation(this.back.partition(syncPartition), syncEvery, readTimeout, () => {
       for (const partition of this.#partitions.values()) partition.forget();
     });
   }
@@ -201,6 +223,16 @@ class TieredPartition implements SyncReadablePartition {
       : undefined;
     this.acquireLease = offersLeases(back) ? (key, ttlMs) => back.acquireLease(key, ttlMs) : undefined;
     this.releaseLease = offersLeases(back) ? (key, token) => back.releaseLease(key, token) : undefined;
+  }
+
+  /** The storage behind is still setting up its connection (see redis.ts). */
+  get settingUp(): boolean {
+    return (this.#back as { settingUp?: unknown }).settingUp === true;
+  }
+
+  /** What memory holds, whatever the storage behind is doing and whenever it last heard of deletions (see the module's comment). */
+  getLocal(key: string): Uint8Array | undefined {
+    return this.#front.getSync(key);
   }
 
   /** From memory at once; null (ask get()) when memory does not have it, or must first hear of deletions made elsewhere. */

@@ -201,6 +201,57 @@ describe('RedisStorage (a real redis-server)', function () {
       }
     });
 
+    it('a storage made and used at once, under load: its connection setting up opens no breaker, and hits follow', async function () {
+      this.timeout(30_000);
+      for (let i = 0; i < 10; i++) env.origin.route(`/c${i}`, respond(200, { 'cache-control': 'max-age=600' }, `c${i}`));
+      // Reads must answer within 5 ms: far less than loading the client and connecting take.
+      const storage = new RedisStorage({ url: server.url, keyPrefix: `cold-${randomUUID()}:` });
+      storages.push(storage);
+      const cache = env.cache({ storage, storageTimeout: { read: 5, write: 2000 }, circuitBreaker: { failures: 2, cooldown: 60 } });
+      await Promise.all(Array.from({ length: 50 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i % 10}`)));
+      expect(cache.stats().breakerTrips, 'breaker trips while connecting').to.equal(0);
+      await cache.settled();
+      const later = await Promise.all(Array.from({ length: 10 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i}`)));
+      expect(later.filter((fetched) => /^cachette; hit/.test(fetched.cacheStatus ?? '')).length).to.be.greaterThan(0);
+    });
+
+    it('a server killed under a warm memory tier: memory goes on answering (the stamp it cannot read, the breaker, change nothing)', async function () {
+      this.timeout(60_000);
+      const own = await startRedis();
+      for (let i = 0; i < 20; i++) env.origin.route(`/t${i}`, respond(200, { 'cache-control': 'max-age=600' }, `t${i}`));
+      const storage = new RedisStorage({ url: own.url });
+      storages.push(storage);
+      // The stamp is due before every answer from memory: the worst case for an outage.
+      const cache = env.cache({
+        storage,
+        memoryTier: { syncEvery: 0 },
+        storageTimeout: { read: 100, write: 200 },
+        circuitBreaker: { failures: 3, cooldown: 60 },
+      });
+      for (let i = 0; i < 20; i++) await fetchText(cache, `${env.origin.url}/t${i}`);
+      await cache.settled();
+      own.kill();
+      // A few URLs memory has not got: they go to the server, fail, and open the breaker.
+      env.origin.route('/cold', respond(200, { 'cache-control': 'max-age=600' }, 'cold'));
+      for (let i = 0; i < 5; i++) expect((await fetchText(cache, `${env.origin.url}/cold?${i}`)).body).to.equal('cold');
+      expect(cache.stats().breakerTrips).to.be.at.least(1);
+      let hits = 0;
+      let answered = 0;
+      for (let round = 0; round < 10; round++) {
+        await Promise.all(
+          Array.from({ length: 20 }, async (_, i) => {
+            const fetched = await fetchText(cache, `${env.origin.url}/t${i}`);
+            expect(fetched.body).to.equal(`t${i}`);
+            answered += 1;
+            if (/^cachette; hit/.test(fetched.cacheStatus ?? '')) hits += 1;
+          }),
+        );
+      }
+      expect(answered).to.equal(200);
+      expect(hits / answered, 'the hit ratio while the server is down').to.be.at.least(0.95);
+      await own.stop();
+    });
+
     it('a server killed mid-traffic: 0 failed requests, the origin answers', async () => {
       const own = await startRedis();
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));

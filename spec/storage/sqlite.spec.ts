@@ -2,6 +2,7 @@ import { execFileSync, spawn } from 'node:child_process';
 import { existsSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
+import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
@@ -187,6 +188,51 @@ describe('SqliteStorage', () => {
       const storage = sqliteStorage({ path });
       expect(await storage.partition('responses').size()).to.equal(4 * 2000 + 50);
       await storage.close();
+    });
+  });
+
+  describe('a lock another process holds', () => {
+    const env = useOrigin();
+
+    it('for 5 s (BEGIN EXCLUSIVE): the event loop is never held, every request is answered, the write made meanwhile lands or is counted', async function () {
+      this.timeout(60_000);
+      const path = join(folder.path, 'locked.db');
+      for (let i = 0; i < 20; i++) env.origin.route(`/r${i}`, respond(200, { 'cache-control': 'max-age=600' }, `r${i}`));
+      env.origin.route('/new', respond(200, { 'cache-control': 'max-age=600' }, 'new'));
+      const cache = env.cache({ storage: sqliteStorage({ path }) });
+      for (let i = 0; i < 20; i++) await fetchText(cache, `${env.origin.url}/r${i}`);
+      await cache.settled();
+
+      const locker = spawn(process.execPath, [...NODE_CHILD_FLAGS, join(fixtures, 'sqlite-locker.js'), path, '5000'], { stdio: ['ignore', 'pipe', 'inherit'] });
+      await new Promise<void>((resolve) => locker.stdout.once('data', () => resolve()));
+      const delay = monitorEventLoopDelay({ resolution: 5 });
+      delay.enable();
+      const released = new Promise<void>((resolve) => locker.once('exit', () => resolve()));
+      let answered = 0;
+      let lockHeld = true;
+      void released.then(() => {
+        lockHeld = false;
+      });
+      const clients = Array.from({ length: 20 }, async (_, client) => {
+        for (let round = 0; lockHeld; round++) {
+          const fetched = await fetchText(cache, `${env.origin.url}/r${(client + round) % 20}`);
+          expect(fetched.body).to.equal(`r${(client + round) % 20}`);
+          answered += 1;
+          await new Promise((resolve) => setTimeout(resolve, 10));
+        }
+      });
+      // One new URL, to store while the lock is held.
+      expect((await fetchText(cache, `${env.origin.url}/new`)).body).to.equal('new');
+      await Promise.all(clients);
+      delay.disable();
+      expect(answered).to.be.greaterThan(100);
+      expect(delay.max / 1e6, 'the longest the event loop was held, ms').to.be.below(50);
+      await cache.settled();
+      // The write made while the lock was held landed after it, or gave up at its deadline, counted: never lost silently.
+      const after = await fetchText(cache, `${env.origin.url}/new`);
+      if (!/; hit/.test(after.cacheStatus ?? '')) expect(cache.stats().storageErrors).to.be.greaterThan(0);
+      await cache.settled();
+      expect((await fetchText(cache, `${env.origin.url}/new`)).cacheStatus).to.match(/; hit/);
     });
   });
 
