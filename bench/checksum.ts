@@ -21,6 +21,7 @@ function record(size: number): StoredResponse {
     method: 'GET',
     url: 'https://api.example.com/items?page=1',
     key: 'GET https://api.example.com/items?page=1',
+    redirect: null,
     vary: null,
     requestTime: 0,
     responseTime: 1,

@@ -26,7 +26,7 @@ import { isTag } from './records/tags.js';
 import { maxLineLength, readExport, writeExport } from './records/transfer.js';
 import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
-import { assertPartition, type Partition, type Storage } from './storage/contract.js';
+import { assertPartition, mayHaveEvicted, type Partition, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 import { withDeadlines } from './storage/deadlined.js';
 import { FailOpenPartition } from './storage/fail-open.js';
@@ -156,6 +156,7 @@ export class HttpCache {
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
         maxEntrySize: resolved.maxEntrySize,
         writeDeadlineMs: resolved.storageTimeout.writeMs,
+        mayHaveEvicted: () => mayHaveEvicted(this.storage),
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
           const name = names.tag(tag);

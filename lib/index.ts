@@ -16,6 +16,7 @@ export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
 export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
 export {
+  type EvictingStorage,
   isSweepable,
   type LeaseAttempt,
   type LeasingPartition,

@@ -23,6 +23,7 @@ export interface Received {
 }
 
 export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePlan, response: Received, variants: StoredVariants | undefined): NewEntry {
+  const redirect = response.status >= 300 && response.status < 400 ? redirectTarget(ctx, request, response.headers) : undefined;
   return {
     key: request.key,
     requestHeaders: request.headers,
@@ -36,6 +37,7 @@ export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePl
       method: request.lookupMethod,
       url: request.url.storedUrl,
       key: request.key,
+      redirect: redirect ?? null,
       vary: null,
       requestTime: response.requestTime,
       responseTime: response.responseTime,
@@ -49,7 +51,7 @@ export function newEntry(ctx: CacheContext, request: CacheRequest, plan: StorePl
     },
     varyNames: plan.vary,
     variants,
-    redirectTarget: response.status >= 300 && response.status < 400 ? redirectTarget(ctx, request, response.headers) : undefined,
+    redirectTarget: redirect,
     freshness: plan.freshness,
   };
 }

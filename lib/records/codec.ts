@@ -13,7 +13,7 @@ import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from
 import { isTag, MAX_TAGS } from './tags.js';
 
 const MAGIC = 0xcac;
-/** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. 3: tags. 4: the key of a response's request. */
+/** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. 3: tags. 4: the key of a response's request, and of its redirect's target. */
 export const FORMAT_VERSION = 4;
 /** The CRC-32 after the packed record, big-endian. */
 const CHECKSUM_BYTES = 4;
@@ -42,6 +42,7 @@ const RESPONSE: Layout<StoredResponse> = [
   ['method', (value) => typeof value === 'string' && TOKEN.test(value)],
   ['url', (value) => typeof value === 'string' && /^https?:\/\//.test(value)],
   ['key', (value) => typeof value === 'string' && value !== ''],
+  ['redirect', (value) => value === null || (typeof value === 'string' && value !== '')],
   ['vary', (value) => value === null || (Array.isArray(value) && value.length % 2 === 0 && value.every((item) => item === null || typeof item === 'string'))],
   ['requestTime', finite],
   ['responseTime', finite],

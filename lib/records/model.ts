@@ -24,6 +24,8 @@ export interface StoredResponse {
    * index): a record read under another key is not its request's.
    */
   readonly key: string;
+  /** For a redirect, the key its Location leads to (so that deleting that one deletes this one); else null. */
+  readonly redirect: string | null;
   /** Request header pairs named by Vary, flat; a null value means the header was absent. */
   readonly vary: ReadonlyArray<string | null> | null;
   /** Epoch ms when the request was sent and when its response arrived (RFC 9111 §4.2.3). */

@@ -16,7 +16,7 @@
 import type { Reporter } from '../diagnostics.js';
 import type { CredentialDigests } from '../digest.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
-import { canDeleteByAge, isSweepable, readsSync } from '../storage/contract.js';
+import { canDeleteByAge, holdsValues, isSweepable, readsSync } from '../storage/contract.js';
 import type { LateWatch } from '../storage/deadline.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
@@ -74,6 +74,8 @@ export interface RecordStoreOptions {
   maxBacklogBytes: number;
   /** How long a write may take from the moment it is queued, ms (the storage's write deadline). */
   writeDeadlineMs: number;
+  /** Whether the storage may have dropped values before their expiry (then an index may miss what it indexed). */
+  mayHaveEvicted: () => Promise<boolean>;
   /** The largest body this cache stores (`maxEntrySize`): a loaded record with a larger one is skipped. */
   maxEntrySize: number;
   /** The responses partition is a memory tier in front of a storage. */
@@ -113,6 +115,7 @@ export class RecordStore {
   readonly #aliasUpdates = new Map<string, Promise<void>>();
   readonly #maxBacklogBytes: number;
   readonly #maxEntrySize: number;
+  readonly #mayHaveEvicted: () => Promise<boolean>;
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
   /** Lease releases under way (they never reject: failures are reported and the lease expires). */
@@ -129,6 +132,7 @@ export class RecordStore {
     this.#credentials = options.credentials;
     this.#maxBacklogBytes = options.maxBacklogBytes;
     this.#maxEntrySize = options.maxEntrySize;
+    this.#mayHaveEvicted = options.mayHaveEvicted;
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
     this.#writes = new WriteQueue({
@@ -394,11 +398,59 @@ export class RecordStore {
     );
   }
 
-  /** Deletes these keys with their variants and aliases (management: errors are thrown); returns how many records went. */
+  /**
+   * Deletes these keys with their variants and aliases (management: errors
+   * are thrown); returns how many records went. On a storage that may have
+   * evicted an alias, the redirects leading to these keys are found by
+   * reading the responses (each names its redirect's target).
+   */
   async deleteKeys(keys: string[]): Promise<number> {
     await this.flush();
     this.#writes.deletedOutside(keys);
-    return keys.length === 0 ? 0 : invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
+    if (keys.length === 0) return 0;
+    let deleted = await invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
+    if (await this.#mayHaveEvicted()) {
+      const leading = new Map<string, string[]>();
+      for await (const [key, record] of this.#responseRecords()) {
+        if (record.redirect === null) continue;
+        const sources = leading.get(record.redirect) ?? [];
+        sources.push(key);
+        leading.set(record.redirect, sources);
+      }
+      const doomed = new Set<string>();
+      let level = keys;
+      while (level.length > 0) {
+        const next = level.flatMap((key) => leading.get(key) ?? []).filter((key) => !doomed.has(key));
+        for (const key of next) doomed.add(key);
+        level = next;
+      }
+      if (doomed.size > 0) {
+        this.#writes.deletedOutside([...doomed]);
+        deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, [...doomed]);
+      }
+    }
+    return deleted;
+  }
+
+  /**
+   * Every response stored, with its key, read from the storage page by page
+   * (held ones as they are: nothing encoded). What purges read when an index
+   * may have lost entries to eviction.
+   */
+  async *#responseRecords(): AsyncIterable<[string, StoredResponse]> {
+    const raw = this.#rawResponses;
+    if (holdsValues(raw)) {
+      for await (const key of raw.keys()) {
+        const held = raw.getHeld(key);
+        const record = held instanceof HeldRecord ? held.record : held instanceof Uint8Array ? decodeRecord(held) : undefined;
+        if (record?.kind === 'response') yield [key, record];
+      }
+      return;
+    }
+    for await (const [key, bytes] of raw.entries()) {
+      const record = decodeRecord(bytes);
+      if (record?.kind === 'response') yield [key, record];
+    }
   }
 
   /**
@@ -438,6 +490,22 @@ export class RecordStore {
         if (page.length >= PURGE_PAGE) await purge(undefined);
       }
       if (page.length > 0) await purge(undefined);
+    }
+    // An index an eviction may have thinned: the responses themselves say which carry the tags.
+    if (await this.#mayHaveEvicted()) {
+      const wanted = new Set(tags);
+      let page: string[] = [];
+      const purge = async (): Promise<void> => {
+        this.#writes.deletedOutside(page);
+        deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+        page = [];
+      };
+      for await (const [key, record] of this.#responseRecords()) {
+        if (!record.tags.some((tag) => wanted.has(tag))) continue;
+        page.push(key);
+        if (page.length >= PURGE_PAGE) await purge();
+      }
+      if (page.length > 0) await purge();
     }
     return deleted;
   }

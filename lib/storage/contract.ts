@@ -41,6 +41,24 @@ export interface Storage {
 }
 
 /**
+ * Optional: a backend that may drop values before their expiry to stay
+ * within a bound (an LRU in memory, Redis under an `allkeys-*` or
+ * `volatile-*` policy) says whether it may have done so. What the cache
+ * keeps beside a response to find it again (a tag's index, a redirect's
+ * alias) may then be gone while the response is not: purges read the
+ * responses themselves instead.
+ */
+export interface EvictingStorage extends Storage {
+  mayHaveEvicted(): boolean | Promise<boolean>;
+}
+
+/** Whether the storage may have dropped values before their expiry (false when it does not say: it never does). */
+export async function mayHaveEvicted(storage: Storage): Promise<boolean> {
+  const says = (storage as Partial<EvictingStorage>).mayHaveEvicted;
+  return typeof says === 'function' ? says.call(storage) : false;
+}
+
+/**
  * Optional fast paths a backend may offer for maintenance. The cache uses
  * them when present and falls back to `keys()` / `entries()` otherwise.
  */

@@ -13,8 +13,8 @@
  * requests within them.
  */
 
-import type { Partition, SetOptions, SweepablePartition, SyncReadablePartition } from './contract.js';
-import { canDeleteByAge, isSweepable, readsSync } from './contract.js';
+import type { HoldingPartition, Partition, SetOptions, SweepablePartition, SyncReadablePartition } from './contract.js';
+import { canDeleteByAge, holdsValues, isSweepable, readsSync } from './contract.js';
 import type { Deadlines } from './deadline.js';
 
 /** Keys per storage call of `getMany` and `bulkDelete`. */
@@ -71,5 +71,7 @@ export function withDeadlines(partition: Partition, deadlines: Deadlines, timeou
   if (readsSync(partition)) (view as SyncReadablePartition).getSync = (key) => partition.getSync(key);
   if (isSweepable(partition)) (view as SweepablePartition).deleteExpired = (now) => partition.deleteExpired(now);
   if (canDeleteByAge(partition)) (view as SweepablePartition).deleteCreatedBefore = (cutoff) => partition.deleteCreatedBefore(cutoff);
+  // In this process, at once: no deadline to put on it.
+  if (holdsValues(partition)) (view as HoldingPartition).getHeld = (key) => partition.getHeld(key);
   return view;
 }

@@ -44,6 +44,7 @@ export class MemoryStorage implements Storage {
   #oldest: Node | null = null;
   #entries = 0;
   #bytes = 0;
+  #evicted = false;
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -60,6 +61,11 @@ export class MemoryStorage implements Storage {
       this.#partitions.set(name, partition);
     }
     return partition;
+  }
+
+  /** Whether an entry was ever dropped to keep within a bound (see EvictingStorage). */
+  mayHaveEvicted(): boolean {
+    return this.#evicted;
   }
 
   /** Entries and bytes currently held across all partitions. */
@@ -96,6 +102,7 @@ export class MemoryStorage implements Storage {
   #evictPast(kept: Node): void {
     while ((this.#bytes > this.maxBytes || this.#entries > this.maxEntries) && this.#oldest !== null && this.#oldest !== kept) {
       const evicted = this.#oldest;
+      this.#evicted = true;
       evicted.owner.forget(evicted.key);
       this.unlink(evicted);
     }

@@ -107,6 +107,22 @@ export class RedisStorage implements Storage {
     return partition;
   }
 
+  /**
+   * Whether Redis may evict keys (see EvictingStorage): unless its
+   * `maxmemory-policy` is `noeviction`. A server that will not say (CONFIG
+   * is disabled on managed services) may.
+   */
+  async mayHaveEvicted(): Promise<boolean> {
+    try {
+      const reply = (await (await this.#client).sendCommand(['CONFIG', 'GET', 'maxmemory-policy'])) as unknown;
+      const values = Array.isArray(reply) ? reply : reply !== null && typeof reply === 'object' ? Object.values(reply) : [];
+      const policy = values.map(String).find((value) => value !== 'maxmemory-policy');
+      return policy !== 'noeviction';
+    } catch {
+      return true;
+    }
+  }
+
   async close(): Promise<void> {
     await this.#owned?.close();
   }

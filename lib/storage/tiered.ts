@@ -29,7 +29,7 @@
 import { randomUUID } from 'node:crypto';
 import { describe } from '../describe.js';
 import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
-import { canDeleteByAge, isSweepable, type LeaseAttempt, offersLeases } from './contract.js';
+import { canDeleteByAge, isSweepable, type LeaseAttempt, mayHaveEvicted, offersLeases } from './contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './memory.js';
 
 export interface TieredStorageOptions {
@@ -164,6 +164,11 @@ export class TieredStorage implements Storage {
       this.#partitions.set(name, partition);
     }
     return partition;
+  }
+
+  /** The storage behind is the truth: whether it may have evicted (the memory tier evicting loses nothing). */
+  mayHaveEvicted(): Promise<boolean> {
+    return mayHaveEvicted(this.back);
   }
 
   async close(): Promise<void> {

@@ -187,6 +187,7 @@ describe('policy decisions (tables, at a fixed instant)', () => {
         method: 'GET',
         url: 'https://api.example.com/items',
         key: 'k',
+        redirect: null,
         vary: null,
         requestTime: NOW,
         responseTime: NOW,

@@ -24,6 +24,7 @@ const sample = (): StoredResponse => ({
   method: 'GET',
   url: 'http://127.0.0.1/a?b=REDACTED',
   key: 'aB3-key',
+  redirect: null,
   vary: ['accept', 'text/html', 'accept-language', null],
   requestTime: 1_700_000_000_000,
   responseTime: 1_700_000_000_050,
@@ -67,11 +68,11 @@ describe('serialize', () => {
     for (const value of [null, 1, 'text', [], [0xcac], [0xcac, FORMAT_VERSION, 1, null, 'x'], { a: 1 }]) {
       expect(decodeRecord(sealed(value))).to.equal(undefined);
     }
-    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', 'k', null, 0, 0, 0, 1, 0, -1, -1, null, []];
+    const fields = [0xcac, FORMAT_VERSION, 1, null, 200, 'OK', ['a'], new Uint8Array(0), 'GET', 'http://h/', 'k', null, null, 0, 0, 0, 1, 0, -1, -1, null, []];
     expect(decodeRecord(sealed(fields)), 'odd header pairs').to.equal(undefined);
     fields[6] = ['a', 'b'];
     expect(decodeRecord(sealed(fields)), 'the same, well paired').to.not.equal(undefined);
-    fields[20] = ['two words'];
+    fields[21] = ['two words'];
     expect(decodeRecord(sealed(fields)), 'a tag with a space').to.equal(undefined);
   });
 

@@ -34,6 +34,7 @@ function storedResponse(fields: Partial<StoredResponse>): StoredResponse {
     method: 'GET',
     url: 'http://h.example/p',
     key: 'the key of http://h.example/p',
+    redirect: null,
     vary: null,
     requestTime: now,
     responseTime: now,
