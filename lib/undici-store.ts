@@ -11,8 +11,9 @@
  * under a digest of the origin, the path and the authority a `Host` field
  * names, read and rewritten as a whole, with the storage's expiry set to the
  * latest `deleteAt`. Records are msgpack with a CRC-32: a corrupt one is a
- * miss and is deleted; header fields are kept as pairs and handed back in
- * maps with no prototype (a field may be called `__proto__`). Fail-open like the
+ * miss and is deleted; header fields are kept as pairs and handed back as
+ * plain objects whose fields are own properties (a field may be called
+ * `__proto__`). Fail-open like the
  * cachette cache: a storage that errors or passes its deadline is a miss (or
  * an unstored response), never a failed request.
  */
@@ -24,7 +25,7 @@ import { Packr } from 'msgpackr';
 import { lowerAscii, trimOws } from './ascii.js';
 import { describe } from './describe.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
-import type { Partition, Storage } from './storage/contract.js';
+import { type Partition, readsSync, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 
 /** undici's CacheKey: what a request is stored under. */
@@ -60,6 +61,9 @@ export interface UndiciCacheStoreOptions {
   /** Told of each storage failure (the request went on without the store). */
   onError?: (error: unknown) => void;
 }
+
+/** What `get` gives undici: the response and its body as a list of chunks. */
+export type UndiciGetResult = UndiciCacheValue & { body: Buffer[] };
 
 interface StoredVariant extends UndiciCacheValue {
   method: string;
@@ -109,19 +113,21 @@ export class UndiciCacheStore {
 
   /**
    * The stored response for a request (its method and Vary values), or
-   * undefined. Its body is a list of chunks (one), as undici's own stores
-   * give it: after a 304, undici copies the stored body by iterating it
-   * (`body.values()`), which over a Buffer would give bytes, not chunks.
+   * undefined: at once, as undici's own stores answer, when this process is
+   * writing it or the storage reads synchronously (memory, SQLite); a
+   * promise of it otherwise. Its body is a list of chunks (one), as undici's
+   * own stores give it: after a 304, undici copies the stored body by
+   * iterating it (`body.values()`), which over a Buffer would give bytes, not
+   * chunks.
    */
-  async get(key: UndiciCacheKey): Promise<(UndiciCacheValue & { body: Buffer[] }) | undefined> {
-    const now = Date.now();
+  get(key: UndiciCacheKey): UndiciGetResult | undefined | Promise<UndiciGetResult | undefined> {
+    const name = recordKey(key);
     // The newest first: what this process is writing, then what the storage holds.
-    const landing = this.#landing.get(recordKey(key));
-    let found = landing?.findLast((variant) => matches(key, variant, now));
-    if (found === undefined) found = (await this.#read(key, this.#readMs))?.find((variant) => matches(key, variant, now));
-    if (found === undefined) return undefined;
-    const { method: _method, body, ...value } = found;
-    return { ...value, body: [Buffer.from(body.buffer, body.byteOffset, body.byteLength)] };
+    const landing = this.#landing.get(name)?.findLast((variant) => matches(key, variant, Date.now()));
+    if (landing !== undefined) return answer(landing);
+    const held = this.#readSync(name);
+    if (held !== null) return answer(held?.find((variant) => matches(key, variant, Date.now())));
+    return this.#read(name, this.#readMs).then((variants) => answer(variants?.find((variant) => matches(key, variant, Date.now()))));
   }
 
   /** A stream undici writes the body to; on its end, the response joins the URL's record. */
@@ -164,8 +170,7 @@ export class UndiciCacheStore {
     }
   }
 
-  async #read(key: UndiciCacheKey, timeoutMs: number): Promise<StoredVariant[] | undefined> {
-    const name = recordKey(key);
+  async #read(name: string, timeoutMs: number): Promise<StoredVariant[] | undefined> {
     let bytes: Uint8Array | undefined;
     try {
       bytes = await this.#deadlines.run(() => this.#partition.get(name), timeoutMs, 'get');
@@ -173,6 +178,23 @@ export class UndiciCacheStore {
       this.#onError(error);
       return undefined;
     }
+    return this.#decodeOrDrop(name, bytes);
+  }
+
+  /** The record at once from a storage that can tell synchronously; null when it cannot (ask #read). */
+  #readSync(name: string): StoredVariant[] | undefined | null {
+    if (!readsSync(this.#partition)) return null;
+    let bytes: Uint8Array | undefined | null;
+    try {
+      bytes = this.#partition.getSync(name);
+    } catch (error) {
+      this.#onError(error);
+      return undefined;
+    }
+    return bytes === null ? null : this.#decodeOrDrop(name, bytes);
+  }
+
+  #decodeOrDrop(name: string, bytes: Uint8Array | undefined): StoredVariant[] | undefined {
     if (bytes === undefined) return undefined;
     const variants = decode(bytes);
     if (variants === undefined) {
@@ -197,7 +219,7 @@ export class UndiciCacheStore {
     const next = previous.then(async () => {
       if ((this.#deletions.get(name) ?? 0) !== deletions) return; // deleted since: not to be written
       const now = Date.now();
-      const kept = ((await this.#read(key, this.#writeMs)) ?? []).filter((stored) => stored.deleteAt > now && !sameVariant(stored, variant));
+      const kept = ((await this.#read(name, this.#writeMs)) ?? []).filter((stored) => stored.deleteAt > now && !sameVariant(stored, variant));
       const variants = [...kept, variant];
       const expiresAt = Math.max(...variants.map((stored) => stored.deleteAt));
       try {
@@ -228,6 +250,12 @@ function recordKey(key: UndiciCacheKey): string {
   return createHash('sha256')
     .update(JSON.stringify([key.origin, key.path, lowerAscii(trimOws(host))]))
     .digest('base64url');
+}
+
+function answer(found: StoredVariant | undefined): UndiciGetResult | undefined {
+  if (found === undefined) return undefined;
+  const { method: _method, body, ...value } = found;
+  return { ...value, body: [Buffer.from(body.buffer, body.byteOffset, body.byteLength)] };
 }
 
 function pick(value: UndiciCacheValue): UndiciCacheValue {
@@ -303,10 +331,14 @@ function unpackVariant(packed: PackedVariant): StoredVariant {
   return { ...rest, headers: fieldMapOf(headers), ...(vary === undefined ? {} : { vary: fieldMapOf(vary) }) };
 }
 
-/** Pairs as a map with no prototype: a field may be called `constructor` or `__proto__`. */
+/**
+ * Pairs as a plain object, as undici's own stores give back what undici gave
+ * them; each field an own property, defined rather than assigned, so that a
+ * field called `__proto__` is a field, not the object's prototype.
+ */
 function fieldMapOf<T>(pairs: Array<[string, T]>): Record<string, T> {
-  const map = Object.create(null) as Record<string, T>;
-  for (const [name, value] of pairs) map[name] = value;
+  const map: Record<string, T> = {};
+  for (const [name, value] of pairs) Object.defineProperty(map, name, { value, enumerable: true, writable: true, configurable: true });
   return map;
 }
 

@@ -91,6 +91,35 @@ for (const backend of backends) {
       expect(env.origin.hits('/a')).to.equal(1);
     });
 
+    it('answers at once where the storage reads synchronously (memory, SQLite), as undici’s own stores do; with a promise elsewhere', async () => {
+      const { store, storage } = await cached();
+      const key = { origin: env.origin.url, method: 'GET', path: '/sync' };
+      const synchronous = !backend.name.startsWith('DynamoDB') && !backend.name.startsWith('Redis');
+      const missing = store.get(key);
+      expect(missing instanceof Promise).to.equal(!synchronous);
+      expect(await missing).to.equal(undefined);
+      const value = {
+        statusCode: 200,
+        statusMessage: 'OK',
+        headers: { a: '1' },
+        cachedAt: Date.now(),
+        staleAt: Date.now() + 60_000,
+        deleteAt: Date.now() + 60_000,
+      };
+      const writing = store.createWriteStream(key, value);
+      writing.end(Buffer.from('sync body'));
+      // On its way to the storage: found at once, whatever the storage.
+      const landing = store.get(key);
+      expect(landing instanceof Promise).to.equal(false);
+      await new Promise((resolve) => writing.once('finish', resolve));
+      // From the storage alone, through another store on it.
+      const stored = new UndiciCacheStore({ storage }).get(key);
+      expect(stored instanceof Promise).to.equal(!synchronous);
+      const found = await stored;
+      expect(Buffer.concat(found?.body ?? []).toString()).to.equal('sync body');
+      expect(found?.headers).to.deep.equal({ a: '1' });
+    });
+
     it('keeps each Vary variant, and serves each to its own request', async () => {
       env.origin.route('/v', (req, res) => {
         res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language' });
@@ -128,16 +157,18 @@ for (const backend of backends) {
       agents.push(undicis);
       const theirs = await hitOf(undicis);
       for (const name of ['__proto__', 'constructor', 'tostring', 'x-a']) expect(ours[name], name).to.deep.equal(theirs[name]);
-      // Read back from the storage alone (not from the write on its way): a map with no prototype, every field in it.
+      // Read back from the storage alone (not from the write on its way): a plain object, as undici's stores give
+      // back, every field an own property of it — `__proto__` a field, not its prototype.
       const reader = new UndiciCacheStore({ storage });
       const key = { origin: env.origin.url, method: 'GET', path: '/odd' };
       await until(async () => (await reader.get(key)) !== undefined);
       const stored = await reader.get(key);
-      expect(Object.getPrototypeOf(stored?.headers)).to.equal(null);
+      expect(Object.getPrototypeOf(stored?.headers)).to.equal(Object.prototype);
       expect(Object.entries(stored?.headers ?? {})).to.deep.include.members([
         ['__proto__', 'p'],
         ['constructor', 'c'],
       ]);
+      expect(Object.getOwnPropertyDescriptor(stored?.headers, '__proto__')?.value).to.equal('p');
     });
 
     it('a stored body is a list of chunks, as undici iterates it after a 304; revalidations go as with undici’s own store', async () => {

@@ -6,7 +6,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { type RequestControl, resolveControl } from '../policy/control.js';
-import { headerValue, normalizeRequestHeaders, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
+import { flattenHeaderPairs, headerValue, normalizeRequestHeaders, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
 import { analyzeRequest, type RequestAnalysis, SAFE_METHODS } from '../policy/request.js';
 import { normalizeAbsoluteUrl, normalizeRequestUrl } from '../policy/url.js';
 import { type ForwardReason, formatCacheStatus } from './cache-status.js';
@@ -63,6 +63,12 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
       if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
       // Read before anything else: a bad per-request option is the caller's TypeError, before any I/O.
       const control = resolveControl((opts as ControlledOptions).cachette);
+      if (Array.isArray(opts.headers) && Array.isArray(opts.headers[0])) {
+        const flat = flattenHeaderPairs(opts.headers);
+        // Not pairs either: undici refuses them, and says why.
+        if (flat === undefined) return next(opts, rawHandler);
+        opts = Object.assign({}, opts, { headers: flat as string[] });
+      }
       // The key reads the target the origin will get: undici's `query` joins the path here, as undici would join it.
       if (opts.query) {
         const folded = withQueryInPath(opts);

@@ -6,6 +6,7 @@
 import type { Dispatcher } from 'undici';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { fieldMap, pairValue, type ResponseHeaders } from '../policy/headers.js';
+import { parseHttpDate } from '../policy/http-date.js';
 import { type ByteRange, resolveRange } from '../policy/range.js';
 import type { CacheRequest } from '../policy/request.js';
 import { mayServeOnError, type Reuse, reuseDecision } from '../policy/reuse.js';
@@ -313,10 +314,24 @@ function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry 
   if (stale === undefined || !stale.conditional) return opts;
   const headers: Record<string, string> = Object.assign(fieldMap<string>(), request.headers);
   const etag = pairValue(stale.entry.headers, 'etag');
-  const lastModified = pairValue(stale.entry.headers, 'last-modified');
+  const since = modifiedSince(stale.entry);
   if (etag !== undefined) headers['if-none-match'] = etag;
-  if (lastModified !== undefined) headers['if-modified-since'] = lastModified;
+  if (since !== undefined) headers['if-modified-since'] = since;
   return { ...opts, headers };
+}
+
+/**
+ * The If-Modified-Since of a revalidation: the stored Last-Modified, or else
+ * the stored Date, as RFC 9110 §13.1.3 lets a cache do for a response
+ * without Last-Modified. Both are the origin's clock, as the origin reads the
+ * field; never this process's clock, which may run ahead of the origin's and
+ * have it answer 304 for a change it made after the response was sent.
+ */
+function modifiedSince(entry: StoredResponse): string | undefined {
+  const lastModified = pairValue(entry.headers, 'last-modified');
+  if (lastModified !== undefined) return lastModified;
+  const date = parseHttpDate(pairValue(entry.headers, 'date'));
+  return date === undefined ? undefined : new Date(date).toUTCString();
 }
 
 /**
@@ -337,8 +352,9 @@ function onlyFromCache(request: CacheRequest): boolean {
   return request.directives.onlyIfCached === true || request.control.mode === 'only-if-cached';
 }
 
+/** Whether a revalidation of the entry can be conditional: it has an ETag, a Last-Modified or a Date. */
 function hasValidator(entry: StoredResponse): boolean {
-  return pairValue(entry.headers, 'etag') !== undefined || pairValue(entry.headers, 'last-modified') !== undefined;
+  return pairValue(entry.headers, 'etag') !== undefined || modifiedSince(entry) !== undefined;
 }
 
 /** Replays a stored response with its current Age and our Cache-Status. */

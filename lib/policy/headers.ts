@@ -52,6 +52,21 @@ export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHead
   return added ? headers : NO_REQUEST_HEADERS;
 }
 
+/**
+ * Request headers given as [name, value] pairs in an array, as undici's own
+ * cache interceptor takes them (and undici's Client alone, reading any array
+ * as a flat list, refuses), as that flat list: what the cache keys and what
+ * it sends are one. Undefined when an item is no pair: undici refuses those.
+ */
+export function flattenHeaderPairs(pairs: readonly unknown[]): unknown[] | undefined {
+  const flat: unknown[] = [];
+  for (const pair of pairs) {
+    if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+    flat.push(pair[0], pair[1]);
+  }
+  return flat;
+}
+
 function addField(headers: RequestHeaders, rawName: unknown, rawValue: unknown): boolean {
   // undici leaves out a field whose value is undefined, and sends one whose value is null, empty.
   if (rawName == null || rawValue === undefined) return false;

@@ -40,9 +40,11 @@ export function reuseDecision(entry: StoredResponse, directives: CacheControl, o
   // RFC 9111 §5.2.1.4: no-cache (or Pragma: no-cache) on the request.
   if (directives.noCache !== undefined) return { action: 'revalidate', reason: 'request-no-cache', ageMs, ttl };
   // RFC 9111 §5.2.1.1, with RFC 8246: a fresh immutable response survives a max-age=0 "reload".
+  // max-age=0 asks for a validated response whatever the age: one stored this very millisecond
+  // (or under a clock that stands still) is age 0, and max-age=0 means "not without asking".
   if (directives.maxAge !== undefined && !(immutable && fresh)) {
     const maxAge = directives.maxAge === 'invalid' ? 0 : directives.maxAge;
-    if (ageMs > maxAge * 1000) return { action: 'revalidate', reason: 'request-max-age', ageMs, ttl };
+    if (maxAge === 0 || ageMs > maxAge * 1000) return { action: 'revalidate', reason: 'request-max-age', ageMs, ttl };
   }
   // RFC 9111 §5.2.1.3: the response must stay fresh for at least min-fresh more seconds.
   if (directives.minFresh !== undefined && remaining < directives.minFresh * 1000) {

@@ -157,8 +157,10 @@ describe('RFC 9111 §4.3: validation', () => {
     }
   });
 
-  it('a stale entry without a validator is fetched in full', async () => {
+  it('a stale entry with neither validator nor Date is fetched in full: the cache never dates it by its own clock', async () => {
     env.origin.route('/a', (req, res) => {
+      res.removeHeader('date');
+      res.sendDate = false;
       res.writeHead(200, { 'cache-control': 'max-age=1', age: '5' });
       res.end(`conditional=${req.headers['if-none-match'] !== undefined || req.headers['if-modified-since'] !== undefined}`);
     });
@@ -167,6 +169,26 @@ describe('RFC 9111 §4.3: validation', () => {
     const again = await fetchText(cache, url('/a'));
     expect(again.body).to.equal('conditional=false');
     expect(again.cacheStatus).to.match(/fwd=stale; fwd-status=200/);
+  });
+
+  it('RFC 9110 §13.1.3: a stale entry with a Date but no validator is revalidated with If-Modified-Since: that Date', async () => {
+    const sent = new Date(Date.now() - 5000).toUTCString();
+    env.origin.route('/dated', (req, res) => {
+      if (req.headers['if-modified-since'] === sent) {
+        res.writeHead(304, { date: sent, 'cache-control': 'max-age=60' });
+        res.end();
+        return;
+      }
+      res.writeHead(200, { date: sent, 'cache-control': 'max-age=1' });
+      res.end(`since=${req.headers['if-modified-since']}`);
+    });
+    const cache = env.cache();
+    await fetchText(cache, url('/dated'));
+    const again = await fetchText(cache, url('/dated'));
+    expect(again.cacheStatus).to.match(/^cachette; fwd=stale; fwd-status=304; stored; ttl=5\d/);
+    expect(again.body).to.equal('since=undefined');
+    expect(env.origin.requests[1]?.headers['if-modified-since']).to.equal(sent);
+    expect((await fetchText(cache, url('/dated'))).cacheStatus).to.match(/^cachette; hit/);
   });
 
   it("§4.3.2: the client's own validators are passed through untouched, and its 304 reaches it", async () => {

@@ -73,4 +73,39 @@ describe('composition on every undici dispatcher', () => {
       await other.close();
     }
   });
+
+  it('headers as [name, value] pairs (as undici’s own cache takes them) are keyed and sent as one list; a list of anything else is undici’s to refuse', async () => {
+    env.origin.route('/lang', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'accept-language' });
+      res.end(`lang=${req.headers['accept-language']} x=${req.headers['x-a']}`);
+    });
+    const cache = env.cache();
+    const agent = new Agent().compose(cache.interceptor());
+    try {
+      const read = async (headers: unknown) => {
+        const response = await agent.request({ origin: env.origin.url, path: '/lang', method: 'GET', headers } as Dispatcher.RequestOptions);
+        return `${await response.body.text()} | ${response.headers['cache-status']}`;
+      };
+      expect(
+        await read([
+          ['accept-language', 'fr'],
+          ['x-a', '1'],
+        ]),
+      ).to.match(/^lang=fr x=1 \| cachette; fwd=uri-miss/);
+      expect(await read({ 'accept-language': 'fr' })).to.match(/^lang=fr x=1 \| cachette; hit/);
+      expect(await read([['accept-language', 'de']])).to.match(/^lang=de x=undefined \| cachette; fwd=vary-miss/);
+      expect(env.origin.hits('/lang')).to.equal(2);
+      // Not pairs: undici's own error, and nothing asked of the origin or the cache.
+      const refused = await agent
+        .request({ origin: env.origin.url, path: '/lang', method: 'GET', headers: [['accept-language', 'fr', 'extra']] } as never)
+        .then(
+          () => undefined,
+          (error: Error) => error,
+        );
+      expect(refused?.message).to.be.a('string');
+      expect(env.origin.hits('/lang')).to.equal(2);
+    } finally {
+      await agent.close();
+    }
+  });
 });
