@@ -5,6 +5,8 @@
  */
 import type { Readable, Writable } from 'node:stream';
 import { Agent, Dispatcher, getGlobalDispatcher, setGlobalDispatcher, Request as UndiciRequest } from 'undici';
+import { Background } from './background.js';
+import type { Clock, Timer } from './clock.js';
 import { describe } from './describe.js';
 import { type DecisionEvent, Reporter } from './diagnostics.js';
 import { CredentialDigests } from './digest.js';
@@ -120,6 +122,7 @@ export class HttpCache {
             syncEvery: resolved.memoryTierSyncMs,
             syncPartition: names.tiers,
             readTimeout: resolved.storageTimeout.readMs,
+            clock: resolved.clock,
           });
     this.responses = this.storage.partition(names.responses);
     this.redirects = this.storage.partition(names.redirects);
@@ -127,12 +130,15 @@ export class HttpCache {
     assertPartition(this.redirects, names.redirects);
 
     const reporter = new Reporter(resolved.logger, this.#stats, resolved.urls.redacted);
+    const clock = resolved.clock;
     const breaker = new CircuitBreaker({
       failureThreshold: resolved.breakerFailures,
       cooldownMs: resolved.breakerCooldownMs,
+      now: () => clock.monotonic(),
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
-    const deadlines = new Deadlines();
+    const deadlines = new Deadlines(clock);
+    const background = new Background();
     const credentials = new CredentialDigests();
     this.#keys = new KeyPolicy({
       credentials,
@@ -144,6 +150,8 @@ export class HttpCache {
     });
     this.#ctx = {
       options: resolved,
+      clock,
+      background,
       keys: this.#keys,
       records: new RecordStore({
         responses: new FailOpenPartition(names.responses, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
@@ -156,6 +164,8 @@ export class HttpCache {
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
         maxEntrySize: resolved.maxEntrySize,
         writeDeadlineMs: resolved.storageTimeout.writeMs,
+        clock,
+        background,
         mayHaveEvicted: () => mayHaveEvicted(this.storage),
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
@@ -176,7 +186,7 @@ export class HttpCache {
         },
       }),
       reporter,
-      flights: new Flights(),
+      flights: new Flights({ clock }),
       hitHeaders: new HitHeaders(),
       invocation: new Invocation(),
     };
@@ -243,7 +253,7 @@ export class HttpCache {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`delete() takes { urls, keys, tags, matching, expired, olderThan }, got ${describe(options)}`);
     }
-    const cutoff = olderThanCutoff(options.olderThan);
+    const cutoff = olderThanCutoff(options.olderThan, this.#ctx.clock.now());
     const records = this.#ctx.records;
     const keys: string[] = [...(options.keys ?? [])];
     for (const url of options.urls ?? []) keys.push(this.#keyForUrl(url, 'GET', undefined));
@@ -254,7 +264,7 @@ export class HttpCache {
     let deleted = await records.deleteKeys(keys);
     if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags);
     if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches));
-    if (options.expired === true) deleted += await records.deleteExpired(Date.now());
+    if (options.expired === true) deleted += await records.deleteExpired(this.#ctx.clock.now());
     if (cutoff !== undefined) deleted += await records.deleteReceivedBefore(cutoff);
     return deleted;
   }
@@ -266,14 +276,14 @@ export class HttpCache {
    */
   async *entries(filter?: EntryFilter): AsyncIterable<EntryInfo> {
     const matches = compileFilter(filter, 'entries()');
-    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield this.#shown(entry);
+    for await (const entry of this.#ctx.records.list(this.#ctx.clock.now())) if (matches(entry)) yield this.#shown(entry);
   }
 
   /** What is stored for one URL: its entry, or its variants when the response varies; empty when nothing is. */
   async inspect(url: string | URL, options: InspectOptions = {}): Promise<EntryInfo[]> {
     if (options === null || typeof options !== 'object') throw new TypeError(`inspect() takes { method, headers }, got ${describe(options)}`);
     const method = (options.method ?? 'GET').toUpperCase();
-    const found = await this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), Date.now());
+    const found = await this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), this.#ctx.clock.now());
     return found.map((entry) => this.#shown(entry));
   }
 
@@ -292,7 +302,7 @@ export class HttpCache {
     if (out === null || typeof out !== 'object' || typeof (out as Writable).write !== 'function') {
       throw new TypeError(`export() takes a writable stream, got ${describe(out)}`);
     }
-    return { records: await writeExport(counted(this.#ctx.records.dump(Date.now()), options), out, this.#options.namespace) };
+    return { records: await writeExport(counted(this.#ctx.records.dump(this.#ctx.clock.now()), options), out, this.#options.namespace) };
   }
 
   /** Loads an export made by `export()` (a readable stream of its lines): entries keep their expiries, expired ones are skipped. */
@@ -301,7 +311,7 @@ export class HttpCache {
       throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
     }
     const maxLine = maxLineLength(this.#options.maxEntrySize + MAX_RECORD_OVERHEAD);
-    return this.#ctx.records.load(counted(readExport(input, maxLine), options), Date.now());
+    return this.#ctx.records.load(counted(readExport(input, maxLine), options), this.#ctx.clock.now());
   }
 
   /**
@@ -312,11 +322,11 @@ export class HttpCache {
   async copyTo(target: HttpCache, options: TransferOptions = {}): Promise<{ loaded: number; skipped: number }> {
     if (!(target instanceof HttpCache)) throw new TypeError(`copyTo() takes another cache (createCache({ storage })), got ${describe(target)}`);
     if (target === this) throw new TypeError('copyTo() needs another cache than this one');
-    return target.#ctx.records.load(counted(this.#ctx.records.dump(Date.now()), options), Date.now());
+    return target.#ctx.records.load(counted(this.#ctx.records.dump(this.#ctx.clock.now()), options), this.#ctx.clock.now());
   }
 
   async *#matchingKeys(matches: (entry: EntryInfo) => boolean): AsyncIterable<string> {
-    for await (const entry of this.#ctx.records.list(Date.now())) if (matches(entry)) yield entry.key;
+    for await (const entry of this.#ctx.records.list(this.#ctx.clock.now())) if (matches(entry)) yield entry.key;
   }
 
   /** Whether an entry is stored for a URL (or a raw key). */
@@ -346,8 +356,8 @@ export class HttpCache {
   async #close(): Promise<void> {
     this.uninstall();
     const { closeMs } = this.#options.storageTimeout;
-    const deadline = Date.now() + closeMs;
-    const left = (): number => Math.max(0, deadline - Date.now());
+    const deadline = this.#ctx.clock.monotonic() + closeMs;
+    const left = (): number => Math.max(0, deadline - this.#ctx.clock.monotonic());
     const abandoned = (what: string): void => {
       this.#ctx.reporter.storageError({
         operation: 'close',
@@ -356,15 +366,19 @@ export class HttpCache {
       });
     };
     // The agent finishes the requests under way (background refreshes included) before it closes.
-    if (this.#agent !== undefined && !(await settlesWithin(this.#agent.close(), left()))) {
+    if (this.#agent !== undefined && !(await settlesWithin(this.#ctx.clock, this.#agent.close(), left()))) {
       abandoned('requests still under way were aborted');
       await this.#agent.destroy().catch(() => undefined);
     }
-    if (!(await settlesWithin(this.#ctx.records.flush(), left()))) {
-      abandoned(`${this.#ctx.records.pendingKeys().length} write(s) still in flight were abandoned`);
+    // Then what the cache does for no caller: refreshes (on any dispatcher), lease releases, writes.
+    if (!(await settlesWithin(this.#ctx.clock, this.#backgroundDone(), left()))) {
+      const writes = this.#ctx.records.pendingKeys().length;
+      const tasks = this.#ctx.background.size;
+      const parts = [writes > 0 ? `${writes} write(s) still in flight` : '', tasks > 0 ? `${tasks} background task(s) still under way` : ''];
+      abandoned(`${parts.filter((part) => part !== '').join(' and ')} were abandoned`);
     }
     // The storage gets a moment of its own even when the rest used up the bound.
-    if (!(await settlesWithin(Promise.resolve(this.storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
+    if (!(await settlesWithin(this.#ctx.clock, Promise.resolve(this.storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
       abandoned('the storage did not finish closing');
     }
   }
@@ -398,9 +412,31 @@ export class HttpCache {
     this.#stats.reset();
   }
 
-  /** Resolves when every write in flight has reached the storage or given up (each write has a deadline). */
-  settled(): Promise<void> {
-    return this.#ctx.records.flush();
+  /**
+   * Resolves when the work this cache does for no caller is over: writes in
+   * flight (each lands or gives up at its deadline), stale-while-revalidate
+   * refreshes on their way to the origin, leases being released, damaged
+   * records being deleted. What outlives `storageTimeout.close` is left to
+   * itself and reported (`cachette:storage-error`, operation `settled`).
+   */
+  async settled(): Promise<void> {
+    const { closeMs } = this.#options.storageTimeout;
+    if (!(await settlesWithin(this.#ctx.clock, this.#backgroundDone(), closeMs))) {
+      this.#ctx.reporter.storageError({
+        operation: 'settled',
+        partition: this.#ctx.records.name,
+        error: new Error(`settled() stopped waiting after ${closeMs} ms: work still under way was left to itself`),
+      });
+    }
+  }
+
+  /** Background work and writes, until neither starts more of the other. */
+  async #backgroundDone(): Promise<void> {
+    const { background, records } = this.#ctx;
+    do {
+      await background.drain();
+      await records.flush();
+    } while (!background.idle);
   }
 
   #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
@@ -440,10 +476,10 @@ async function* counted<T>(records: AsyncIterable<T>, options: TransferOptions):
   report?.(count);
 }
 
-function olderThanCutoff(olderThan: unknown): number | undefined {
+function olderThanCutoff(olderThan: unknown, now: number): number | undefined {
   if (olderThan === undefined) return undefined;
   if (olderThan instanceof Date && !Number.isNaN(olderThan.getTime())) return olderThan.getTime();
-  if (typeof olderThan === 'number' && Number.isFinite(olderThan) && olderThan >= 0) return Date.now() - olderThan * 1000;
+  if (typeof olderThan === 'number' && Number.isFinite(olderThan) && olderThan >= 0) return now - olderThan * 1000;
   throw new TypeError(`olderThan must be seconds or a Date, got ${describe(olderThan)}`);
 }
 
@@ -499,15 +535,14 @@ function runtimeRequest(input: string | URL | Request): string | URL | Request {
  * Whether `promise` settles within `ms`: true when it does (a rejection is
  * thrown), false when the time is up first (it is then left to itself).
  */
-async function settlesWithin(promise: Promise<unknown>, ms: number): Promise<boolean> {
-  let timer: NodeJS.Timeout | undefined;
+async function settlesWithin(clock: Clock, promise: Promise<unknown>, ms: number): Promise<boolean> {
+  let timer: Timer | undefined;
   const timeUp = new Promise<false>((resolve) => {
-    timer = setTimeout(() => resolve(false), ms);
-    timer.unref();
+    timer = clock.setTimer(() => resolve(false), ms);
   });
   try {
     return await Promise.race([promise.then(() => true), timeUp]);
   } finally {
-    clearTimeout(timer);
+    timer?.cancel();
   }
 }

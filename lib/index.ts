@@ -8,6 +8,7 @@ export {
   type InspectOptions,
   type TransferOptions,
 } from './cache.js';
+export type { Clock, Timer } from './clock.js';
 export { channels, type DecisionEvent, type Logger } from './diagnostics.js';
 export type { LambdaContextLike } from './interceptor/invocation.js';
 export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';

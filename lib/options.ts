@@ -2,6 +2,7 @@
  * The options of `createCache`, validated once: a bad value throws a
  * TypeError naming the option and the value, at construction time.
  */
+import { type Clock, isClock, systemClock } from './clock.js';
 import { describe } from './describe.js';
 import type { Logger } from './diagnostics.js';
 import type { BodyKeyMode } from './policy/body.js';
@@ -26,7 +27,7 @@ export interface FilterInput {
 }
 
 export interface CacheOptions {
-  /** Where entries live. Default: a new `MemoryStorage()`. */
+  /** Where entries live. Default: a new `MemoryStorage()` (on the cache's clock). */
   storage?: Storage;
   /** Prefix for the partitions, so that several caches can share one storage. */
   namespace?: string;
@@ -97,6 +98,8 @@ export interface CacheOptions {
   coalesceAcrossInstances?: boolean | { lease?: number; wait?: number };
   /** A pass-through: no lookup, no storage I/O (also when the environment has CACHETTE_DISABLED=1). */
   disabled?: boolean;
+  /** The time the cache reads: ages, expiries, deadlines, cool-downs, waits. Default: the system's. Tests inject `FakeClock` (cachette/testing). */
+  clock?: Clock;
 }
 
 export interface ResolvedOptions {
@@ -138,6 +141,7 @@ export interface ResolvedOptions {
   /** Cross-instance coalescing, in ms; undefined when off. */
   crossInstance: { leaseMs: number; waitMs: number } | undefined;
   disabled: boolean;
+  clock: Clock;
 }
 
 const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
@@ -168,6 +172,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'memoryTier',
   'coalesceAcrossInstances',
   'disabled',
+  'clock',
 ]);
 
 const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
@@ -180,7 +185,11 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
   }
 
-  const storage = options.storage ?? new MemoryStorage();
+  const clock = options.clock ?? systemClock;
+  if (!isClock(clock)) throw new TypeError(`clock must be a Clock ({ now, monotonic, setTimer }), got ${describe(clock)}`);
+
+  // The default storage dates what it holds by the cache's clock.
+  const storage = options.storage ?? new MemoryStorage({ clock });
   assertStorage(storage);
 
   const namespace = options.namespace;
@@ -282,6 +291,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   if (typeof disabled !== 'boolean') throw new TypeError(`disabled must be a boolean, got ${describe(disabled)}`);
 
   return {
+    clock,
     storage,
     namespace,
     targetedCacheControl,

@@ -1,6 +1,6 @@
 /**
- * `cachette/testing`: the storage conformance suite every cachette backend
- * passes, for yours. Runner-agnostic: it returns the cases, each a function
+ * `cachette/testing`: `FakeClock`, to drive a cache's time in tests, and the
+ * storage conformance suite every cachette backend passes, for yours. Runner-agnostic: it returns the cases, each a function
  * that makes a fresh storage with your `create`, checks it with node:assert,
  * and closes it. Hand them to your runner:
  *
@@ -28,6 +28,8 @@ import {
   type SweepablePartition,
   type SyncReadablePartition,
 } from './storage/contract.js';
+
+export { FakeClock } from './fake-clock.js';
 
 export interface ConformanceOptions {
   /** A fresh, empty storage, for each case. */

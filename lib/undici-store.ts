@@ -94,6 +94,8 @@ export class UndiciCacheStore {
   readonly #landing = new Map<string, StoredVariant[]>();
   /** Deletions of each record so far: a write queued before one is dropped. */
   readonly #deletions = new Map<string, number>();
+  /** Deletions under way (for settled()). */
+  readonly #deleting = new Set<Promise<void>>();
 
   constructor(options: UndiciCacheStoreOptions) {
     if (options === null || typeof options !== 'object' || options.storage === null || typeof options.storage?.partition !== 'function') {
@@ -156,8 +158,24 @@ export class UndiciCacheStore {
     });
   }
 
+  /**
+   * Resolves when the writes this store has under way have landed or given
+   * up (each has `writeTimeout`): before an AWS Lambda handler returns, or
+   * before a test reads the storage behind.
+   */
+  async settled(): Promise<void> {
+    while (this.#writing.size > 0 || this.#deleting.size > 0) await Promise.all([...this.#writing.values(), ...this.#deleting]);
+  }
+
   /** Deletes every stored response of the URL. */
-  async delete(key: UndiciCacheKey): Promise<void> {
+  delete(key: UndiciCacheKey): Promise<void> {
+    const deleting = this.#delete(key);
+    this.#deleting.add(deleting);
+    void deleting.finally(() => this.#deleting.delete(deleting));
+    return deleting;
+  }
+
+  async #delete(key: UndiciCacheKey): Promise<void> {
     const name = recordKey(key);
     this.#landing.delete(name);
     this.#deletions.set(name, (this.#deletions.get(name) ?? 0) + 1);

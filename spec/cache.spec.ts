@@ -1,11 +1,12 @@
 import { expect } from 'chai';
-import { respond, sleep } from '../fixtures/origin.js';
+import { respond } from '../fixtures/origin.js';
 import { plainView, withLatency } from '../fixtures/storage-views.js';
 import { createCache, HttpCache } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
 import { decodeRecord } from '../lib/records/codec.js';
 import type { Partition } from '../lib/storage/contract.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
+import { FakeClock } from '../lib/testing.js';
 import { useOrigin } from './support.js';
 
 describe('HttpCache', () => {
@@ -130,9 +131,11 @@ describe('HttpCache', () => {
       const storage = new MemoryStorage();
       // A plain backend: no fast path, and it keeps everything it is given, expired or not.
       const naive = { partition: (name: string) => naivePartition(storage.partition(name)), close: () => storage.close() };
-      for (const cache of [env.cache(), env.cache({ storage: naive })]) {
+      for (const backend of [new MemoryStorage(), naive]) {
+        const clock = new FakeClock();
+        const cache = env.cache({ storage: backend, clock });
         await warm(cache, '/short', '/validated', '/long');
-        await sleep(1100);
+        await clock.advance(1.1);
         expect(await cache.delete({ expired: true })).to.equal(1);
         expect(await cache.contains({ url: `${env.origin.url}/short` })).to.equal(false);
         // Stale, but kept: it can still be revalidated.
@@ -144,11 +147,13 @@ describe('HttpCache', () => {
     it('delete({ olderThan }) removes responses received before the cutoff', async () => {
       env.origin.route('/old', cached);
       env.origin.route('/new', cached);
-      const cache = env.cache();
+      const clock = new FakeClock();
+      // The storage dates what it holds by the same clock.
+      const cache = env.cache({ clock, storage: new MemoryStorage({ clock }) });
       await warm(cache, '/old');
-      await sleep(50);
-      const cutoff = new Date();
-      await sleep(10);
+      await clock.advance(0.05);
+      const cutoff = new Date(clock.now());
+      await clock.advance(0.01);
       await warm(cache, '/new');
       expect(await cache.delete({ olderThan: cutoff })).to.equal(1);
       expect(await cache.contains({ url: `${env.origin.url}/old` })).to.equal(false);

@@ -2,11 +2,11 @@
 import { execFile } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
-import FakeTimers from '@sinonjs/fake-timers';
 import { Origin } from '../fixtures/origin.js';
 import { createCache, type HttpCache } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
 import { RedisStorage } from '../lib/storage/redis.js';
+import { FakeClock } from '../lib/testing.js';
 
 /**
  * Flags for every Node process a spec starts. Node 24 can deadlock while a
@@ -50,11 +50,25 @@ function withTestStorage(options: CacheOptions | undefined): CacheOptions | unde
   return { ...options, storage: new RedisStorage({ url, keyPrefix: `spec-${randomUUID()}:` }) };
 }
 
-/** Starts an origin before each test and closes it (and the caches made) after. */
-export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) => HttpCache } {
-  const state = { origin: undefined as unknown as Origin, caches: [] as HttpCache[] };
+/**
+ * Starts an origin before each test and closes it (and the caches made)
+ * after. With `{ clock: true }`, each test has a FakeClock (`env.clock`),
+ * stopped on a whole second (an HTTP date then says exactly when a response
+ * was made), that the caches made and the origin's Date headers read: a spec
+ * moves it (`await env.clock.advance(seconds)`) where it would have slept.
+ */
+export function useOrigin(options: { clock?: boolean } = {}): {
+  origin: Origin;
+  clock: FakeClock;
+  cache: (options?: CacheOptions) => HttpCache;
+} {
+  const state = { origin: undefined as unknown as Origin, caches: [] as HttpCache[], clock: undefined as FakeClock | undefined };
   beforeEach(async () => {
     state.origin = await Origin.start();
+    if (options.clock === true) {
+      state.clock = new FakeClock(Math.floor(Date.now() / 1000) * 1000);
+      state.origin.clock = state.clock;
+    }
   });
   afterEach(async () => {
     await Promise.all(state.caches.splice(0).map((cache) => cache.close()));
@@ -64,8 +78,13 @@ export function useOrigin(): { origin: Origin; cache: (options?: CacheOptions) =
     get origin() {
       return state.origin;
     },
-    cache(options?: CacheOptions) {
-      const cache = createCache(withTestStorage(options));
+    get clock() {
+      if (state.clock === undefined) throw new Error('useOrigin({ clock: true }) gives each test a clock');
+      return state.clock;
+    },
+    cache(cacheOptions?: CacheOptions) {
+      const withClock = state.clock === undefined ? cacheOptions : { clock: state.clock, ...cacheOptions };
+      const cache = createCache(withTestStorage(withClock));
       state.caches.push(cache);
       return cache;
     },
@@ -86,31 +105,42 @@ export async function fetchText(cache: HttpCache, url: string, init?: Parameters
   return { status: response.status, body, cacheStatus: response.headers.get('cache-status'), headers: response.headers as unknown as Headers };
 }
 
-/** An HTTP-date `seconds` from now (negative: in the past). */
-export function httpDate(seconds: number): string {
-  return new Date(Date.now() + seconds * 1000).toUTCString();
+/**
+ * The lookups a cache decides, counted as they happen (`cache.observe`): a
+ * request that follows another under way has registered as a follower by the
+ * time its decision is counted, so `reached(n)` orders requests without a clock.
+ */
+export function decisions(cache: HttpCache): { readonly count: number; reached(n: number): Promise<void> } {
+  let count = 0;
+  cache.observe(() => {
+    count += 1;
+  });
+  return {
+    get count() {
+      return count;
+    },
+    async reached(n: number) {
+      while (count < n) await new Promise((resolve) => setImmediate(resolve));
+    },
+  };
 }
 
 /**
- * The time the specs of a describe block see: Date is stopped at the start of
- * each test and moves only when told (`advance`); timers stay real. The origin
- * dates its responses by the same clock. Instead of sleeping for an entry to
- * go stale, a spec advances the clock past its freshness.
+ * Moves `clock` on, `step` seconds at a time, until `work` settles: for work
+ * whose deadlines run on the clock (a storage that hangs, a wait for a lease).
  */
-export function useClock(): { advance: (seconds: number) => void } {
-  let clock: ReturnType<typeof FakeTimers.install> | undefined;
-  beforeEach(() => {
-    // On a whole second: the origin's Date header (whole seconds) then says exactly when a response was made.
-    clock = FakeTimers.install({ toFake: ['Date'], now: Math.floor(Date.now() / 1000) * 1000 });
-  });
-  afterEach(() => {
-    clock?.uninstall();
-    clock = undefined;
-  });
-  return {
-    advance(seconds: number) {
-      if (clock === undefined) throw new Error('useClock(): advance() outside a test');
-      clock.setSystemTime(clock.now + seconds * 1000);
-    },
-  };
+export async function drive<T>(clock: FakeClock, work: Promise<T>, step = 0.05): Promise<T> {
+  let settled = false;
+  void work.then(
+    () => (settled = true),
+    () => (settled = true),
+  );
+  await new Promise((resolve) => setImmediate(resolve));
+  while (!settled) await clock.advance(step);
+  return work;
+}
+
+/** An HTTP-date `seconds` from `now` (negative: in the past). */
+export function httpDate(seconds: number, now = Date.now()): string {
+  return new Date(now + seconds * 1000).toUTCString();
 }

@@ -40,15 +40,6 @@ after(async () => {
   await redis?.stop();
 });
 
-/** Waits for a state (a record landed): undici writes the store as the body streams, and it lands after. */
-async function until(check: () => Promise<boolean>): Promise<void> {
-  for (let i = 0; i < 400; i++) {
-    if (await check()) return;
-    await new Promise((resolve) => setTimeout(resolve, 5));
-  }
-  throw new Error('the store never reached the state waited for');
-}
-
 async function get(agent: Dispatcher, url: string, headers: Record<string, string> = {}) {
   const response = await request(url, { dispatcher: agent, headers });
   return { status: response.statusCode, body: await response.body.text(), age: response.headers['age'] };
@@ -84,7 +75,8 @@ for (const backend of backends) {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
       const { agent, store } = await cached();
       expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
-      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/a' })) !== undefined);
+      await store.settled();
+      expect(await store.get({ origin: env.origin.url, method: 'GET', path: '/a' })).to.not.equal(undefined);
       const again = await get(agent, `${env.origin.url}/a`);
       expect(again.body).to.equal('body');
       expect(again.age).to.be.a('string');
@@ -129,7 +121,8 @@ for (const backend of backends) {
       for (const language of ['en', 'fr']) {
         await get(agent, `${env.origin.url}/v`, { 'accept-language': language });
         const key = { origin: env.origin.url, method: 'GET', path: '/v', headers: { 'accept-language': language } };
-        await until(async () => (await store.get(key)) !== undefined);
+        await store.settled();
+        expect(await store.get(key)).to.not.equal(undefined);
       }
       expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'fr' })).body).to.equal('hello fr');
       expect((await get(agent, `${env.origin.url}/v`, { 'accept-language': 'en' })).body).to.equal('hello en');
@@ -141,27 +134,24 @@ for (const backend of backends) {
         res.writeHead(200, ['cache-control', 'max-age=60', '__proto__', 'p', 'constructor', 'c', 'toString', 't', 'X-A', '1', 'x-a', '2']);
         res.end('odd');
       });
-      const hitOf = async (agent: Dispatcher) => {
+      const hitOf = async (agent: Dispatcher, settled: () => Promise<void>) => {
         await get(agent, `${env.origin.url}/odd`);
-        for (let i = 0; i < 400; i++) {
-          const response = await request(`${env.origin.url}/odd`, { dispatcher: agent });
-          await response.body.text();
-          if (response.headers['age'] !== undefined) return response.headers;
-          await new Promise((resolve) => setTimeout(resolve, 5));
-        }
-        throw new Error('never a hit');
+        await settled();
+        const response = await request(`${env.origin.url}/odd`, { dispatcher: agent });
+        await response.body.text();
+        expect(response.headers['age'], 'a hit').to.be.a('string');
+        return response.headers;
       };
-      const { agent, storage } = await cached();
-      const ours = await hitOf(agent);
+      const { agent, storage, store } = await cached();
+      const ours = await hitOf(agent, () => store.settled());
       const undicis = new Agent().compose(interceptors.cache({ store: new cacheStores.MemoryCacheStore() }));
       agents.push(undicis);
-      const theirs = await hitOf(undicis);
+      const theirs = await hitOf(undicis, async () => undefined);
       for (const name of ['__proto__', 'constructor', 'tostring', 'x-a']) expect(ours[name], name).to.deep.equal(theirs[name]);
       // Read back from the storage alone (not from the write on its way): a plain object, as undici's stores give
       // back, every field an own property of it — `__proto__` a field, not its prototype.
       const reader = new UndiciCacheStore({ storage });
       const key = { origin: env.origin.url, method: 'GET', path: '/odd' };
-      await until(async () => (await reader.get(key)) !== undefined);
       const stored = await reader.get(key);
       expect(Object.getPrototypeOf(stored?.headers)).to.equal(Object.prototype);
       expect(Object.entries(stored?.headers ?? {})).to.deep.include.members([
@@ -191,7 +181,7 @@ for (const backend of backends) {
       agents.push(undicis);
       const key = { origin: env.origin.url, method: 'GET', path: '/r' };
       expect((await get(agent, `${env.origin.url}/r`)).body).to.equal('the whole body');
-      await until(async () => (await store.get(key)) !== undefined);
+      await store.settled();
       const stored = await store.get(key);
       const chunks = stored === undefined ? [] : [...stored.body.values()];
       expect(chunks.every((chunk) => Buffer.isBuffer(chunk))).to.equal(true);
@@ -205,7 +195,7 @@ for (const backend of backends) {
         for (let i = 0; i < 3; i++) {
           expect((await get(dispatcher, `${env.origin.url}/r`)).body).to.equal('the whole body');
           // What undici asks of the store lands before the next request (ours writes through a queue).
-          if (name === 'ours') await new Promise((resolve) => setTimeout(resolve, 20));
+          if (name === 'ours') await store.settled();
         }
       }
       expect(seen['ours']).to.deep.equal(seen['theirs']);
@@ -219,7 +209,8 @@ for (const backend of backends) {
       });
       const { agent, store } = await cached();
       expect((await get(agent, `${env.origin.url}/h`, { host: 'tenant-a.example' })).body).to.equal('host=tenant-a.example');
-      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'tenant-a.example' } })) !== undefined);
+      await store.settled();
+      expect(await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'tenant-a.example' } })).to.not.equal(undefined);
       expect((await get(agent, `${env.origin.url}/h`)).body).to.match(/^host=127\.0\.0\.1:/);
       // Latin-1 letters are bytes of their own; a null Host is sent empty, not as "null".
       const asked = async (headers: Record<string, string | null>) => {
@@ -227,7 +218,8 @@ for (const backend of backends) {
         return response.body.text();
       };
       expect(await asked({ host: 'TENANT-\u00c0' })).to.equal('host=TENANT-\u00c0');
-      await until(async () => (await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'TENANT-\u00c0' } })) !== undefined);
+      await store.settled();
+      expect(await store.get({ origin: env.origin.url, method: 'GET', path: '/h', headers: { host: 'TENANT-\u00c0' } })).to.not.equal(undefined);
       expect(await asked({ host: 'tenant-\u00e0' })).to.equal('host=tenant-\u00e0');
       expect(await asked({ host: null })).to.equal('host=');
       expect(await asked({ host: 'null' })).to.equal('host=null');
@@ -235,10 +227,10 @@ for (const backend of backends) {
 
     it('a corrupt record is a miss, and is deleted', async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
-      const { agent, storage } = await cached();
+      const { agent, storage, store } = await cached();
       await get(agent, `${env.origin.url}/a`);
       const partition = storage.partition('undici');
-      await until(async () => (await partition.size()) === 1);
+      await store.settled();
       const all: Array<[string, Uint8Array]> = [];
       for await (const entry of partition.entries()) all.push(entry);
       expect(all).to.have.length(1);
@@ -272,7 +264,8 @@ describe('UndiciCacheStore on a bounded MemoryStorage', () => {
       const newest = { origin: env.origin.url, method: 'GET', path: '/page?n=199' };
       // A second store over the same storage sees only what has landed there (not the first's writes on their way).
       const landed = new UndiciCacheStore({ storage });
-      await until(async () => (await landed.get(newest)) !== undefined);
+      await store.settled();
+      expect(await landed.get(newest)).to.not.equal(undefined);
       // 4 MiB of bodies went in; what is kept stays under the bound, the newest in it.
       expect(peak).to.be.at.most(1024 * 1024);
       expect(storage.usage.entries).to.be.within(20, 50);

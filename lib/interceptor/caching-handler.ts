@@ -88,7 +88,7 @@ export class CachingHandler implements Handler {
     this.#request = request;
     this.#downstream = downstream;
     this.#info = info;
-    this.#requestTime = Date.now();
+    this.#requestTime = ctx.clock.now();
   }
 
   /** undici created the request for another origin than the one it named, or not at once: its response is neither stored nor shared. */
@@ -114,7 +114,7 @@ export class CachingHandler implements Handler {
       undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
       return;
     }
-    this.#responseTime = Date.now();
+    this.#responseTime = this.#ctx.clock.now();
     this.#status = statusCode;
     this.#statusText = statusMessage ?? '';
     // Read by field name from here on: a map without a prototype, whatever the origin named its fields.
@@ -357,7 +357,7 @@ export class CachingHandler implements Handler {
   /** The stale entry as the answer to an origin failure (its Cache-Status becomes this forward's). */
   #staleAnswer(detail: string, fwdStatus: number | undefined) {
     const entry = (this.#info.stale as StaleEntry).entry;
-    const now = Date.now();
+    const now = this.#ctx.clock.now();
     const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
     this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };
     const headers = storedHeaders(entry);

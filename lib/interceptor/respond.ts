@@ -4,6 +4,7 @@
  * identical requests already under way.
  */
 import type { Dispatcher } from 'undici';
+import { delay } from '../clock.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { fieldMap, pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { parseHttpDate } from '../policy/http-date.js';
@@ -64,7 +65,7 @@ export function respondWith(
   }
 
   const entry = found.entry;
-  const now = Date.now();
+  const now = ctx.clock.now();
   const reuse = reuseFor(ctx, request, entry, now);
   decide(ctx, request, reuse.action === 'serve' ? 'hit' : 'revalidate', reuse.reason);
   if (reuse.action === 'serve') {
@@ -91,7 +92,7 @@ export function respondWith(
  */
 function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
   if (found.found && request.control.mode !== 'reload') {
-    const reuse = reuseFor(ctx, request, found.entry, Date.now());
+    const reuse = reuseFor(ctx, request, found.entry, ctx.clock.now());
     const outcome =
       reuse.action === 'serve' && !reuse.refresh ? evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime) : 'forward';
     if (reuse.action === 'serve' && outcome === 'full') {
@@ -121,7 +122,7 @@ function answerConditional(ctx: CacheContext, dispatch: DispatchFn, opts: Option
 function answerRange(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, request: CacheRequest, found: Lookup): void {
   const range = request.range as ByteRange;
   if (found.found && found.entry.status === 200 && request.control.mode !== 'reload') {
-    const reuse = reuseFor(ctx, request, found.entry, Date.now());
+    const reuse = reuseFor(ctx, request, found.entry, ctx.clock.now());
     if (reuse.action === 'serve' && !reuse.refresh) {
       decide(ctx, request, 'hit', 'range');
       serveRange(ctx, handler, found.entry, reuse, resolveRange(range, found.entry.body.byteLength));
@@ -208,11 +209,11 @@ async function leadAcrossInstances(
   info: ForwardInfo,
   limits: { leaseMs: number; waitMs: number },
 ): Promise<void> {
-  const deadline = Date.now() + limits.waitMs;
+  const deadline = ctx.clock.now() + limits.waitMs;
   let waiting: WaitController | undefined;
   for (;;) {
     const attempt = await ctx.records.acquireLease(request.key, limits.leaseMs);
-    if (attempt === undefined || 'token' in attempt || Date.now() >= deadline || waiting?.aborted === true) {
+    if (attempt === undefined || 'token' in attempt || ctx.clock.now() >= deadline || waiting?.aborted === true) {
       if (waiting?.aborted === true) {
         info.flight?.settle({ kind: 'abandoned' });
         return;
@@ -233,8 +234,8 @@ async function leadAcrossInstances(
       decide(ctx, request, 'wait', 'leased-elsewhere');
     }
     const until = Math.min(deadline, attempt.heldUntil);
-    while (Date.now() < until && !waiting.aborted) {
-      await new Promise((resolve) => setTimeout(resolve, Math.min(POLL_MS, Math.max(1, until - Date.now()))));
+    while (ctx.clock.now() < until && !waiting.aborted) {
+      await delay(ctx.clock, Math.min(POLL_MS, Math.max(1, until - ctx.clock.now())));
       let found: Lookup;
       try {
         found = await ctx.records.find(request);
@@ -242,7 +243,7 @@ async function leadAcrossInstances(
         continue;
       }
       if (!found.found || waiting.aborted) continue;
-      const reuse = reuseDecision(found.entry, request.directives, ctx.options, Date.now());
+      const reuse = reuseDecision(found.entry, request.directives, ctx.options, ctx.clock.now());
       if (reuse.action !== 'serve') continue;
       endWait(waiting);
       decide(ctx, request, 'hit', 'collapsed-across-instances');
@@ -274,9 +275,14 @@ function refreshInBackground(ctx: CacheContext, dispatch: DispatchFn, opts: Opti
   const stale: StaleEntry = { entry: found.entry, key: found.key, conditional: hasValidator(found.entry), fallbackOnError: false };
   const background: Options = { ...opts, method: 'GET', body: null };
   ctx.reporter.stats.revalidations += 1;
+  // settled() waits for it: until its response is stored (or not), then for that write.
+  let finished: () => void = () => undefined;
+  ctx.background.track(new Promise<void>((resolve) => (finished = resolve)));
+  const onFinished = (): void => finished();
   try {
-    forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight, background: true });
+    forwardTo(ctx, dispatch, background, BACKGROUND, refresh, { fwd: 'stale', variants: found.variants, stale, flight, background: true, onFinished });
   } catch (error) {
+    finished();
     flight.settle({ kind: 'abandoned' });
     ctx.reporter.storageError({ operation: 'refresh', partition: ctx.records.name, error });
   }

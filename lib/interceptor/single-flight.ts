@@ -16,6 +16,7 @@
  *   waiting and fetch on their own.
  */
 import type { Dispatcher } from 'undici';
+import type { Clock } from '../clock.js';
 import type { ResponseHeaders } from '../policy/headers.js';
 import { abortError } from './abort-error.js';
 import type { CacheStatus } from './cache-status.js';
@@ -66,18 +67,17 @@ export class Flight {
     const controller = new WaitController();
     return new Promise((resolve) => {
       // A leader slower than this (a stalled origin, a huge body) no longer holds its followers: each goes alone.
-      const timer = setTimeout(() => {
+      const timer = this.#flights.clock.setTimer(() => {
         this.#waiters?.delete(waiter);
         waiter({ kind: 'solo' });
       }, this.#flights.followTimeoutMs);
-      timer.unref();
       const waiter: Waiter = (outcome) => {
-        clearTimeout(timer);
+        timer.cancel();
         controller.onAbort = undefined;
         resolve({ outcome, controller });
       };
       controller.onAbort = (reason) => {
-        clearTimeout(timer);
+        timer.cancel();
         this.#waiters?.delete(waiter);
         handler.onResponseError?.(controller, reason);
         resolve(undefined);
@@ -105,8 +105,10 @@ export class Flights {
   readonly #inFlight = new Map<string, Flight>();
   readonly #soloUntil = new Map<string, number>();
   readonly followTimeoutMs: number;
+  readonly clock: Clock;
 
-  constructor(options: { followTimeoutMs?: number } = {}) {
+  constructor(options: { clock: Clock; followTimeoutMs?: number }) {
+    this.clock = options.clock;
     this.followTimeoutMs = options.followTimeoutMs ?? FOLLOW_TIMEOUT_MS;
   }
 
@@ -119,7 +121,7 @@ export class Flights {
   start(key: string): Flight | undefined {
     const solo = this.#soloUntil.get(key);
     if (solo !== undefined) {
-      if (Date.now() < solo) return undefined;
+      if (this.clock.monotonic() < solo) return undefined;
       this.#soloUntil.delete(key);
     }
     const flight = new Flight(key, this);
@@ -137,7 +139,7 @@ export class Flights {
     if (this.#inFlight.get(flight.key) === flight) this.#inFlight.delete(flight.key);
     if (outcome.kind === 'solo') {
       if (this.#soloUntil.size > 10_000) this.#soloUntil.clear();
-      this.#soloUntil.set(flight.key, Date.now() + SOLO_MS);
+      this.#soloUntil.set(flight.key, this.clock.monotonic() + SOLO_MS);
     }
   }
 }

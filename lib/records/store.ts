@@ -13,6 +13,8 @@
  * that hangs throws at its deadline: see storage/deadlined.ts).
  */
 
+import type { Background } from '../background.js';
+import type { Clock } from '../clock.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CredentialDigests } from '../digest.js';
 import type { LeaseAttempt, Partition } from '../storage/contract.js';
@@ -74,6 +76,10 @@ export interface RecordStoreOptions {
   maxBacklogBytes: number;
   /** How long a write may take from the moment it is queued, ms (the storage's write deadline). */
   writeDeadlineMs: number;
+  /** The cache's clock: write deadlines run on it. */
+  clock: Clock;
+  /** Where work done for no caller (a lease released, a damaged record deleted) is tracked, for settled(). */
+  background: Background;
   /** Whether the storage may have dropped values before their expiry (then an index may miss what it indexed). */
   mayHaveEvicted: () => Promise<boolean>;
   /** The largest body this cache stores (`maxEntrySize`): a loaded record with a larger one is skipped. */
@@ -119,7 +125,7 @@ export class RecordStore {
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
   /** Lease releases under way (they never reject: failures are reported and the lease expires). */
-  readonly #releases = new Set<Promise<void>>();
+  readonly #background: Background;
   #backlogBytes = 0;
 
   constructor(options: RecordStoreOptions) {
@@ -128,6 +134,7 @@ export class RecordStore {
     this.#rawResponses = options.rawResponses;
     this.#rawRedirects = options.rawRedirects;
     this.#reporter = options.reporter;
+    this.#background = options.background;
     this.#ignoredHeaders = options.ignoredHeaders;
     this.#credentials = options.credentials;
     this.#maxBacklogBytes = options.maxBacklogBytes;
@@ -139,6 +146,7 @@ export class RecordStore {
       onError: (operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }),
       deadlineMs: options.writeDeadlineMs,
       redelete: (keys) => invalidateKeys(this.#responses, this.#redirects, keys),
+      clock: options.clock,
     });
   }
 
@@ -203,7 +211,7 @@ export class RecordStore {
       partition: this.#responses.name,
       error: new Error(`the entry under key ${key} was stored for another request: deleted`),
     });
-    void this.#responses.delete(key);
+    this.#background.track(this.#responses.delete(key));
     return false;
   }
 
@@ -236,7 +244,7 @@ export class RecordStore {
     if (record === undefined) {
       // Corrupt, foreign or from an unknown format version: a miss, and out of the way.
       this.#reporter.storageError({ operation: 'decode', partition: this.#responses.name, error: new Error(`unreadable entry under key ${key} deleted`) });
-      void this.#responses.delete(key);
+      this.#background.track(this.#responses.delete(key));
     }
     return record;
   }
@@ -373,8 +381,6 @@ export class RecordStore {
   /** Resolves when every write in flight has landed or given up. */
   async flush(): Promise<void> {
     await this.#writes.flush();
-    // A lease is released once its write landed: that release is part of the write.
-    if (this.#releases.size > 0) await Promise.all(this.#releases);
   }
 
   /** The keys with writes still in flight (what close() reports when it gives up on them). */
@@ -670,8 +676,7 @@ export class RecordStore {
       () => this.#responses.releaseLease(key, token),
       () => this.#responses.releaseLease(key, token),
     );
-    this.#releases.add(release);
-    void release.finally(() => this.#releases.delete(release));
+    this.#background.track(release);
   }
 }
 

@@ -19,6 +19,7 @@
  *   keys is made again, or, when what came after was a deletion, the keys are
  *   deleted again. An entry purged or replaced is never brought back.
  */
+import type { Clock } from '../clock.js';
 import type { LateWatch } from '../storage/deadline.js';
 import { isThenable } from '../thenable.js';
 import type { StoredRecord } from './model.js';
@@ -54,7 +55,7 @@ export interface WriteQueueOptions {
   deadlineMs: number;
   /** Deletes keys again (a late write landed after their deletion). */
   redelete: (keys: string[]) => Promise<unknown>;
-  now?: () => number;
+  clock: Clock;
 }
 
 /** A write that gave up at its deadline: its storage calls may still land. */
@@ -80,7 +81,7 @@ export class WriteQueue {
   readonly #onError: (operation: string, error: unknown) => void;
   readonly #deadlineMs: number;
   readonly #redelete: (keys: string[]) => Promise<unknown>;
-  readonly #now: () => number;
+  readonly #clock: Clock;
   /** Writes waiting to start: one timer starts them all (see enqueue). */
   #queued: Array<() => void> = [];
   readonly #runQueued = (): void => {
@@ -96,7 +97,7 @@ export class WriteQueue {
     this.#onError = options.onError;
     this.#deadlineMs = options.deadlineMs;
     this.#redelete = options.redelete;
-    this.#now = options.now ?? (() => performance.now());
+    this.#clock = options.clock;
   }
 
   /** The record a write in flight is about to store under `key` (a Deletion for a deletion), if any. */
@@ -128,7 +129,7 @@ export class WriteQueue {
    */
   enqueue(records: ReadonlyArray<readonly [string, InFlight]>, operation: WriteOperation, name: string, dropped?: () => void): Promise<void> {
     const write: Write = { seq: ++this.#seq, records, operation, name, dropped };
-    const queuedAt = this.#now();
+    const queuedAt = this.#clock.monotonic();
     const previous: Array<Promise<void>> = [];
     for (const [key, record] of records) {
       this.#inFlight.set(key, record);
@@ -148,7 +149,7 @@ export class WriteQueue {
           resolve();
           return;
         }
-        const left = queuedAt + this.#deadlineMs - this.#now();
+        const left = queuedAt + this.#deadlineMs - this.#clock.monotonic();
         if (left <= 0) {
           write.dropped?.();
           failed(new WriteDeadlineError(`${name} given up: queued behind writes of its keys past its deadline (${this.#deadlineMs} ms)`));
@@ -168,14 +169,13 @@ export class WriteQueue {
         }
         // Past its deadline, the write stops holding its keys; what it does later is watched (#landedLate).
         let late = false;
-        const timer = setTimeout(() => {
+        const timer = this.#clock.setTimer(() => {
           late = true;
           this.#markLate(write);
           failed(new WriteDeadlineError(`${name} did not land within ${this.#deadlineMs} ms of being queued`));
         }, left);
-        timer.unref();
         const settled = (error?: unknown): void => {
-          clearTimeout(timer);
+          timer.cancel();
           // Done after it stopped holding its keys: it may have written over what came after.
           if (late) this.#landedLate(write);
           else if (error === undefined) resolve();

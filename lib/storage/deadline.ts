@@ -6,6 +6,7 @@
  * whatever it does later is ignored.
  */
 
+import { type Clock, systemClock } from '../clock.js';
 import { isThenable } from '../thenable.js';
 
 /** Told of a call its deadline gave up on: when that happens, and when the call settles after all. */
@@ -29,7 +30,7 @@ export class StorageDeadlineError extends Error {
 
 /** Calls that started in one window: they share its timer. */
 interface Window {
-  /** performance.now() after which calls start a new window. */
+  /** The clock's monotonic time after which calls start a new window. */
   closes: number;
   pending: Set<Pending>;
 }
@@ -50,6 +51,11 @@ interface Pending {
  */
 export class Deadlines {
   readonly #windows = new Map<number, Window>();
+  readonly #clock: Clock;
+
+  constructor(clock: Clock = systemClock) {
+    this.#clock = clock;
+  }
 
   /**
    * What `call` returns, or a StorageDeadlineError after `timeoutMs`,
@@ -94,16 +100,16 @@ export class Deadlines {
   }
 
   #window(timeoutMs: number): Window {
-    const now = performance.now();
+    const now = this.#clock.monotonic();
     let window = this.#windows.get(timeoutMs);
     if (window === undefined || now >= window.closes) {
       const span = Math.max(1, Math.min(100, Math.floor(timeoutMs / 10)));
       const opened: Window = { closes: now + span, pending: new Set() };
-      setTimeout(() => {
+      this.#clock.setTimer(() => {
         for (const entry of opened.pending) entry.fail(new StorageDeadlineError(entry.operation, timeoutMs));
         opened.pending.clear();
         if (this.#windows.get(timeoutMs) === opened) this.#windows.delete(timeoutMs);
-      }, span + timeoutMs).unref();
+      }, span + timeoutMs);
       this.#windows.set(timeoutMs, opened);
       window = opened;
     }

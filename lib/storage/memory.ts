@@ -1,3 +1,4 @@
+import { type Clock, isClock, systemClock } from '../clock.js';
 import { describe } from '../describe.js';
 import type { HeldValue, HoldingPartition, Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
 
@@ -6,6 +7,8 @@ export interface MemoryStorageOptions {
   maxEntries?: number;
   /** Most bytes held across all partitions (values, keys and a per-entry overhead). Default: 64 MiB. */
   maxBytes?: number;
+  /** The time expiries are read by. Default: the system's; a cache's memory tier gets the cache's. */
+  clock?: Clock;
 }
 
 const DEFAULT_MAX_BYTES = 64 * 1024 * 1024;
@@ -45,6 +48,7 @@ export class MemoryStorage implements Storage {
   #entries = 0;
   #bytes = 0;
   #evicted = false;
+  readonly #clock: Clock;
 
   constructor(options: MemoryStorageOptions = {}) {
     if (options === null || typeof options !== 'object') {
@@ -52,12 +56,15 @@ export class MemoryStorage implements Storage {
     }
     this.maxEntries = checkLimit(options.maxEntries, 'maxEntries', Number.POSITIVE_INFINITY);
     this.maxBytes = checkLimit(options.maxBytes, 'maxBytes', DEFAULT_MAX_BYTES);
+    const clock = options.clock ?? systemClock;
+    if (!isClock(clock)) throw new TypeError(`MemoryStorage clock must be a Clock ({ now, monotonic, setTimer }), got ${describe(clock)}`);
+    this.#clock = clock;
   }
 
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new MemoryPartition(this);
+      partition = new MemoryPartition(this, this.#clock);
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -136,9 +143,11 @@ export class MemoryStorage implements Storage {
 
 class MemoryPartition implements SweepablePartition, HoldingPartition {
   #storage: MemoryStorage;
+  readonly #clock: Clock;
   #nodes = new Map<string, Node>();
 
-  constructor(storage: MemoryStorage) {
+  constructor(storage: MemoryStorage, clock: Clock) {
+    this.#clock = clock;
     this.#storage = storage;
   }
 
@@ -147,16 +156,16 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
   }
 
   getSync(key: string): Uint8Array | undefined {
-    const node = this.#live(key, Date.now());
+    const node = this.#live(key, this.#clock.now());
     return node === undefined ? undefined : this.#bytesOf(node);
   }
 
   getHeld(key: string): HeldValue | Uint8Array | undefined {
-    return this.#live(key, Date.now())?.value;
+    return this.#live(key, this.#clock.now())?.value;
   }
 
   async getMany(keys: string[]): Promise<Map<string, Uint8Array>> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const found = new Map<string, Uint8Array>();
     for (const key of keys) {
       const node = this.#live(key, now);
@@ -189,7 +198,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
       key,
       value,
       expiresAt: opts?.expiresAt,
-      created: Date.now(),
+      created: this.#clock.now(),
       bytes: byteLength + key.length * 2 + ENTRY_OVERHEAD_BYTES,
       newer: null,
       older: null,
@@ -220,17 +229,17 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
   async delete(key: string): Promise<boolean> {
     const node = this.#nodes.get(key);
     if (node === undefined) return false;
-    const live = !isExpired(node, Date.now());
+    const live = !isExpired(node, this.#clock.now());
     this.#remove(key);
     return live;
   }
 
   async has(key: string): Promise<boolean> {
-    return this.#live(key, Date.now()) !== undefined;
+    return this.#live(key, this.#clock.now()) !== undefined;
   }
 
   async bulkDelete(keys: Iterable<string>): Promise<number> {
-    const now = Date.now();
+    const now = this.#clock.now();
     let deleted = 0;
     for (const key of keys) {
       const node = this.#nodes.get(key);
@@ -246,7 +255,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
   }
 
   async *keys(): AsyncIterable<string> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const live: string[] = [];
     for (const node of this.#nodes.values()) if (!isExpired(node, now)) live.push(node.key);
     yield* live;
@@ -257,7 +266,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
   }
 
   async size(): Promise<number> {
-    const now = Date.now();
+    const now = this.#clock.now();
     let count = 0;
     for (const node of this.#nodes.values()) if (!isExpired(node, now)) count += 1;
     return count;
@@ -316,7 +325,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
 
   // Listing works on a copy so that callers may delete while they iterate.
   #snapshot(): Array<[string, Uint8Array]> {
-    const now = Date.now();
+    const now = this.#clock.now();
     const live: Array<[string, Uint8Array]> = [];
     // Making a held value's bytes may evict others: those evicted meanwhile are left out.
     for (const node of [...this.#nodes.values()]) if (this.#nodes.get(node.key) === node && !isExpired(node, now)) live.push([node.key, this.#bytesOf(node)]);

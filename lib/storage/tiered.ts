@@ -27,6 +27,7 @@
  */
 
 import { randomUUID } from 'node:crypto';
+import { type Clock, isClock, systemClock, type Timer } from '../clock.js';
 import { describe } from '../describe.js';
 import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
 import { canDeleteByAge, isSweepable, type LeaseAttempt, mayHaveEvicted, offersLeases } from './contract.js';
@@ -48,6 +49,8 @@ export interface TieredStorageOptions {
   syncPartition?: string;
   /** Most ms a read of the stamp may take; past it memory goes on answering. Default: 500. */
   readTimeout?: number;
+  /** The time syncs and expiries are read by. Default: the system's; a cache's memory tier gets the cache's. */
+  clock?: Clock;
 }
 
 const DEFAULT_FRONT_BYTES = 16 * 1024 * 1024;
@@ -71,13 +74,17 @@ class Generation {
   readonly #everyMs: number;
   readonly #readMs: number;
   readonly #forget: () => void;
+  readonly #clock: Clock;
   #known: string | undefined;
   /** Memory starts empty: nothing to hear of for a first `syncEvery`. */
-  #checkedAt = performance.now();
-  readonly #startedAt = Date.now();
+  #checkedAt: number;
+  readonly #startedAt: number;
   #checking: Promise<void> | undefined;
 
-  constructor(partition: Partition, everyMs: number, readMs: number, forget: () => void) {
+  constructor(partition: Partition, everyMs: number, readMs: number, forget: () => void, clock: Clock) {
+    this.#clock = clock;
+    this.#checkedAt = clock.monotonic();
+    this.#startedAt = clock.now();
     this.#partition = partition;
     this.#everyMs = everyMs;
     this.#readMs = readMs;
@@ -86,7 +93,7 @@ class Generation {
 
   /** Memory may answer without a check. */
   get current(): boolean {
-    return performance.now() - this.#checkedAt < this.#everyMs;
+    return this.#clock.monotonic() - this.#checkedAt < this.#everyMs;
   }
 
   /** Reads the stamp unless it was read within `syncEvery` (one read under way at a time). */
@@ -99,11 +106,10 @@ class Generation {
   }
 
   async #check(): Promise<void> {
-    let timer: NodeJS.Timeout | undefined;
+    let timer: Timer | undefined;
     try {
       const timeUp = new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error('the stamp could not be read in time')), this.#readMs);
-        timer.unref();
+        timer = this.#clock.setTimer(() => reject(new Error('the stamp could not be read in time')), this.#readMs);
       });
       const bytes = await Promise.race([this.#partition.get(STAMP_KEY), timeUp]);
       const stamp = bytes === undefined ? '' : Buffer.from(bytes).toString('latin1');
@@ -114,14 +120,14 @@ class Generation {
     } catch {
       // The storage behind cannot say: memory goes on answering, and asks again later.
     } finally {
-      clearTimeout(timer);
+      timer?.cancel();
     }
-    this.#checkedAt = performance.now();
+    this.#checkedAt = this.#clock.monotonic();
   }
 
   /** A deletion was made: others must hear of it. */
   async bump(): Promise<void> {
-    const stamp = `${Date.now().toString(36)}-${randomUUID()}`;
+    const stamp = `${this.#clock.now().toString(36)}-${randomUUID()}`;
     await this.#partition.set(STAMP_KEY, Buffer.from(stamp, 'latin1'));
     this.#known = stamp;
   }
@@ -133,13 +139,17 @@ export class TieredStorage implements Storage {
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
   readonly #partitions = new Map<string, TieredPartition>();
   readonly #generation: Generation;
+  readonly #clock: Clock;
 
   constructor(options: TieredStorageOptions) {
     if (options === null || typeof options !== 'object' || options.back === undefined) {
       throw new TypeError(`TieredStorage needs { back: a Storage }, got ${describe(options)}`);
     }
     this.back = options.back;
-    this.front = options.front instanceof MemoryStorage ? options.front : new MemoryStorage({ maxBytes: DEFAULT_FRONT_BYTES, ...options.front });
+    const clock = options.clock ?? systemClock;
+    if (!isClock(clock)) throw new TypeError(`TieredStorage clock must be a Clock ({ now, monotonic, setTimer }), got ${describe(clock)}`);
+    this.front = options.front instanceof MemoryStorage ? options.front : new MemoryStorage({ maxBytes: DEFAULT_FRONT_BYTES, ...options.front, clock });
+    this.#clock = clock;
     this.#expiryOf = options.expiryOf ?? (() => undefined);
     const syncEvery = options.syncEvery ?? DEFAULT_SYNC_EVERY_MS;
     if (typeof syncEvery !== 'number' || Number.isNaN(syncEvery) || syncEvery < 0) {
@@ -152,15 +162,27 @@ export class TieredStorage implements Storage {
     if (typeof readTimeout !== 'number' || !(readTimeout > 0)) {
       throw new TypeError(`TieredStorage readTimeout must be a positive number of milliseconds, got ${describe(readTimeout)}`);
     }
-    this.#generation = new Generation(this.back.partition(syncPartition), syncEvery, readTimeout, () => {
-      for (const partition of this.#partitions.values()) partition.forget();
-    });
+    this.#generation = new Generation(
+      this.back.partition(syncPartition),
+      syncEvery,
+      readTimeout,
+      () => {
+        for (const partition of this.#partitions.values()) partition.forget();
+      },
+      clock,
+    );
   }
 
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new TieredPartition(this.front.partition(name) as MemoryPartitionView, this.back.partition(name), this.#expiryOf, this.#generation);
+      partition = new TieredPartition(
+        this.front.partition(name) as MemoryPartitionView,
+        this.back.partition(name),
+        this.#expiryOf,
+        this.#generation,
+        this.#clock,
+      );
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -186,13 +208,14 @@ class TieredPartition implements SyncReadablePartition {
   readonly #back: Partition;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
   readonly #generation: Generation;
+  readonly #time: Clock;
   /*
    * A read from the back may return what a write (set, delete, clear) running
    * alongside has just replaced; it must not then put that old value in memory.
-   * Writes tick a clock when they end; a read fills memory only if no write to
+   * Writes tick a counter when they end; a read fills memory only if no write to
    * its key is under way, and none ended since the read began.
    */
-  #clock = 0;
+  #ticks = 0;
   #reads = 0;
   readonly #writing = new Map<string, number>();
   readonly #written = new Map<string, number>();
@@ -205,7 +228,8 @@ class TieredPartition implements SyncReadablePartition {
   readonly acquireLease: ((key: string, ttlMs: number) => Promise<LeaseAttempt>) | undefined;
   readonly releaseLease: ((key: string, token: string) => Promise<void>) | undefined;
 
-  constructor(front: MemoryPartitionView, back: Partition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation) {
+  constructor(front: MemoryPartitionView, back: Partition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation, time: Clock) {
+    this.#time = time;
     this.#front = front;
     this.#back = back;
     this.#expiryOf = expiryOf;
@@ -248,8 +272,8 @@ class TieredPartition implements SyncReadablePartition {
 
   /** Empties memory (deletions were made elsewhere); reads under way fill nothing. */
   forget(): void {
-    this.#clock += 1;
-    this.#wipedAt = this.#clock;
+    this.#ticks += 1;
+    this.#wipedAt = this.#ticks;
     void this.#front.clear();
   }
 
@@ -346,7 +370,7 @@ class TieredPartition implements SyncReadablePartition {
 
   #beginRead(): number {
     this.#reads += 1;
-    return this.#clock;
+    return this.#ticks;
   }
 
   #endRead(): void {
@@ -360,15 +384,15 @@ class TieredPartition implements SyncReadablePartition {
     try {
       return await work();
     } finally {
-      this.#clock += 1;
+      this.#ticks += 1;
       const tracked = this.#reads > 0 && this.#written.size + keys.length <= MAX_TRACKED_WRITES;
       // Too many to track: count it as a wipe, so reads under way fill nothing.
-      if (this.#reads > 0 && !tracked) this.#wipedAt = this.#clock;
+      if (this.#reads > 0 && !tracked) this.#wipedAt = this.#ticks;
       for (const key of keys) {
         const left = (this.#writing.get(key) ?? 1) - 1;
         if (left === 0) this.#writing.delete(key);
         else this.#writing.set(key, left);
-        if (tracked) this.#written.set(key, this.#clock);
+        if (tracked) this.#written.set(key, this.#ticks);
       }
     }
   }
@@ -379,8 +403,8 @@ class TieredPartition implements SyncReadablePartition {
       return await work();
     } finally {
       this.#wipes -= 1;
-      this.#clock += 1;
-      this.#wipedAt = this.#clock;
+      this.#ticks += 1;
+      this.#wipedAt = this.#ticks;
     }
   }
 
@@ -393,7 +417,7 @@ class TieredPartition implements SyncReadablePartition {
     if (!this.#current(key, began)) return;
     const expiresAt = this.#expiryOf(value);
     // Already dead: not worth a place in memory.
-    if (expiresAt !== undefined && expiresAt <= Date.now()) return;
+    if (expiresAt !== undefined && expiresAt <= this.#time.now()) return;
     await this.#front.set(key, value, { expiresAt });
   }
 }

@@ -2,11 +2,10 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
-import { fetchText, httpDate, useClock, useOrigin } from '../support.js';
+import { fetchText, httpDate, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.2: freshness', () => {
-  const env = useOrigin();
-  const clock = useClock();
+  const env = useOrigin({ clock: true });
   const url = (path: string) => `${env.origin.url}${path}`;
 
   /** The second response's Cache-Status and the number of origin requests for the path. */
@@ -29,12 +28,12 @@ describe('RFC 9111 §4.2: freshness', () => {
     });
 
     it('max-age wins over Expires', async () => {
-      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=100', expires: httpDate(1000) }, 'x'));
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=100', expires: httpDate(1000, env.clock.now()) }, 'x'));
       expect((await second(env.cache(), '/a')).status).to.match(/ttl=(99|100)$/);
     });
 
     it('Expires minus Date sets it', async () => {
-      env.origin.route('/a', respond(200, { date: httpDate(0), expires: httpDate(300) }, 'x'));
+      env.origin.route('/a', respond(200, { date: httpDate(0, env.clock.now()), expires: httpDate(300, env.clock.now()) }, 'x'));
       expect((await second(env.cache(), '/a')).status).to.match(/ttl=(298|299|300)$/);
     });
 
@@ -59,8 +58,8 @@ describe('RFC 9111 §4.2: freshness', () => {
       const time = `${pad(future.getUTCHours())}:${pad(future.getUTCMinutes())}:${pad(future.getUTCSeconds())}`;
       const rfc850 = `${days[future.getUTCDay()]}, ${pad(future.getUTCDate())}-${months[future.getUTCMonth()]}-${String(future.getUTCFullYear()).slice(2)} ${time} GMT`;
       const asctime = `${days[future.getUTCDay()]?.slice(0, 3)} ${months[future.getUTCMonth()]} ${String(future.getUTCDate()).padStart(2, ' ')} ${time} ${future.getUTCFullYear()}`;
-      env.origin.route('/rfc850', respond(200, { date: httpDate(0), expires: rfc850 }, 'x'));
-      env.origin.route('/asctime', respond(200, { date: httpDate(0), expires: asctime }, 'x'));
+      env.origin.route('/rfc850', respond(200, { date: httpDate(0, env.clock.now()), expires: rfc850 }, 'x'));
+      env.origin.route('/asctime', respond(200, { date: httpDate(0, env.clock.now()), expires: asctime }, 'x'));
       const cache = env.cache();
       expect((await second(cache, '/rfc850')).status).to.match(/ttl=(598|599|600)$/);
       expect((await second(cache, '/asctime')).status).to.match(/ttl=(598|599|600)$/);
@@ -74,20 +73,23 @@ describe('RFC 9111 §4.2: freshness', () => {
 
   describe('§4.2.2: heuristic freshness', () => {
     it('10% of the time since Last-Modified, for heuristically cacheable statuses', async () => {
-      env.origin.route('/a', respond(200, { date: httpDate(0), 'last-modified': httpDate(-10_000) }, 'x'));
+      env.origin.route('/a', respond(200, { date: httpDate(0, env.clock.now()), 'last-modified': httpDate(-10_000, env.clock.now()) }, 'x'));
       expect((await second(env.cache(), '/a')).status).to.match(/ttl=(998|999|1000)$/);
     });
 
     it('not for other statuses unless marked public', async () => {
-      env.origin.route('/a', respond(299, { date: httpDate(0), 'last-modified': httpDate(-10_000) }, 'x'));
-      env.origin.route('/b', respond(299, { date: httpDate(0), 'last-modified': httpDate(-10_000), 'cache-control': 'public' }, 'x'));
+      env.origin.route('/a', respond(299, { date: httpDate(0, env.clock.now()), 'last-modified': httpDate(-10_000, env.clock.now()) }, 'x'));
+      env.origin.route(
+        '/b',
+        respond(299, { date: httpDate(0, env.clock.now()), 'last-modified': httpDate(-10_000, env.clock.now()), 'cache-control': 'public' }, 'x'),
+      );
       const cache = env.cache();
       expect((await second(cache, '/a')).hits).to.equal(2);
       expect((await second(cache, '/b')).status).to.match(/hit; ttl=(998|999|1000)$/);
     });
 
     it('configured expireAfter takes the place of heuristics', async () => {
-      env.origin.route('/a', respond(200, { date: httpDate(0), 'last-modified': httpDate(-10_000) }, 'x'));
+      env.origin.route('/a', respond(200, { date: httpDate(0, env.clock.now()), 'last-modified': httpDate(-10_000, env.clock.now()) }, 'x'));
       expect((await second(env.cache({ expireAfter: 50 }), '/a')).status).to.match(/ttl=(49|50)$/);
     });
   });
@@ -101,7 +103,7 @@ describe('RFC 9111 §4.2: freshness', () => {
     });
 
     it('a Date in the past makes the response older (apparent age)', async () => {
-      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=100', date: httpDate(-40) }, 'x'));
+      env.origin.route('/a', respond(200, { 'cache-control': 'max-age=100', date: httpDate(-40, env.clock.now()) }, 'x'));
       expect((await second(env.cache(), '/a')).status).to.match(/ttl=(59|60)$/);
     });
 
@@ -159,7 +161,7 @@ describe('RFC 9111 §4.2: freshness', () => {
       expect(notModified.statusCode).to.equal(304);
       expect(notModified.headers['cache-status']).to.match(/hit/);
       expect(notModified.headers['x-token']).to.equal(undefined);
-      clock.advance(1.1);
+      await env.clock.advance(1.1);
       env.origin.route('/a', respond(503, {}, 'down'));
       const stale = await fetchText(cache, url('/a'));
       expect(stale.status).to.equal(200);
@@ -193,7 +195,7 @@ describe('RFC 9111 §4.2: freshness', () => {
       const reload = { headers: { 'cache-control': 'max-age=0' } };
       await fetchText(cache, url('/a'));
       await fetchText(cache, url('/b'));
-      clock.advance(1);
+      await env.clock.advance(1);
       expect((await fetchText(cache, url('/a'), reload)).cacheStatus).to.match(/hit/);
       expect((await fetchText(cache, url('/b'), reload)).cacheStatus).to.match(/fwd=request/);
     });

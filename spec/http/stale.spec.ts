@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { request } from 'undici';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { Gate, respond } from '../../fixtures/origin.js';
 import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 5861: serving stale content', () => {
@@ -32,11 +32,46 @@ describe('RFC 5861: serving stale content', () => {
       while (version < 2) await new Promise((resolve) => setImmediate(resolve));
       answerRefresh();
       await refreshed;
-      await new Promise((resolve) => setImmediate(resolve));
       await cache.settled();
       const fresh = await fetchText(cache, url('/a'));
       expect(fresh.body).to.equal('v2');
       expect(fresh.cacheStatus).to.match(/^cachette; hit; ttl=\d+$/);
+    });
+
+    it('settled() waits for a refresh still on its way to the origin: a Lambda handler that returns after it leaves none in flight', async () => {
+      let version = 0;
+      let answerRefresh: (() => void) | undefined;
+      env.origin.route('/a', (_req, res) => {
+        version += 1;
+        const send = (): void => {
+          res.writeHead(200, { 'cache-control': version === 1 ? 'max-age=1, stale-while-revalidate=60' : 'max-age=60', age: version === 1 ? '5' : '0' });
+          res.end(`v${version}`);
+        };
+        if (version > 1) answerRefresh = send;
+        else send();
+      });
+      const cache = env.cache();
+      await fetchText(cache, url('/a'));
+      const handler = async () => {
+        const served = await fetchText(cache, url('/a'));
+        await cache.settled();
+        return served;
+      };
+      let returned = false;
+      const invocation = handler().then((served) => {
+        returned = true;
+        return served;
+      });
+      while (answerRefresh === undefined) await new Promise((resolve) => setImmediate(resolve));
+      for (let turn = 0; turn < 20; turn++) await new Promise((resolve) => setImmediate(resolve));
+      expect(returned).to.equal(false);
+      answerRefresh();
+      expect((await invocation).body).to.equal('v1');
+      // Nothing left for a frozen instance to resume: the refresh is stored.
+      const fresh = await fetchText(cache, url('/a'));
+      expect(fresh.body).to.equal('v2');
+      expect(fresh.cacheStatus).to.match(/^cachette; hit/);
+      expect(env.origin.hits('/a')).to.equal(2);
     });
 
     it('a refresh whose answer may not be stored (a 304 with no-store) removes the stale entry: it is not served stale again and again', async () => {
@@ -55,9 +90,8 @@ describe('RFC 5861: serving stale content', () => {
       await fetchText(cache, url('/a'));
       await cache.settled();
       expect((await fetchText(cache, url('/a'))).cacheStatus).to.match(/detail=stale-while-revalidate/);
-      while (requests < 2) await new Promise((resolve) => setImmediate(resolve));
-      await new Promise((resolve) => setImmediate(resolve));
       await cache.settled();
+      expect(requests).to.equal(2);
       const after = await fetchText(cache, url('/a'));
       expect(after.cacheStatus).to.match(/fwd=uri-miss/);
       expect(after.body).to.equal('v3');
@@ -79,16 +113,16 @@ describe('RFC 5861: serving stale content', () => {
     });
 
     it('refreshes exactly once per key however many requests see the stale entry', async () => {
-      env.origin.route('/a', async (_req, res) => {
-        await sleep(100);
-        res.writeHead(200, { 'cache-control': 'max-age=1, stale-while-revalidate=60', age: '5' });
-        res.end('x');
-      });
+      const gate = new Gate();
+      gate.open();
+      env.origin.route('/a', gate.guard(respond(200, { 'cache-control': 'max-age=1, stale-while-revalidate=60', age: '5' }, 'x')));
       const cache = env.cache();
       await fetchText(cache, url('/a'));
+      // The refresh the first of them starts is held at the origin while the others see the stale entry.
+      gate.close();
       const stale = await Promise.all(Array.from({ length: 20 }, () => fetchText(cache, url('/a'))));
+      gate.open();
       expect(stale.every((r) => /stale-while-revalidate/.test(r.cacheStatus ?? ''))).to.equal(true);
-      await sleep(200);
       await cache.settled();
       expect(env.origin.hits('/a')).to.equal(2);
     });
@@ -96,10 +130,9 @@ describe('RFC 5861: serving stale content', () => {
     it('a HEAD served stale refreshes the entry with a GET (a HEAD would bring no body to store)', async () => {
       const methods: string[] = [];
       let version = 0;
-      env.origin.route('/a', async (req, res) => {
+      env.origin.route('/a', (req, res) => {
         methods.push(req.method ?? '');
         version += 1;
-        if (version > 1) await sleep(150);
         res.writeHead(200, { 'cache-control': version === 1 ? 'max-age=1, stale-while-revalidate=60' : 'max-age=60', age: version === 1 ? '5' : '0' });
         res.end(req.method === 'HEAD' ? undefined : `v${version}`);
       });
@@ -108,7 +141,6 @@ describe('RFC 5861: serving stale content', () => {
       const head = await request(url('/a'), { method: 'HEAD', dispatcher: cache.dispatcher });
       await head.body.dump();
       expect(head.headers['cache-status']).to.match(/detail=stale-while-revalidate/);
-      await sleep(300);
       await cache.settled();
       expect(methods).to.deep.equal(['GET', 'GET']);
       const fresh = await fetchText(cache, url('/a'));
@@ -129,7 +161,6 @@ describe('RFC 5861: serving stale content', () => {
       const cache = env.cache();
       await fetchText(cache, url('/a'));
       await fetchText(cache, url('/a'));
-      await sleep(50);
       await cache.settled();
       const hit = await fetchText(cache, url('/a'));
       expect(hit.cacheStatus).to.match(/^cachette; hit; ttl=(99|100)$/);
@@ -204,16 +235,17 @@ describe('RFC 5861: serving stale content', () => {
       env.origin.route('/a', staleEntry());
       const cache = env.cache();
       await fetchText(cache, url('/a'));
-      env.origin.route('/a', async (_req, res) => {
-        // undici checks its timeouts on a coarse clock: well past headersTimeout, not just past it.
-        await sleep(3000);
-        res.end('too late');
+      // An origin that never answers (until the spec is over).
+      let answer: () => void = () => undefined;
+      env.origin.route('/a', (_req, res) => {
+        answer = () => res.end('too late');
       });
       const impatient = new Agent({ headersTimeout: 100 }).compose(cache.interceptor());
       try {
         const response = await cache.fetch(url('/a'), { dispatcher: impatient });
         expect(await response.text()).to.equal('stale but good');
       } finally {
+        answer();
         await impatient.close();
       }
     });

@@ -1,8 +1,9 @@
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { respond } from '../../fixtures/origin.js';
 import type { Partition, Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
+import { FakeClock } from '../../lib/testing.js';
 import { useOrigin } from '../support.js';
 
 /** A remote storage whose every call fails (or not), counting the calls that reached it. */
@@ -82,7 +83,8 @@ describe('fail-open: storage errors never fail a request', () => {
     const storage = new FlakyStorage();
     const breaker = listen('cachette:breaker');
     try {
-      const cache = env.cache({ storage, circuitBreaker: { failures: 3, cooldown: 0.3 } });
+      const clock = new FakeClock();
+      const cache = env.cache({ storage, clock, circuitBreaker: { failures: 3, cooldown: 0.3 } });
       for (let i = 0; i < 3; i++) {
         await (await cache.fetch(`${env.origin.url}/a`)).text();
         await cache.settled();
@@ -95,7 +97,7 @@ describe('fail-open: storage errors never fail a request', () => {
       expect(storage.calls, 'no storage calls while open').to.equal(callsWhileOpen);
 
       storage.failing = false;
-      await sleep(350);
+      await clock.advance(0.3);
       await (await cache.fetch(`${env.origin.url}/a`)).text();
       await cache.settled();
       expect(breaker.events.map((event) => event['state'])).to.include.members(['half-open', 'closed']);

@@ -1,9 +1,10 @@
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { respond } from '../../fixtures/origin.js';
 import { plainView } from '../../fixtures/storage-views.js';
 import type { LeaseAttempt, Partition, Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
+import { FakeClock } from '../../lib/testing.js';
 import { fetchText, useOrigin } from '../support.js';
 
 /**
@@ -58,13 +59,16 @@ describe("waiting for another instance's fetch (coalesceAcrossInstances)", () =>
   it('the entry the other instance stores is served to the waiting caller', async () => {
     env.origin.route('/slow', respond(200, { 'cache-control': 'max-age=60' }, 'from the other instance'));
     const storage = new LeasedElsewhere();
-    const waiting = env.cache({ storage, coalesceAcrossInstances: { lease: 10, wait: 30 } });
+    const clock = new FakeClock();
+    const waiting = env.cache({ storage, clock, coalesceAcrossInstances: { lease: 10, wait: 30 } });
     const pending = fetchText(waiting, url('/slow'));
-    await sleep(150);
+    while (storage.leaseRequests < 1) await new Promise((resolve) => setImmediate(resolve));
     // The "other instance": same storage, no coalescing, fetches and stores.
     const other = env.cache({ storage: storage.memory });
     await fetchText(other, url('/slow'));
     await other.settled();
+    // The waiting instance looks again.
+    await clock.advance(0.1);
     const served = await pending;
     expect(served.body).to.equal('from the other instance');
     expect(served.cacheStatus).to.match(/^cachette; hit/);
@@ -74,7 +78,8 @@ describe("waiting for another instance's fetch (coalesceAcrossInstances)", () =>
   it('past `wait`, the caller fetches for itself', async () => {
     env.origin.route('/slow', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
     const storage = new LeasedElsewhere();
-    const cache = env.cache({ storage, coalesceAcrossInstances: { lease: 10, wait: 0.3 } });
+    const clock = new FakeClock();
+    const cache = env.cache({ storage, clock, coalesceAcrossInstances: { lease: 10, wait: 0.3 } });
     const decisions: string[] = [];
     const listener = (message: unknown) => {
       const { outcome, reason } = message as { outcome: string; reason: string };
@@ -82,7 +87,10 @@ describe("waiting for another instance's fetch (coalesceAcrossInstances)", () =>
     };
     diagnostics.subscribe('cachette:decision', listener);
     try {
-      const fetched = await fetchText(cache, url('/slow'));
+      const pending = fetchText(cache, url('/slow'));
+      while (storage.leaseRequests < 1) await new Promise((resolve) => setImmediate(resolve));
+      await clock.advance(0.3);
+      const fetched = await pending;
       expect(fetched.body).to.equal('body');
     } finally {
       diagnostics.unsubscribe('cachette:decision', listener);

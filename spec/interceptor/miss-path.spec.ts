@@ -3,7 +3,7 @@ import diagnostics from 'node:diagnostics_channel';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { request } from 'undici';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { respond } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
 import type { HoldingPartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
@@ -71,11 +71,16 @@ describe('miss path: stream to the caller, store only whole responses', () => {
   });
 
   it('does not store a response the caller aborted', async () => {
+    // The origin sends the rest of the body only once the caller has aborted.
+    let aborted: () => void = () => undefined;
+    const afterAbort = new Promise<void>((resolve) => (aborted = resolve));
     env.origin.route('/big', async (_req, res) => {
       res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.write(randomBytes(16 * 1024));
+      await afterAbort;
       for (let i = 0; i < 50; i++) {
+        if (res.destroyed) return;
         if (!res.write(randomBytes(16 * 1024))) await new Promise((resolve) => res.once('drain', resolve));
-        await sleep(5);
       }
       res.end();
     });
@@ -85,6 +90,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     await reader.read();
     controller.abort();
+    aborted();
     let error: unknown;
     try {
       for (;;) if ((await reader.read()).done) break;
@@ -92,7 +98,6 @@ describe('miss path: stream to the caller, store only whole responses', () => {
       error = caught;
     }
     expect((error as Error)?.name).to.equal('AbortError');
-    await sleep(50);
     await cache.settled();
     expect(await cache.contains({ url: `${env.origin.url}/big` })).to.equal(false);
     expect(await cache.responses.size()).to.equal(0);
@@ -148,7 +153,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
         res.writeHead(200, { 'cache-control': 'max-age=60' });
         for (let offset = 0; offset < body.length; offset += 10_000) {
           res.write(body.subarray(offset, offset + 10_000));
-          await sleep(2);
+          await new Promise((resolve) => setImmediate(resolve));
         }
         res.end();
       });
@@ -237,7 +242,8 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     const chunks: Uint8Array[] = [];
     for (let chunk = await reader.read(); !chunk.done; chunk = await reader.read()) {
       chunks.push(chunk.value);
-      if (chunks.length % 8 === 0) await sleep(1);
+      // A slow reader: a turn of the event loop every few chunks.
+      if (chunks.length % 8 === 0) await new Promise((resolve) => setImmediate(resolve));
     }
     expect(Buffer.concat(chunks).equals(body)).to.equal(true);
     expect(env.origin.hits('/binary')).to.equal(1);

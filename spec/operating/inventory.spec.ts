@@ -15,7 +15,7 @@ import type { HttpCache } from '../../lib/cache.js';
 import type { EntryInfo } from '../../lib/records/inspect.js';
 import type { Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
-import { fetchText, useClock, useOrigin } from '../support.js';
+import { fetchText, useOrigin } from '../support.js';
 
 async function all<T>(items: AsyncIterable<T>): Promise<T[]> {
   const list: T[] = [];
@@ -68,8 +68,7 @@ after(() => folder.remove());
 for (const backend of backends) {
   describe(`operating the cache on ${backend.name}`, function () {
     this.timeout(60_000);
-    const env = useOrigin();
-    const clock = useClock();
+    const env = useOrigin({ clock: true });
     const url = (path: string) => `${env.origin.url}${path}`;
     let cache: HttpCache;
 
@@ -114,7 +113,7 @@ for (const backend of backends) {
     it('entries() filters by URL prefix or glob, by state, by a test', async () => {
       expect(urlsOf(await all(cache.entries({ url: `${env.origin.url}/v1` })))).to.deep.equal(['/v1/orders', '/v1/users']);
       expect(urlsOf(await all(cache.entries({ url: `127.0.0.1:*/v?/lang` })))).to.deep.equal(['/v2/lang', '/v2/lang']);
-      clock.advance(120);
+      await env.clock.advance(120);
       expect(urlsOf(await all(cache.entries({ state: 'fresh' })))).to.deep.equal(['/v1/orders']);
       expect(urlsOf(await all(cache.entries({ state: 'stale' })))).to.have.length(4);
       expect(urlsOf(await all(cache.entries({ where: (entry) => entry.size > 5 })))).to.deep.equal(['/v1/orders']);
@@ -166,7 +165,7 @@ for (const backend of backends) {
 
     it('delete({ matching }) removes by URL pattern, state or test', async () => {
       expect(await cache.delete({ matching: { url: `${env.origin.url}/v2/*` } })).to.equal(2);
-      clock.advance(120);
+      await env.clock.advance(120);
       expect(await cache.delete({ matching: { state: 'stale', where: (entry) => entry.tags.includes('users') } })).to.equal(1);
       expect(urlsOf(await all(cache.entries()))).to.deep.equal(['/plain', '/v1/orders']);
       await cache.delete({ matching: { url: 'nowhere' } });
@@ -208,7 +207,7 @@ for (const backend of backends) {
       expect(await cache.copyTo(target)).to.deep.equal({ loaded: 6, skipped: 0 });
       expect(urlsOf(await all(target.entries()))).to.deep.equal(urlsOf(await all(cache.entries())));
       // Entries past every use (validators keep them a day past freshness) stay behind.
-      clock.advance(3 * 86_400);
+      await env.clock.advance(3 * 86_400);
       const later = env.cache({ storage: new MemoryStorage() });
       expect((await cache.copyTo(later)).loaded).to.equal(0);
     });

@@ -6,13 +6,12 @@
 
 import { expect } from 'chai';
 import { FaultyStorage } from '../../fixtures/faulty-storage.js';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { Gate, respond } from '../../fixtures/origin.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
-import { fetchText, useClock, useOrigin } from '../support.js';
+import { decisions, fetchText, useOrigin } from '../support.js';
 
 describe('cache.stats()', () => {
-  const env = useOrigin();
-  const clock = useClock();
+  const env = useOrigin({ clock: true });
   const url = (path: string) => `${env.origin.url}${path}`;
 
   it('a new cache has counted nothing, and its hit ratio is 0', () => {
@@ -62,14 +61,14 @@ describe('cache.stats()', () => {
     const cache = env.cache();
     await fetchText(cache, url('/a'));
     await cache.settled();
-    clock.advance(2);
+    await env.clock.advance(2);
     expect((await fetchText(cache, url('/a'))).status).to.equal(200); // 304
     await cache.settled();
-    clock.advance(2);
+    await env.clock.advance(2);
     answer = 'new';
     await fetchText(cache, url('/a'));
     await cache.settled();
-    clock.advance(2);
+    await env.clock.advance(2);
     answer = 'fail';
     expect((await fetchText(cache, url('/a'))).body).to.equal('body');
     const stats = cache.stats();
@@ -91,13 +90,14 @@ describe('cache.stats()', () => {
   });
 
   it('counts requests collapsed onto one under way', async () => {
-    env.origin.route('/slow', async (_req, res) => {
-      await sleep(50);
-      res.writeHead(200, { 'cache-control': 'max-age=60' });
-      res.end('slow');
-    });
+    const gate = new Gate();
+    env.origin.route('/slow', gate.guard(respond(200, { 'cache-control': 'max-age=60' }, 'slow')));
     const cache = env.cache();
-    await Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/slow'))));
+    const seen = decisions(cache);
+    const pending = Promise.all(Array.from({ length: 5 }, () => fetchText(cache, url('/slow'))));
+    await seen.reached(5);
+    gate.open();
+    await pending;
     const stats = cache.stats();
     expect(env.origin.hits('/slow')).to.equal(1);
     expect(stats.collapsed).to.equal(4);

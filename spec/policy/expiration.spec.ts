@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { type Route, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
-import { useClock, useOrigin } from '../support.js';
+import { useOrigin } from '../support.js';
 
 /** Fetches a URL through the cache and returns its Cache-Status. */
 async function get(cache: HttpCache, url: string, init?: Parameters<HttpCache['fetch']>[1]): Promise<string | null> {
@@ -11,8 +11,7 @@ async function get(cache: HttpCache, url: string, init?: Parameters<HttpCache['f
 }
 
 describe('expiration and filtering', () => {
-  const env = useOrigin();
-  const clock = useClock();
+  const env = useOrigin({ clock: true });
   const plain: Route = respond(200, { 'content-type': 'text/plain' }, 'body');
 
   describe('expireAfter', () => {
@@ -21,7 +20,7 @@ describe('expiration and filtering', () => {
       const cache = env.cache({ expireAfter: 1 });
       await get(cache, `${env.origin.url}/a`);
       expect(await get(cache, `${env.origin.url}/a`)).to.match(/hit; ttl=1$/);
-      clock.advance(1.1);
+      await env.clock.advance(1.1);
       expect(await get(cache, `${env.origin.url}/a`)).to.match(/fwd=(stale|uri-miss)/);
       expect(env.origin.hits('/a')).to.equal(2);
     });
@@ -35,9 +34,9 @@ describe('expiration and filtering', () => {
 
     it('a Date: fresh until then', async () => {
       env.origin.route('/a', plain);
-      const cache = env.cache({ expireAfter: new Date(Date.now() + 3_600_000) });
+      const cache = env.cache({ expireAfter: new Date(env.clock.now() + 3_600_000) });
       await get(cache, `${env.origin.url}/a`);
-      expect(await get(cache, `${env.origin.url}/a`)).to.match(/hit; ttl=(3599|3600)$/);
+      expect(await get(cache, `${env.origin.url}/a`)).to.match(/hit; ttl=3600$/);
     });
 
     it('a Date in the past: nothing fresh to serve', async () => {

@@ -8,9 +8,9 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Agent, Client, type Dispatcher, interceptors, Pool, request } from 'undici';
-import { Origin, respond } from '../../fixtures/origin.js';
+import { Gate, Origin, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
-import { useOrigin } from '../support.js';
+import { decisions, useOrigin } from '../support.js';
 
 interface Answer {
   status: number;
@@ -152,14 +152,13 @@ describe('no poisoning: the key is the target URI', () => {
 
   describe('where a dispatcher sends a request that names an origin', () => {
     let other: Origin;
+    let gate: Gate;
     beforeEach(async () => {
       other = await Origin.start();
       other.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'the other origin'));
-      env.origin.route('/a', async (_req, res) => {
-        await new Promise((resolve) => setTimeout(resolve, 100));
-        res.writeHead(200, { 'cache-control': 'max-age=600' });
-        res.end('this origin');
-      });
+      gate = new Gate();
+      gate.open();
+      env.origin.route('/a', gate.guard(respond(200, { 'cache-control': 'max-age=600' }, 'this origin')));
     });
     afterEach(() => other.close());
 
@@ -167,8 +166,13 @@ describe('no poisoning: the key is the target URI', () => {
       const cache = env.cache();
       const pool = new Pool(env.origin.url, { connections: 1 }).compose(cache.interceptor());
       try {
+        // The one connection is busy with a request the origin holds while another is queued behind it.
+        gate.close();
         const busy = pool.request({ origin: env.origin.url, path: '/a', method: 'GET' }).then((response) => response.body.text());
-        const queued = await pool.request({ origin: other.url, path: '/a', method: 'GET' });
+        while (gate.waiting < 1) await new Promise((resolve) => setImmediate(resolve));
+        const queuing = pool.request({ origin: other.url, path: '/a', method: 'GET' });
+        gate.open();
+        const queued = await queuing;
         expect(await queued.body.text()).to.equal('this origin');
         await busy;
         await cache.settled();
@@ -217,19 +221,29 @@ describe('no poisoning: the key is the target URI', () => {
   });
 
   it('requests collapsed onto one that carried its own token back each get their own answer', async () => {
-    env.origin.route('/login', async (req, res) => {
-      const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key');
-      await new Promise((resolve) => setTimeout(resolve, 100));
-      res.writeHead(302, { 'cache-control': 'max-age=600', location: `/home?api_key=${token}` });
-      res.end();
-    });
+    const gate = new Gate();
+    env.origin.route(
+      '/login',
+      gate.guard((req, res) => {
+        const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key');
+        res.writeHead(302, { 'cache-control': 'max-age=600', location: `/home?api_key=${token}` });
+        res.end();
+      }),
+    );
     const cache = env.cache({ ignoredParameters: ['api_key'] });
+    const seen = decisions(cache);
     const send = async (token: string) => {
       const response = await request(`${env.origin.url}/login?api_key=${token}`, { dispatcher: cache.dispatcher });
       await response.body.text();
       return response.headers.location;
     };
-    const [alice, bob] = await Promise.all([send('alice-token-12345'), new Promise((resolve) => setTimeout(resolve, 20)).then(() => send('bob-token-67890'))]);
+    // Bob's request follows Alice's, under way: both are keyed alike (the token is an ignored parameter).
+    const aliceSent = send('alice-token-12345');
+    await seen.reached(1);
+    const bobSent = send('bob-token-67890');
+    await seen.reached(2);
+    gate.open();
+    const [alice, bob] = await Promise.all([aliceSent, bobSent]);
     expect(alice).to.equal('/home?api_key=alice-token-12345');
     expect(bob).to.equal('/home?api_key=bob-token-67890');
   });

@@ -12,6 +12,7 @@ import { plainView } from '../../fixtures/storage-views.js';
 import { createCache } from '../../lib/cache.js';
 import type { SweepablePartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
+import { FakeClock } from '../../lib/testing.js';
 import { useOrigin } from '../support.js';
 
 function listen(name: string): {
@@ -95,20 +96,30 @@ describe('storage deadlines', () => {
     const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 3 });
     const breaker = listen('cachette:breaker');
     try {
-      const cache = env.cache({ storage, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 1, cooldown: 0.05 } });
+      const clock = new FakeClock();
+      const cache = env.cache({ storage, clock, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 1, cooldown: 0.05 } });
+      // A request whose lookup hangs: once the storage has the call, its deadline (on the cache's clock) passes
+      // (20 ms, and at most a tenth more: calls that start together share a timer).
+      const whileHung = async (): Promise<void> => {
+        const calls = storage.calls;
+        const pending = cache.fetch(url()).then((response) => response.text());
+        while (storage.calls === calls) await new Promise((resolve) => setImmediate(resolve));
+        await clock.advance(0.022);
+        await pending;
+      };
       const opened = breaker.next((event) => event['state'] === 'open');
-      await (await cache.fetch(url())).text();
+      await whileHung();
       await opened;
       // The storage still hangs: the probe times out and the breaker opens again.
       const reopened = breaker.next((event) => event['state'] === 'open');
-      await new Promise((resolve) => setTimeout(resolve, 60));
-      await (await cache.fetch(url())).text();
+      await clock.advance(0.05);
+      await whileHung();
       await reopened;
       expect(breaker.events.map((event) => event['state'])).to.deep.equal(['open', 'half-open', 'open']);
       // The storage recovers: the next probe succeeds.
       storage.plan = { ...storage.plan, rate: 0 };
       const closed = breaker.next((event) => event['state'] === 'closed');
-      await new Promise((resolve) => setTimeout(resolve, 60));
+      await clock.advance(0.05);
       await (await cache.fetch(url())).text();
       await closed;
       await cache.settled();

@@ -3,7 +3,8 @@ import { expect } from 'chai';
 import nock from 'nock';
 import { CommandCounter, dropTables, dynamoStorage } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint } from '../../fixtures/dynamodb-local.js';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { respond } from '../../fixtures/origin.js';
+import { FakeClock } from '../../lib/testing.js';
 import { fetchText, useOrigin } from '../support.js';
 
 /** Faults we cannot make DynamoDB Local produce, injected into the SDK's HTTP traffic. */
@@ -64,7 +65,8 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
       const counter = new CommandCounter();
       const storage = await dynamoStorage(counter, { readTimeout: READ_TIMEOUT, writeTimeout: 1000 });
-      const cache = env.cache({ storage, circuitBreaker: { failures: 3, cooldown: 1 } });
+      const clock = new FakeClock();
+      const cache = env.cache({ storage, clock, circuitBreaker: { failures: 3, cooldown: 1 } });
       const states: string[] = [];
       const listener = (message: unknown) => states.push((message as { state: string }).state);
       const errors: Array<{ operation: string; message: string }> = [];
@@ -101,7 +103,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
         // DynamoDB is back: after the cool-down one probe goes through, succeeds, and the breaker closes.
         nock.cleanAll();
-        await sleep(1100);
+        await clock.advance(1);
         await fetchText(cache, `${env.origin.url}/a`);
         await cache.settled();
         expect(states.slice(-2)).to.deep.equal(['half-open', 'closed']);
@@ -175,6 +177,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
       // The first batch is refused; the others reach DynamoDB Local (forwarded with fetch, which nock leaves alone).
       // A persisted interceptor: a consumed one makes nock refuse requests it had already begun to match.
       let batches = 0;
+      let answering = 0;
       nock(endpoint, { allowUnmocked: true })
         .persist()
         .matchHeader('x-amz-target', 'DynamoDB_20120810.BatchWriteItem')
@@ -191,15 +194,22 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
           const headers = Object.fromEntries(
             Object.entries(this.req.headers).filter(([name]) => name !== 'host' && name !== 'content-length' && name !== 'connection'),
           );
-          const real = await fetch(endpoint, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
-          return [real.status, await real.text(), { 'content-type': 'application/x-amz-json-1.0' }];
+          answering += 1;
+          try {
+            const real = await fetch(endpoint, { method: 'POST', headers, body: typeof body === 'string' ? body : JSON.stringify(body) });
+            return [real.status, await real.text(), { 'content-type': 'application/x-amz-json-1.0' }];
+          } finally {
+            answering -= 1;
+          }
         });
       const error = await partition.clear().then(
         () => undefined,
         (reason: unknown) => reason,
       );
       expect(String(error)).to.match(/refused for the test/);
-      await sleep(200);
+      // The batches sent alongside the refused one are answered, and what they settle is seen.
+      while (answering > 0) await new Promise((resolve) => setImmediate(resolve));
+      for (let turn = 0; turn < 10; turn++) await new Promise((resolve) => setImmediate(resolve));
       expect(unhandled).to.deep.equal([]);
     } finally {
       nock.cleanAll();

@@ -8,11 +8,12 @@
 import { randomUUID } from 'node:crypto';
 import { createClient } from '@redis/client';
 import { expect } from 'chai';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { Gate, respond } from '../../fixtures/origin.js';
 import { type RedisServer, startRedis } from '../../fixtures/redis-server.js';
 import type { HttpCache } from '../../lib/cache.js';
 import { RedisStorage } from '../../lib/storage/redis.js';
-import { fetchText, useOrigin } from '../support.js';
+import { FakeClock } from '../../lib/testing.js';
+import { decisions, drive, fetchText, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
 
 describe('RedisStorage (a real redis-server)', function () {
@@ -108,14 +109,16 @@ describe('RedisStorage (a real redis-server)', function () {
     });
 
     it('collapses misses across instances with leases (SET NX PX)', async () => {
-      env.origin.route('/slow', async (_req, res) => {
-        await sleep(200);
-        res.writeHead(200, { 'cache-control': 'max-age=60' });
-        res.end('slow');
-      });
+      const gate = new Gate();
+      env.origin.route('/slow', gate.guard(respond(200, { 'cache-control': 'max-age=60' }, 'slow')));
       const prefix = `shared-${randomUUID()}:`;
       const caches = [0, 1, 2].map(() => env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 5, wait: 5 } }));
-      const bodies = await Promise.all(caches.map((cache) => fetchText(cache, `${env.origin.url}/slow`)));
+      const seen = caches.map((cache) => decisions(cache));
+      const pending = Promise.all(caches.map((cache) => fetchText(cache, `${env.origin.url}/slow`)));
+      // One leads (miss, then forward with the lease), two wait for it (miss, then wait): then the origin answers.
+      await Promise.all(seen.map((one) => one.reached(2)));
+      gate.open();
+      const bodies = await pending;
       expect(bodies.map((body) => body.body)).to.deep.equal(['slow', 'slow', 'slow']);
       expect(env.origin.hits('/slow')).to.equal(1);
       // close() (and settled()) wait for the lease's release too: none is left behind to block others until it expires.
@@ -181,19 +184,21 @@ describe('RedisStorage (a real redis-server)', function () {
         env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
         const storage = new RedisStorage({ url: own.url });
         storages.push(storage);
-        const cache = env.cache({ storage, storageTimeout: { read: 100, write: 200 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
+        const clock = new FakeClock();
+        const cache = env.cache({ storage, clock, storageTimeout: { read: 100, write: 200 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
         await fetchText(cache, `${env.origin.url}/a`);
         await cache.settled();
         own.pause();
-        const answers = await Promise.all(Array.from({ length: 20 }, () => fetchText(cache, `${env.origin.url}/a`)));
+        // Each read waits on the stopped server until its deadline (on the cache's clock), then the origin answers.
+        const answers = await drive(clock, Promise.all(Array.from({ length: 20 }, () => fetchText(cache, `${env.origin.url}/a`))));
         expect(answers.every((answer) => answer.status === 200 && answer.body === 'body')).to.equal(true);
-        await cache.settled();
+        await drive(clock, cache.settled());
         own.resume();
         // The breaker's cooldown passes; the next request is a hit again.
         let hit = false;
         for (let i = 0; i < 50 && !hit; i++) {
-          await sleep(50);
-          hit = /^cachette; hit/.test((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus ?? '');
+          await clock.advance(0.2);
+          hit = /^cachette; hit/.test((await drive(clock, fetchText(cache, `${env.origin.url}/a`))).cacheStatus ?? '');
         }
         expect(hit).to.equal(true);
       } finally {

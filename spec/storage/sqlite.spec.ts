@@ -247,7 +247,6 @@ describe('SqliteStorage', () => {
         child.stdout.on('data', (chunk) => String(chunk).includes('ready') && resolve());
         child.once('exit', (code) => reject(new Error(`the writer exited early (${code}): ${stderr}`)));
       });
-      await new Promise((resolve) => setTimeout(resolve, 150));
       child.kill('SIGKILL');
       await new Promise((resolve) => child.once('exit', resolve));
       expect(existsSync(`${path}-wal`), 'killed with a WAL to recover').to.equal(true);

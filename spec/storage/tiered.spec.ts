@@ -1,13 +1,14 @@
 import { expect } from 'chai';
 import { CommandCounter, dropTables, dynamoStorage, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
-import { respond, sleep } from '../../fixtures/origin.js';
+import { respond } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
 import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
 import { TieredStorage } from '../../lib/storage/tiered.js';
+import { FakeClock } from '../../lib/testing.js';
 import { fetchText, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
 
@@ -29,11 +30,13 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
 
   it('keeps a value in memory no longer than the expiry it is given', async () => {
     const back = new MemoryStorage();
-    const tiered = new TieredStorage({ back, expiryOf: () => Date.now() + 100 });
+    const clock = new FakeClock();
+    const tiered = new TieredStorage({ back, clock, expiryOf: () => clock.now() + 100 });
     await back.partition('p').set('k', new Uint8Array([1]));
     await tiered.partition('p').get('k');
     await back.partition('p').delete('k');
-    await sleep(150);
+    expect([...((await tiered.partition('p').get('k')) ?? [])], 'still in memory').to.deep.equal([1]);
+    await clock.advance(0.1);
     expect(await tiered.partition('p').get('k')).to.equal(undefined);
   });
 
@@ -84,7 +87,8 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
         await back.partition('p').set('k', new Uint8Array([1]));
         const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SweepablePartition & SyncReadablePartition;
         const reading = partition.get('k');
-        await sleep(10);
+        // The read is under way (its storage answers 50 ms later).
+        await new Promise((resolve) => setImmediate(resolve));
         await write(partition);
         expect([...((await reading) ?? [])], 'the read answers with what it found').to.deep.equal([1]);
         const now = name === 'set' ? [2] : undefined;
@@ -100,7 +104,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
       await back.partition('p').set('k', new Uint8Array([1]));
       const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SyncReadablePartition;
       const reading = partition.getMany(['k']);
-      await sleep(10);
+      await new Promise((resolve) => setImmediate(resolve));
       await partition.delete('k');
       await reading;
       expect(partition.getSync('k')).to.equal(null);
