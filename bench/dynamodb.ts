@@ -9,7 +9,7 @@ import { type AttributeValue, BatchWriteItemCommand, GetItemCommand, QueryComman
 import * as undici from 'undici';
 import { CommandCounter, uniqueTableName } from '../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
-import { createCache } from '../lib/cache.js';
+import { createCache, rawPartitions } from '../lib/cache.js';
 import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
 import { floorAfter, machine, measureInterleaved, requestThrough } from './harness.js';
 
@@ -37,7 +37,7 @@ await first.body.arrayBuffer();
 await cache.settled();
 const [key] = await (async () => {
   const keys: string[] = [];
-  for await (const k of cache.responses.keys()) keys.push(k);
+  for await (const k of rawPartitions(cache).responses.keys()) keys.push(k);
   return keys;
 })();
 const shard = (() => {

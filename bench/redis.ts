@@ -9,7 +9,7 @@ import http from 'node:http';
 import { createClient } from '@redis/client';
 import * as undici from 'undici';
 import { startRedis } from '../fixtures/redis-server.js';
-import { createCache } from '../lib/cache.js';
+import { createCache, rawPartitions } from '../lib/cache.js';
 import { RedisStorage } from '../lib/storage/redis.js';
 import { floorAfter, machine, measureInterleaved, requestThrough } from './harness.js';
 
@@ -29,7 +29,7 @@ const dispatcher = new undici.Agent().compose(cache.interceptor());
 await (await undici.request(url, { dispatcher })).body.arrayBuffer();
 await cache.settled();
 let key = '';
-for await (const stored of cache.responses.keys()) key = `bench:{responses}:${stored}`;
+for await (const stored of rawPartitions(cache).responses.keys()) key = `bench:{responses}:${stored}`;
 
 const AS_BUFFERS = { typeMapping: { 36: Buffer } };
 const rawGet = async () => {

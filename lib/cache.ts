@@ -12,7 +12,6 @@ import { type DecisionEvent, Reporter } from './diagnostics.js';
 import { CredentialDigests } from './digest.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
-import { Invocation, type LambdaContextLike } from './interceptor/invocation.js';
 import { HitHeaders } from './interceptor/served.js';
 import { Flights } from './interceptor/single-flight.js';
 import { undiciAdapter } from './interceptor/undici/index.js';
@@ -34,19 +33,25 @@ import { withDeadlines } from './storage/deadlined.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { TieredStorage } from './storage/tiered.js';
 
+/**
+ * One stored entry, however it is named: its URL (a GET's entry; HEAD
+ * shares it), the URL with the request's method and headers (when the key
+ * depends on them: `matchHeaders`, per-credential entries, a `Host`), or its
+ * key (as `entries()` lists it).
+ */
+export type EntryRef = string | URL | { url: string | URL; method?: string; headers?: RequestHeadersInput } | { key: string };
+
 export interface DeleteOptions {
-  /** Delete the entries of these URLs (GET/HEAD), their variants and the cached redirects leading to them. */
-  urls?: Array<string | URL>;
-  /** Delete entries the cache can no longer use at all (past freshness, stale windows and revalidation). */
-  expired?: boolean;
-  /** Delete responses received longer ago than this many seconds, or before this Date. */
-  olderThan?: number | Date;
-  /** Delete these raw keys (as listed by `cache.responses.keys()`). */
-  keys?: string[];
+  /** Delete these entries, their variants and the cached redirects leading to them. */
+  entries?: EntryRef[];
   /** Delete the responses carrying any of these tags (see `cacheTagsHeader`, `cachette.tags`), through the tag index. */
   tags?: string[];
   /** Delete the responses that match: a URL prefix or glob, a state, a test of the metadata (reads every entry). */
   matching?: EntryFilter;
+  /** Delete entries the cache can no longer use at all (past freshness, stale windows and revalidation). */
+  expired?: boolean;
+  /** Delete responses received longer ago than this many seconds, or before this Date. */
+  olderThan?: number | Date;
 }
 
 export interface TransferOptions {
@@ -54,20 +59,10 @@ export interface TransferOptions {
   onProgress?: (records: number) => void;
 }
 
-export interface InspectOptions {
-  /** Default GET (HEAD shares GET's entries). */
-  method?: string;
-  /** Request headers, when the key depends on them (`matchHeaders`). */
-  headers?: RequestHeadersInput;
-}
-
-export interface ContainsOptions {
-  url?: string | URL;
-  /** Default GET (HEAD shares GET's entries). */
-  method?: string;
-  /** Request headers, when the key depends on them (`matchHeaders`). */
-  headers?: RequestHeadersInput;
-  key?: string;
+/** What `export()`, `import()` and `copyTo()` did: records written, and records left out (expired, unreadable, too large). */
+export interface TransferResult {
+  records: number;
+  skipped: number;
 }
 
 /** `cache.fetch`'s init: fetch's own, a `dispatcher` to compose the cache onto, and the per-request options. */
@@ -83,12 +78,27 @@ export type CacheFetchInit = Omit<RequestInit, 'dispatcher'> & {
 /** The runtime's own `fetch`, through this cache. */
 export type CacheFetch = (input: string | URL | Request, init?: CacheFetchInit) => Promise<Response>;
 
+/** The partitions behind a cache, raw (no deadline, no record validation): for cachette's own specs and tools, not exported. */
+export interface RawPartitions {
+  responses: Partition;
+  redirects: Partition;
+  storage: Storage;
+}
+
+let rawPartitionsOf: (cache: HttpCache) => RawPartitions;
+
+/** A cache's partitions, raw (see RawPartitions). */
+export function rawPartitions(cache: HttpCache): RawPartitions {
+  return rawPartitionsOf(cache);
+}
+
 export class HttpCache {
-  /** The responses partition: raw access, errors are thrown (unlike on the request path). */
-  readonly responses: Partition;
-  /** The redirects partition: for each URL, the cached redirects that point at it. */
-  readonly redirects: Partition;
-  readonly storage: Storage;
+  static {
+    rawPartitionsOf = (cache) => ({ responses: cache.#responses, redirects: cache.#redirects, storage: cache.#storage });
+  }
+  readonly #responses: Partition;
+  readonly #redirects: Partition;
+  readonly #storage: Storage;
   readonly #options: ResolvedOptions;
   readonly #ctx: CacheContext;
   readonly #keys: KeyPolicy;
@@ -112,7 +122,7 @@ export class HttpCache {
     const resolved = resolveOptions(options);
     this.#options = resolved;
     const names = partitionNames(resolved.namespace);
-    this.storage =
+    this.#storage =
       resolved.memoryTier === undefined
         ? resolved.storage
         : new TieredStorage({
@@ -121,13 +131,13 @@ export class HttpCache {
             expiryOf: recordExpiry,
             syncEvery: resolved.memoryTierSyncMs,
             syncPartition: names.tiers,
-            readTimeout: resolved.storageTimeout.readMs,
+            readTimeout: resolved.timeouts.readMs,
             clock: resolved.clock,
           });
-    this.responses = this.storage.partition(names.responses);
-    this.redirects = this.storage.partition(names.redirects);
-    assertPartition(this.responses, names.responses);
-    assertPartition(this.redirects, names.redirects);
+    this.#responses = this.#storage.partition(names.responses);
+    this.#redirects = this.#storage.partition(names.redirects);
+    assertPartition(this.#responses, names.responses);
+    assertPartition(this.#redirects, names.redirects);
 
     const reporter = new Reporter(resolved.logger, this.#stats, resolved.urls.redacted);
     const clock = resolved.clock;
@@ -154,33 +164,33 @@ export class HttpCache {
       background,
       keys: this.#keys,
       records: new RecordStore({
-        responses: new FailOpenPartition(names.responses, this.responses, breaker, reporter, resolved.storageTimeout, deadlines),
-        redirects: new FailOpenPartition(names.redirects, this.redirects, breaker, reporter, resolved.storageTimeout, deadlines),
-        rawResponses: withDeadlines(this.responses, deadlines, resolved.storageTimeout.writeMs),
-        rawRedirects: withDeadlines(this.redirects, deadlines, resolved.storageTimeout.writeMs),
+        responses: new FailOpenPartition(names.responses, this.#responses, breaker, reporter, resolved.timeouts, deadlines),
+        redirects: new FailOpenPartition(names.redirects, this.#redirects, breaker, reporter, resolved.timeouts, deadlines),
+        rawResponses: withDeadlines(this.#responses, deadlines, resolved.timeouts.writeMs),
+        rawRedirects: withDeadlines(this.#redirects, deadlines, resolved.timeouts.writeMs),
         reporter,
         ignoredHeaders: resolved.ignoredHeaders,
         credentials,
         maxBacklogBytes: Math.max(MIN_WRITE_BACKLOG_BYTES, 4 * Math.min(resolved.maxEntrySize, Number.MAX_SAFE_INTEGER)),
         maxEntrySize: resolved.maxEntrySize,
-        writeDeadlineMs: resolved.storageTimeout.writeMs,
+        writeDeadlineMs: resolved.timeouts.writeMs,
         clock,
         background,
-        mayHaveEvicted: () => mayHaveEvicted(this.storage),
+        mayHaveEvicted: () => mayHaveEvicted(this.#storage),
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
           const name = names.tag(tag);
-          const raw = this.storage.partition(name);
+          const raw = this.#storage.partition(name);
           const legacy = names.legacyTag(tag);
-          const storage = this.storage;
+          const storage = this.#storage;
           return {
-            guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.storageTimeout, deadlines),
+            guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.timeouts, deadlines),
             // Made when management asks for them: a tagged response stored on a miss uses the guarded view only.
             get raw() {
-              return withDeadlines(raw, deadlines, resolved.storageTimeout.writeMs);
+              return withDeadlines(raw, deadlines, resolved.timeouts.writeMs);
             },
             get legacy() {
-              return legacy === undefined ? undefined : withDeadlines(storage.partition(legacy), deadlines, resolved.storageTimeout.writeMs);
+              return legacy === undefined ? undefined : withDeadlines(storage.partition(legacy), deadlines, resolved.timeouts.writeMs);
             },
           };
         },
@@ -188,7 +198,6 @@ export class HttpCache {
       reporter,
       flights: new Flights({ clock }),
       hitHeaders: new HitHeaders(),
-      invocation: new Invocation(),
     };
   }
 
@@ -248,15 +257,22 @@ export class HttpCache {
     return this.#ctx.records.clear();
   }
 
-  /** Deletes entries by URL, key, age or expiry; returns how many stored records were deleted. */
+  /** Deletes entries (by reference, tag, match, expiry or age); returns how many stored records were deleted. */
   async delete(options: DeleteOptions): Promise<number> {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`delete() takes { urls, keys, tags, matching, expired, olderThan }, got ${describe(options)}`);
+      throw new TypeError(`delete() takes { entries, tags, matching, expired, olderThan }, got ${describe(options)}`);
+    }
+    for (const name of Object.keys(options)) {
+      if (name === 'urls' || name === 'keys') {
+        throw new TypeError(`delete({ ${name} }) became delete({ entries }) in 1.0: entries: [url, { url, headers }, { key }, …]`);
+      }
+      if (!DELETE_OPTIONS.has(name)) throw new TypeError(`unknown option delete({ ${name} }) (known: ${[...DELETE_OPTIONS].join(', ')})`);
     }
     const cutoff = olderThanCutoff(options.olderThan, this.#ctx.clock.now());
     const records = this.#ctx.records;
-    const keys: string[] = [...(options.keys ?? [])];
-    for (const url of options.urls ?? []) keys.push(this.#keyForUrl(url, 'GET', undefined));
+    const entries = options.entries ?? [];
+    if (!Array.isArray(entries)) throw new TypeError(`delete() takes entries as an array, got ${describe(entries)}`);
+    const keys = entries.map((ref) => this.#keyOf(ref, 'delete()'));
     const tags = options.tags;
     if (tags !== undefined && (!Array.isArray(tags) || !tags.every(isTag)))
       throw new TypeError(`delete() takes tags as an array of tags, got ${describe(tags)}`);
@@ -279,12 +295,12 @@ export class HttpCache {
     for await (const entry of this.#ctx.records.list(this.#ctx.clock.now())) if (matches(entry)) yield this.#shown(entry);
   }
 
-  /** What is stored for one URL: its entry, or its variants when the response varies; empty when nothing is. */
-  async inspect(url: string | URL, options: InspectOptions = {}): Promise<EntryInfo[]> {
-    if (options === null || typeof options !== 'object') throw new TypeError(`inspect() takes { method, headers }, got ${describe(options)}`);
-    const method = (options.method ?? 'GET').toUpperCase();
-    const found = await this.#ctx.records.inspect(this.#keyForUrl(url, method === 'HEAD' ? 'GET' : method, options.headers), this.#ctx.clock.now());
-    return found.map((entry) => this.#shown(entry));
+  /** What is stored for one entry: the entry, or its variants when the response varies; empty when nothing is. */
+  async inspect(entry: EntryRef): Promise<EntryInfo[]> {
+    // biome-ignore lint/complexity/noArguments: the 0.1 two-argument form is caught without widening the 1.0 signature
+    if (arguments.length > 1) throw new TypeError('inspect(url, { method, headers }) became inspect({ url, method, headers }) in 1.0');
+    const found = await this.#ctx.records.inspect(this.#keyOf(entry, 'inspect()'), this.#ctx.clock.now());
+    return found.map((info) => this.#shown(info));
   }
 
   /** An entry as it may leave the cache: its URL through the one redaction every URL passes. */
@@ -298,15 +314,16 @@ export class HttpCache {
    * `out`, as JSON Lines with each entry's expiry; returns how many records
    * were written. `out` is left open.
    */
-  async export(out: Writable, options: TransferOptions = {}): Promise<{ records: number }> {
+  async export(out: Writable, options: TransferOptions = {}): Promise<TransferResult> {
     if (out === null || typeof out !== 'object' || typeof (out as Writable).write !== 'function') {
       throw new TypeError(`export() takes a writable stream, got ${describe(out)}`);
     }
-    return { records: await writeExport(counted(this.#ctx.records.dump(this.#ctx.clock.now()), options), out, this.#options.namespace) };
+    const now = this.#ctx.clock.now();
+    return writeExport(counted(this.#ctx.records.dump(now), options), out, this.#options.namespace, now);
   }
 
   /** Loads an export made by `export()` (a readable stream of its lines): entries keep their expiries, expired ones are skipped. */
-  async import(input: Readable, options: TransferOptions = {}): Promise<{ loaded: number; skipped: number }> {
+  async import(input: Readable, options: TransferOptions = {}): Promise<TransferResult> {
     if (input === null || typeof input !== 'object' || typeof (input as Readable)[Symbol.asyncIterator] !== 'function') {
       throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
     }
@@ -319,7 +336,7 @@ export class HttpCache {
    * DynamoDB...), expiries and tags kept, in batches. Copying again
    * overwrites with the same records: an interrupted copy is simply run again.
    */
-  async copyTo(target: HttpCache, options: TransferOptions = {}): Promise<{ loaded: number; skipped: number }> {
+  async copyTo(target: HttpCache, options: TransferOptions = {}): Promise<TransferResult> {
     if (!(target instanceof HttpCache)) throw new TypeError(`copyTo() takes another cache (createCache({ storage })), got ${describe(target)}`);
     if (target === this) throw new TypeError('copyTo() needs another cache than this one');
     return target.#ctx.records.load(counted(this.#ctx.records.dump(this.#ctx.clock.now()), options), this.#ctx.clock.now());
@@ -329,16 +346,9 @@ export class HttpCache {
     for await (const entry of this.#ctx.records.list(this.#ctx.clock.now())) if (matches(entry)) yield entry.key;
   }
 
-  /** Whether an entry is stored for a URL (or a raw key). */
-  async contains(options: ContainsOptions): Promise<boolean> {
-    if (options === null || typeof options !== 'object') throw new TypeError(`contains() takes { url, method, headers } or { key }, got ${describe(options)}`);
-    let key = options.key;
-    if (key === undefined) {
-      if (options.url === undefined) throw new TypeError('contains() needs a url or a key');
-      const method = (options.method ?? 'GET').toUpperCase();
-      key = this.#keyForUrl(options.url, method === 'HEAD' ? 'GET' : method, options.headers);
-    }
-    return this.#ctx.records.has(key);
+  /** Whether an entry is stored. */
+  async contains(entry: EntryRef): Promise<boolean> {
+    return this.#ctx.records.has(this.#keyOf(entry, 'contains()'));
   }
 
   /** Waits for writes in flight, closes the dispatcher this cache created, and closes the storage. Closing again waits for the same. */
@@ -348,14 +358,14 @@ export class HttpCache {
   }
 
   /**
-   * Within `storageTimeout.close`: the requests under way on this cache's own
+   * Within `timeouts.close`: the requests under way on this cache's own
    * dispatcher finish (past the bound, they are aborted), the writes in flight
    * land (past it, they are abandoned), the storage closes. What is
    * abandoned is reported (`cachette:storage-error`, operation `close`).
    */
   async #close(): Promise<void> {
     this.uninstall();
-    const { closeMs } = this.#options.storageTimeout;
+    const { closeMs } = this.#options.timeouts;
     const deadline = this.#ctx.clock.monotonic() + closeMs;
     const left = (): number => Math.max(0, deadline - this.#ctx.clock.monotonic());
     const abandoned = (what: string): void => {
@@ -378,7 +388,7 @@ export class HttpCache {
       abandoned(`${parts.filter((part) => part !== '').join(' and ')} were abandoned`);
     }
     // The storage gets a moment of its own even when the rest used up the bound.
-    if (!(await settlesWithin(this.#ctx.clock, Promise.resolve(this.storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
+    if (!(await settlesWithin(this.#ctx.clock, Promise.resolve(this.#storage.close()), Math.max(left(), Math.min(1000, closeMs))))) {
       abandoned('the storage did not finish closing');
     }
   }
@@ -398,15 +408,6 @@ export class HttpCache {
     return this.#ctx.reporter.observe(observer);
   }
 
-  /**
-   * In an AWS Lambda handler, registers the invocation's context (call it
-   * first thing in each invocation): leases for `coalesceAcrossInstances`,
-   * and waits on another instance's lease, never outlive the invocation.
-   */
-  registerLambdaContext(context: LambdaContextLike): void {
-    this.#ctx.invocation.register(context);
-  }
-
   /** Starts the counters of `stats()` over. */
   resetStats(): void {
     this.#stats.reset();
@@ -416,11 +417,11 @@ export class HttpCache {
    * Resolves when the work this cache does for no caller is over: writes in
    * flight (each lands or gives up at its deadline), stale-while-revalidate
    * refreshes on their way to the origin, leases being released, damaged
-   * records being deleted. What outlives `storageTimeout.close` is left to
+   * records being deleted. What outlives `timeouts.close` is left to
    * itself and reported (`cachette:storage-error`, operation `settled`).
    */
   async settled(): Promise<void> {
-    const { closeMs } = this.#options.storageTimeout;
+    const { closeMs } = this.#options.timeouts;
     if (!(await settlesWithin(this.#ctx.clock, this.#backgroundDone(), closeMs))) {
       this.#ctx.reporter.storageError({
         operation: 'settled',
@@ -439,6 +440,24 @@ export class HttpCache {
     } while (!background.idle);
   }
 
+  /** The key an EntryRef names (see EntryRef). */
+  #keyOf(entry: EntryRef, caller: string): string {
+    if (typeof entry === 'string' || entry instanceof URL) return this.#keyForUrl(entry, 'GET', undefined);
+    if (entry === null || typeof entry !== 'object') {
+      throw new TypeError(`${caller} takes an entry: a URL, { url, method, headers } or { key }, got ${describe(entry)}`);
+    }
+    if ('key' in entry) {
+      if (typeof entry.key !== 'string' || entry.key === '') throw new TypeError(`${caller} takes { key } with a key, got ${describe(entry.key)}`);
+      return entry.key;
+    }
+    if (!('url' in entry) || entry.url === undefined) throw new TypeError(`${caller} takes { url, method, headers } or { key }, got ${describe(entry)}`);
+    const method = entry.method ?? 'GET';
+    if (typeof method !== 'string') throw new TypeError(`${caller} takes a method name, got ${describe(method)}`);
+    const upper = method.toUpperCase();
+    // HEAD shares GET's entries.
+    return this.#keyForUrl(entry.url, upper === 'HEAD' ? 'GET' : upper, entry.headers);
+  }
+
   #keyForUrl(url: string | URL, method: string, headers: RequestHeadersInput): string {
     let normalized: ReturnType<typeof normalizeAbsoluteUrl>;
     try {
@@ -453,6 +472,8 @@ export class HttpCache {
 export function createCache(options?: CacheOptions): HttpCache {
   return new HttpCache(options);
 }
+
+const DELETE_OPTIONS = new Set(['entries', 'tags', 'matching', 'expired', 'olderThan']);
 
 /** What a record holds besides its body (URL, header fields, Vary values, tags), at most, for an export line worth reading. */
 const MAX_RECORD_OVERHEAD = 1024 * 1024;

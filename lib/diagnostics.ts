@@ -27,10 +27,20 @@ export const channels = {
   breaker: diagnostics.channel('cachette:breaker'),
 } as const;
 
+/**
+ * What the cache did with a request: served it (`hit`), fetched it (`miss`),
+ * asked the origin whether the stored response still holds (`revalidate`),
+ * served the stored one after an origin failure (`stale`), sent it on for a
+ * reason of the request's own (`forward`: a reload, a client's own
+ * conditional or range, a lease), waited for another instance (`wait`),
+ * left it alone (`bypass`), or deleted what an unsafe request changed
+ * (`invalidate`).
+ */
+export type DecisionOutcome = 'hit' | 'miss' | 'revalidate' | 'stale' | 'forward' | 'wait' | 'bypass' | 'invalidate';
+
 /** A lookup outcome of one cache (`cache.observe()`), as published on `cachette:decision`. */
 export interface DecisionEvent {
-  /** `hit`, `miss`, `revalidate`, `stale` (served after an origin failure), `forward`, `wait`, `bypass`, `invalidate`. */
-  outcome: string;
+  outcome: DecisionOutcome;
   reason: string;
   method: string;
   /** Undefined when the request had none the cache could read (`bypass`, `bad-url`). */

@@ -1,16 +1,15 @@
 export {
   type CacheFetch,
   type CacheFetchInit,
-  type ContainsOptions,
   createCache,
   type DeleteOptions,
-  HttpCache,
-  type InspectOptions,
+  type EntryRef,
+  type HttpCache,
   type TransferOptions,
+  type TransferResult,
 } from './cache.js';
 export type { Clock, Timer } from './clock.js';
-export { channels, type DecisionEvent, type Logger } from './diagnostics.js';
-export type { LambdaContextLike } from './interceptor/invocation.js';
+export { channels, type DecisionEvent, type DecisionOutcome, type Logger } from './diagnostics.js';
 export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';
 export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
@@ -18,7 +17,6 @@ export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
 export {
   type EvictingStorage,
-  isSweepable,
   type LeaseAttempt,
   type LeasingPartition,
   type Partition,
@@ -30,4 +28,3 @@ export {
 } from './storage/contract.js';
 export { StorageDeadlineError } from './storage/deadline.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
-export { TieredStorage, type TieredStorageOptions } from './storage/tiered.js';

@@ -80,11 +80,17 @@ export interface CacheOptions {
   /** Skip the storage after this many consecutive failures, for `cooldown` seconds (then one call probes it). Default: 5 failures, 5 s. */
   circuitBreaker?: { failures?: number; cooldown?: number };
   /**
-   * Deadlines of the cache's storage calls, in ms, whatever the storage: `read` for calls on the request
-   * path (a call past it is a miss), `write` for writes (dropped past it), `close` for `close()` as a whole.
-   * A number sets `read`. Default: `{ read: 500, write: 5000, close: 10000 }`.
+   * Deadlines of the cache's storage calls, in seconds, whatever the storage: `read` for calls on the
+   * request path (a call past it is a miss), `write` for writes (dropped past it), `close` for `close()`
+   * and `settled()` as a whole. Default: `{ read: 0.5, write: 5, close: 10 }`.
    */
-  storageTimeout?: number | { read?: number; write?: number; close?: number };
+  timeouts?: { read?: number; write?: number; close?: number };
+  /**
+   * The moment by which the work a request leaves behind must end (a Date, or epoch ms), asked as each
+   * request takes a lease: a lease taken to collapse misses across instances never outlives it, nor
+   * does a wait for another instance's lease. In AWS Lambda, the invocation's end (see docs/lambda.md).
+   */
+  deadline?: () => Date | number | undefined;
   /**
    * A memory tier in front of `storage` (a MemoryStorage, or its options). Default: none. `syncEvery`
    * (seconds, default 2): most time memory answers before checking for purges made by other processes.
@@ -132,7 +138,8 @@ export interface ResolvedOptions {
   breakerFailures: number;
   breakerCooldownMs: number;
   /** Storage call deadlines, ms. */
-  storageTimeout: { readMs: number; writeMs: number; closeMs: number };
+  timeouts: { readMs: number; writeMs: number; closeMs: number };
+  deadline: (() => Date | number | undefined) | undefined;
   /** Lower-case field names. */
   targetedCacheControl: readonly string[];
   memoryTier: MemoryStorage | MemoryStorageOptions | undefined;
@@ -167,7 +174,8 @@ const KNOWN_OPTIONS = new Set<string>([
   'credentialed',
   'logger',
   'circuitBreaker',
-  'storageTimeout',
+  'timeouts',
+  'deadline',
   'targetedCacheControl',
   'memoryTier',
   'coalesceAcrossInstances',
@@ -182,7 +190,13 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`createCache options must be an object, got ${describe(options)}`);
   }
   for (const name of Object.keys(options)) {
+    const renamed = RENAMED_OPTIONS[name];
+    if (renamed !== undefined) throw new TypeError(renamed);
     if (!KNOWN_OPTIONS.has(name)) throw new TypeError(`unknown option ${JSON.stringify(name)}`);
+  }
+  const deadline = options.deadline;
+  if (deadline !== undefined && typeof deadline !== 'function') {
+    throw new TypeError(`deadline must be a function returning a Date or epoch ms, got ${describe(deadline)}`);
   }
 
   const clock = options.clock ?? systemClock;
@@ -320,26 +334,37 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     cacheTagsHeader: cacheTagsHeader?.toLowerCase(),
     breakerFailures,
     breakerCooldownMs: breakerCooldown * 1000,
-    storageTimeout: resolveStorageTimeout(options.storageTimeout),
+    timeouts: resolveTimeouts(options.timeouts),
+    deadline,
   };
 }
 
-const DEFAULT_STORAGE_TIMEOUT = { read: 500, write: 5000, close: 10_000 };
+/** Options of 0.1 whose name changed with their meaning in 1.0: naming the old one is an error that says what to write. */
+const RENAMED_OPTIONS: Record<string, string> = {
+  storageTimeout: 'storageTimeout (milliseconds) became timeouts (seconds) in 1.0: { read: 0.5, write: 5, close: 10 }',
+};
 
-function resolveStorageTimeout(value: CacheOptions['storageTimeout']): ResolvedOptions['storageTimeout'] {
-  const given = typeof value === 'number' ? { read: value } : (value ?? {});
+const DEFAULT_TIMEOUTS = { read: 0.5, write: 5, close: 10 };
+/** Longer than this, a deadline is no deadline: a value in milliseconds, likely (0.1's unit). */
+const MAX_TIMEOUT_S = 3600;
+
+function resolveTimeouts(value: CacheOptions['timeouts']): ResolvedOptions['timeouts'] {
+  const given = value ?? {};
   if (given === null || typeof given !== 'object') {
-    throw new TypeError(`storageTimeout must be milliseconds or { read, write, close } in milliseconds, got ${describe(value)}`);
+    throw new TypeError(`timeouts must be { read, write, close } in seconds, got ${describe(value)}`);
   }
   for (const name of Object.keys(given)) {
-    if (!(name in DEFAULT_STORAGE_TIMEOUT)) throw new TypeError(`unknown option storageTimeout.${name} (known: read, write, close)`);
+    if (!(name in DEFAULT_TIMEOUTS)) throw new TypeError(`unknown option timeouts.${name} (known: read, write, close)`);
   }
-  const ms = (name: keyof typeof DEFAULT_STORAGE_TIMEOUT): number => {
-    const chosen = given[name] ?? DEFAULT_STORAGE_TIMEOUT[name];
+  const ms = (name: keyof typeof DEFAULT_TIMEOUTS): number => {
+    const chosen = given[name] ?? DEFAULT_TIMEOUTS[name];
     if (typeof chosen !== 'number' || !(chosen > 0) || Number.isNaN(chosen)) {
-      throw new TypeError(`storageTimeout.${name} must be a positive number of milliseconds (or Infinity), got ${describe(chosen)}`);
+      throw new TypeError(`timeouts.${name} must be a positive number of seconds (or Infinity), got ${describe(chosen)}`);
     }
-    return chosen;
+    if (chosen > MAX_TIMEOUT_S && Number.isFinite(chosen)) {
+      throw new TypeError(`timeouts.${name} is in seconds: ${chosen} s is more than an hour (for ${chosen} ms, write ${chosen / 1000})`);
+    }
+    return chosen * 1000;
   };
   return { readMs: ms('read'), writeMs: ms('write'), closeMs: ms('close') };
 }

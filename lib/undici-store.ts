@@ -55,9 +55,8 @@ export interface UndiciCacheStoreOptions {
   partition?: string;
   /** Bodies larger than this many bytes are not stored. Default: 10 MiB. */
   maxEntrySize?: number;
-  /** Deadline of a read, then of a write, in ms (past it: a miss, an unstored response). Default: 500 and 5000. */
-  readTimeout?: number;
-  writeTimeout?: number;
+  /** Deadlines of a read and of a write, in seconds (past them: a miss, an unstored response). Default: `{ read: 0.5, write: 5 }`. */
+  timeouts?: { read?: number; write?: number };
   /** Told of each storage failure (the request went on without the store). */
   onError?: (error: unknown) => void;
 }
@@ -108,8 +107,14 @@ export class UndiciCacheStore {
     };
     this.#partition = options.storage.partition(options.partition ?? 'undici');
     this.#maxEntrySize = number(options.maxEntrySize, 'maxEntrySize', 10 * 1024 * 1024);
-    this.#readMs = number(options.readTimeout, 'readTimeout', 500);
-    this.#writeMs = number(options.writeTimeout, 'writeTimeout', 5000);
+    for (const old of ['readTimeout', 'writeTimeout']) {
+      if (old in options) throw new TypeError(`UndiciCacheStore ${old} (milliseconds) became timeouts: { read, write } (seconds) in 1.0`);
+    }
+    const timeouts = options.timeouts ?? {};
+    if (timeouts === null || typeof timeouts !== 'object')
+      throw new TypeError(`UndiciCacheStore timeouts must be { read, write } in seconds, got ${describe(timeouts)}`);
+    this.#readMs = number(timeouts.read, 'timeouts.read', 0.5) * 1000;
+    this.#writeMs = number(timeouts.write, 'timeouts.write', 5) * 1000;
     this.#onError = options.onError ?? (() => undefined);
   }
 
@@ -160,7 +165,7 @@ export class UndiciCacheStore {
 
   /**
    * Resolves when the writes this store has under way have landed or given
-   * up (each has `writeTimeout`): before an AWS Lambda handler returns, or
+   * up (each has `timeouts.write`): before an AWS Lambda handler returns, or
    * before a test reads the storage behind.
    */
   async settled(): Promise<void> {

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { respond } from '../fixtures/origin.js';
 import { plainView, withLatency } from '../fixtures/storage-views.js';
-import { createCache, HttpCache } from '../lib/cache.js';
+import { createCache, HttpCache, rawPartitions } from '../lib/cache.js';
 import type { CacheOptions } from '../lib/options.js';
 import { decodeRecord } from '../lib/records/codec.js';
 import type { Partition } from '../lib/storage/contract.js';
@@ -86,8 +86,8 @@ describe('HttpCache', () => {
       const cache = env.cache();
       await warm(cache, '/a', '/b');
       await cache.clear();
-      expect(await cache.responses.size()).to.equal(0);
-      expect(await cache.redirects.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).redirects.size()).to.equal(0);
       await warm(cache, '/a');
       expect(env.origin.hits('/a')).to.equal(2);
     });
@@ -105,23 +105,23 @@ describe('HttpCache', () => {
       await storage.close();
     });
 
-    it('delete({ urls }) removes those URLs only', async () => {
+    it('delete({ entries: [urls] }) removes those URLs only', async () => {
       env.origin.route('/a', cached);
       env.origin.route('/b', cached);
       const cache = env.cache();
       await warm(cache, '/a', '/b');
-      expect(await cache.delete({ urls: [`${env.origin.url}/a`, new URL(`${env.origin.url}/missing`)] })).to.equal(1);
+      expect(await cache.delete({ entries: [`${env.origin.url}/a`, new URL(`${env.origin.url}/missing`)] })).to.equal(1);
       expect(await cache.contains({ url: `${env.origin.url}/a` })).to.equal(false);
       expect(await cache.contains({ url: `${env.origin.url}/b` })).to.equal(true);
     });
 
-    it('delete({ keys }) removes raw keys', async () => {
+    it('delete({ entries: [{ key }] }) removes raw keys', async () => {
       env.origin.route('/a', cached);
       const cache = env.cache();
       await warm(cache, '/a');
       const keys = await collectKeys(cache);
-      expect(await cache.delete({ keys })).to.equal(1);
-      expect(await cache.responses.size()).to.equal(0);
+      expect(await cache.delete({ entries: keys.map((key) => ({ key })) })).to.equal(1);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
     });
 
     it('delete({ expired: true }) removes what can no longer be used and keeps the rest', async () => {
@@ -165,8 +165,16 @@ describe('HttpCache', () => {
     it('delete() rejects bad arguments', async () => {
       const cache = env.cache();
       await expectReject(cache.delete({ olderThan: 'yesterday' as unknown as number }), /olderThan must be seconds or a Date/);
-      await expectReject(cache.delete({ urls: ['not a url'] }), /not an absolute URL/);
-      await expectReject(cache.contains({}), /needs a url or a key/);
+      await expectReject(cache.delete({ entries: ['not a url'] }), /not an absolute URL/);
+      await expectReject(cache.contains({} as never), /takes \{ url, method, headers \} or \{ key \}/);
+      await expectReject(cache.delete({ urls: [] } as never), /delete\(\{ urls \}\) became delete\(\{ entries \}\) in 1\.0/);
+      await expectReject(cache.delete({ keys: [] } as never), /delete\(\{ keys \}\) became delete\(\{ entries \}\) in 1\.0/);
+      await expectReject(cache.delete({ soon: true } as never), /unknown option delete\(\{ soon \}\)/);
+      await expectReject(cache.delete({ entries: [{ key: '' }] }), /takes \{ key \} with a key/);
+      await expectReject(
+        (cache.inspect as (...args: unknown[]) => Promise<unknown>)('https://x.example/', { headers: {} }),
+        /became inspect\(\{ url, method, headers \}\)/,
+      );
     });
 
     it('close() waits for writes in flight before closing the storage', async () => {
@@ -213,20 +221,20 @@ describe('HttpCache', () => {
       const cache = env.cache();
       await (await cache.fetch(`${env.origin.url}/older`)).text();
       await cache.settled();
-      expect(await cache.redirects.size()).to.equal(2);
+      expect(await rawPartitions(cache).redirects.size()).to.equal(2);
       const records = [];
-      for await (const [, bytes] of cache.redirects.entries()) records.push(decodeRecord(bytes));
+      for await (const [, bytes] of rawPartitions(cache).redirects.entries()) records.push(decodeRecord(bytes));
       expect(records.every((record) => record?.kind === 'aliases' && record.keys.length === 1)).to.equal(true);
     });
 
-    it('delete({ urls: [target] }) removes the target and the redirects that lead to it', async () => {
+    it('delete({ entries: [target] }) removes the target and the redirects that lead to it', async () => {
       const cache = env.cache();
       await (await cache.fetch(`${env.origin.url}/older`)).text();
       await cache.settled();
-      expect(await cache.responses.size()).to.equal(3);
-      expect(await cache.delete({ urls: [`${env.origin.url}/new`] })).to.equal(3);
-      expect(await cache.responses.size()).to.equal(0);
-      expect(await cache.redirects.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(3);
+      expect(await cache.delete({ entries: [`${env.origin.url}/new`] })).to.equal(3);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).redirects.size()).to.equal(0);
 
       const before = env.origin.hits();
       await (await cache.fetch(`${env.origin.url}/older`)).text();
@@ -241,10 +249,10 @@ describe('HttpCache', () => {
       await Promise.all(sources.map(async (path) => (await cache.fetch(`${env.origin.url}${path}`)).text()));
       await cache.settled();
       const records = [];
-      for await (const [, bytes] of cache.redirects.entries()) records.push(decodeRecord(bytes));
+      for await (const [, bytes] of rawPartitions(cache).redirects.entries()) records.push(decodeRecord(bytes));
       expect(records).to.have.length(1);
       expect(records[0]?.kind === 'aliases' ? records[0].keys.length : 0).to.equal(sources.length);
-      expect(await cache.delete({ urls: [`${env.origin.url}/new`] })).to.equal(sources.length + 1);
+      expect(await cache.delete({ entries: [`${env.origin.url}/new`] })).to.equal(sources.length + 1);
       for (const path of sources) expect(await cache.contains({ url: `${env.origin.url}${path}` })).to.equal(false);
     });
 
@@ -252,7 +260,7 @@ describe('HttpCache', () => {
       const cache = env.cache();
       await (await cache.fetch(`${env.origin.url}/old`)).text();
       await cache.settled();
-      await cache.delete({ urls: [`${env.origin.url}/old`] });
+      await cache.delete({ entries: [`${env.origin.url}/old`] });
       expect(await cache.contains({ url: `${env.origin.url}/new` })).to.equal(true);
       expect(await cache.contains({ url: `${env.origin.url}/old` })).to.equal(false);
     });
@@ -261,15 +269,15 @@ describe('HttpCache', () => {
       const cache = env.cache();
       await (await cache.fetch(`${env.origin.url}/older`)).text();
       await cache.clear();
-      expect(await cache.responses.size()).to.equal(0);
-      expect(await cache.redirects.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).redirects.size()).to.equal(0);
     });
   });
 });
 
 async function collectKeys(cache: HttpCache): Promise<string[]> {
   const keys: string[] = [];
-  for await (const key of cache.responses.keys()) keys.push(key);
+  for await (const key of rawPartitions(cache).responses.keys()) keys.push(key);
   return keys;
 }
 

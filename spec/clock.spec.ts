@@ -91,7 +91,7 @@ describe('the clock option', () => {
     const cache = env.cache({
       storage,
       clock,
-      storageTimeout: { write: 60_000, close: 1000 },
+      timeouts: { write: 60, close: 1 },
       logger: { debug() {}, info() {}, warn: (message: string) => errors.push(message), error: (message: string) => errors.push(message) },
     });
     await fetchText(cache, `${env.origin.url}/a`);

@@ -285,7 +285,7 @@ describe('UndiciCacheStore on a storage that hangs', () => {
     env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
     const errors: unknown[] = [];
     const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 1 });
-    const store = new UndiciCacheStore({ storage, readTimeout: 20, writeTimeout: 20, onError: (error) => errors.push(error) });
+    const store = new UndiciCacheStore({ storage, timeouts: { read: 0.02, write: 0.02 }, onError: (error) => errors.push(error) });
     const agent = new Agent().compose(interceptors.cache({ store } as never));
     try {
       for (let i = 0; i < 3; i++) expect((await get(agent, `${env.origin.url}/a`)).body).to.equal('body');
@@ -323,6 +323,10 @@ describe('UndiciCacheStore on a storage that hangs', () => {
 
   it('options are validated', () => {
     expect(() => new UndiciCacheStore({} as never)).to.throw(TypeError, /needs \{ storage/);
-    expect(() => new UndiciCacheStore({ storage: new MemoryStorage(), readTimeout: 0 })).to.throw(TypeError, /readTimeout/);
+    expect(() => new UndiciCacheStore({ storage: new MemoryStorage(), timeouts: { read: 0 } })).to.throw(TypeError, /timeouts\.read/);
+    expect(() => new UndiciCacheStore({ storage: new MemoryStorage(), readTimeout: 500 } as never)).to.throw(
+      TypeError,
+      /readTimeout \(milliseconds\) became timeouts/,
+    );
   });
 });

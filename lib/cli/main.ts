@@ -11,7 +11,7 @@ import { createInterface } from 'node:readline/promises';
 import type { Readable, Writable } from 'node:stream';
 import { finished } from 'node:stream/promises';
 import { parseArgs } from 'node:util';
-import { createCache, type HttpCache } from '../cache.js';
+import { createCache, type HttpCache, type TransferResult } from '../cache.js';
 import { jsonLine, printable } from '../printable.js';
 import type { EntryFilter, EntryInfo, EntryState } from '../records/inspect.js';
 import { isTag } from '../records/tags.js';
@@ -189,7 +189,7 @@ async function show({ cache, values, args, terminal }: Run): Promise<number> {
     if (colon <= 0) throw new UsageError(`--header takes "name: value", got ${JSON.stringify(line)}`);
     headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  const entries = await cache.inspect(url, { headers });
+  const entries = await cache.inspect({ url, headers });
   if (values.json === true) terminal.out.write(`${jsonLine(entries)}\n`);
   else if (entries.length === 0) say(terminal.err, [`nothing stored for ${url}`]);
   for (const entry of values.json === true ? [] : entries) {
@@ -242,7 +242,7 @@ async function purge({ cache, values, terminal }: Run): Promise<number> {
     const bad = tags.find((tag) => !isTag(tag));
     if (bad !== undefined) throw new UsageError(`not a tag: ${JSON.stringify(bad)} (1 to 128 printable characters, no space or comma)`);
     deleted = await cache.delete({
-      ...(values.url === undefined ? {} : { urls: [values.url] }),
+      ...(values.url === undefined ? {} : { entries: [values.url] }),
       ...(tags.length === 0 ? {} : { tags }),
       ...(values.prefix === undefined ? {} : { matching: { url: values.prefix } }),
       ...(values.expired === true ? { expired: true } : {}),
@@ -257,13 +257,16 @@ async function exportCommand({ cache, values, terminal }: Run): Promise<number> 
   const file = values.output === undefined ? undefined : createWriteStream(values.output, { mode: 0o600 });
   const out = file ?? terminal.out;
   const progress = new Progress(terminal, 'records exported', file === undefined && terminal.out.isTTY === true);
-  const { records } = await cache.export(out, { onProgress: (count) => progress.tick(count) });
+  const { records, skipped } = await cache.export(out, { onProgress: (count) => progress.tick(count) });
   progress.done();
   if (file !== undefined) {
     file.end();
     await finished(file);
   }
-  const summary = values.json === true ? jsonLine({ records }) : printable(`${records} records exported${file === undefined ? '' : ` to ${values.output}`}`);
+  const summary =
+    values.json === true
+      ? jsonLine({ records, skipped })
+      : printable(`${records} records exported${file === undefined ? '' : ` to ${values.output}`}${skipped > 0 ? `, ${skipped} skipped (expired or unreadable)` : ''}`);
   (file === undefined ? terminal.err : terminal.out).write(`${summary}\n`);
   return EXIT.ok;
 }
@@ -292,13 +295,13 @@ async function transfer(
   { values, terminal }: Pick<Run, 'values' | 'terminal'>,
   passing: string,
   done: string,
-  run: (onProgress: (count: number) => void) => Promise<{ loaded: number; skipped: number }>,
+  run: (onProgress: (count: number) => void) => Promise<TransferResult>,
 ): Promise<number> {
   const progress = new Progress(terminal, `records ${passing}`);
   const result = await run((count) => progress.tick(count));
   progress.done();
   terminal.out.write(
-    values.json === true ? `${jsonLine(result)}\n` : `${result.loaded} records ${done}, ${result.skipped} skipped (expired, unreadable or too large)\n`,
+    values.json === true ? `${jsonLine(result)}\n` : `${result.records} records ${done}, ${result.skipped} skipped (expired, unreadable or too large)\n`,
   );
   return EXIT.ok;
 }

@@ -6,7 +6,6 @@ import type { Reporter } from '../diagnostics.js';
 import type { ResolvedOptions } from '../options.js';
 import type { KeyPolicy } from '../policy/key.js';
 import type { RecordStore } from '../records/store.js';
-import type { Invocation } from './invocation.js';
 import type { HitHeaders } from './served.js';
 import type { Flights } from './single-flight.js';
 
@@ -24,6 +23,4 @@ export interface CacheContext {
   flights: Flights;
   /** The headers of stored responses, prepared for hits. */
   hitHeaders: HitHeaders;
-  /** The Lambda invocation under way, if registered: leases do not outlive it. */
-  invocation: Invocation;
 }

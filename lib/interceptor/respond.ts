@@ -5,6 +5,7 @@
  */
 import type { Dispatcher } from 'undici';
 import { delay } from '../clock.js';
+import type { DecisionOutcome } from '../diagnostics.js';
 import { evaluateConditional, NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
 import { fieldMap, pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { parseHttpDate } from '../policy/http-date.js';
@@ -20,6 +21,7 @@ import type { CacheContext } from './context.js';
 import { replay } from './replay.js';
 import { ageField, storedHeaders } from './served.js';
 import { type Flight, type SharedResponse, WaitController } from './single-flight.js';
+import { withinDeadline } from './work-deadline.js';
 
 type DispatchFn = Dispatcher.Dispatch;
 type Handler = Dispatcher.DispatchHandler;
@@ -177,8 +179,8 @@ async function forward(
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
   try {
-    const limits = crossInstance === undefined ? undefined : ctx.invocation.limit(crossInstance);
-    // In a Lambda invocation with no time left, no lease: it would outlive the invocation.
+    const limits = crossInstance === undefined ? undefined : withinDeadline(crossInstance, ctx.options.deadline, ctx.clock.now());
+    // With no time left before the deadline (a Lambda invocation's end), no lease: it would outlive it.
     if (limits !== undefined && limits.leaseMs > 0 && flight !== undefined && info.stale === undefined && !reload && ctx.records.offersLeases) {
       return await leadAcrossInstances(ctx, dispatch, opts, handler, request, withFlight(info, flight, info.retryUnconditionally), limits);
     }
@@ -440,7 +442,7 @@ function gatewayTimeout(handler: Handler): void {
   replay(handler, { status: 504, statusText: 'Gateway Timeout', headers: withCacheStatus(headers, formatCacheStatus({ detail: 'only-if-cached' })) });
 }
 
-export function decide(ctx: CacheContext, request: CacheRequest, outcome: string, reason: string): void {
+export function decide(ctx: CacheContext, request: CacheRequest, outcome: DecisionOutcome, reason: string): void {
   const stats = ctx.reporter.stats;
   if (outcome === 'hit') stats.hits += 1;
   else if (outcome === 'miss') stats.misses += 1;

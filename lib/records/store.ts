@@ -596,7 +596,7 @@ export class RecordStore {
   }
 
   /** Every usable record of both partitions, with its expiry, for an export or a copy. */
-  async *dump(now: number): AsyncIterable<Dumped> {
+  async *dump(now: number): AsyncIterable<Dumped | SkippedLine> {
     await this.flush();
     for (const [partition, raw] of [
       ['responses', this.#rawResponses],
@@ -604,8 +604,9 @@ export class RecordStore {
     ] as const) {
       for await (const [key, bytes] of raw.entries()) {
         const record = decodeRecord(bytes);
-        if (record === undefined || (record.expiresAt !== null && record.expiresAt <= now)) continue;
-        yield { partition, key, expiresAt: record.expiresAt, bytes };
+        if (record === undefined) yield { skipped: 'unreadable' };
+        else if (record.expiresAt !== null && record.expiresAt <= now) yield { skipped: 'expired' };
+        else yield { partition, key, expiresAt: record.expiresAt, bytes };
       }
     }
   }
@@ -617,7 +618,7 @@ export class RecordStore {
    * decode, do not belong in their partition, have expired or hold a body
    * larger than `maxEntrySize` are skipped.
    */
-  async load(records: AsyncIterable<Dumped | SkippedLine>, now: number): Promise<{ loaded: number; skipped: number }> {
+  async load(records: AsyncIterable<Dumped | SkippedLine>, now: number): Promise<{ records: number; skipped: number }> {
     await this.flush();
     let loaded = 0;
     let skipped = 0;
@@ -650,7 +651,7 @@ export class RecordStore {
       }
     }
     await Promise.all(batch);
-    return { loaded, skipped };
+    return { records: loaded, skipped };
   }
 
   #describe(key: string, record: StoredResponse, now: number): EntryInfo {

@@ -29,22 +29,33 @@ const KIND = 'cachette-export';
 const VERSION = 1;
 
 /** Writes the records to `out` as they come (waiting when it is full); returns how many. */
-export async function writeExport(records: AsyncIterable<Dumped>, out: Writable, namespace: string | undefined): Promise<number> {
-  const header = { kind: KIND, version: VERSION, recordFormat: FORMAT_VERSION, namespace: namespace ?? null, exportedAt: new Date().toISOString() };
+export async function writeExport(
+  records: AsyncIterable<Dumped | SkippedLine>,
+  out: Writable,
+  namespace: string | undefined,
+  now: number,
+): Promise<{ records: number; skipped: number }> {
+  const header = { kind: KIND, version: VERSION, recordFormat: FORMAT_VERSION, namespace: namespace ?? null, exportedAt: new Date(now).toISOString() };
   await write(out, `${jsonLine(header)}\n`);
   let count = 0;
+  let skipped = 0;
   for await (const record of records) {
+    if ('skipped' in record) {
+      skipped += 1;
+      continue;
+    }
     const line = { p: record.partition, k: record.key, e: record.expiresAt, v: Buffer.from(record.bytes).toString('base64') };
     // A key is whatever a writer of the storage made it: written so that a terminal the export goes to shows it, never obeys it.
     await write(out, `${jsonLine(line)}\n`);
     count += 1;
   }
-  return count;
+  return { records: count, skipped };
 }
 
 /** A line of an export too long for any record the importing cache keeps: skipped, never held whole. */
+/** A record left out of a transfer, and why. */
 export interface SkippedLine {
-  skipped: 'too-large';
+  skipped: 'too-large' | 'expired' | 'unreadable';
 }
 
 /** The longest line worth reading for records of at most `maxRecordBytes` (base64, and the JSON around it). */

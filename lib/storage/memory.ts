@@ -42,12 +42,8 @@ interface Node {
 export class MemoryStorage implements Storage {
   readonly maxEntries: number;
   readonly maxBytes: number;
-  #partitions = new Map<string, MemoryPartition>();
-  #newest: Node | null = null;
-  #oldest: Node | null = null;
-  #entries = 0;
-  #bytes = 0;
-  #evicted = false;
+  readonly #partitions = new Map<string, MemoryPartition>();
+  readonly #lru: Lru;
   readonly #clock: Clock;
 
   constructor(options: MemoryStorageOptions = {}) {
@@ -59,12 +55,13 @@ export class MemoryStorage implements Storage {
     const clock = options.clock ?? systemClock;
     if (!isClock(clock)) throw new TypeError(`MemoryStorage clock must be a Clock ({ now, monotonic, setTimer }), got ${describe(clock)}`);
     this.#clock = clock;
+    this.#lru = new Lru(this.maxEntries, this.maxBytes);
   }
 
   partition(name: string): Partition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
-      partition = new MemoryPartition(this, this.#clock);
+      partition = new MemoryPartition(this.#lru, this.#clock);
       this.#partitions.set(name, partition);
     }
     return partition;
@@ -72,50 +69,59 @@ export class MemoryStorage implements Storage {
 
   /** Whether an entry was ever dropped to keep within a bound (see EvictingStorage). */
   mayHaveEvicted(): boolean {
-    return this.#evicted;
+    return this.#lru.evicted;
   }
 
   /** Entries and bytes currently held across all partitions. */
   get usage(): { entries: number; bytes: number } {
-    return { entries: this.#entries, bytes: this.#bytes };
+    return { entries: this.#lru.entries, bytes: this.#lru.bytes };
   }
 
   async close(): Promise<void> {
     for (const partition of this.#partitions.values()) partition.removeAll();
   }
+}
 
-  /** @internal */
+/**
+ * Every entry of every partition of one MemoryStorage, ordered by last use
+ * (a doubly linked list: O(1) to link, touch and unlink), with the totals its
+ * bounds are kept by.
+ */
+class Lru {
+  readonly #maxEntries: number;
+  readonly #maxBytes: number;
+  #newest: Node | null = null;
+  #oldest: Node | null = null;
+  entries = 0;
+  bytes = 0;
+  evicted = false;
+
+  constructor(maxEntries: number, maxBytes: number) {
+    this.#maxEntries = maxEntries;
+    this.#maxBytes = maxBytes;
+  }
+
+  /** Puts a node in front; false when it is larger than the whole bound (then it is not kept). */
   link(node: Node): boolean {
-    if (node.bytes > this.maxBytes) return false;
+    if (node.bytes > this.#maxBytes) return false;
     node.newer = null;
     node.older = this.#newest;
     if (this.#newest !== null) this.#newest.newer = node;
     this.#newest = node;
     if (this.#oldest === null) this.#oldest = node;
-    this.#entries += 1;
-    this.#bytes += node.bytes;
+    this.entries += 1;
+    this.bytes += node.bytes;
     this.#evictPast(node);
     return true;
   }
 
-  /** @internal A held value became bytes: counts their size instead (then evicts, never `node`, if past the bound). */
+  /** A held value became bytes: counts their size instead (then evicts, never `node`, if past the bound). */
   resize(node: Node, bytes: number): void {
-    this.#bytes += bytes - node.bytes;
+    this.bytes += bytes - node.bytes;
     node.bytes = bytes;
     this.#evictPast(node);
   }
 
-  /** Evicts the least recently used entries while the store is past a bound; `kept` stays. */
-  #evictPast(kept: Node): void {
-    while ((this.#bytes > this.maxBytes || this.#entries > this.maxEntries) && this.#oldest !== null && this.#oldest !== kept) {
-      const evicted = this.#oldest;
-      this.#evicted = true;
-      evicted.owner.forget(evicted.key);
-      this.unlink(evicted);
-    }
-  }
-
-  /** @internal */
   unlink(node: Node): void {
     if (node.newer !== null) node.newer.older = node.older;
     else this.#newest = node.older;
@@ -123,11 +129,10 @@ export class MemoryStorage implements Storage {
     else this.#oldest = node.newer;
     node.newer = null;
     node.older = null;
-    this.#entries -= 1;
-    this.#bytes -= node.bytes;
+    this.entries -= 1;
+    this.bytes -= node.bytes;
   }
 
-  /** @internal */
   touch(node: Node): void {
     if (this.#newest === node) return;
     // Detach without changing the totals, then put back in front.
@@ -139,16 +144,26 @@ export class MemoryStorage implements Storage {
     if (this.#newest !== null) this.#newest.newer = node;
     this.#newest = node;
   }
+
+  /** Evicts the least recently used entries while past a bound; `kept` stays. */
+  #evictPast(kept: Node): void {
+    while ((this.bytes > this.#maxBytes || this.entries > this.#maxEntries) && this.#oldest !== null && this.#oldest !== kept) {
+      const evicted = this.#oldest;
+      this.evicted = true;
+      evicted.owner.forget(evicted.key);
+      this.unlink(evicted);
+    }
+  }
 }
 
 class MemoryPartition implements SweepablePartition, HoldingPartition {
-  #storage: MemoryStorage;
+  readonly #lru: Lru;
   readonly #clock: Clock;
-  #nodes = new Map<string, Node>();
+  readonly #nodes = new Map<string, Node>();
 
-  constructor(storage: MemoryStorage, clock: Clock) {
+  constructor(lru: Lru, clock: Clock) {
     this.#clock = clock;
-    this.#storage = storage;
+    this.#lru = lru;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -205,7 +220,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
     };
     this.#nodes.set(key, node);
     // A value bigger than the whole store is not kept: the cache treats that as a miss later.
-    if (!this.#storage.link(node)) this.#nodes.delete(key);
+    if (!this.#lru.link(node)) this.#nodes.delete(key);
   }
 
   /** The node's bytes: a held value's are made now, once, and kept in its place. */
@@ -222,7 +237,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
       throw error;
     }
     node.value = bytes;
-    this.#storage.resize(node, bytes.byteLength + node.key.length * 2 + ENTRY_OVERHEAD_BYTES);
+    this.#lru.resize(node, bytes.byteLength + node.key.length * 2 + ENTRY_OVERHEAD_BYTES);
     return bytes;
   }
 
@@ -294,14 +309,14 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
     return deleted;
   }
 
-  /** @internal Called by the storage when it evicts one of this partition's nodes. */
+  /** The LRU evicted one of this partition's nodes. */
   forget(key: string): void {
     this.#nodes.delete(key);
   }
 
-  /** @internal */
+  /** Empties the partition (the storage closes). */
   removeAll(): void {
-    for (const node of this.#nodes.values()) this.#storage.unlink(node);
+    for (const node of this.#nodes.values()) this.#lru.unlink(node);
     this.#nodes.clear();
   }
 
@@ -312,7 +327,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
       this.#remove(key);
       return undefined;
     }
-    this.#storage.touch(node);
+    this.#lru.touch(node);
     return node;
   }
 
@@ -320,7 +335,7 @@ class MemoryPartition implements SweepablePartition, HoldingPartition {
     const node = this.#nodes.get(key);
     if (node === undefined) return;
     this.#nodes.delete(key);
-    this.#storage.unlink(node);
+    this.#lru.unlink(node);
   }
 
   // Listing works on a copy so that callers may delete while they iterate.

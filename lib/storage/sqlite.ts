@@ -8,7 +8,7 @@
  * every request of this process — for as long as it waits. So SQLite is
  * told not to wait (busy_timeout 0): a statement that finds the file locked
  * fails at once, and is tried again a moment later, asynchronously, until
- * `busyTimeout` has passed; a synchronous read (`getSync`) that finds it
+ * `lockTimeout` has passed; a synchronous read (`getSync`) that finds it
  * locked says "ask get()". The event loop is held for one statement at a
  * time, never for a lock. (Running the database in a worker thread would free
  * the event loop too, but every hit would then cross threads: measured in
@@ -47,8 +47,8 @@ export interface SqliteStorageOptions {
   path?: string;
   /** An open better-sqlite3 database to use instead of `path`; its owner closes it. */
   database?: Database;
-  /** How long a call keeps trying while another process holds the lock, in ms (asynchronously: the event loop is not held). Default: 5000. */
-  busyTimeout?: number;
+  /** How long a call keeps trying while another process holds the lock, in seconds (asynchronously: the event loop is not held). Default: 5. */
+  lockTimeout?: number;
   /** Path to the better-sqlite3 native addon, passed through to better-sqlite3 (bundlers, layers). */
   nativeBinding?: string;
 }
@@ -72,7 +72,7 @@ const MIGRATIONS: Array<(db: Database) => void> = [
 ];
 export const SCHEMA_VERSION = MIGRATIONS.length;
 
-const DEFAULT_BUSY_TIMEOUT = 5000;
+const DEFAULT_LOCK_TIMEOUT_S = 5;
 /** Rows per statement for multi-key operations (SQLite binds them as one JSON array). */
 const CHUNK = 500;
 /** Rows per page when listing, so that no read stays open across the caller's awaits. */
@@ -110,10 +110,12 @@ export class SqliteStorage implements Storage {
     if (options === null || typeof options !== 'object') {
       throw new TypeError(`SqliteStorage options must be an object with a path, got ${describe(options)}`);
     }
-    const busyTimeout = options.busyTimeout ?? DEFAULT_BUSY_TIMEOUT;
-    if (!Number.isInteger(busyTimeout) || busyTimeout < 0) {
-      throw new TypeError(`SqliteStorage busyTimeout must be a whole number of ms, got ${describe(busyTimeout)}`);
+    if ('busyTimeout' in options) throw new TypeError('SqliteStorage busyTimeout (milliseconds) became lockTimeout (seconds) in 1.0');
+    const lockTimeout = options.lockTimeout ?? DEFAULT_LOCK_TIMEOUT_S;
+    if (typeof lockTimeout !== 'number' || !Number.isFinite(lockTimeout) || lockTimeout < 0) {
+      throw new TypeError(`SqliteStorage lockTimeout must be seconds (0 or more), got ${describe(lockTimeout)}`);
     }
+    const busyTimeout = Math.round(lockTimeout * 1000);
     if (options.database !== undefined) {
       if (options.database === null || typeof (options.database as Partial<Database>).prepare !== 'function') {
         throw new TypeError(`SqliteStorage database must be an open better-sqlite3 Database, got ${describe(options.database)}`);

@@ -7,7 +7,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { expect } from 'chai';
 import { request } from 'undici';
-import type { CacheFetchInit, HttpCache } from '../../lib/cache.js';
+import { type CacheFetchInit, type HttpCache, rawPartitions } from '../../lib/cache.js';
 import { useOrigin } from '../support.js';
 
 describe("fetch's cache modes", () => {
@@ -41,7 +41,7 @@ describe("fetch's cache modes", () => {
     const response = await cache.fetch(url(), mode === undefined ? undefined : { cache: mode as never });
     const body = await response.text();
     await cache.settled();
-    return { status: response.status, body, cacheStatus: response.headers.get('cache-status') ?? '', stored: await cache.responses.size() };
+    return { status: response.status, body, cacheStatus: response.headers.get('cache-status') ?? '', stored: await rawPartitions(cache).responses.size() };
   }
 
   /** What a default fetch now finds, without counting it as an origin request of the mode under test. */
@@ -169,7 +169,7 @@ describe("fetch's cache modes", () => {
     const cache = env.cache();
     await (await cache.fetch(new Request(url(), { cache: 'no-store' } as RequestInit))).text();
     await cache.settled();
-    expect(await cache.responses.size()).to.equal(0);
+    expect(await rawPartitions(cache).responses.size()).to.equal(0);
     await get(cache);
     version = 2;
     expect(await (await cache.fetch(new Request(url(), { cache: 'reload' } as RequestInit))).text()).to.equal('version 2');

@@ -4,7 +4,7 @@
  */
 import { expect } from 'chai';
 import { request } from 'undici';
-import type { CacheFetchInit, HttpCache } from '../../lib/cache.js';
+import { type CacheFetchInit, type HttpCache, rawPartitions } from '../../lib/cache.js';
 import type { RequestCacheOptions } from '../../lib/policy/control.js';
 import { useOrigin } from '../support.js';
 
@@ -62,7 +62,7 @@ describe('per-request options (cachette)', () => {
         const result = await via(cache, url('/plain'), { expireAfter: 'no-store' });
         expect(result.cacheStatus).to.match(/detail=expire-after$/);
         await cache.settled();
-        expect(await cache.responses.size()).to.equal(0);
+        expect(await rawPartitions(cache).responses.size()).to.equal(0);
       });
 
       it('refresh: fetched anew, unconditionally, and stored', async () => {

@@ -4,6 +4,7 @@
  * redis-server. This checks that the second run is what it says.
  */
 import { expect } from 'chai';
+import { rawPartitions } from '../../lib/cache.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { RedisStorage } from '../../lib/storage/redis.js';
 import { useOrigin } from '../support.js';
@@ -13,6 +14,6 @@ describe('the storage under the HTTP specs', () => {
 
   it(`is ${process.env['CACHETTE_TEST_STORAGE'] === 'redis' ? 'a RedisStorage' : 'a MemoryStorage'}`, () => {
     const expected = process.env['CACHETTE_TEST_STORAGE'] === 'redis' ? RedisStorage : MemoryStorage;
-    expect(env.cache().storage).to.be.instanceOf(expected);
+    expect(rawPartitions(env.cache()).storage).to.be.instanceOf(expected);
   });
 });

@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import type { HttpCache } from '../../lib/cache.js';
+import { type HttpCache, rawPartitions } from '../../lib/cache.js';
 import { resolveOptions } from '../../lib/options.js';
 import { readResponse } from '../../lib/policy/response.js';
 import { storeDecision } from '../../lib/policy/storable.js';
@@ -11,7 +11,7 @@ import { fetchText, useOrigin } from '../support.js';
 async function storedRecords(cache: HttpCache): Promise<StoredResponse[]> {
   await cache.settled();
   const records: StoredResponse[] = [];
-  for await (const [, bytes] of cache.responses.entries()) {
+  for await (const [, bytes] of rawPartitions(cache).responses.entries()) {
     const record = decodeRecord(bytes);
     if (record?.kind === 'response') records.push(record);
   }

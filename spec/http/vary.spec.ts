@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { rawPartitions } from '../../lib/cache.js';
 import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.1: Vary', () => {
@@ -60,9 +61,9 @@ describe('RFC 9111 §4.1: Vary', () => {
     const cache = env.cache();
     for (const lang of ['fr', 'en', 'de']) await fetchText(cache, url('/greeting'), { headers: { 'accept-language': lang } });
     await cache.settled();
-    expect(await cache.responses.size()).to.equal(4); // three variants and the index
-    await cache.delete({ urls: [url('/greeting')] });
-    expect(await cache.responses.size()).to.equal(0);
+    expect(await rawPartitions(cache).responses.size()).to.equal(4); // three variants and the index
+    await cache.delete({ entries: [url('/greeting')] });
+    expect(await rawPartitions(cache).responses.size()).to.equal(0);
   });
 
   it('a response that stops varying replaces the variants', async () => {
@@ -72,7 +73,7 @@ describe('RFC 9111 §4.1: Vary', () => {
       res.writeHead(200, { 'cache-control': 'max-age=60' });
       res.end('same for all');
     });
-    await cache.delete({ urls: [url('/greeting')] });
+    await cache.delete({ entries: [url('/greeting')] });
     expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'fr' } })).body).to.equal('same for all');
     expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'en' } })).cacheStatus).to.match(/hit/);
   });

@@ -1,6 +1,7 @@
 import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
+import { rawPartitions } from '../../lib/cache.js';
 import type { Partition, Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { FakeClock } from '../../lib/testing.js';
@@ -113,8 +114,8 @@ describe('fail-open: storage errors never fail a request', () => {
     const cache = env.cache();
     await (await cache.fetch(`${env.origin.url}/a`)).text();
     await cache.settled();
-    const [key] = await keysOf(cache.responses);
-    await cache.responses.set(key as string, new Uint8Array([0x93, 1, 2, 3, 0xff]));
+    const [key] = await keysOf(rawPartitions(cache).responses);
+    await rawPartitions(cache).responses.set(key as string, new Uint8Array([0x93, 1, 2, 3, 0xff]));
     const response = await cache.fetch(`${env.origin.url}/a`);
     expect(await response.text()).to.equal('from origin');
     expect(response.headers.get('cache-status')).to.match(/fwd=uri-miss/);

@@ -190,7 +190,7 @@ for (const backend of backends) {
       const target = env.cache({ storage: new MemoryStorage() });
       const input = new PassThrough();
       input.end(text);
-      expect(await target.import(input)).to.deep.equal({ loaded: 6, skipped: 0 });
+      expect(await target.import(input)).to.deep.equal({ records: 6, skipped: 0 });
       const moved = await all(target.entries());
       const original = await all(cache.entries());
       const view = (entries: EntryInfo[]) => entries.map((entry) => [entry.key, entry.usableUntil?.getTime(), entry.freshUntil?.getTime(), entry.tags]).sort();
@@ -203,13 +203,13 @@ for (const backend of backends) {
 
     it('copyTo() copies to another backend; copying again changes nothing', async () => {
       const target = env.cache({ storage: await backend.create() });
-      expect(await cache.copyTo(target)).to.deep.equal({ loaded: 6, skipped: 0 });
-      expect(await cache.copyTo(target)).to.deep.equal({ loaded: 6, skipped: 0 });
+      expect(await cache.copyTo(target)).to.deep.equal({ records: 6, skipped: 0 });
+      expect(await cache.copyTo(target)).to.deep.equal({ records: 6, skipped: 0 });
       expect(urlsOf(await all(target.entries()))).to.deep.equal(urlsOf(await all(cache.entries())));
       // Entries past every use (validators keep them a day past freshness) stay behind.
       await env.clock.advance(3 * 86_400);
       const later = env.cache({ storage: new MemoryStorage() });
-      expect((await cache.copyTo(later)).loaded).to.equal(0);
+      expect(await cache.copyTo(later)).to.deep.equal({ records: 0, skipped: 6 });
     });
 
     it('an export that is not one is refused with a clear error', async () => {

@@ -1,13 +1,13 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
-import type { HttpCache } from '../../lib/cache.js';
+import { type HttpCache, rawPartitions } from '../../lib/cache.js';
 import type { HoldingPartition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { fetchText, useOrigin } from '../support.js';
 
 async function onlyKey(cache: HttpCache): Promise<string> {
   const keys: string[] = [];
-  for await (const key of cache.responses.keys()) keys.push(key);
+  for await (const key of rawPartitions(cache).responses.keys()) keys.push(key);
   expect(keys).to.have.length(1);
   return keys[0] as string;
 }
@@ -21,7 +21,7 @@ describe('Records kept as they are by a storage in this process', () => {
     const cache = env.cache({ storage: new MemoryStorage() });
     expect((await fetchText(cache, `${env.origin.url}/r`)).body).to.equal(BODY);
     await cache.settled();
-    const held = (cache.responses as HoldingPartition).getHeld(await onlyKey(cache));
+    const held = (rawPartitions(cache).responses as HoldingPartition).getHeld(await onlyKey(cache));
     expect(held, 'a held record, not bytes').to.not.be.instanceOf(Uint8Array);
     const hit = await fetchText(cache, `${env.origin.url}/r`);
     expect(hit.cacheStatus).to.match(/^cachette; hit/);
@@ -37,7 +37,7 @@ describe('Records kept as they are by a storage in this process', () => {
     const listed = [];
     for await (const entry of cache.entries()) listed.push(entry);
     expect(listed.map((entry) => [entry.url, entry.size])).to.deep.equal([[`${env.origin.url}/r`, BODY.length]]);
-    expect((cache.responses as HoldingPartition).getHeld(await onlyKey(cache)), 'bytes now').to.be.instanceOf(Uint8Array);
+    expect((rawPartitions(cache).responses as HoldingPartition).getHeld(await onlyKey(cache)), 'bytes now').to.be.instanceOf(Uint8Array);
     const hit = await fetchText(cache, `${env.origin.url}/r`);
     expect(hit.cacheStatus).to.match(/^cachette; hit/);
     expect(hit.body).to.equal(BODY);

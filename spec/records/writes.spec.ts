@@ -8,7 +8,7 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
 import { withParkedWrites } from '../../fixtures/storage-views.js';
-import { createCache } from '../../lib/cache.js';
+import { createCache, rawPartitions } from '../../lib/cache.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { fetchText, useOrigin } from '../support.js';
 
@@ -34,7 +34,7 @@ describe('writes under a storage that does not answer', () => {
   function parked() {
     const inner = new MemoryStorage();
     const view = withParkedWrites(inner);
-    const cache = env.cache({ storage: view.storage, storageTimeout: { write: WRITE_MS } });
+    const cache = env.cache({ storage: view.storage, timeouts: { write: WRITE_MS / 1000 } });
     // What the storage itself holds, read by another cache (nothing in flight of the first's).
     const reader = createCache({ storage: inner });
     return { ...view, cache, reader };
@@ -72,7 +72,7 @@ describe('writes under a storage that does not answer', () => {
     // v1 lands now, over v2.
     await release();
     await landed(cache);
-    const read = await fetchText(createCache({ storage: reader.storage }), `${env.origin.url}/a`);
+    const read = await fetchText(createCache({ storage: rawPartitions(reader).storage }), `${env.origin.url}/a`);
     expect(read.body).to.equal('v2');
   });
 
@@ -81,7 +81,7 @@ describe('writes under a storage that does not answer', () => {
     park(1);
     await fetchText(cache, `${env.origin.url}/a`);
     await cache.settled();
-    expect(await cache.delete({ urls: [`${env.origin.url}/a`] })).to.equal(0);
+    expect(await cache.delete({ entries: [`${env.origin.url}/a`] })).to.equal(0);
     await release();
     await landed(cache);
     expect(await reader.contains({ url: `${env.origin.url}/a` })).to.equal(false);

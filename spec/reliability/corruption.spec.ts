@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { expect } from 'chai';
 import { request } from 'undici';
 import { seeded } from '../../fixtures/faulty-storage.js';
-import type { HttpCache } from '../../lib/cache.js';
+import { type HttpCache, rawPartitions } from '../../lib/cache.js';
 import { decodeRecord, encodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
 import type { Storage } from '../../lib/storage/contract.js';
@@ -55,11 +55,11 @@ describe('reliability: corrupt stored records', function () {
         await cache.settled();
         // Flip one byte of the stored record, somewhere, by some amount.
         const [key] = await keysOf(cache);
-        const bytes = (await cache.responses.get(key as string)) as Uint8Array;
+        const bytes = (await rawPartitions(cache).responses.get(key as string)) as Uint8Array;
         const corrupted = new Uint8Array(bytes);
         const at = Math.floor(random() * corrupted.length);
         corrupted[at] = (corrupted[at] as number) ^ (1 + Math.floor(random() * 255));
-        await cache.responses.set(key as string, corrupted);
+        await rawPartitions(cache).responses.set(key as string, corrupted);
         version = 2;
         const response = await cache.fetch(url);
         const body = await response.text();
@@ -79,13 +79,13 @@ describe('reliability: corrupt stored records', function () {
       await (await cache.fetch(`${env.origin.url}/doc`)).text();
       await cache.settled();
       const [key] = await keysOf(cache);
-      const bytes = new Uint8Array((await cache.responses.get(key as string)) as Uint8Array);
+      const bytes = new Uint8Array((await rawPartitions(cache).responses.get(key as string)) as Uint8Array);
       bytes[10] = (bytes[10] as number) ^ 0xff;
-      await cache.responses.set(key as string, bytes);
+      await rawPartitions(cache).responses.set(key as string, bytes);
       await (await cache.fetch(`${env.origin.url}/doc`)).text();
       await cache.settled();
       expect(decodes.filter((event) => event['operation'] === 'decode')).to.have.length(1);
-      expect(decodeRecord((await cache.responses.get(key as string)) as Uint8Array)).to.not.equal(undefined);
+      expect(decodeRecord((await rawPartitions(cache).responses.get(key as string)) as Uint8Array)).to.not.equal(undefined);
     } finally {
       diagnostics.unsubscribe('cachette:storage-error', decodes.listener);
     }
@@ -96,14 +96,14 @@ describe('reliability: corrupt stored records', function () {
     await (await cache.fetch(`${env.origin.url}/doc`)).text();
     await cache.settled();
     const [key] = await keysOf(cache);
-    const stored = decodeRecord((await cache.responses.get(key as string)) as Uint8Array) as StoredResponse;
+    const stored = decodeRecord((await rawPartitions(cache).responses.get(key as string)) as Uint8Array) as StoredResponse;
     // A record a foreign writer (or a bug) could leave: well-formed, checksummed, impossible.
-    await cache.responses.set(key as string, encodeRecord({ ...stored, status: 103, statusText: 'Early Hints' }));
+    await rawPartitions(cache).responses.set(key as string, encodeRecord({ ...stored, status: 103, statusText: 'Early Hints' }));
     version = 2;
     const fetched = await cache.fetch(`${env.origin.url}/doc`);
     expect(fetched.status).to.equal(200);
     expect(await fetched.text()).to.match(/^version 2/);
-    await cache.responses.set(key as string, encodeRecord({ ...stored, status: 101, statusText: 'Switching Protocols' }));
+    await rawPartitions(cache).responses.set(key as string, encodeRecord({ ...stored, status: 101, statusText: 'Switching Protocols' }));
     const requested = await request(`${env.origin.url}/doc`, { dispatcher: cache.dispatcher });
     expect(requested.statusCode).to.equal(200);
     expect(await requested.body.text()).to.match(/^version 2/);
@@ -112,7 +112,7 @@ describe('reliability: corrupt stored records', function () {
 
 async function keysOf(cache: HttpCache): Promise<string[]> {
   const keys: string[] = [];
-  for await (const key of cache.responses.keys()) keys.push(key);
+  for await (const key of rawPartitions(cache).responses.keys()) keys.push(key);
   return keys;
 }
 

@@ -42,7 +42,7 @@ describe('reliability: DynamoDB through a faulty network', function () {
       const breaker: string[] = [];
       // The breaker's cool-down runs on a clock of the spec's; the storage's own deadlines (150, 300 ms) come first in real time.
       const clock = new FakeClock();
-      const cache = env.cache({ storage, clock, storageTimeout: { read: 200, write: 400 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
+      const cache = env.cache({ storage, clock, timeouts: { read: 0.2, write: 0.4 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
       const { default: diagnostics } = await import('node:diagnostics_channel');
       const listener = (message: unknown) => breaker.push(String((message as { state: string }).state));
       diagnostics.subscribe('cachette:breaker', listener);

@@ -9,6 +9,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { expect } from 'chai';
 import { seeded } from '../../fixtures/faulty-storage.js';
+import { rawPartitions } from '../../lib/cache.js';
 import type { Storage } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
@@ -71,7 +72,7 @@ describe('reliability: load', function () {
       expect(crossTalk).to.equal(0);
       expect(env.origin.hits()).to.equal(URLS);
       await cache.settled();
-      expect(await cache.responses.size()).to.equal(URLS);
+      expect(await rawPartitions(cache).responses.size()).to.equal(URLS);
     });
   }
 });

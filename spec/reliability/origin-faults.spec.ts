@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
 import { Agent } from 'undici';
 import { respond } from '../../fixtures/origin.js';
+import { rawPartitions } from '../../lib/cache.js';
 import { useOrigin } from '../support.js';
 import { report } from './figures.js';
 
@@ -98,13 +99,13 @@ describe('reliability: origin faults with collapsed followers', function () {
       expect(wrong).to.equal(0);
       expect(errors).to.equal(FOLLOWERS);
       expect(env.origin.hits('/r'), 'followers did not all retry at once').to.be.at.most(2);
-      expect(await cache.responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
 
       broken = false;
       const recovered = await cache.fetch(`${env.origin.url}/r`, { dispatcher: agent });
       expect(await recovered.text()).to.equal(GOOD);
       await cache.settled();
-      expect(await cache.responses.size()).to.equal(1);
+      expect(await rawPartitions(cache).responses.size()).to.equal(1);
     });
   }
 
@@ -115,7 +116,7 @@ describe('reliability: origin faults with collapsed followers', function () {
     expect(outcomes.every((outcome) => outcome.ok && outcome.status === 503 && outcome.body === 'busy')).to.equal(true);
     expect(env.origin.hits('/r')).to.equal(1);
     await cache.settled();
-    expect(await cache.responses.size()).to.equal(0);
+    expect(await rawPartitions(cache).responses.size()).to.equal(0);
   });
 
   it('a refused connection: followers get the same error, not one attempt each', async () => {

@@ -89,7 +89,7 @@ describe('reliability: a faulty storage never fails, hangs or misleads a request
     for (const [label, faults] of faultSets) {
       it(`${backend}, ${label} on 30% of the storage calls`, async () => {
         const sequence = plan(scaled(300));
-        const options = { storageTimeout: { read: 25, write: 25, close: 1000 }, circuitBreaker: { failures: 5, cooldown: 0.05 } };
+        const options = { timeouts: { read: 0.025, write: 0.025, close: 1 }, circuitBreaker: { failures: 5, cooldown: 0.05 } };
 
         // The baseline: the same requests on a healthy storage, after a first pass that warms up the process.
         const healthy = createCache({ ...options, storage: make(join(folder, 'healthy')) });

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
-import { createCache, type HttpCache } from '../../lib/cache.js';
+import { createCache, type HttpCache, rawPartitions } from '../../lib/cache.js';
 import { isUnprintable } from '../../lib/printable.js';
 import { encodeRecord } from '../../lib/records/codec.js';
 import type { StoredResponse } from '../../lib/records/model.js';
@@ -64,7 +64,7 @@ describe('hostile data in the storage and in export files', function () {
     await request(`${env.origin.url}/p`, { dispatcher: cache.dispatcher, headers: { 'x-v': '\u009b31m red' } }).then((r) => r.body.text());
     await cache.settled();
     // A record written by anyone who can write the storage.
-    await cache.responses.set('\u001b[31mkey', encodeRecord(storedResponse({ url: hostileUrl, tags: ['\u009d8;;http://evil\u009c'] })), {
+    await rawPartitions(cache).responses.set('\u001b[31mkey', encodeRecord(storedResponse({ url: hostileUrl, tags: ['\u009d8;;http://evil\u009c'] })), {
       expiresAt: Date.now() + 600_000,
     });
     await cache.close();
@@ -109,8 +109,8 @@ describe('hostile data in the storage and in export files', function () {
     const [wanted] = await cache.inspect(`${env.origin.url}/v/2`);
     const [other] = await cache.inspect(`${env.origin.url}/p/385`);
     // The damage: /v/2's key now holds /p/385's record (a row swapped, an export edited).
-    const swapped = await cache.responses.get(other?.key as string);
-    await cache.responses.set(wanted?.key as string, swapped as Uint8Array);
+    const swapped = await rawPartitions(cache).responses.get(other?.key as string);
+    await rawPartitions(cache).responses.set(wanted?.key as string, swapped as Uint8Array);
     const answer = await fetchText(cache, `${env.origin.url}/v/2`);
     expect(answer.body).to.equal('the real /v/2');
     expect(answer.cacheStatus).to.match(/fwd=uri-miss/);
@@ -137,9 +137,9 @@ describe('hostile data in the storage and in export files', function () {
       await cache.settled();
       // Every record of /who, filed under every key of /who: each key now holds the other's records too.
       const stored = new Map<string, Uint8Array>();
-      for await (const [key, value] of cache.responses.entries()) stored.set(key, value);
+      for await (const [key, value] of rawPartitions(cache).responses.entries()) stored.set(key, value);
       const keys = [...stored.keys()];
-      for (const key of keys) for (const other of keys) if (other !== key) await cache.responses.set(key, stored.get(other) as Uint8Array);
+      for (const key of keys) for (const other of keys) if (other !== key) await rawPartitions(cache).responses.set(key, stored.get(other) as Uint8Array);
       expect((await fetchText(cache, `${env.origin.url}/who`, bob)).body, what).to.not.match(/alice/);
       await cache.clear();
     }
@@ -161,7 +161,7 @@ describe('hostile data in the storage and in export files', function () {
     await source.close();
 
     const target = createCache({ maxEntrySize: 1024 });
-    expect(await target.import(Readable.from([text]))).to.deep.equal({ loaded: 1, skipped: 1 });
+    expect(await target.import(Readable.from([text]))).to.deep.equal({ records: 1, skipped: 1 });
     expect((await fetchText(target, `${env.origin.url}/small`)).cacheStatus).to.match(/; hit/);
     expect((await fetchText(target, `${env.origin.url}/big`)).cacheStatus).to.match(/fwd=uri-miss/);
 
@@ -174,7 +174,7 @@ describe('hostile data in the storage and in export files', function () {
       yield '\n';
     })();
     const before = process.memoryUsage().heapUsed;
-    expect(await target.import(Readable.from(endless))).to.deep.equal({ loaded: 0, skipped: 1 });
+    expect(await target.import(Readable.from(endless))).to.deep.equal({ records: 0, skipped: 1 });
     expect(process.memoryUsage().heapUsed - before).to.be.below(48 * 1024 * 1024);
     await target.close();
   });

@@ -391,10 +391,10 @@ describe('no poisoning: the key is the target URI', () => {
     const cache = env.cache();
     await request(`${env.origin.url}/echo`, { dispatcher: cache.dispatcher, headers: { host: 'tenant-a.example' } }).then((r) => r.body.text());
     await cache.settled();
-    const found = await cache.inspect(`${env.origin.url}/echo`, { headers: { host: 'tenant-a.example' } });
+    const found = await cache.inspect({ url: `${env.origin.url}/echo`, headers: { host: 'tenant-a.example' } });
     expect(found.map((entry) => entry.url)).to.deep.equal(['http://tenant-a.example/echo']);
     expect(await cache.inspect(`${env.origin.url}/echo`)).to.deep.equal([]);
-    expect(await cache.delete({ urls: [`${env.origin.url}/echo`] })).to.equal(0);
+    expect(await cache.delete({ entries: [`${env.origin.url}/echo`] })).to.equal(0);
   });
 
   it('differential: for any query object, the origin gets through the cache exactly what plain undici sends it', async () => {

@@ -60,7 +60,7 @@ describe('storage deadlines', () => {
     const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 1 });
     const errors = listen('cachette:storage-error');
     try {
-      const cache = createCache({ storage, storageTimeout: { read: 20, write: 20, close: 200 }, circuitBreaker: { failures: 1000 } });
+      const cache = createCache({ storage, timeouts: { read: 0.02, write: 0.02, close: 0.2 }, circuitBreaker: { failures: 1000 } });
       for (let i = 0; i < 5; i++) {
         const response = await cache.fetch(url());
         expect(await response.text()).to.equal('from origin');
@@ -78,7 +78,7 @@ describe('storage deadlines', () => {
 
   it('hung calls open the breaker: then the storage is skipped, and requests stop paying the deadline', async () => {
     const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 2 });
-    const cache = env.cache({ storage, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 3, cooldown: 60 } });
+    const cache = env.cache({ storage, timeouts: { read: 0.02, write: 0.02 }, circuitBreaker: { failures: 3, cooldown: 60 } });
     const request = async () => {
       await (await cache.fetch(url())).text();
       await cache.settled();
@@ -97,7 +97,7 @@ describe('storage deadlines', () => {
     const breaker = listen('cachette:breaker');
     try {
       const clock = new FakeClock();
-      const cache = env.cache({ storage, clock, storageTimeout: { read: 20, write: 20 }, circuitBreaker: { failures: 1, cooldown: 0.05 } });
+      const cache = env.cache({ storage, clock, timeouts: { read: 0.02, write: 0.02 }, circuitBreaker: { failures: 1, cooldown: 0.05 } });
       // A request whose lookup hangs: once the storage has the call, its deadline (on the cache's clock) passes
       // (20 ms, and at most a tenth more: calls that start together share a timer).
       const whileHung = async (): Promise<void> => {
@@ -136,7 +136,7 @@ describe('storage deadlines', () => {
     const warnings: string[] = [];
     try {
       // Writes get longer than close() has: close() gives up on them.
-      const cache = createCache({ storage, storageTimeout: { write: 60_000, close: 50 }, logger: { warn: (message) => warnings.push(message) } });
+      const cache = createCache({ storage, timeouts: { write: 60, close: 0.05 }, logger: { warn: (message) => warnings.push(message) } });
       await (await cache.fetch(url())).text();
       await cache.close();
       const closing = errors.events.filter((event) => event['operation'] === 'close');
@@ -151,10 +151,10 @@ describe('storage deadlines', () => {
 
   it('management calls on a storage that hangs throw a StorageDeadlineError at the write deadline, never hang', async () => {
     const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['hang'], seed: 5 });
-    const cache = createCache({ storage, storageTimeout: { read: 20, write: 30 }, circuitBreaker: { failures: 1000 } });
+    const cache = createCache({ storage, timeouts: { read: 0.02, write: 0.03 }, circuitBreaker: { failures: 1000 } });
     try {
-      expect(await failure(() => cache.delete({ urls: [url()] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
-      expect(await failure(() => cache.delete({ keys: ['k'] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
+      expect(await failure(() => cache.delete({ entries: [url()] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
+      expect(await failure(() => cache.delete({ entries: [{ key: 'k' }] }))).to.equal('StorageDeadlineError: storage getMany did not settle within 30 ms');
       expect(await failure(() => cache.inspect(url()))).to.equal('StorageDeadlineError: storage get did not settle within 30 ms');
       expect(await failure(() => cache.contains({ url: url() }))).to.equal('StorageDeadlineError: storage has did not settle within 30 ms');
     } finally {
@@ -182,7 +182,7 @@ describe('storage deadlines', () => {
       },
       close: () => memory.close(),
     };
-    const cache = createCache({ storage, storageTimeout: { write: 30 }, cacheTagsHeader: 'cache-tag' });
+    const cache = createCache({ storage, timeouts: { write: 0.03 }, cacheTagsHeader: 'cache-tag' });
     try {
       await (await cache.fetch(`${env.origin.url}/tagged`)).text();
       await cache.settled();
@@ -232,7 +232,7 @@ describe('storage deadlines', () => {
     const cache = createCache({ storage });
     try {
       const keys = Array.from({ length: 250 }, (_, i) => `key-${i}`);
-      expect(await cache.delete({ keys })).to.equal(0);
+      expect(await cache.delete({ entries: keys.map((key) => ({ key })) })).to.equal(0);
       expect(calls).to.deep.equal(['getMany 100', 'getMany 100', 'getMany 50', 'bulkDelete 100', 'bulkDelete 100', 'bulkDelete 50']);
       calls.length = 0;
       await cache.delete({ expired: true });
@@ -242,11 +242,16 @@ describe('storage deadlines', () => {
     }
   });
 
-  it('storageTimeout is validated at construction', () => {
-    for (const bad of [0, -1, 'fast', { read: 0 }, { write: 'slow' }, { soon: 1 }]) {
-      expect(() => createCache({ storageTimeout: bad as never }), JSON.stringify(bad)).to.throw(TypeError, /storageTimeout/);
+  it('timeouts are validated at construction; storageTimeout (milliseconds, 0.1) says what it became', () => {
+    for (const bad of [0, -1, 'fast', { read: 0 }, { write: 'slow' }, { soon: 1 }, { read: 500_000 }]) {
+      expect(() => createCache({ timeouts: bad as never }), JSON.stringify(bad)).to.throw(TypeError, /timeouts/);
     }
-    expect(() => createCache({ storageTimeout: 250 })).to.not.throw();
-    expect(() => createCache({ storageTimeout: { read: Infinity } })).to.not.throw();
+    expect(() => createCache({ storageTimeout: { read: 500 } } as never)).to.throw(
+      TypeError,
+      /storageTimeout \(milliseconds\) became timeouts \(seconds\) in 1\.0/,
+    );
+    expect(() => createCache({ timeouts: { read: 5000 } })).to.throw(TypeError, /for 5000 ms, write 5/);
+    expect(() => createCache({ timeouts: { read: 0.25 } })).to.not.throw();
+    expect(() => createCache({ timeouts: { read: Infinity } })).to.not.throw();
   });
 });

@@ -12,7 +12,7 @@ import { expect } from 'chai';
 import { CommandCounter, dropTables, dynamoStorage, allCommands as everything, uniqueTableName } from '../../fixtures/dynamodb.js';
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
-import { createCache } from '../../lib/cache.js';
+import { createCache, rawPartitions } from '../../lib/cache.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { fetchText, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
@@ -304,7 +304,7 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
         expect(errors.map((e) => (e['error'] as Error).message)).to.satisfy((messages: string[]) =>
           messages.some((m) => /over the DynamoDBStorage maxValueSize/.test(m)),
         );
-        expect(await cache.responses.size()).to.equal(0);
+        expect(await rawPartitions(cache).responses.size()).to.equal(0);
       } finally {
         diagnostics.unsubscribe('cachette:storage-error', listener);
       }
@@ -324,7 +324,7 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
       expect(served.cacheStatus).to.match(/hit/);
       expect(env.origin.hits()).to.equal(before);
       // The redirects partition lives in the table too: deleting the target from the second removes the alias.
-      expect(await second.delete({ urls: [`${env.origin.url}/new`] })).to.equal(2);
+      expect(await second.delete({ entries: [`${env.origin.url}/new`] })).to.equal(2);
       expect(await first.contains({ url: `${env.origin.url}/old` })).to.equal(false);
     });
   });

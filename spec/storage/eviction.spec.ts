@@ -54,7 +54,7 @@ describe('purges on a storage that evicts', function () {
   async function expectPurged(cache: HttpCache): Promise<void> {
     await cache.delete({ tags: ['t3'] });
     for (let i = 0; i < 15; i++) expect((await fetchText(cache, `${env.origin.url}/tagged?n=${i}`)).cacheStatus, `tagged ${i}`).to.not.match(/; hit/);
-    await cache.delete({ urls: [`${env.origin.url}/target`] });
+    await cache.delete({ entries: [`${env.origin.url}/target`] });
     for (let i = 0; i < 20; i++) {
       expect((await fetchText(cache, `${env.origin.url}/hop?n=${i}`, { redirect: 'manual' })).cacheStatus, `redirect ${i}`).to.not.match(/; hit/);
     }

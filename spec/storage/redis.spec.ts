@@ -10,7 +10,7 @@ import { createClient } from '@redis/client';
 import { expect } from 'chai';
 import { Gate, respond } from '../../fixtures/origin.js';
 import { type RedisServer, startRedis } from '../../fixtures/redis-server.js';
-import type { HttpCache } from '../../lib/cache.js';
+import { rawPartitions } from '../../lib/cache.js';
 import { RedisStorage } from '../../lib/storage/redis.js';
 import { FakeClock } from '../../lib/testing.js';
 import { decisions, drive, fetchText, useOrigin } from '../support.js';
@@ -100,11 +100,11 @@ describe('RedisStorage (a real redis-server)', function () {
       expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
       await cache.settled();
       expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/^cachette; hit/);
-      expect(await cache.delete({ urls: [`${env.origin.url}/a`] })).to.equal(1);
+      expect(await cache.delete({ entries: [`${env.origin.url}/a`] })).to.equal(1);
       expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
       await cache.settled();
       await cache.clear();
-      expect(await cache.responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
       expect(env.origin.hits('/a')).to.equal(2);
     });
 
@@ -131,7 +131,7 @@ describe('RedisStorage (a real redis-server)', function () {
     });
   });
 
-  describe('in a Lambda invocation (registerLambdaContext)', () => {
+  describe('with a deadline (an AWS Lambda invocation’s end)', () => {
     const env = useOrigin();
 
     /** The remaining TTLs of the leases held now, in ms. */
@@ -146,8 +146,8 @@ describe('RedisStorage (a real redis-server)', function () {
       }
     }
 
-    /** One request through a cache in an invocation with `remainingMs` left: the body, and the leases held while the origin answered. */
-    async function leasedRequest(remainingMs: number): Promise<{ body: string; leases: number[]; cache: HttpCache }> {
+    /** One request through a cache whose deadline is `remainingMs` away: the body, and the leases held while the origin answered. */
+    async function leasedRequest(remainingMs: number): Promise<{ body: string; leases: number[] }> {
       let leases: number[] = [-1];
       const prefix = `lambda-${randomUUID()}:`;
       env.origin.route('/slow', async (_req, res) => {
@@ -155,10 +155,15 @@ describe('RedisStorage (a real redis-server)', function () {
         res.writeHead(200, { 'cache-control': 'max-age=60' });
         res.end('slow');
       });
-      const cache = env.cache({ storage: fresh({ keyPrefix: prefix }), coalesceAcrossInstances: { lease: 10, wait: 5 } });
-      cache.registerLambdaContext({ getRemainingTimeInMillis: () => remainingMs });
+      // As in AWS Lambda: the invocation under way ends `remainingMs` from now.
+      const context = { getRemainingTimeInMillis: () => remainingMs };
+      const cache = env.cache({
+        storage: fresh({ keyPrefix: prefix }),
+        coalesceAcrossInstances: { lease: 10, wait: 5 },
+        deadline: () => Date.now() + context.getRemainingTimeInMillis(),
+      });
       const { body } = await fetchText(cache, `${env.origin.url}/slow`);
-      return { body, leases, cache };
+      return { body, leases };
     }
 
     it('a lease never outlives the invocation’s remaining time', async () => {
@@ -168,10 +173,10 @@ describe('RedisStorage (a real redis-server)', function () {
     });
 
     it('with no time left, no lease is taken: the request goes to the origin alone', async () => {
-      const { body, leases, cache } = await leasedRequest(0);
+      const { body, leases } = await leasedRequest(0);
       expect(body).to.equal('slow');
       expect(leases).to.deep.equal([]);
-      expect(() => cache.registerLambdaContext({} as never)).to.throw(TypeError, /getRemainingTimeInMillis/);
+      expect(() => env.cache({ deadline: 1500 as never })).to.throw(TypeError, /deadline must be a function/);
     });
   });
 
@@ -185,7 +190,7 @@ describe('RedisStorage (a real redis-server)', function () {
         const storage = new RedisStorage({ url: own.url });
         storages.push(storage);
         const clock = new FakeClock();
-        const cache = env.cache({ storage, clock, storageTimeout: { read: 100, write: 200 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
+        const cache = env.cache({ storage, clock, timeouts: { read: 0.1, write: 0.2 }, circuitBreaker: { failures: 3, cooldown: 0.2 } });
         await fetchText(cache, `${env.origin.url}/a`);
         await cache.settled();
         own.pause();
@@ -212,7 +217,7 @@ describe('RedisStorage (a real redis-server)', function () {
       // Reads must answer within 5 ms: far less than loading the client and connecting take.
       const storage = new RedisStorage({ url: server.url, keyPrefix: `cold-${randomUUID()}:` });
       storages.push(storage);
-      const cache = env.cache({ storage, storageTimeout: { read: 5, write: 2000 }, circuitBreaker: { failures: 2, cooldown: 60 } });
+      const cache = env.cache({ storage, timeouts: { read: 0.005, write: 2 }, circuitBreaker: { failures: 2, cooldown: 60 } });
       await Promise.all(Array.from({ length: 50 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i % 10}`)));
       expect(cache.stats().breakerTrips, 'breaker trips while connecting').to.equal(0);
       await cache.settled();
@@ -230,7 +235,7 @@ describe('RedisStorage (a real redis-server)', function () {
       const cache = env.cache({
         storage,
         memoryTier: { syncEvery: 0 },
-        storageTimeout: { read: 100, write: 200 },
+        timeouts: { read: 0.1, write: 0.2 },
         circuitBreaker: { failures: 3, cooldown: 60 },
       });
       for (let i = 0; i < 20; i++) await fetchText(cache, `${env.origin.url}/t${i}`);
@@ -262,7 +267,7 @@ describe('RedisStorage (a real redis-server)', function () {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
       const storage = new RedisStorage({ url: own.url });
       storages.push(storage);
-      const cache = env.cache({ storage, storageTimeout: { read: 100, write: 200 } });
+      const cache = env.cache({ storage, timeouts: { read: 0.1, write: 0.2 } });
       await fetchText(cache, `${env.origin.url}/a`);
       await cache.settled();
       let failed = 0;

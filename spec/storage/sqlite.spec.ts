@@ -7,7 +7,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
-import { createCache } from '../../lib/cache.js';
+import { createCache, rawPartitions } from '../../lib/cache.js';
 import type { SweepablePartition } from '../../lib/storage/contract.js';
 import { SCHEMA_VERSION, type SqliteStorage } from '../../lib/storage/sqlite.js';
 import { fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
@@ -104,7 +104,11 @@ describe('SqliteStorage', () => {
 
     it('bad options', () => {
       expect(() => sqliteStorage({ path: '' })).to.throw(TypeError, /path must be a file path or ":memory:"/);
-      expect(() => sqliteStorage({ path: 'x.db', busyTimeout: -1 })).to.throw(TypeError, /busyTimeout/);
+      expect(() => sqliteStorage({ path: 'x.db', lockTimeout: -1 })).to.throw(TypeError, /lockTimeout must be seconds/);
+      expect(() => sqliteStorage({ path: 'x.db', busyTimeout: 5000 } as never)).to.throw(
+        TypeError,
+        /busyTimeout \(milliseconds\) became lockTimeout \(seconds\)/,
+      );
       expect(() => sqliteStorage({ database: {} as never })).to.throw(TypeError, /better-sqlite3 Database/);
     });
   });
@@ -129,11 +133,11 @@ describe('SqliteStorage', () => {
     it('the cache uses them: delete({ expired }) and delete({ olderThan })', async () => {
       const storage = sqliteStorage({ path: join(folder.path, 'cache.db') });
       const cache = createCache({ storage });
-      await cache.responses.set('gone', encode('x'), { expiresAt: Date.now() - 1000 });
-      await cache.responses.set('kept', encode('x'), { expiresAt: Date.now() + 60_000 });
+      await rawPartitions(cache).responses.set('gone', encode('x'), { expiresAt: Date.now() - 1000 });
+      await rawPartitions(cache).responses.set('kept', encode('x'), { expiresAt: Date.now() + 60_000 });
       expect(await cache.delete({ expired: true })).to.equal(1);
       expect(await cache.delete({ olderThan: new Date(Date.now() + 1000) })).to.equal(1);
-      expect(await cache.responses.size()).to.equal(0);
+      expect(await rawPartitions(cache).responses.size()).to.equal(0);
       await cache.close();
     });
   });
@@ -161,7 +165,7 @@ describe('SqliteStorage', () => {
         const cache = env.cache({ storage });
         await fetchText(cache, `${env.origin.url}/a`);
         await cache.settled();
-        for await (const key of cache.responses.keys()) await cache.responses.set(key, new Uint8Array([1, 2, 3, 4, 5]));
+        for await (const key of rawPartitions(cache).responses.keys()) await rawPartitions(cache).responses.set(key, new Uint8Array([1, 2, 3, 4, 5]));
         const result = await fetchText(cache, `${env.origin.url}/a`);
         expect(result.body).to.equal('fresh from origin');
         expect(result.cacheStatus).to.match(/fwd=uri-miss/);

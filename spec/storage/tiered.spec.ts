@@ -155,12 +155,12 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
       expect(env.origin.hits('/a')).to.equal(1);
     });
 
-    it('delete({ urls }) clears the URL from memory and from DynamoDB', async () => {
+    it('delete({ entries }) clears the URL from memory and from DynamoDB', async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=600' }, 'body'));
       const cache = env.cache({ storage: await dynamoStorage(), memoryTier: {} });
       await fetchText(cache, `${env.origin.url}/a`);
       await cache.settled();
-      await cache.delete({ urls: [`${env.origin.url}/a`] });
+      await cache.delete({ entries: [`${env.origin.url}/a`] });
       expect((await fetchText(cache, `${env.origin.url}/a`)).cacheStatus).to.match(/fwd=uri-miss/);
     });
   });
