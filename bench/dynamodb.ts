@@ -28,7 +28,7 @@ const url = `http://127.0.0.1:${(server.address() as { port: number }).port}/ite
 const counter = new CommandCounter();
 const client = counter.attach(await localClient());
 const tableName = uniqueTableName();
-const storage = new DynamoDBStorage({ tableName, client, readTimeout: 5000 });
+const storage = new DynamoDBStorage({ tableName, client, timeouts: { read: 5 } });
 await storage.createTable();
 const cache = createCache({ storage });
 const dispatcher = new undici.Agent().compose(cache.interceptor());
@@ -73,7 +73,7 @@ async function fill(table: string, partitionStorage: DynamoDBStorage): Promise<v
 
 const clearTable = uniqueTableName();
 const clearCounter = new CommandCounter();
-const clearStorage = new DynamoDBStorage({ tableName: clearTable, client: clearCounter.attach(await localClient()), writeTimeout: 30_000 });
+const clearStorage = new DynamoDBStorage({ tableName: clearTable, client: clearCounter.attach(await localClient()), timeouts: { write: 30 } });
 await clearStorage.createTable();
 await fill(clearTable, clearStorage);
 clearCounter.reset();

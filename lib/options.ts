@@ -12,6 +12,7 @@ import type { KeyFunction } from './policy/key.js';
 import type { UrlPolicy } from './policy/url.js';
 import { assertStorage, type Storage } from './storage/contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
+import { timeoutsInMs } from './timeouts.js';
 
 /** Seconds, `'never'`, or an absolute `Date`. */
 export type Expiration = number | 'never' | Date;
@@ -345,28 +346,10 @@ const RENAMED_OPTIONS: Record<string, string> = {
 };
 
 const DEFAULT_TIMEOUTS = { read: 0.5, write: 5, close: 10 };
-/** Longer than this, a deadline is no deadline: a value in milliseconds, likely (0.1's unit). */
-const MAX_TIMEOUT_S = 3600;
 
 function resolveTimeouts(value: CacheOptions['timeouts']): ResolvedOptions['timeouts'] {
-  const given = value ?? {};
-  if (given === null || typeof given !== 'object') {
-    throw new TypeError(`timeouts must be { read, write, close } in seconds, got ${describe(value)}`);
-  }
-  for (const name of Object.keys(given)) {
-    if (!(name in DEFAULT_TIMEOUTS)) throw new TypeError(`unknown option timeouts.${name} (known: read, write, close)`);
-  }
-  const ms = (name: keyof typeof DEFAULT_TIMEOUTS): number => {
-    const chosen = given[name] ?? DEFAULT_TIMEOUTS[name];
-    if (typeof chosen !== 'number' || !(chosen > 0) || Number.isNaN(chosen)) {
-      throw new TypeError(`timeouts.${name} must be a positive number of seconds (or Infinity), got ${describe(chosen)}`);
-    }
-    if (chosen > MAX_TIMEOUT_S && Number.isFinite(chosen)) {
-      throw new TypeError(`timeouts.${name} is in seconds: ${chosen} s is more than an hour (for ${chosen} ms, write ${chosen / 1000})`);
-    }
-    return chosen * 1000;
-  };
-  return { readMs: ms('read'), writeMs: ms('write'), closeMs: ms('close') };
+  const ms = timeoutsInMs('', value, DEFAULT_TIMEOUTS);
+  return { readMs: ms.read, writeMs: ms.write, closeMs: ms.close };
 }
 
 const DEFAULT_LEASE_S = 10;

@@ -27,6 +27,7 @@ import { describe } from './describe.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { type Partition, readsSync, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
+import { renamedTimeout, timeoutsInMs } from './timeouts.js';
 
 /** undici's CacheKey: what a request is stored under. */
 export interface UndiciCacheKey {
@@ -107,14 +108,10 @@ export class UndiciCacheStore {
     };
     this.#partition = options.storage.partition(options.partition ?? 'undici');
     this.#maxEntrySize = number(options.maxEntrySize, 'maxEntrySize', 10 * 1024 * 1024);
-    for (const old of ['readTimeout', 'writeTimeout']) {
-      if (old in options) throw new TypeError(`UndiciCacheStore ${old} (milliseconds) became timeouts: { read, write } (seconds) in 1.0`);
-    }
-    const timeouts = options.timeouts ?? {};
-    if (timeouts === null || typeof timeouts !== 'object')
-      throw new TypeError(`UndiciCacheStore timeouts must be { read, write } in seconds, got ${describe(timeouts)}`);
-    this.#readMs = number(timeouts.read, 'timeouts.read', 0.5) * 1000;
-    this.#writeMs = number(timeouts.write, 'timeouts.write', 5) * 1000;
+    renamedTimeout('UndiciCacheStore', options, ['readTimeout', 'writeTimeout'], 'timeouts: { read, write }');
+    const timeouts = timeoutsInMs('UndiciCacheStore', options.timeouts, { read: 0.5, write: 5 });
+    this.#readMs = timeouts.read;
+    this.#writeMs = timeouts.write;
     this.#onError = options.onError ?? (() => undefined);
   }
 

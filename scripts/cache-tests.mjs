@@ -136,7 +136,7 @@ function summarize(results) {
 
 const dynamoClient = await localClient();
 const table = `cache-tests-${Date.now()}`;
-const dynamo = new DynamoDBStorage({ tableName: table, client: dynamoClient, readTimeout: 5000 });
+const dynamo = new DynamoDBStorage({ tableName: table, client: dynamoClient, timeouts: { read: 5 } });
 await dynamo.createTable();
 const cachette = createCache();
 const contenders = [

@@ -266,7 +266,9 @@ async function exportCommand({ cache, values, terminal }: Run): Promise<number> 
   const summary =
     values.json === true
       ? jsonLine({ records, skipped })
-      : printable(`${records} records exported${file === undefined ? '' : ` to ${values.output}`}${skipped > 0 ? `, ${skipped} skipped (expired or unreadable)` : ''}`);
+      : printable(
+          `${records} records exported${file === undefined ? '' : ` to ${values.output}`}${skipped > 0 ? `, ${skipped} skipped (expired or unreadable)` : ''}`,
+        );
   (file === undefined ? terminal.err : terminal.out).write(`${summary}\n`);
   return EXIT.ok;
 }

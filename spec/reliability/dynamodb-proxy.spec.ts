@@ -38,7 +38,7 @@ describe('reliability: DynamoDB through a faulty network', function () {
       // The table is made directly; the cache reaches it through the proxy.
       const table = await dynamoStorage();
       const client = await localClient({ endpoint: proxy.url, maxAttempts: 1 });
-      const storage = new DynamoDBStorage({ client, tableName: table.tableName, readTimeout: 150, writeTimeout: 300 });
+      const storage = new DynamoDBStorage({ client, tableName: table.tableName, timeouts: { read: 0.15, write: 0.3 } });
       const breaker: string[] = [];
       // The breaker's cool-down runs on a clock of the spec's; the storage's own deadlines (150, 300 ms) come first in real time.
       const clock = new FakeClock();

@@ -64,7 +64,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
     it(`${fault.name}: every request is answered by the origin, a stalled read ends at its deadline; the breaker opens, then recovers`, async () => {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
       const counter = new CommandCounter();
-      const storage = await dynamoStorage(counter, { readTimeout: READ_TIMEOUT, writeTimeout: 1000 });
+      const storage = await dynamoStorage(counter, { timeouts: { read: READ_TIMEOUT / 1000, write: 1 } });
       const clock = new FakeClock();
       const cache = env.cache({ storage, clock, circuitBreaker: { failures: 3, cooldown: 1 } });
       const states: string[] = [];
@@ -117,7 +117,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
   }
 
   it('50 reads under way at once against a stalled DynamoDB all end at the read deadline, and Node warns of no listener leak', async () => {
-    const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
+    const storage = await dynamoStorage(undefined, { timeouts: { read: READ_TIMEOUT / 1000 } });
     const partition = storage.partition('p');
     nock(endpoint).persist().post('/').delay(2000).reply(200, {});
     const warnings: string[] = [];
@@ -140,7 +140,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
   it('a refused request (a validation error) is reported loudly and does not open the breaker', async () => {
     env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'from origin'));
-    const storage = await dynamoStorage(undefined, { readTimeout: READ_TIMEOUT });
+    const storage = await dynamoStorage(undefined, { timeouts: { read: READ_TIMEOUT / 1000 } });
     const errors: string[] = [];
     const cache = env.cache({ storage, circuitBreaker: { failures: 2, cooldown: 30 }, logger: { error: (message) => errors.push(message), warn: () => {} } });
     nock(endpoint).persist().post('/').reply(
@@ -166,7 +166,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
   it('clear(): a batch refused mid-way rejects clear() with its error, nothing is left unobserved, and a retry finishes the job', async () => {
     const counter = new CommandCounter();
-    const storage = await dynamoStorage(counter, { writeTimeout: 5000 });
+    const storage = await dynamoStorage(counter, { timeouts: { write: 5 } });
     const partition = storage.partition('p');
     const keys = Array.from({ length: 120 }, (_, i) => `k${i}`);
     for (const key of keys) await partition.set(key, new TextEncoder().encode(key));
@@ -225,7 +225,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
     it('BatchGetItem: UnprocessedKeys are asked again (with backoff) until answered', async () => {
       const counter = new CommandCounter();
-      const storage = await dynamoStorage(counter, { readTimeout: 5000 });
+      const storage = await dynamoStorage(counter, { timeouts: { read: 5 } });
       const partition = storage.partition('p');
       const keys = Array.from({ length: 30 }, (_, i) => `k${i}`);
       for (const key of keys) await partition.set(key, encode(key));
@@ -247,7 +247,7 @@ describe('DynamoDBStorage under faults (nock on the SDK traffic)', function () {
 
     it('BatchWriteItem: UnprocessedItems are sent again until written', async () => {
       const counter = new CommandCounter();
-      const storage = await dynamoStorage(counter, { writeTimeout: 5000 });
+      const storage = await dynamoStorage(counter, { timeouts: { write: 5 } });
       const partition = storage.partition('p');
       const keys = Array.from({ length: 20 }, (_, i) => `k${i}`);
       for (const key of keys) await partition.set(key, encode(key));

@@ -38,14 +38,26 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
 
   describe('conformance', () => {
     // DynamoDB Local is slower than DynamoDB under 500 concurrent calls: a generous deadline here.
-    storageConformance({ create: () => dynamoStorage(undefined, { readTimeout: 20_000, writeTimeout: 60_000 }), capabilities: { sweeps: true, leases: true } });
+    storageConformance({ create: () => dynamoStorage(undefined, { timeouts: { read: 20, write: 60 } }), capabilities: { sweeps: true, leases: true } });
   });
 
   describe('options', () => {
     it('are validated with errors that name them', () => {
       expect(() => new DynamoDBStorage({ tableName: 'x' })).to.throw(TypeError, /tableName must be 3 to 255/);
       expect(() => new DynamoDBStorage({ tableName: 'table', shards: 0 })).to.throw(TypeError, /shards must be a positive integer, got 0/);
-      expect(() => new DynamoDBStorage({ tableName: 'table', readTimeout: 1.5 })).to.throw(TypeError, /readTimeout/);
+      expect(() => new DynamoDBStorage({ tableName: 'table', timeouts: { read: 0 } })).to.throw(
+        TypeError,
+        /timeouts\.read must be a positive number of seconds/,
+      );
+      expect(() => new DynamoDBStorage({ tableName: 'table', timeouts: { read: 500 } })).to.not.throw();
+      expect(() => new DynamoDBStorage({ tableName: 'table', timeouts: { read: 5000 } })).to.throw(
+        TypeError,
+        /in seconds: 5000 s is more than an hour \(for 5000 ms, write 5\)/,
+      );
+      expect(() => new DynamoDBStorage({ tableName: 'table', readTimeout: 500 } as never)).to.throw(
+        TypeError,
+        'DynamoDBStorage readTimeout (milliseconds) became timeouts: { read, write } (seconds) in 1.0',
+      );
       expect(() => new DynamoDBStorage({ tableName: 'table', attributes: { ttl: 'x' } as never })).to.throw(TypeError, /attributes has no "ttl"/);
       expect(() => new DynamoDBStorage({ tableName: 'table', client: {} as never })).to.throw(TypeError, /client must be a DynamoDBClient/);
     });

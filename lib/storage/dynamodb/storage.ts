@@ -19,6 +19,7 @@ import type {
   WriteRequest,
 } from '@aws-sdk/client-dynamodb';
 import { describe } from '../../describe.js';
+import { renamedTimeout, timeoutsInMs } from '../../timeouts.js';
 import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
 import { batchGet, batchWrite, DeadlineSignals, DeleteBuffer, eachLimited, type Item, type ItemKey, type SendOptions, sendWithin } from './batch.js';
@@ -42,10 +43,12 @@ export interface DynamoDBStorageOptions {
   keyPrefix?: string;
   /** Attribute names, to live inside a single-table design. */
   attributes?: Partial<AttributeNames>;
-  /** Deadline of a read (get, getMany, has), in ms. Default: 500. */
-  readTimeout?: number;
-  /** Deadline of a single write call, in ms. Default: 5000. */
-  writeTimeout?: number;
+  /**
+   * Deadlines in seconds: of a read (get, getMany, has), default 0.5; of a
+   * single write call, default 5. A cache over this storage keeps its own
+   * deadlines too (its `timeouts`); these bound the storage used alone.
+   */
+  timeouts?: { read?: number; write?: number };
   /** Strongly consistent reads (twice the read cost). Default: false. */
   consistentRead?: boolean;
   /** Values at least this large are deflate-compressed (when it helps). Default: 8192 bytes. */
@@ -58,8 +61,7 @@ export interface DynamoDBStorageOptions {
 
 const DEFAULTS = {
   shards: 8,
-  readTimeout: 500,
-  writeTimeout: 5000,
+  timeouts: { read: 0.5, write: 5 },
   compressionThreshold: 8192,
   maxValueSize: 16 * 1024 * 1024,
   concurrency: 4,
@@ -73,8 +75,8 @@ interface Shared {
   table: string;
   layout: Layout;
   names: AttributeNames;
-  readTimeout: number;
-  writeTimeout: number;
+  readMs: number;
+  writeMs: number;
   consistentRead: boolean;
   compressionThreshold: number;
   maxValueSize: number;
@@ -105,6 +107,8 @@ export class DynamoDBStorage implements Storage {
     const keyPrefix = options.keyPrefix ?? '';
     if (typeof keyPrefix !== 'string') throw new TypeError(`DynamoDBStorage keyPrefix must be a string, got ${describe(keyPrefix)}`);
     const names = { ...DEFAULT_ATTRIBUTES, ...checkAttributes(options.attributes) };
+    renamedTimeout('DynamoDBStorage', options, ['readTimeout', 'writeTimeout'], 'timeouts: { read, write }');
+    const timeouts = timeoutsInMs('DynamoDBStorage', options.timeouts, DEFAULTS.timeouts);
 
     this.tableName = tableName;
     this.#ownsClient = options.client === undefined;
@@ -118,8 +122,8 @@ export class DynamoDBStorage implements Storage {
       table: tableName,
       layout: new Layout(shards, keyPrefix, names),
       names,
-      readTimeout: positiveInteger(options.readTimeout, 'readTimeout', DEFAULTS.readTimeout),
-      writeTimeout: positiveInteger(options.writeTimeout, 'writeTimeout', DEFAULTS.writeTimeout),
+      readMs: timeouts.read,
+      writeMs: timeouts.write,
       consistentRead: options.consistentRead === true,
       compressionThreshold: positiveInteger(options.compressionThreshold, 'compressionThreshold', DEFAULTS.compressionThreshold),
       maxValueSize: positiveInteger(options.maxValueSize, 'maxValueSize', DEFAULTS.maxValueSize),
@@ -594,11 +598,11 @@ class DynamoPartition implements SweepablePartition, LeasingPartition {
   }
 
   #readOptions(): SendOptions {
-    return { timeout: this.#s.readTimeout, deadlines: this.#deadlines };
+    return { timeout: this.#s.readMs, deadlines: this.#deadlines };
   }
 
   #writeOptions(): SendOptions {
-    return { timeout: this.#s.writeTimeout, deadlines: this.#deadlines };
+    return { timeout: this.#s.writeMs, deadlines: this.#deadlines };
   }
 
   async #guard<T>(operation: () => Promise<T>): Promise<T> {
