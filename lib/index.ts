@@ -11,7 +11,9 @@ export {
 export type { Clock, Timer } from './clock.js';
 export { channels, type DecisionEvent, type DecisionOutcome, type Logger } from './diagnostics.js';
 export type { CacheOptions, Expiration, FilterInput, UrlExpiration } from './options.js';
+export type { BodyKeyMode } from './policy/body.js';
 export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
+export type { RequestHeaders, RequestHeadersInput, ResponseHeaders } from './policy/headers.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
 export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
