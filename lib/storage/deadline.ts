@@ -8,6 +8,7 @@
 
 import { type Clock, systemClock } from '../clock.js';
 import { isThenable } from '../thenable.js';
+import { SharedTimers } from './shared-timers.js';
 
 /** Told of a call its deadline gave up on: when that happens, and when the call settles after all. */
 export interface LateWatch {
@@ -28,13 +29,6 @@ export class StorageDeadlineError extends Error {
   }
 }
 
-/** Calls that started in one window: they share its timer. */
-interface Window {
-  /** The clock's monotonic time after which calls start a new window. */
-  closes: number;
-  pending: Set<Pending>;
-}
-
 interface Pending {
   operation: string;
   fail(error: Error): void;
@@ -43,18 +37,21 @@ interface Pending {
 /**
  * The deadlines of one cache's storage calls. A timer per call costs more
  * than the call itself on a miss against an in-memory storage (a write per
- * response, thousands of timers under way at once): calls that start within
- * one window (a tenth of the timeout, 100 ms at most) share one timer, which
- * fails those still pending at the window's close plus the timeout. Each call
- * gets at least its timeout, at most a tenth more. The timers do not keep the
- * process alive.
+ * response, thousands of timers under way at once): calls that start
+ * together share one timer (SharedTimers), which fails those still pending.
  */
 export class Deadlines {
-  readonly #windows = new Map<number, Window>();
-  readonly #clock: Clock;
+  readonly #timers: SharedTimers<Set<Pending>>;
 
   constructor(clock: Clock = systemClock) {
-    this.#clock = clock;
+    this.#timers = new SharedTimers(
+      clock,
+      () => new Set(),
+      (pending, timeoutMs) => {
+        for (const entry of pending) entry.fail(new StorageDeadlineError(entry.operation, timeoutMs));
+        pending.clear();
+      },
+    );
   }
 
   /**
@@ -72,7 +69,7 @@ export class Deadlines {
     }
     if (!isThenable(pending) || !Number.isFinite(timeoutMs)) return Promise.resolve(pending);
     const promise = pending;
-    const window = this.#window(timeoutMs);
+    const window = this.#timers.current(timeoutMs);
     return new Promise<T>((resolve, reject) => {
       let expired = false;
       const entry: Pending = {
@@ -83,36 +80,19 @@ export class Deadlines {
           reject(error);
         },
       };
-      window.pending.add(entry);
+      window.add(entry);
       promise.then(
         (value) => {
-          window.pending.delete(entry);
+          window.delete(entry);
           if (expired) late?.landed();
           resolve(value);
         },
         (error: unknown) => {
-          window.pending.delete(entry);
+          window.delete(entry);
           if (expired) late?.landed();
           reject(error);
         },
       );
     });
-  }
-
-  #window(timeoutMs: number): Window {
-    const now = this.#clock.monotonic();
-    let window = this.#windows.get(timeoutMs);
-    if (window === undefined || now >= window.closes) {
-      const span = Math.max(1, Math.min(100, Math.floor(timeoutMs / 10)));
-      const opened: Window = { closes: now + span, pending: new Set() };
-      this.#clock.setTimer(() => {
-        for (const entry of opened.pending) entry.fail(new StorageDeadlineError(entry.operation, timeoutMs));
-        opened.pending.clear();
-        if (this.#windows.get(timeoutMs) === opened) this.#windows.delete(timeoutMs);
-      }, span + timeoutMs);
-      this.#windows.set(timeoutMs, opened);
-      window = opened;
-    }
-    return window;
   }
 }

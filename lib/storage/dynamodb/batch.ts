@@ -6,6 +6,8 @@
  */
 import { setMaxListeners } from 'node:events';
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
+import { systemClock } from '../../clock.js';
+import { SharedTimers } from '../shared-timers.js';
 import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
 
 export type Item = Record<string, AttributeValue>;
@@ -38,38 +40,24 @@ export function sendWithin<T>(send: SendOptions, call: (abortSignal: AbortSignal
   return call(send.deadlines.signal(send.timeout));
 }
 
-/** The calls that started in one window share its deadline signal. */
-interface DeadlineWindow {
-  signal: AbortSignal;
-  /** performance.now() after which calls take the next window's signal. */
-  closes: number;
-}
-
 /**
- * Deadline signals, shared by the calls of one storage that start together.
- * A controller and a timer of its own for every call cost the SDK's request
- * 20–40 µs (next to a ~0.9 ms GetItem); calls that start within one window
- * (a tenth of the timeout, 100 ms at most) share one signal instead, which
- * fires `timeout` after the window closes: each call gets at least its
- * timeout, at most a tenth more. Its timer does not keep the process alive (a
- * call under way does, through its socket).
+ * Deadline signals, shared by the calls of one storage that start together
+ * (SharedTimers): one controller and one timer for many SDK calls.
  */
 export class DeadlineSignals {
-  readonly #windows = new Map<number, DeadlineWindow>();
-
-  signal(timeout: number): AbortSignal {
-    const now = performance.now();
-    let window = this.#windows.get(timeout);
-    if (window === undefined || now >= window.closes) {
-      const span = Math.max(1, Math.min(100, Math.floor(timeout / 10)));
+  readonly #timers = new SharedTimers<AbortController>(
+    systemClock,
+    () => {
       const controller = new AbortController();
       // Every call under way listens to it: many at once is expected, not a leak.
       setMaxListeners(0, controller.signal);
-      setTimeout(() => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })), span + timeout).unref();
-      window = { signal: controller.signal, closes: now + span };
-      this.#windows.set(timeout, window);
-    }
-    return window.signal;
+      return controller;
+    },
+    (controller) => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })),
+  );
+
+  signal(timeout: number): AbortSignal {
+    return this.#timers.current(timeout).signal;
   }
 }
 
