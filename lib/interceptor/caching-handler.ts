@@ -14,7 +14,7 @@
  * The outcome is handed to the requests collapsed onto this one.
  */
 import type { Dispatcher } from 'undici';
-import { correctedInitialAge } from '../policy/freshness.js';
+import { correctedInitialAge, currentAge } from '../policy/freshness.js';
 import { copyFields, type ResponseHeaders } from '../policy/headers.js';
 import type { CacheRequest } from '../policy/request.js';
 import { isShareable, type ResponseView, readResponse } from '../policy/response.js';
@@ -358,7 +358,7 @@ export class CachingHandler implements Handler {
   #staleAnswer(detail: string, fwdStatus: number | undefined) {
     const entry = (this.#info.stale as StaleEntry).entry;
     const now = this.#ctx.clock.now();
-    const ageMs = entry.initialAge + Math.max(0, now - entry.responseTime);
+    const ageMs = currentAge(entry, now);
     this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };
     const headers = storedHeaders(entry);
     headers['age'] = ageField(ageMs);

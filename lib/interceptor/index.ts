@@ -48,7 +48,7 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
   return (next, composedOrigin?: unknown) => {
     const origin = new DispatcherOrigin(composedOrigin, routesByOrigin);
     const dispatch: DispatchFn = (opts, handler) => {
-      // Object.assign, not spread: a third cheaper on the dispatch options undici builds.
+      // Object.assign, not spread: cheaper on the dispatch options undici builds (a hit's cost: `npm run bench`).
       const marked = Object.assign({}, opts) as ControlledOptions & { [FORWARDED_BY]?: CacheContext };
       marked[FORWARDED_BY] = ctx;
       // The per-request options were this cache's to read: not for another cache further down.

@@ -35,7 +35,7 @@ const CACHE_STATUS = Buffer.from('cache-status', 'latin1');
 /**
  * The headers of each stored response a cache serves, prepared once (one
  * memo per cache, kept with the record for as long as it lives): rebuilding
- * them on every hit costs about a third of a memory hit (see ARCHITECTURE.md, "Memos").
+ * them on every hit is measured in ARCHITECTURE.md, "Memos" (and `npm run bench`'s hits).
  */
 export class HitHeaders {
   readonly #prepared = new WeakMap<StoredResponse, Prepared>();

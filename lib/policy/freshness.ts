@@ -88,3 +88,8 @@ export function correctedInitialAge(headers: ResponseHeaders, requestTime: numbe
 export function currentAge(stored: { initialAge: number; responseTime: number }, now: number): number {
   return stored.initialAge + Math.max(0, now - stored.responseTime);
 }
+
+/** When a stored response stops being fresh (epoch ms): its age then equals its lifetime. Infinity for never. */
+export function freshUntil(stored: { initialAge: number; responseTime: number; lifetime: number }): number {
+  return stored.responseTime + stored.lifetime - stored.initialAge;
+}

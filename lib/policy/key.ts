@@ -107,8 +107,9 @@ export class KeyPolicy {
   }
 
   /**
-   * The canonical origin of a request's `origin` (parsing it with URL is a
-   * tenth of what a miss costs; requests name a handful of origins).
+   * The canonical origin of a request's `origin` (parsing it with URL on
+   * every miss is measured in ARCHITECTURE.md, "Memos"; requests name a
+   * handful of origins).
    */
   readonly canonicalOrigin = (origin: string | URL): string => {
     if (typeof origin !== 'string') return origin.origin;

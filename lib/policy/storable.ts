@@ -7,7 +7,7 @@
 import { configuredLifetime, type ResolvedOptions, type UrlExpiration } from '../options.js';
 import { ResponseFlags } from '../records/model.js';
 import type { CacheControl } from './cache-control.js';
-import { correctedInitialAge, type FreshnessSource, freshnessLifetime, HEURISTICALLY_CACHEABLE } from './freshness.js';
+import { correctedInitialAge, type FreshnessSource, freshnessLifetime, freshUntil, HEURISTICALLY_CACHEABLE } from './freshness.js';
 import type { ResponseView } from './response.js';
 import { carriesSecret, type Secret } from './secrets.js';
 
@@ -186,7 +186,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
   if (freshness.lifetime <= 0 && staleWindow <= 0) return { store: false, reason: 'not-reusable' };
 
   const initialAge = correctedInitialAge(headers, input.requestTime, input.responseTime);
-  const staleAt = input.responseTime - initialAge + freshness.lifetime;
+  const staleAt = freshUntil({ responseTime: input.responseTime, initialAge, lifetime: freshness.lifetime });
   const expiresAt = freshness.lifetime === Number.POSITIVE_INFINITY ? undefined : staleAt + Math.min(staleWindow, UNBOUNDED_STALE_RETENTION_MS);
 
   return {

@@ -4,6 +4,7 @@
  * on, its tags — read from the record, never from the origin.
  */
 
+import { freshUntil as freshUntilOf } from '../policy/freshness.js';
 import { compileGlob } from '../policy/glob.js';
 import type { StoredResponse } from './model.js';
 
@@ -51,7 +52,7 @@ export interface EntryFilter {
 
 /** @param hidden whether a Vary name's stored value is a digest not to show. */
 export function describeEntry(key: string, record: StoredResponse, now: number, hidden: (name: string) => boolean): EntryInfo {
-  const freshUntil = Number.isFinite(record.lifetime) ? record.responseTime + record.lifetime - record.initialAge : null;
+  const freshUntil = Number.isFinite(record.lifetime) ? freshUntilOf(record) : null;
   const usableUntil = record.expiresAt;
   const state: EntryState = freshUntil === null || now < freshUntil ? 'fresh' : usableUntil === null || now < usableUntil ? 'stale' : 'unusable';
   let varies: Record<string, string | null> | null = null;
