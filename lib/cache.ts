@@ -27,7 +27,7 @@ import { isTag } from './records/tags.js';
 import { maxLineLength, readExport, writeExport } from './records/transfer.js';
 import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
-import { assertPartition, mayHaveEvicted, type Partition, type Storage } from './storage/contract.js';
+import { type CompletePartition, completePartition, mayHaveEvicted, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 import { withDeadlines } from './storage/deadlined.js';
 import { FailOpenPartition } from './storage/fail-open.js';
@@ -80,8 +80,8 @@ export type CacheFetch = (input: string | URL | Request, init?: CacheFetchInit) 
 
 /** The partitions behind a cache, raw (no deadline, no record validation): for cachette's own specs and tools, not exported. */
 export interface RawPartitions {
-  responses: Partition;
-  redirects: Partition;
+  responses: CompletePartition;
+  redirects: CompletePartition;
   storage: Storage;
 }
 
@@ -96,8 +96,8 @@ export class HttpCache {
   static {
     rawPartitionsOf = (cache) => ({ responses: cache.#responses, redirects: cache.#redirects, storage: cache.#storage });
   }
-  readonly #responses: Partition;
-  readonly #redirects: Partition;
+  readonly #responses: CompletePartition;
+  readonly #redirects: CompletePartition;
   readonly #storage: Storage;
   readonly #options: ResolvedOptions;
   readonly #ctx: CacheContext;
@@ -134,10 +134,9 @@ export class HttpCache {
             readTimeout: resolved.timeouts.readMs,
             clock: resolved.clock,
           });
-    this.#responses = this.#storage.partition(names.responses);
-    this.#redirects = this.#storage.partition(names.redirects);
-    assertPartition(this.#responses, names.responses);
-    assertPartition(this.#redirects, names.redirects);
+    this.#responses = completePartition(this.#storage.partition(names.responses), names.responses);
+    this.#redirects = completePartition(this.#storage.partition(names.redirects), names.redirects);
+    const tier = this.#storage instanceof TieredStorage ? this.#storage : undefined;
 
     const reporter = new Reporter(resolved.logger, this.#stats, resolved.urls.redacted);
     const clock = resolved.clock;
@@ -148,6 +147,7 @@ export class HttpCache {
       onStateChange: (state, failures) => reporter.breaker({ state, failures }),
     });
     const deadlines = new Deadlines(clock);
+    const guards = { breaker, reporter, timeouts: resolved.timeouts, deadlines };
     const background = new Background();
     const credentials = new CredentialDigests();
     this.#keys = new KeyPolicy({
@@ -164,8 +164,8 @@ export class HttpCache {
       background,
       keys: this.#keys,
       records: new RecordStore({
-        responses: new FailOpenPartition(names.responses, this.#responses, breaker, reporter, resolved.timeouts, deadlines),
-        redirects: new FailOpenPartition(names.redirects, this.#redirects, breaker, reporter, resolved.timeouts, deadlines),
+        responses: new FailOpenPartition(names.responses, this.#responses, { ...guards, local: tier?.localReader(names.responses) }),
+        redirects: new FailOpenPartition(names.redirects, this.#redirects, { ...guards, local: tier?.localReader(names.redirects) }),
         rawResponses: withDeadlines(this.#responses, deadlines, resolved.timeouts.writeMs),
         rawRedirects: withDeadlines(this.#redirects, deadlines, resolved.timeouts.writeMs),
         reporter,
@@ -180,17 +180,19 @@ export class HttpCache {
         tiered: resolved.memoryTier !== undefined,
         tagIndex: (tag) => {
           const name = names.tag(tag);
-          const raw = this.#storage.partition(name);
+          const raw = completePartition(this.#storage.partition(name), name);
           const legacy = names.legacyTag(tag);
           const storage = this.#storage;
           return {
-            guarded: new FailOpenPartition(name, raw, breaker, reporter, resolved.timeouts, deadlines),
+            guarded: new FailOpenPartition(name, raw, guards),
             // Made when management asks for them: a tagged response stored on a miss uses the guarded view only.
             get raw() {
               return withDeadlines(raw, deadlines, resolved.timeouts.writeMs);
             },
             get legacy() {
-              return legacy === undefined ? undefined : withDeadlines(storage.partition(legacy), deadlines, resolved.timeouts.writeMs);
+              return legacy === undefined
+                ? undefined
+                : withDeadlines(completePartition(storage.partition(legacy), legacy), deadlines, resolved.timeouts.writeMs);
             },
           };
         },

@@ -18,15 +18,16 @@ export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
 export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
 export {
-  type EvictingStorage,
+  BasePartition,
+  type CompletePartition,
+  type HeldValue,
   type LeaseAttempt,
-  type LeasingPartition,
   type Partition,
+  type PartitionCapabilities,
   type SetOptions,
   type Storage,
+  type StorageCapabilities,
   StorageRequestError,
-  type SweepablePartition,
-  type SyncReadablePartition,
 } from './storage/contract.js';
 export { StorageDeadlineError } from './storage/deadline.js';
 export { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';

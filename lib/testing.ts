@@ -8,8 +8,13 @@
  *     it(`${check.suite}: ${check.name}`, check.run);    // mocha, vitest, jest; node:test's test() alike
  *   }
  *
- * The optional parts of the contract (sweeps, getSync, leases, held values) are checked
- * when `capabilities` says the storage offers them. Expiries
+ * The parts of the contract a storage declares (`capabilities`: syncReads,
+ * heldValues, leases, sweeps, deleteByAge) are checked when `capabilities`
+ * here says the storage is meant to declare them, and a case checks that it
+ * declares exactly those. Partitions are read as the cache reads them: what
+ * a partition leaves out of the Map-like surface comes from BasePartition's
+ * defaults, and a capability declared without its methods (or methods left
+ * undeclared) fails the case. Expiries
  * in the cases are at least ten seconds from now, so a storage that keeps
  * them in whole seconds (as DynamoDB's TTL attribute does) passes as is.
  */
@@ -17,16 +22,13 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import {
+  type CompletePartition,
+  completePartition,
+  declares,
   type HeldValue,
-  type HoldingPartition,
-  holdsValues,
-  isSweepable,
-  type LeasingPartition,
-  offersLeases,
-  readsSync,
+  type Partition,
+  type PartitionCapabilities,
   type Storage,
-  type SweepablePartition,
-  type SyncReadablePartition,
 } from './storage/contract.js';
 
 export { FakeClock } from './fake-clock.js';
@@ -34,17 +36,8 @@ export { FakeClock } from './fake-clock.js';
 export interface ConformanceOptions {
   /** A fresh, empty storage, for each case. */
   create: () => Storage | Promise<Storage>;
-  /** The optional parts your storage offers, to check too (each: false by default). */
-  capabilities?: {
-    /** `deleteExpired` (and `deleteCreatedBefore`, when present). */
-    sweeps?: boolean;
-    /** `getSync`. */
-    getSync?: boolean;
-    /** `acquireLease` / `releaseLease`. */
-    leases?: boolean;
-    /** `hold` / `getHeld` (with `getSync`). */
-    heldValues?: boolean;
-  };
+  /** The capabilities your storage's partitions declare, to check (each: false by default). */
+  capabilities?: PartitionCapabilities;
 }
 
 /** One case: its group, its name, how long it may take, and the check itself. */
@@ -65,6 +58,9 @@ async function collect<T>(iterable: AsyncIterable<T>): Promise<T[]> {
   return items;
 }
 
+/** A partition as the cache sees it: checked against what it declares, the defaults filled in. */
+const partitionOf = (storage: Storage, name: string): CompletePartition => completePartition(storage.partition(name), name);
+
 const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 const text = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value));
 
@@ -73,6 +69,9 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
     throw new TypeError('storageConformanceTests() takes { create: () => a fresh Storage }');
   }
   const { create } = options;
+  const expected = options.capabilities ?? {};
+  if (expected === null || typeof expected !== 'object') throw new TypeError('storageConformanceTests() capabilities must be an object like { sweeps: true }');
+  if ('getSync' in expected) throw new TypeError('storageConformanceTests() capabilities.getSync became capabilities.syncReads in 1.0');
   const cases: ConformanceCase[] = [];
   let suite = '';
   const add = (name: string, timeoutMs: number, check: (storage: Storage) => Promise<void>): void => {
@@ -92,15 +91,27 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
     });
   };
 
+  suite = 'capabilities';
+  add('declares exactly the capabilities it is expected to, each with its methods', FAST, async (storage) => {
+    const names = ['syncReads', 'heldValues', 'leases', 'sweeps', 'deleteByAge'] as const;
+    const partition: Partition = partitionOf(storage, 'responses');
+    const declared = names.filter((name) => declares(partition, name));
+    assert.deepEqual(
+      declared,
+      names.filter((name) => expected[name] === true),
+      'the capabilities declared are the ones expected',
+    );
+  });
+
   suite = 'get / set / delete / has';
   add('misses a key never set', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     assert.equal(await partition.get('absent'), undefined);
     assert.equal(await partition.has('absent'), false);
   });
 
   add('returns what was set, and the latest value after an overwrite', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('k', bytes('one'));
     assert.equal(text(await partition.get('k')), 'one');
     await partition.set('k', bytes('two'));
@@ -109,7 +120,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('delete says whether the key existed', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('k', bytes('v'));
     assert.equal(await partition.delete('k'), true);
     assert.equal(await partition.get('k'), undefined);
@@ -117,14 +128,14 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('holds keys with any characters', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const keys = ['with space', 'ünïcödé ✓', 'slashes/and?query=1&b', 'x'.repeat(200), 'GET https://example.com/a'];
     for (const key of keys) await partition.set(key, bytes(key));
     for (const key of keys) assert.equal(text(await partition.get(key)), key);
   });
 
   add('keeps its own copy of a value', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const value = bytes('original');
     await partition.set('k', value);
     value.fill(0);
@@ -132,7 +143,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('refuses a value that is not bytes, with a TypeError', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     let error: unknown;
     try {
       await partition.set('k', 'text' as never);
@@ -144,7 +155,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
 
   suite = 'getMany / bulkDelete';
   add('getMany returns the present keys and leaves out the missing ones', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('a', bytes('A'));
     await partition.set('c', bytes('C'));
     const found = await partition.getMany(['a', 'b', 'c', 'd']);
@@ -155,7 +166,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('getMany reads more keys than one batch holds', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const keys = Array.from({ length: 250 }, (_, i) => `key-${i}`);
     await Promise.all(keys.map((key) => partition.set(key, bytes(key))));
     const found = await partition.getMany([...keys, 'missing']);
@@ -164,7 +175,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('bulkDelete ignores missing keys and counts what it deleted', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     for (const key of ['a', 'b', 'c']) await partition.set(key, bytes(key));
     assert.equal(await partition.bulkDelete(['a', 'missing', 'c']), 2);
     assert.equal(await partition.has('a'), false);
@@ -173,7 +184,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('bulkDelete takes any iterable, larger than one batch', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const keys = Array.from({ length: 120 }, (_, i) => `key-${i}`);
     await Promise.all(keys.map((key) => partition.set(key, bytes(key))));
     function* generate(): Generator<string> {
@@ -185,8 +196,8 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
 
   suite = 'partitions';
   add('isolate the same key', FAST, async (storage) => {
-    const one = storage.partition('one');
-    const two = storage.partition('two');
+    const one = partitionOf(storage, 'one');
+    const two = partitionOf(storage, 'two');
     await one.set('k', bytes('from one'));
     await two.set('k', bytes('from two'));
     assert.equal(text(await one.get('k')), 'from one');
@@ -196,8 +207,8 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('clear() empties only its own partition', FAST, async (storage) => {
-    const one = storage.partition('one');
-    const two = storage.partition('two');
+    const one = partitionOf(storage, 'one');
+    const two = partitionOf(storage, 'two');
     for (let i = 0; i < 30; i++) {
       await one.set(`k${i}`, bytes('1'));
       await two.set(`k${i}`, bytes('2'));
@@ -210,14 +221,14 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('a partition is the same data however many times it is opened', FAST, async (storage) => {
-    await storage.partition('p').set('k', bytes('v'));
-    assert.equal(text(await storage.partition('p').get('k')), 'v');
+    await partitionOf(storage, 'p').set('k', bytes('v'));
+    assert.equal(text(await partitionOf(storage, 'p').get('k')), 'v');
   });
 
   suite = 'listing';
   add('keys(), entries() and size() cover 2,500 entries, each once', FAST, async (storage) => {
-    const partition = storage.partition('responses');
-    const other = storage.partition('other');
+    const partition = partitionOf(storage, 'responses');
+    const other = partitionOf(storage, 'other');
     await other.set('not-mine', bytes('x'));
     const expected = new Map<string, string>();
     for (let i = 0; i < 2500; i++) expected.set(`key-${String(i).padStart(4, '0')}`, `value ${i} ${'x'.repeat(i % 50)}`);
@@ -241,14 +252,14 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('lists nothing for an empty partition', FAST, async (storage) => {
-    const partition = storage.partition('empty');
+    const partition = partitionOf(storage, 'empty');
     assert.deepEqual(await collect(partition.keys()), []);
     assert.deepEqual(await collect(partition.entries()), []);
     assert.equal(await partition.size(), 0);
   });
 
   add('lets the caller delete while iterating', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     for (let i = 0; i < 50; i++) await partition.set(`k${i}`, bytes('v'));
     for await (const key of partition.keys()) await partition.delete(key);
     assert.equal(await partition.size(), 0);
@@ -262,7 +273,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
     ['5 MB', 5 * 1024 * 1024],
   ] as const) {
     add(`come back byte-identical: ${label}`, SLOW, async (storage) => {
-      const partition = storage.partition('responses');
+      const partition = partitionOf(storage, 'responses');
       const value = new Uint8Array(randomBytes(size));
       await partition.set('v', value);
       const read = await partition.get('v');
@@ -276,7 +287,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   }
 
   add('compressible large values come back byte-identical', SLOW, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const value = bytes('{"id":1,"name":"same text again"}'.repeat(100_000));
     await partition.set('v', value);
     assert.equal(Buffer.from((await partition.get('v')) as Uint8Array).equals(Buffer.from(value)), true);
@@ -284,7 +295,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
 
   suite = 'expiresAt';
   add('keeps values that expire in the future', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('later', bytes('v'), { expiresAt: Date.now() + 3600_000 });
     await partition.set('never', bytes('v'), {});
     assert.equal(text(await partition.get('later')), 'v');
@@ -293,7 +304,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('hides values past expiresAt from every read', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('gone', bytes('v'), { expiresAt: Date.now() - 10_000 });
     await partition.set('kept', bytes('v'), { expiresAt: Date.now() + 3600_000 });
     assert.equal(await partition.get('gone'), undefined);
@@ -304,7 +315,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('setting again without expiresAt makes a value permanent', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     await partition.set('k', bytes('old'), { expiresAt: Date.now() - 10_000 });
     await partition.set('k', bytes('new'));
     assert.equal(text(await partition.get('k')), 'new');
@@ -312,7 +323,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
 
   suite = 'concurrency';
   add('500 concurrent set/get pairs see no cross-talk', SLOW, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const results = await Promise.all(
       Array.from({ length: 500 }, async (_, i) => {
         const value = bytes(`value-${i}-${randomBytes(8).toString('hex')}`);
@@ -326,7 +337,7 @@ export function storageConformanceTests(options: ConformanceOptions): Conformanc
   });
 
   add('concurrent writers to one key leave one of the written values', FAST, async (storage) => {
-    const partition = storage.partition('responses');
+    const partition = partitionOf(storage, 'responses');
     const written = Array.from({ length: 50 }, (_, i) => `writer-${i}`);
     await Promise.all(written.map((value) => partition.set('contended', bytes(value))));
     assert.ok(written.includes(text(await partition.get('contended')) ?? ''));
@@ -345,17 +356,17 @@ function optionalParts(
   group: (name: string) => void,
 ): void {
   const wanted = options.capabilities ?? {};
-  const offers = (part: 'sweeps' | 'getSync' | 'leases' | 'heldValues', storage: Storage): void => {
-    const partition = storage.partition('responses');
-    const has = { sweeps: isSweepable, getSync: readsSync, leases: offersLeases, heldValues: holdsValues }[part](partition);
-    assert.ok(has, `capabilities.${part} is true, but the storage does not offer it`);
+  /** The responses partition, which must declare `capability`. */
+  const offering = <C extends keyof PartitionCapabilities>(capability: C, storage: Storage) => {
+    const partition = partitionOf(storage, 'responses');
+    assert.ok(declares(partition, capability), `capabilities.${capability} is expected, but the storage does not declare it`);
+    return partition;
   };
 
   if (wanted.sweeps === true) {
     group('optional: sweeps');
     add('deleteExpired removes what expired and counts it', FAST, async (storage) => {
-      offers('sweeps', storage);
-      const partition = storage.partition('responses') as SweepablePartition;
+      const partition = offering('sweeps', storage);
       // Swept as of a minute from now: 'gone' has not expired yet by the clock, so a storage that also
       // expires entries by itself (DynamoDB's TTL, at any moment after) cannot take it first.
       const now = Date.now();
@@ -367,11 +378,25 @@ function optionalParts(
     });
   }
 
-  if (wanted.getSync === true) {
+  if (wanted.deleteByAge === true) {
+    group('optional: deleteByAge');
+    add('deleteCreatedBefore removes what was set at or before the cutoff and counts it', FAST, async (storage) => {
+      const partition = offering('deleteByAge', storage);
+      await partition.set('old', bytes('v'));
+      // Stored times may be kept in whole milliseconds or coarser: the cutoff is taken well after.
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      const cutoff = Date.now();
+      await new Promise((resolve) => setTimeout(resolve, 20));
+      await partition.set('new', bytes('v'));
+      assert.equal(await partition.deleteCreatedBefore(cutoff), 1);
+      assert.deepEqual(await collect(partition.keys()), ['new']);
+    });
+  }
+
+  if (wanted.syncReads === true) {
     group('optional: getSync');
     add('getSync answers at once: the value, undefined, or null for "ask get()"', FAST, async (storage) => {
-      offers('getSync', storage);
-      const partition = storage.partition('responses') as SyncReadablePartition;
+      const partition = offering('syncReads', storage);
       await partition.set('k', bytes('v'));
       const found = partition.getSync('k');
       assert.ok(found === null || text(found) === 'v', 'getSync returns the value set, or null');
@@ -383,8 +408,7 @@ function optionalParts(
   if (wanted.heldValues === true) {
     group('optional: held values');
     add('a held value is kept as given; its bytes are made once, when another reader asks, and take its place', FAST, async (storage) => {
-      offers('heldValues', storage);
-      const partition = storage.partition('responses') as HoldingPartition;
+      const partition = offering('heldValues', storage);
       let made = 0;
       const value: HeldValue = {
         byteLength: 1,
@@ -413,8 +437,7 @@ function optionalParts(
   if (wanted.leases === true) {
     group('optional: leases');
     add('one holder at a time; released only by its token', FAST, async (storage) => {
-      offers('leases', storage);
-      const partition = storage.partition('responses') as LeasingPartition;
+      const partition = offering('leases', storage);
       const first = await partition.acquireLease('k', 30_000);
       assert.ok('token' in first, 'the first attempt gets the lease');
       const second = await partition.acquireLease('k', 30_000);

@@ -25,7 +25,7 @@ import { Packr } from 'msgpackr';
 import { lowerAscii, trimOws } from './ascii.js';
 import { describe } from './describe.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
-import { type Partition, readsSync, type Storage } from './storage/contract.js';
+import { type CompletePartition, completePartition, declares, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 import { renamedTimeout, timeoutsInMs } from './timeouts.js';
 
@@ -82,7 +82,7 @@ const VERSION = 2;
 const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
 
 export class UndiciCacheStore {
-  readonly #partition: Partition;
+  readonly #partition: CompletePartition;
   readonly #maxEntrySize: number;
   readonly #readMs: number;
   readonly #writeMs: number;
@@ -106,7 +106,8 @@ export class UndiciCacheStore {
       if (typeof value !== 'number' || !(value > 0)) throw new TypeError(`UndiciCacheStore ${name} must be a positive number, got ${describe(value)}`);
       return value;
     };
-    this.#partition = options.storage.partition(options.partition ?? 'undici');
+    const name = options.partition ?? 'undici';
+    this.#partition = completePartition(options.storage.partition(name), name);
     this.#maxEntrySize = number(options.maxEntrySize, 'maxEntrySize', 10 * 1024 * 1024);
     renamedTimeout('UndiciCacheStore', options, ['readTimeout', 'writeTimeout'], 'timeouts: { read, write }');
     const timeouts = timeoutsInMs('UndiciCacheStore', options.timeouts, { read: 0.5, write: 5 });
@@ -203,10 +204,11 @@ export class UndiciCacheStore {
 
   /** The record at once from a storage that can tell synchronously; null when it cannot (ask #read). */
   #readSync(name: string): StoredVariant[] | undefined | null {
-    if (!readsSync(this.#partition)) return null;
+    const partition = this.#partition;
+    if (!declares(partition, 'syncReads')) return null;
     let bytes: Uint8Array | undefined | null;
     try {
-      bytes = this.#partition.getSync(name);
+      bytes = partition.getSync(name);
     } catch (error) {
       this.#onError(error);
       return undefined;

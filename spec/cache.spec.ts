@@ -51,7 +51,7 @@ describe('HttpCache', () => {
 
     it('a storage whose partitions miss methods', () => {
       const storage = { partition: () => ({ get() {} }), close: async () => {} };
-      expect(() => createCache({ storage } as unknown as CacheOptions)).to.throw(TypeError, /partition\('responses'\) needs to have a getMany\(\) function/);
+      expect(() => createCache({ storage } as unknown as CacheOptions)).to.throw(TypeError, /partition\('responses'\) needs to have a set\(\) function/);
     });
 
     it('accepts the defaults and returns an HttpCache', () => {

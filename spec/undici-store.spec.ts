@@ -14,7 +14,7 @@ import { FaultyStorage } from '../fixtures/faulty-storage.js';
 import { respond } from '../fixtures/origin.js';
 import { type RedisServer, startRedis } from '../fixtures/redis-server.js';
 import { sqliteStorage, tempFolder } from '../fixtures/sqlite.js';
-import type { Storage } from '../lib/storage/contract.js';
+import { completePartition, type Storage } from '../lib/storage/contract.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
 import { RedisStorage } from '../lib/storage/redis.js';
 import { UndiciCacheStore } from '../lib/undici-store.js';
@@ -229,7 +229,7 @@ for (const backend of backends) {
       env.origin.route('/a', respond(200, { 'cache-control': 'max-age=60' }, 'body'));
       const { agent, storage, store } = await cached();
       await get(agent, `${env.origin.url}/a`);
-      const partition = storage.partition('undici');
+      const partition = completePartition(storage.partition('undici'), 'undici');
       await store.settled();
       const all: Array<[string, Uint8Array]> = [];
       for await (const entry of partition.entries()) all.push(entry);

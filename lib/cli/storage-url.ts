@@ -76,7 +76,7 @@ async function openRedis(url: string): Promise<Storage> {
       timer = setTimeout(() => reject(new Error('no answer within 5 s')), 5000);
     });
     try {
-      await Promise.race([storage.partition('responses').has('cachette-cli-probe'), timeUp]);
+      await Promise.race([storage.partition('responses').get('cachette-cli-probe'), timeUp]);
     } finally {
       clearTimeout(timer);
     }

@@ -3,14 +3,18 @@
  * it lists) and, through the redirects partition, the cached redirects that
  * lead to it, transitively.
  */
-import type { Partition } from '../storage/contract.js';
+import type { CompletePartition } from '../storage/contract.js';
+
+/** What a purge needs of a partition: the request path's guarded view and management's deadlined one both give it. */
+type Purgeable = Pick<CompletePartition, 'getMany' | 'bulkDelete'>;
+
 import { decodeRecord } from './codec.js';
 
 /** Redirect chains longer than this are not followed back (browsers stop at 20). */
 const MAX_DEPTH = 20;
 
 /** Deletes the entries under `keys` with their variants and aliases; returns how many responses went. */
-export async function invalidateKeys(responses: Partition, redirects: Partition, keys: Iterable<string>): Promise<number> {
+export async function invalidateKeys(responses: Purgeable, redirects: Purgeable, keys: Iterable<string>): Promise<number> {
   const seen = new Set<string>();
   const doomed = new Set<string>();
   const aliasRecords: string[] = [];

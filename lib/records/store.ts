@@ -17,8 +17,8 @@ import type { Background } from '../background.js';
 import type { Clock } from '../clock.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CredentialDigests } from '../digest.js';
-import type { LeaseAttempt, Partition } from '../storage/contract.js';
-import { canDeleteByAge, holdsValues, isSweepable, readsSync } from '../storage/contract.js';
+import type { CompletePartition, LeaseAttempt } from '../storage/contract.js';
+import { declares } from '../storage/contract.js';
 import type { LateWatch } from '../storage/deadline.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
@@ -65,8 +65,8 @@ export interface RecordStoreOptions {
   responses: FailOpenPartition;
   redirects: FailOpenPartition;
   /** The partitions for management: errors are thrown, and so is a call past its deadline (`withDeadlines`). */
-  rawResponses: Partition;
-  rawRedirects: Partition;
+  rawResponses: CompletePartition;
+  rawRedirects: CompletePartition;
   reporter: Reporter;
   /** Request header names whose values are digested, never stored (`ignoredParameters`). */
   ignoredHeaders: ReadonlySet<string>;
@@ -87,7 +87,7 @@ export interface RecordStoreOptions {
   /** The responses partition is a memory tier in front of a storage. */
   tiered: boolean;
   /** The partition indexing a tag: the request path's view, the raw one, and the one older versions wrote (read only: see partitions.ts). */
-  tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: Partition; legacy: Partition | undefined };
+  tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: CompletePartition; legacy: CompletePartition | undefined };
 }
 
 const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
@@ -110,8 +110,8 @@ interface VariantStep {
 export class RecordStore {
   readonly #responses: FailOpenPartition;
   readonly #redirects: FailOpenPartition;
-  readonly #rawResponses: Partition;
-  readonly #rawRedirects: Partition;
+  readonly #rawResponses: CompletePartition;
+  readonly #rawRedirects: CompletePartition;
   readonly #reporter: Reporter;
   readonly #ignoredHeaders: ReadonlySet<string>;
   readonly #credentials: CredentialDigests;
@@ -445,7 +445,7 @@ export class RecordStore {
    */
   async *#responseRecords(): AsyncIterable<[string, StoredResponse]> {
     const raw = this.#rawResponses;
-    if (holdsValues(raw)) {
+    if (declares(raw, 'heldValues')) {
       for await (const key of raw.keys()) {
         const held = raw.getHeld(key);
         const record = held instanceof HeldRecord ? held.record : held instanceof Uint8Array ? decodeRecord(held) : undefined;
@@ -470,7 +470,7 @@ export class RecordStore {
     for (const tag of new Set(tags)) {
       const { raw: index, legacy } = this.#tagIndex(tag);
       let page: string[] = [];
-      const purge = async (fromIndex: Partition | undefined): Promise<void> => {
+      const purge = async (fromIndex: CompletePartition | undefined): Promise<void> => {
         const stored = await this.#rawResponses.getMany(page);
         // The index may name a key since rewritten without the tag: only what still carries it goes.
         const doomed = page.filter((key) => {
@@ -540,7 +540,7 @@ export class RecordStore {
     this.#writes.deletedOutside('all');
     let deleted = 0;
     for (const partition of [this.#rawResponses, this.#rawRedirects]) {
-      deleted += isSweepable(partition)
+      deleted += declares(partition, 'sweeps')
         ? await partition.deleteExpired(now)
         : await deleteWhere(partition, (record) => record.expiresAt !== null && record.expiresAt <= now);
     }
@@ -551,9 +551,10 @@ export class RecordStore {
   async deleteReceivedBefore(cutoff: number): Promise<number> {
     await this.flush();
     this.#writes.deletedOutside('all');
-    return canDeleteByAge(this.#rawResponses)
-      ? this.#rawResponses.deleteCreatedBefore(cutoff)
-      : deleteWhere(this.#rawResponses, (record) => record.kind === 'response' && record.responseTime <= cutoff);
+    const raw = this.#rawResponses;
+    return declares(raw, 'deleteByAge')
+      ? raw.deleteCreatedBefore(cutoff)
+      : deleteWhere(raw, (record) => record.kind === 'response' && record.responseTime <= cutoff);
   }
 
   /** Empties both partitions (after the writes in flight have landed). */
@@ -657,7 +658,8 @@ export class RecordStore {
   #describe(key: string, record: StoredResponse, now: number): EntryInfo {
     const info = describeEntry(key, record, now, (name) => isHiddenVaryName(name, this.#ignoredHeaders));
     // In front of a storage, a memory tier answers getSync for what it holds (null otherwise).
-    if (this.#tiered) info.tier = readsSync(this.#rawResponses) && this.#rawResponses.getSync(key) != null ? 'memory' : 'storage';
+    const raw = this.#rawResponses;
+    if (this.#tiered) info.tier = declares(raw, 'syncReads') && raw.getSync(key) != null ? 'memory' : 'storage';
     return info;
   }
 
@@ -687,7 +689,7 @@ export function recordExpiry(bytes: Uint8Array): number | undefined {
 }
 
 /** The slow path for backends without a fast one: read every record, delete those that match (and the unreadable). */
-async function deleteWhere(partition: Partition, matches: (record: StoredRecord) => boolean): Promise<number> {
+async function deleteWhere(partition: CompletePartition, matches: (record: StoredRecord) => boolean): Promise<number> {
   const doomed: string[] = [];
   for await (const [key, bytes] of partition.entries()) {
     const record = decodeRecord(bytes);

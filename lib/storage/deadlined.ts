@@ -13,8 +13,8 @@
  * requests within them.
  */
 
-import type { HoldingPartition, Partition, SetOptions, SweepablePartition, SyncReadablePartition } from './contract.js';
-import { canDeleteByAge, holdsValues, isSweepable, readsSync } from './contract.js';
+import type { CompletePartition, PartitionCapabilities, SetOptions } from './contract.js';
+import { declares } from './contract.js';
 import type { Deadlines } from './deadline.js';
 
 /** Keys per storage call of `getMany` and `bulkDelete`. */
@@ -32,7 +32,7 @@ function* pages(keys: Iterable<string>): Iterable<string[]> {
   if (page.length > 0) yield page;
 }
 
-export function withDeadlines(partition: Partition, deadlines: Deadlines, timeoutMs: number): Partition {
+export function withDeadlines(partition: CompletePartition, deadlines: Deadlines, timeoutMs: number): CompletePartition {
   const run = <T>(operation: string, call: () => Promise<T>): Promise<T> => deadlines.run(call, timeoutMs, operation);
   const getMany = async (keys: string[]): Promise<Map<string, Uint8Array>> => {
     if (keys.length <= KEYS_PER_CALL) return run('getMany', () => partition.getMany(keys));
@@ -55,7 +55,15 @@ export function withDeadlines(partition: Partition, deadlines: Deadlines, timeou
       };
     },
   });
-  const view: Partition = {
+  // The capabilities the storage declares that management uses, and only those.
+  const capabilities: PartitionCapabilities = {
+    syncReads: declares(partition, 'syncReads'),
+    heldValues: declares(partition, 'heldValues'),
+    sweeps: declares(partition, 'sweeps'),
+    deleteByAge: declares(partition, 'deleteByAge'),
+  };
+  const view: CompletePartition = {
+    capabilities,
     get: (key) => run('get', () => partition.get(key)),
     getMany,
     set: (key: string, value: Uint8Array, opts?: SetOptions) => run('set', () => partition.set(key, value, opts)),
@@ -67,11 +75,13 @@ export function withDeadlines(partition: Partition, deadlines: Deadlines, timeou
     clear: () => partition.clear(),
     size: () => partition.size(),
   };
-  // The optional parts the storage offers, and only those (the cache looks for them by name).
-  if (readsSync(partition)) (view as SyncReadablePartition).getSync = (key) => partition.getSync(key);
-  if (isSweepable(partition)) (view as SweepablePartition).deleteExpired = (now) => partition.deleteExpired(now);
-  if (canDeleteByAge(partition)) (view as SweepablePartition).deleteCreatedBefore = (cutoff) => partition.deleteCreatedBefore(cutoff);
-  // In this process, at once: no deadline to put on it.
-  if (holdsValues(partition)) (view as HoldingPartition).getHeld = (key) => partition.getHeld(key);
+  if (declares(partition, 'syncReads')) view.getSync = (key) => partition.getSync(key);
+  if (declares(partition, 'sweeps')) view.deleteExpired = (now) => partition.deleteExpired(now);
+  if (declares(partition, 'deleteByAge')) view.deleteCreatedBefore = (cutoff) => partition.deleteCreatedBefore(cutoff);
+  // In this process, at once: no deadline to put on them.
+  if (declares(partition, 'heldValues')) {
+    view.hold = (key, value, opts) => partition.hold(key, value, opts);
+    view.getHeld = (key) => partition.getHeld(key);
+  }
   return view;
 }

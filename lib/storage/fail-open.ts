@@ -9,8 +9,8 @@
 import { describe } from '../describe.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CircuitBreaker } from './breaker.js';
-import type { HeldValue, HoldingPartition, LeaseAttempt, LeasingPartition, Partition, SetOptions, SyncReadablePartition } from './contract.js';
-import { holdsValues, offersLeases, readsSync, StorageRequestError } from './contract.js';
+import type { CompletePartition, HeldValue, LeaseAttempt, SetOptions } from './contract.js';
+import { declares, StorageRequestError } from './contract.js';
 import type { Deadlines, LateWatch } from './deadline.js';
 
 /** Timeouts of storage calls, in ms. */
@@ -25,16 +25,20 @@ export interface StorageTimeouts {
 const FAILED: unique symbol = Symbol('failed');
 
 /**
- * A Partition whose calls never throw: reads give nothing, writes report
- * whether they landed, listings end early, on any failure.
+ * The calls the request path makes on a partition, none of which throws:
+ * reads give nothing and writes report whether they landed, on any failure.
+ * Only what the request path uses is here; management goes through
+ * `withDeadlines` (deadlined.ts), where errors reach the operator.
  */
-export class FailOpenPartition implements Partition {
+export class FailOpenPartition {
   readonly name: string;
   /** The partition answers reads synchronously (see `getSync`). */
   readonly readsSync: boolean;
   /** The partition keeps values as they are given (see `hold`). */
   readonly holds: boolean;
-  readonly #partition: Partition;
+  /** The partition offers leases (see `acquireLease`). */
+  readonly offersLeases: boolean;
+  readonly #partition: CompletePartition;
   readonly #breaker: CircuitBreaker;
   readonly #reporter: Reporter;
   readonly #timeouts: StorageTimeouts;
@@ -42,17 +46,28 @@ export class FailOpenPartition implements Partition {
   /** What a memory tier in front holds (see tiered.ts): the answer when the storage behind cannot give one. */
   readonly #local: ((key: string) => Uint8Array | undefined) | undefined;
 
-  constructor(name: string, partition: Partition, breaker: CircuitBreaker, reporter: Reporter, timeouts: StorageTimeouts, deadlines: Deadlines) {
+  constructor(
+    name: string,
+    partition: CompletePartition,
+    guards: {
+      breaker: CircuitBreaker;
+      reporter: Reporter;
+      timeouts: StorageTimeouts;
+      deadlines: Deadlines;
+      local?: ((key: string) => Uint8Array | undefined) | undefined;
+    },
+  ) {
+    const { breaker, reporter, timeouts, deadlines } = guards;
     this.name = name;
     this.#partition = partition;
-    this.readsSync = readsSync(partition);
-    this.holds = holdsValues(partition);
+    this.readsSync = declares(partition, 'syncReads');
+    this.holds = declares(partition, 'heldValues');
+    this.offersLeases = declares(partition, 'leases');
     this.#breaker = breaker;
     this.#reporter = reporter;
     this.#timeouts = timeouts;
     this.#deadlines = deadlines;
-    const local = (partition as { getLocal?: unknown }).getLocal;
-    this.#local = typeof local === 'function' ? (key) => (local as (key: string) => Uint8Array | undefined).call(partition, key) : undefined;
+    this.#local = guards.local;
   }
 
   /**
@@ -75,7 +90,7 @@ export class FailOpenPartition implements Partition {
    */
   getSync(key: string): Uint8Array | undefined | null {
     try {
-      const value = (this.#partition as SyncReadablePartition).getSync(key);
+      const value = (this.#partition.getSync as (key: string) => Uint8Array | undefined | null).call(this.#partition, key);
       if (value !== undefined && value !== null && !(value instanceof Uint8Array)) {
         throw new TypeError(`getSync() must return bytes, undefined or null, got ${describe(value)}`);
       }
@@ -89,7 +104,7 @@ export class FailOpenPartition implements Partition {
   /** What is stored under the key, as it was held (or its bytes); only when `holds`. Never throws, like getSync. */
   getHeld(key: string): HeldValue | Uint8Array | undefined {
     try {
-      return (this.#partition as HoldingPartition).getHeld(key);
+      return (this.#partition.getHeld as (key: string) => HeldValue | Uint8Array | undefined).call(this.#partition, key);
     } catch (error) {
       this.#reporter.storageError({ operation: 'getHeld', partition: this.name, error });
       return undefined;
@@ -138,7 +153,7 @@ export class FailOpenPartition implements Partition {
    */
   tryHold(key: string, value: HeldValue, opts?: SetOptions): boolean {
     try {
-      (this.#partition as HoldingPartition).hold(key, value, opts);
+      (this.#partition.hold as (key: string, value: HeldValue, opts?: SetOptions) => void).call(this.#partition, key, value, opts);
       return true;
     } catch (error) {
       this.#reporter.storageError({ operation: 'hold', partition: this.name, error });
@@ -151,61 +166,20 @@ export class FailOpenPartition implements Partition {
     return this.#guard('delete', this.#timeouts.writeMs, false, () => this.#partition.delete(key));
   }
 
-  has(key: string): Promise<boolean> {
-    return this.#guard('has', this.#timeouts.readMs, false, () => this.#partition.has(key));
-  }
-
-  async clear(): Promise<void> {
-    await this.#guard('clear', this.#timeouts.writeMs, undefined, () => this.#partition.clear());
-  }
-
-  size(): Promise<number> {
-    return this.#guard('size', this.#timeouts.writeMs, 0, () => this.#partition.size());
-  }
-
-  /** The keys, as far as the storage can list them (a failure ends the listing; each page has the write deadline). */
-  keys(): AsyncIterable<string> {
-    return this.#listing('keys', () => this.#partition.keys());
-  }
-
-  entries(): AsyncIterable<[string, Uint8Array]> {
-    return this.#listing('entries', () => this.#partition.entries());
-  }
-
-  async *#listing<T>(operation: string, list: () => AsyncIterable<T>): AsyncIterable<T> {
-    let iterator: AsyncIterator<T>;
-    try {
-      iterator = list()[Symbol.asyncIterator]();
-    } catch (error) {
-      this.#reporter.storageError({ operation, partition: this.name, error });
-      return;
-    }
-    for (;;) {
-      let step: IteratorResult<T>;
-      try {
-        step = await this.#deadlines.run(() => iterator.next(), this.#timeouts.writeMs, operation);
-      } catch (error) {
-        this.#reporter.storageError({ operation, partition: this.name, error });
-        return;
-      }
-      if (step.done === true) return;
-      yield step.value;
-    }
-  }
-
-  /** The partition offers leases (see `acquireLease`). */
-  get offersLeases(): boolean {
-    return offersLeases(this.#partition);
-  }
-
   /** A lease attempt; undefined when the storage could not say (then go on without one). */
   acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
-    return this.#guard('acquireLease', this.#timeouts.readMs, undefined, () => (this.#partition as LeasingPartition).acquireLease(key, ttlMs));
+    return this.#guard('acquireLease', this.#timeouts.readMs, undefined, () =>
+      (this.#partition.acquireLease as (key: string, ttlMs: number) => Promise<LeaseAttempt>).call(this.#partition, key, ttlMs),
+    );
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
     try {
-      await this.#deadlines.run(() => (this.#partition as LeasingPartition).releaseLease(key, token), this.#timeouts.writeMs, 'releaseLease');
+      await this.#deadlines.run(
+        () => (this.#partition.releaseLease as (key: string, token: string) => Promise<void>).call(this.#partition, key, token),
+        this.#timeouts.writeMs,
+        'releaseLease',
+      );
     } catch (error) {
       // The lease expires by itself: a failed release only makes others wait a little longer.
       this.#reporter.storageError({ operation: 'releaseLease', partition: this.name, error });

@@ -1,6 +1,6 @@
 import { type Clock, isClock, systemClock } from '../clock.js';
 import { describe } from '../describe.js';
-import type { HeldValue, HoldingPartition, Partition, SetOptions, Storage, SweepablePartition } from './contract.js';
+import type { CompletePartition, HeldValue, SetOptions, Storage } from './contract.js';
 
 export interface MemoryStorageOptions {
   /** Most entries held across all partitions. Default: unbounded (bytes bound it). */
@@ -40,6 +40,8 @@ interface Node {
  * bytes: they are made then, once, and kept in its place.
  */
 export class MemoryStorage implements Storage {
+  /** It drops the least recently used entries to stay within its bounds. */
+  readonly capabilities = { evicts: true } as const;
   readonly maxEntries: number;
   readonly maxBytes: number;
   readonly #partitions = new Map<string, MemoryPartition>();
@@ -58,7 +60,7 @@ export class MemoryStorage implements Storage {
     this.#lru = new Lru(this.maxEntries, this.maxBytes);
   }
 
-  partition(name: string): Partition {
+  partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
       partition = new MemoryPartition(this.#lru, this.#clock);
@@ -67,7 +69,7 @@ export class MemoryStorage implements Storage {
     return partition;
   }
 
-  /** Whether an entry was ever dropped to keep within a bound (see EvictingStorage). */
+  /** Whether an entry was ever dropped to keep within a bound (`capabilities.evicts`). */
   mayHaveEvicted(): boolean {
     return this.#lru.evicted;
   }
@@ -156,7 +158,8 @@ class Lru {
   }
 }
 
-class MemoryPartition implements SweepablePartition, HoldingPartition {
+class MemoryPartition implements CompletePartition {
+  readonly capabilities = { syncReads: true, heldValues: true, sweeps: true, deleteByAge: true } as const;
   readonly #lru: Lru;
   readonly #clock: Clock;
   readonly #nodes = new Map<string, Node>();

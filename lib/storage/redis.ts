@@ -33,7 +33,7 @@
  */
 
 import { describe } from '../describe.js';
-import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage } from './contract.js';
+import type { CompletePartition, LeaseAttempt, SetOptions, Storage } from './contract.js';
 
 /** What this storage needs of a client: node-redis's `sendCommand` (a `RedisClientType` of `@redis/client` ≥ 5). */
 export interface RedisCommander {
@@ -58,6 +58,8 @@ const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
 const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
 export class RedisStorage implements Storage {
+  /** Redis evicts keys under a `maxmemory-policy` other than `noeviction` (asked by `mayHaveEvicted`). */
+  readonly capabilities = { evicts: true } as const;
   readonly keyPrefix: string;
   readonly #batchSize: number;
   readonly #client: Promise<RedisCommander>;
@@ -98,7 +100,7 @@ export class RedisStorage implements Storage {
     }
   }
 
-  partition(name: string): Partition {
+  partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
       partition = new RedisPartition(this.#client, `${this.keyPrefix}{${name}}:`, this.#batchSize, this.#connection);
@@ -108,7 +110,7 @@ export class RedisStorage implements Storage {
   }
 
   /**
-   * Whether Redis may evict keys (see EvictingStorage): unless its
+   * Whether Redis may evict keys (`capabilities.evicts`): unless its
    * `maxmemory-policy` is `noeviction`. A server that will not say (CONFIG
    * is disabled on managed services) may.
    */
@@ -168,7 +170,8 @@ interface Connection {
 
 const CONNECT_TIMEOUT_MS = 5000;
 
-class RedisPartition implements LeasingPartition {
+class RedisPartition implements CompletePartition {
+  readonly capabilities = { leases: true } as const;
   readonly #client: Promise<RedisCommander>;
   /** `<keyPrefix>{<partition>}:` */
   readonly #prefix: string;

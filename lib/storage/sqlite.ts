@@ -20,7 +20,7 @@ import { createRequire } from 'node:module';
 import { dirname, resolve } from 'node:path';
 import type BetterSqlite3 from 'better-sqlite3';
 import { describe } from '../describe.js';
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
+import type { CompletePartition, SetOptions, Storage } from './contract.js';
 
 type Database = BetterSqlite3.Database;
 type Statement<P extends unknown[] = unknown[], R = unknown> = BetterSqlite3.Statement<P, R>;
@@ -148,7 +148,7 @@ export class SqliteStorage implements Storage {
     }
   }
 
-  partition(name: string): Partition {
+  partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
       partition = new SqlitePartition(name, this.#statements, this.#db, this.#busyMs);
@@ -162,7 +162,8 @@ export class SqliteStorage implements Storage {
   }
 }
 
-class SqlitePartition implements SweepablePartition, SyncReadablePartition {
+class SqlitePartition implements CompletePartition {
+  readonly capabilities = { syncReads: true, sweeps: true, deleteByAge: true } as const;
   readonly #name: string;
   readonly #sql: Statements;
   readonly #bulkDelete: (keys: string[]) => number;

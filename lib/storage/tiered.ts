@@ -22,15 +22,15 @@
  * `syncEvery` later.
  *
  * Memory answers whatever the storage behind is doing: the cache asks it
- * (`getLocal`) when the storage fails, passes its deadline or is skipped by
+ * (`localReader`) when the storage fails, passes its deadline or is skipped by
  * the circuit breaker.
  */
 
 import { randomUUID } from 'node:crypto';
 import { type Clock, isClock, systemClock, type Timer } from '../clock.js';
 import { describe } from '../describe.js';
-import type { Partition, SetOptions, Storage, SweepablePartition, SyncReadablePartition } from './contract.js';
-import { canDeleteByAge, isSweepable, type LeaseAttempt, mayHaveEvicted, offersLeases } from './contract.js';
+import type { CompletePartition, LeaseAttempt, Partition, PartitionCapabilities, SetOptions, Storage } from './contract.js';
+import { completePartition, declares, mayHaveEvicted } from './contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './memory.js';
 
 export interface TieredStorageOptions {
@@ -134,6 +134,8 @@ class Generation {
 }
 
 export class TieredStorage implements Storage {
+  /** Whether values may be gone before their expiry is the storage behind's to say. */
+  readonly capabilities = { evicts: true } as const;
   readonly front: MemoryStorage;
   readonly back: Storage;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
@@ -173,12 +175,12 @@ export class TieredStorage implements Storage {
     );
   }
 
-  partition(name: string): Partition {
+  partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
       partition = new TieredPartition(
         this.front.partition(name) as MemoryPartitionView,
-        this.back.partition(name),
+        completePartition(this.back.partition(name), name),
         this.#expiryOf,
         this.#generation,
         this.#clock,
@@ -186,6 +188,12 @@ export class TieredStorage implements Storage {
       this.#partitions.set(name, partition);
     }
     return partition;
+  }
+
+  /** What memory holds for a partition's key, whatever the storage behind is doing (see the module's comment). */
+  localReader(name: string): (key: string) => Uint8Array | undefined {
+    const partition = this.partition(name) as TieredPartition;
+    return (key) => partition.getLocal(key);
   }
 
   /** The storage behind is the truth: whether it may have evicted (the memory tier evicting loses nothing). */
@@ -198,14 +206,19 @@ export class TieredStorage implements Storage {
   }
 }
 
-type MemoryPartitionView = SweepablePartition & { getSync(key: string): Uint8Array | undefined };
+type MemoryPartitionView = Omit<CompletePartition, 'getSync' | 'deleteExpired'> & {
+  getSync(key: string): Uint8Array | undefined;
+  deleteExpired(now: number): Promise<number>;
+};
 
 /** Keys written while reads are under way, remembered at most this many before a read gives up filling memory. */
 const MAX_TRACKED_WRITES = 10_000;
 
-class TieredPartition implements SyncReadablePartition {
+class TieredPartition implements CompletePartition {
+  /** Reads at once from memory; sweeps and leases when the storage behind offers them. */
+  readonly capabilities: PartitionCapabilities;
   readonly #front: MemoryPartitionView;
-  readonly #back: Partition;
+  readonly #back: CompletePartition;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
   readonly #generation: Generation;
   readonly #time: Clock;
@@ -228,19 +241,20 @@ class TieredPartition implements SyncReadablePartition {
   readonly acquireLease: ((key: string, ttlMs: number) => Promise<LeaseAttempt>) | undefined;
   readonly releaseLease: ((key: string, token: string) => Promise<void>) | undefined;
 
-  constructor(front: MemoryPartitionView, back: Partition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation, time: Clock) {
+  constructor(front: MemoryPartitionView, back: CompletePartition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation, time: Clock) {
     this.#time = time;
     this.#front = front;
     this.#back = back;
     this.#expiryOf = expiryOf;
     this.#generation = generation;
-    this.deleteExpired = isSweepable(back)
+    this.capabilities = { syncReads: true, sweeps: declares(back, 'sweeps'), deleteByAge: declares(back, 'deleteByAge'), leases: declares(back, 'leases') };
+    this.deleteExpired = declares(back, 'sweeps')
       ? async (now) => {
           await front.deleteExpired(now);
           return back.deleteExpired(now);
         }
       : undefined;
-    this.deleteCreatedBefore = canDeleteByAge(back)
+    this.deleteCreatedBefore = declares(back, 'deleteByAge')
       ? // Memory cannot tell when a value it copied was first stored: it is emptied.
         (cutoff) =>
           this.#wipe(async () => {
@@ -250,8 +264,9 @@ class TieredPartition implements SyncReadablePartition {
             return deleted;
           })
       : undefined;
-    this.acquireLease = offersLeases(back) ? (key, ttlMs) => back.acquireLease(key, ttlMs) : undefined;
-    this.releaseLease = offersLeases(back) ? (key, token) => back.releaseLease(key, token) : undefined;
+    const leasing = declares(back, 'leases') ? back : undefined;
+    this.acquireLease = leasing === undefined ? undefined : (key, ttlMs) => leasing.acquireLease(key, ttlMs);
+    this.releaseLease = leasing === undefined ? undefined : (key, token) => leasing.releaseLease(key, token);
   }
 
   /** The storage behind is still setting up its connection (see redis.ts). */

@@ -17,8 +17,9 @@ class FlakyStorage implements Storage {
     const inner = this.#inner.partition(name);
     return new Proxy(inner, {
       get: (target, property) => {
-        // Remote: no synchronous reads.
-        if (property === 'getSync') return undefined;
+        // Remote: no synchronous reads, nothing held in this process.
+        if (property === 'capabilities') return { sweeps: true, deleteByAge: true };
+        if (property === 'getSync' || property === 'hold' || property === 'getHeld') return undefined;
         const value = Reflect.get(target, property, target);
         if (typeof value !== 'function') return value;
         return (...args: unknown[]) => {

@@ -19,6 +19,7 @@ class LeasedElsewhere implements Storage {
     const inner = this.memory.partition(name);
     const view: Partition & { acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt>; releaseLease(): Promise<void> } = {
       ...plainView(inner),
+      capabilities: { leases: true },
       acquireLease: async () => {
         this.leaseRequests += 1;
         return { heldUntil: Date.now() + 60_000 };

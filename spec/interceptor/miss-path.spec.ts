@@ -6,7 +6,7 @@ import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
 import { rawPartitions } from '../../lib/cache.js';
-import type { HoldingPartition } from '../../lib/storage/contract.js';
+import type { Offering } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
@@ -43,7 +43,7 @@ describe('miss path: stream to the caller, store only whole responses', () => {
     const events: string[] = [];
     const storage = new MemoryStorage();
     // MemoryStorage keeps the records themselves (hold); other storages get their bytes (set).
-    const responses = storage.partition('responses') as HoldingPartition;
+    const responses = storage.partition('responses') as Offering<'heldValues'>;
     const set = responses.set.bind(responses);
     responses.set = async (key, value, opts) => {
       events.push('store');

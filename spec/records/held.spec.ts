@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
 import { type HttpCache, rawPartitions } from '../../lib/cache.js';
-import type { HoldingPartition } from '../../lib/storage/contract.js';
+import type { Offering } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { fetchText, useOrigin } from '../support.js';
 
@@ -21,7 +21,7 @@ describe('Records kept as they are by a storage in this process', () => {
     const cache = env.cache({ storage: new MemoryStorage() });
     expect((await fetchText(cache, `${env.origin.url}/r`)).body).to.equal(BODY);
     await cache.settled();
-    const held = (rawPartitions(cache).responses as HoldingPartition).getHeld(await onlyKey(cache));
+    const held = (rawPartitions(cache).responses as Offering<'heldValues'>).getHeld(await onlyKey(cache));
     expect(held, 'a held record, not bytes').to.not.be.instanceOf(Uint8Array);
     const hit = await fetchText(cache, `${env.origin.url}/r`);
     expect(hit.cacheStatus).to.match(/^cachette; hit/);
@@ -37,7 +37,7 @@ describe('Records kept as they are by a storage in this process', () => {
     const listed = [];
     for await (const entry of cache.entries()) listed.push(entry);
     expect(listed.map((entry) => [entry.url, entry.size])).to.deep.equal([[`${env.origin.url}/r`, BODY.length]]);
-    expect((rawPartitions(cache).responses as HoldingPartition).getHeld(await onlyKey(cache)), 'bytes now').to.be.instanceOf(Uint8Array);
+    expect((rawPartitions(cache).responses as Offering<'heldValues'>).getHeld(await onlyKey(cache)), 'bytes now').to.be.instanceOf(Uint8Array);
     const hit = await fetchText(cache, `${env.origin.url}/r`);
     expect(hit.cacheStatus).to.match(/^cachette; hit/);
     expect(hit.body).to.equal(BODY);

@@ -10,7 +10,7 @@ import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { respond } from '../../fixtures/origin.js';
 import { plainView } from '../../fixtures/storage-views.js';
 import { createCache } from '../../lib/cache.js';
-import type { SweepablePartition } from '../../lib/storage/contract.js';
+import type { Offering, Partition } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { FakeClock } from '../../lib/testing.js';
 import { useOrigin } from '../support.js';
@@ -207,10 +207,11 @@ describe('storage deadlines', () => {
     const calls: string[] = [];
     const storage = {
       partition: (name: string) => {
-        const partition = memory.partition(name) as SweepablePartition;
+        const partition = memory.partition(name) as Offering<'sweeps'>;
         if (!name.endsWith('responses')) return partition;
         return {
           ...plainView(partition),
+          capabilities: { sweeps: true },
           getMany: (keys: string[]) => {
             calls.push(`getMany ${keys.length}`);
             return partition.getMany(keys);
@@ -225,7 +226,7 @@ describe('storage deadlines', () => {
             calls.push('deleteExpired');
             return partition.deleteExpired(now);
           },
-        } satisfies SweepablePartition;
+        } satisfies Partition;
       },
       close: () => memory.close(),
     };

@@ -38,7 +38,10 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
 
   describe('conformance', () => {
     // DynamoDB Local is slower than DynamoDB under 500 concurrent calls: a generous deadline here.
-    storageConformance({ create: () => dynamoStorage(undefined, { timeouts: { read: 20, write: 60 } }), capabilities: { sweeps: true, leases: true } });
+    storageConformance({
+      create: () => dynamoStorage(undefined, { timeouts: { read: 20, write: 60 } }),
+      capabilities: { sweeps: true, leases: true, deleteByAge: true },
+    });
   });
 
   describe('options', () => {

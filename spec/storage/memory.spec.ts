@@ -1,11 +1,11 @@
 import { expect } from 'chai';
-import { type HoldingPartition, holdsValues, type SweepablePartition } from '../../lib/storage/contract.js';
+import { declares, type Offering } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { storageConformance } from './conformance.js';
 
 describe('MemoryStorage', () => {
   describe('conformance', () => {
-    storageConformance({ create: () => new MemoryStorage(), capabilities: { sweeps: true, getSync: true, heldValues: true } });
+    storageConformance({ create: () => new MemoryStorage(), capabilities: { sweeps: true, syncReads: true, heldValues: true, deleteByAge: true } });
   });
 
   describe('LRU bounds', () => {
@@ -68,7 +68,7 @@ describe('MemoryStorage', () => {
 
     it('deleteExpired removes only what has expired', async () => {
       const storage = new MemoryStorage();
-      const partition = storage.partition('p') as SweepablePartition;
+      const partition = storage.partition('p') as Offering<'sweeps'>;
       await partition.set('old', value(1), { expiresAt: Date.now() - 1 });
       await partition.set('new', value(1), { expiresAt: Date.now() + 60_000 });
       await partition.set('forever', value(1));
@@ -87,7 +87,7 @@ describe('MemoryStorage', () => {
 describe('MemoryStorage synchronous reads', () => {
   it('getSync answers at once, like get, expiry included', async () => {
     const storage = new MemoryStorage();
-    const partition = storage.partition('p') as import('../../lib/storage/contract.js').SyncReadablePartition;
+    const partition = storage.partition('p') as Offering<'syncReads'>;
     await partition.set('k', new Uint8Array([1, 2]));
     await partition.set('old', new Uint8Array([3]), { expiresAt: Date.now() - 1 });
     expect([...(partition.getSync('k') ?? [])]).to.deep.equal([1, 2]);
@@ -128,17 +128,17 @@ describe('MemoryStorage and held values', () => {
   it('keeps a held value as it was given, without making its bytes', async () => {
     const storage = new MemoryStorage();
     const partition = storage.partition('p');
-    expect(holdsValues(partition)).to.equal(true);
+    expect(declares(partition, 'heldValues')).to.equal(true);
     const value = heldValue(Buffer.from('abc'), 1000);
-    (partition as HoldingPartition).hold('k', value);
-    expect((partition as HoldingPartition).getHeld('k')).to.equal(value);
+    (partition as Offering<'heldValues'>).hold('k', value);
+    expect((partition as Offering<'heldValues'>).getHeld('k')).to.equal(value);
     expect(value.encoded).to.equal(0);
     expect(storage.usage.bytes, 'its byteLength is what counts toward maxBytes').to.be.greaterThanOrEqual(1000);
   });
 
   it('gives every other reader its bytes, made once, which then take its place', async () => {
     const storage = new MemoryStorage();
-    const partition = storage.partition('p') as HoldingPartition;
+    const partition = storage.partition('p') as Offering<'heldValues'>;
     const bytes = Buffer.from('encoded');
     const value = heldValue(bytes, 100_000);
     partition.hold('k', value);
@@ -155,7 +155,7 @@ describe('MemoryStorage and held values', () => {
 
   it('expires and evicts held values like bytes', async () => {
     const storage = new MemoryStorage({ maxBytes: 10_000 });
-    const partition = storage.partition('p') as HoldingPartition;
+    const partition = storage.partition('p') as Offering<'heldValues'>;
     partition.hold('gone', heldValue(Buffer.from('x')), { expiresAt: Date.now() - 1 });
     expect(partition.getHeld('gone')).to.equal(undefined);
     partition.hold('old', heldValue(Buffer.from('x'), 6000));
@@ -165,7 +165,7 @@ describe('MemoryStorage and held values', () => {
   });
 
   it('drops a held value that cannot give its bytes, and refuses one that is not a held value', async () => {
-    const partition = new MemoryStorage().partition('p') as HoldingPartition;
+    const partition = new MemoryStorage().partition('p') as Offering<'heldValues'>;
     partition.hold('throws', {
       byteLength: 1,
       encode: () => {

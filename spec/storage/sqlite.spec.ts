@@ -8,7 +8,7 @@ import { expect } from 'chai';
 import { respond } from '../../fixtures/origin.js';
 import { sqliteStorage, tempFolder } from '../../fixtures/sqlite.js';
 import { createCache, rawPartitions } from '../../lib/cache.js';
-import type { SweepablePartition } from '../../lib/storage/contract.js';
+import type { Offering } from '../../lib/storage/contract.js';
 import { SCHEMA_VERSION, type SqliteStorage } from '../../lib/storage/sqlite.js';
 import { fetchText, NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 import { storageConformance } from './conformance.js';
@@ -26,11 +26,14 @@ describe('SqliteStorage', () => {
   });
 
   describe('conformance (a file)', () => {
-    storageConformance({ create: () => sqliteStorage({ path: join(folder.path, 'cache.db') }), capabilities: { sweeps: true, getSync: true } });
+    storageConformance({
+      create: () => sqliteStorage({ path: join(folder.path, 'cache.db') }),
+      capabilities: { sweeps: true, syncReads: true, deleteByAge: true },
+    });
   });
 
   describe("conformance (':memory:')", () => {
-    storageConformance({ create: () => sqliteStorage({ path: ':memory:' }), capabilities: { sweeps: true, getSync: true } });
+    storageConformance({ create: () => sqliteStorage({ path: ':memory:' }), capabilities: { sweeps: true, syncReads: true, deleteByAge: true } });
   });
 
   describe('the file', () => {
@@ -116,8 +119,8 @@ describe('SqliteStorage', () => {
   describe('fast paths', () => {
     it("deleteExpired removes a partition's expired rows in one statement, and nothing else", async () => {
       const storage = sqliteStorage({ path: join(folder.path, 'cache.db') });
-      const one = storage.partition('one') as SweepablePartition;
-      const two = storage.partition('two') as SweepablePartition;
+      const one = storage.partition('one') as Offering<'sweeps'>;
+      const two = storage.partition('two') as Offering<'sweeps'>;
       for (let i = 0; i < 100; i++) {
         await one.set(`old${i}`, encode('x'), { expiresAt: Date.now() - 1000 });
         await two.set(`old${i}`, encode('x'), { expiresAt: Date.now() - 1000 });

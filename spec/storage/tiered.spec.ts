@@ -3,7 +3,7 @@ import { CommandCounter, dropTables, dynamoStorage, uniqueTableName } from '../.
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
-import type { SweepablePartition, SyncReadablePartition } from '../../lib/storage/contract.js';
+import type { Offering } from '../../lib/storage/contract.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
@@ -14,14 +14,17 @@ import { storageConformance } from './conformance.js';
 
 describe('TieredStorage: a memory tier in front of a storage', () => {
   describe('conformance (in front of SQLite)', () => {
-    storageConformance({ create: () => new TieredStorage({ back: new SqliteStorage({ path: ':memory:' }) }), capabilities: { sweeps: true, getSync: true } });
+    storageConformance({
+      create: () => new TieredStorage({ back: new SqliteStorage({ path: ':memory:' }) }),
+      capabilities: { sweeps: true, syncReads: true, deleteByAge: true },
+    });
   });
 
   it('reads from memory first, then the back, and keeps what it read', async () => {
     const back = new MemoryStorage();
     const tiered = new TieredStorage({ back });
     await back.partition('p').set('k', new Uint8Array([1]));
-    const partition = tiered.partition('p') as SyncReadablePartition;
+    const partition = tiered.partition('p') as Offering<'syncReads'>;
     expect(partition.getSync('k'), 'not in memory yet: ask get()').to.equal(null);
     expect([...((await partition.get('k')) ?? [])]).to.deep.equal([1]);
     await back.partition('p').delete('k');
@@ -42,8 +45,8 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
 
   it('hears deletions made through another memory tier on the same storage (the purge stamp)', async () => {
     const back = new MemoryStorage();
-    const one = new TieredStorage({ back, syncEvery: 0 }).partition('p') as SyncReadablePartition;
-    const other = new TieredStorage({ back, syncEvery: 0 }).partition('p') as SyncReadablePartition;
+    const one = new TieredStorage({ back, syncEvery: 0 }).partition('p') as Offering<'syncReads'>;
+    const other = new TieredStorage({ back, syncEvery: 0 }).partition('p') as Offering<'syncReads'>;
     await one.set('k', new Uint8Array([1]));
     expect([...((await other.get('k')) ?? [])]).to.deep.equal([1]);
     // In other's memory now; one deletes it (and clear() likewise stamps).
@@ -74,7 +77,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
 
   describe('a read under way does not bring back what a write replaced meanwhile', () => {
     const slowReads = (back: MemoryStorage) => withLatency(back, 50);
-    const writes: Array<[string, (partition: SweepablePartition) => Promise<unknown>]> = [
+    const writes: Array<[string, (partition: Offering<'sweeps'>) => Promise<unknown>]> = [
       ['delete', (partition) => partition.delete('k')],
       ['bulkDelete', (partition) => partition.bulkDelete(['k'])],
       ['clear', (partition) => partition.clear()],
@@ -85,7 +88,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
       it(`${name}`, async () => {
         const back = new MemoryStorage();
         await back.partition('p').set('k', new Uint8Array([1]));
-        const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SweepablePartition & SyncReadablePartition;
+        const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as Offering<'sweeps' | 'syncReads'>;
         const reading = partition.get('k');
         // The read is under way (its storage answers 50 ms later).
         await new Promise((resolve) => setImmediate(resolve));
@@ -102,7 +105,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     it('getMany likewise', async () => {
       const back = new MemoryStorage();
       await back.partition('p').set('k', new Uint8Array([1]));
-      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SyncReadablePartition;
+      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as Offering<'syncReads'>;
       const reading = partition.getMany(['k']);
       await new Promise((resolve) => setImmediate(resolve));
       await partition.delete('k');
@@ -113,7 +116,7 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     it('a read that began after the write fills memory as usual', async () => {
       const back = new MemoryStorage();
       await back.partition('p').set('k', new Uint8Array([1]));
-      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as SyncReadablePartition;
+      const partition = new TieredStorage({ back: slowReads(back) }).partition('p') as Offering<'syncReads'>;
       await partition.delete('j');
       await partition.get('k');
       expect([...(partition.getSync('k') ?? [])]).to.deep.equal([1]);

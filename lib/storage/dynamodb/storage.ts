@@ -20,7 +20,7 @@ import type {
 } from '@aws-sdk/client-dynamodb';
 import { describe } from '../../describe.js';
 import { renamedTimeout, timeoutsInMs } from '../../timeouts.js';
-import type { LeaseAttempt, LeasingPartition, Partition, SetOptions, Storage, SweepablePartition } from '../contract.js';
+import type { CompletePartition, LeaseAttempt, SetOptions, Storage } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
 import { batchGet, batchWrite, DeadlineSignals, DeleteBuffer, eachLimited, type Item, type ItemKey, type SendOptions, sendWithin } from './batch.js';
 import { classify } from './errors.js';
@@ -137,7 +137,7 @@ export class DynamoDBStorage implements Storage {
     await createTable(this.client, this.tableName, this.#shared.names);
   }
 
-  partition(name: string): Partition {
+  partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
     if (partition === undefined) {
       partition = new DynamoPartition(name, this.#shared);
@@ -164,7 +164,8 @@ export class DynamoDBStorage implements Storage {
   }
 }
 
-class DynamoPartition implements SweepablePartition, LeasingPartition {
+class DynamoPartition implements CompletePartition {
+  readonly capabilities = { sweeps: true, deleteByAge: true, leases: true } as const;
   readonly #name: string;
   readonly #s: Shared;
   /** Deadline signals shared by calls that start together (see DeadlineSignals). */
