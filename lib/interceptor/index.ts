@@ -15,7 +15,7 @@ import type { CacheContext } from './context.js';
 import { DispatcherOrigin } from './origin.js';
 import { PassThroughHandler } from './pass-through-handler.js';
 import { readRequestBody } from './request-body.js';
-import { decide, respond, respondWith } from './respond.js';
+import { decide, type Exchange, respond, respondWith } from './respond.js';
 import { WaitController } from './single-flight.js';
 import { withQueryInPath } from './target.js';
 import { undiciAdapter } from './undici/index.js';
@@ -123,8 +123,8 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
   // Storage in memory answers at once: a hit is served before dispatch returns.
   const found = ctx.records.findSync(analysis.request);
-  const answered =
-    found === undefined ? respond(ctx, dispatch, opts, handler, analysis.request) : respondWith(ctx, dispatch, opts, handler, analysis.request, found);
+  const exchange: Exchange = { ctx, dispatch, opts, handler, request: analysis.request };
+  const answered = found === undefined ? respond(exchange) : respondWith(exchange, found);
   answered?.catch((error: unknown) => fail(handler, error));
   return true;
 }
@@ -168,7 +168,7 @@ async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, opts: Options,
     bypass(ctx, dispatch, forwarded, handler, analysis);
     return;
   }
-  await respond(ctx, dispatch, forwarded, handler, analysis.request);
+  await respond({ ctx, dispatch, opts: forwarded, handler, request: analysis.request });
 }
 
 function bypass(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler: Handler, analysis: Extract<RequestAnalysis, { cacheable: false }>): boolean {
