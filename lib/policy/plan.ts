@@ -18,7 +18,7 @@ import type { CacheRequest } from './request.js';
 import { mayServeOnError, type Reuse, reuseDecision } from './reuse.js';
 
 /** What is published and counted for the request (`cache.observe`, `cachette:decision`, `stats()`). */
-export interface Decision {
+interface Decision {
   outcome: DecisionOutcome;
   reason: string;
 }
@@ -26,7 +26,7 @@ export interface Decision {
 export type ServeReuse = Extract<Reuse, { action: 'serve' }>;
 
 /** Why a request goes to the origin, as `Cache-Status`'s `fwd` says it. */
-export type Fwd = 'uri-miss' | 'vary-miss' | 'request' | 'stale';
+type Fwd = 'uri-miss' | 'vary-miss' | 'request' | 'stale';
 
 export type RequestPlan =
   /** Answer from the stored response: whole, as a 304 to the client's own condition, or a byte range of it. */

@@ -16,10 +16,7 @@ import type { Lookup } from '../../lib/records/store.js';
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 
 /** A 200 stored at NOW with `lifetime` seconds of freshness; its header fields flat, name then value. */
-function stored(
-  lifetime: number,
-  extra: { headers?: string[]; flags?: number; swr?: number; sie?: number; status?: number } = {},
-): StoredResponse {
+function stored(lifetime: number, extra: { headers?: string[]; flags?: number; swr?: number; sie?: number; status?: number } = {}): StoredResponse {
   return {
     kind: 'response',
     expiresAt: null,
