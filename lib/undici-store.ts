@@ -20,11 +20,12 @@
 
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { crc32 } from 'node:zlib';
 import { Packr } from 'msgpackr';
 import { lowerAscii, trimOws } from './ascii.js';
 import { describe } from './describe.js';
+import { KeyedQueue } from './keyed-queue.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
+import { frame, unframe } from './records/frame.js';
 import { type CompletePartition, completePartition, declares, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 import { renamedTimeout, timeoutsInMs } from './timeouts.js';
@@ -89,7 +90,7 @@ export class UndiciCacheStore {
   readonly #onError: (error: unknown) => void;
   readonly #deadlines = new Deadlines();
   /** Rewrites of one URL's record, one at a time in this process. */
-  readonly #writing = new Map<string, Promise<void>>();
+  readonly #writing = new KeyedQueue();
   /** Variants on their way to the storage, by record: a request made meanwhile finds them (as in undici's own stores). */
   readonly #landing = new Map<string, StoredVariant[]>();
   /** Deletions of each record so far: a write queued before one is dropped. */
@@ -167,7 +168,7 @@ export class UndiciCacheStore {
    * before a test reads the storage behind.
    */
   async settled(): Promise<void> {
-    while (this.#writing.size > 0 || this.#deleting.size > 0) await Promise.all([...this.#writing.values(), ...this.#deleting]);
+    while (this.#writing.size > 0 || this.#deleting.size > 0) await Promise.all([this.#writing.drained(), ...this.#deleting]);
   }
 
   /** Deletes every stored response of the URL. */
@@ -183,7 +184,7 @@ export class UndiciCacheStore {
     this.#landing.delete(name);
     this.#deletions.set(name, (this.#deletions.get(name) ?? 0) + 1);
     // After a rewrite under way (it would otherwise land after the deletion).
-    await this.#writing.get(name);
+    await this.#writing.idle(name);
     try {
       await this.#deadlines.run(() => this.#partition.delete(name), this.#writeMs, 'delete');
     } catch (error) {
@@ -237,8 +238,7 @@ export class UndiciCacheStore {
       if (landing.length === 0 && this.#landing.get(name) === landing) this.#landing.delete(name);
     };
     const deletions = this.#deletions.get(name) ?? 0;
-    const previous = this.#writing.get(name) ?? Promise.resolve();
-    const next = previous.then(async () => {
+    const next = this.#writing.run(name, async () => {
       if ((this.#deletions.get(name) ?? 0) !== deletions) return; // deleted since: not to be written
       const now = Date.now();
       const kept = ((await this.#read(name, this.#writeMs)) ?? []).filter((stored) => stored.deleteAt > now && !sameVariant(stored, variant));
@@ -250,11 +250,8 @@ export class UndiciCacheStore {
         this.#onError(error);
       }
     });
-    const settled = next.catch(() => undefined).finally(landed);
-    this.#writing.set(name, settled);
-    void settled.then(() => {
-      if (this.#writing.get(name) === settled) this.#writing.delete(name);
-    });
+    // Before anyone waiting for this key's writes goes on: the variant is in the storage, or given up.
+    void next.then(landed, landed);
     return next;
   }
 }
@@ -320,21 +317,15 @@ function sameValue(a: string | string[] | null | undefined, b: string | string[]
 }
 
 function encode(variants: StoredVariant[]): Uint8Array {
-  const packed = packr.pack([MAGIC, VERSION, variants.map(packVariant)]);
-  const bytes = Buffer.allocUnsafeSlow(packed.byteLength + 4);
-  bytes.set(packed);
-  bytes.writeUInt32BE(crc32(packed), packed.byteLength);
-  return bytes;
+  return frame(packr.pack([MAGIC, VERSION, variants.map(packVariant)]));
 }
 
 function decode(bytes: Uint8Array): StoredVariant[] | undefined {
-  if (bytes.byteLength <= 4) return undefined;
-  const buffer = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const end = buffer.byteLength - 4;
-  if (crc32(buffer.subarray(0, end)) !== buffer.readUInt32BE(end)) return undefined;
+  const packed = unframe(bytes);
+  if (packed === undefined) return undefined;
   let fields: unknown;
   try {
-    fields = packr.unpack(buffer.subarray(0, end));
+    fields = packr.unpack(packed);
   } catch {
     return undefined;
   }

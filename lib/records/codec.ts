@@ -7,16 +7,14 @@
  * (a checksum that does not match, a value no record can have) come back as
  * `undefined`, and the cache treats them as a miss.
  */
-import { crc32 } from 'node:zlib';
 import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
+import { frame, unframe } from './frame.js';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
 import { isTag, MAX_TAGS } from './tags.js';
 
 const MAGIC = 0xcac;
 /** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. 3: tags. 4: the key of a response's request, and of its redirect's target. */
 export const FORMAT_VERSION = 4;
-/** The CRC-32 after the packed record, big-endian. */
-const CHECKSUM_BYTES = 4;
 /** Magic, version, kind: the fields before a record's own. */
 const HEADER_FIELDS = 3;
 
@@ -103,20 +101,13 @@ export function encodeRecord(record: StoredRecord): Uint8Array {
   const fields: unknown[] = [MAGIC, FORMAT_VERSION, tag];
   for (const [name] of layout) fields.push(record[name as keyof StoredRecord]);
   const large = record.kind === 'response' && record.body.byteLength > REUSED_BUFFER_LIMIT;
-  const packed = packr.pack(fields, large ? 0 : RESET_BUFFER_MODE);
-  // With RESET_BUFFER_MODE the next pack overwrites these bytes: copy them out now, exactly sized.
-  const owned = Buffer.allocUnsafeSlow(packed.byteLength + CHECKSUM_BYTES);
-  owned.set(packed);
-  owned.writeUInt32BE(crc32(packed), packed.byteLength);
-  return owned;
+  // With RESET_BUFFER_MODE the next pack overwrites these bytes: the frame copies them out now.
+  return frame(packr.pack(fields, large ? 0 : RESET_BUFFER_MODE));
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
-  if (!(bytes instanceof Uint8Array) || bytes.byteLength <= CHECKSUM_BYTES) return undefined;
-  const end = bytes.byteLength - CHECKSUM_BYTES;
-  const packed = bytes.subarray(0, end);
-  const stored = (bytes[end] as number) * 0x1000000 + (((bytes[end + 1] as number) << 16) | ((bytes[end + 2] as number) << 8) | (bytes[end + 3] as number));
-  if (crc32(packed) !== stored) return undefined;
+  const packed = unframe(bytes);
+  if (packed === undefined) return undefined;
   let fields: unknown;
   try {
     fields = packr.unpack(packed);

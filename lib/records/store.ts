@@ -17,6 +17,7 @@ import type { Background } from '../background.js';
 import type { Clock } from '../clock.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CredentialDigests } from '../digest.js';
+import { KeyedQueue } from '../keyed-queue.js';
 import type { CompletePartition, LeaseAttempt } from '../storage/contract.js';
 import { declares } from '../storage/contract.js';
 import type { LateWatch } from '../storage/deadline.js';
@@ -118,7 +119,7 @@ export class RecordStore {
   readonly #decoded = new DecodedRecords();
   readonly #writes: WriteQueue;
   /** Updates of each redirect target's aliases, one at a time (each reads the record, then rewrites it). */
-  readonly #aliasUpdates = new Map<string, Promise<void>>();
+  readonly #aliasUpdates = new KeyedQueue();
   readonly #maxBacklogBytes: number;
   readonly #maxEntrySize: number;
   readonly #mayHaveEvicted: () => Promise<boolean>;
@@ -353,17 +354,7 @@ export class RecordStore {
   /** Remembers that the redirect stored under `source` points at `target`, so deleting the target deletes it too. */
   async #recordAlias(target: string, source: string, expiresAt: number | null): Promise<void> {
     // Two redirects to one target, stored at once, must not each overwrite the other's addition.
-    const previous = this.#aliasUpdates.get(target);
-    const update = (previous ?? Promise.resolve()).then(() => this.#addAlias(target, source, expiresAt));
-    const settled = update.then(
-      () => undefined,
-      () => undefined,
-    );
-    this.#aliasUpdates.set(target, settled);
-    void settled.then(() => {
-      if (this.#aliasUpdates.get(target) === settled) this.#aliasUpdates.delete(target);
-    });
-    await update;
+    await this.#aliasUpdates.run(target, () => this.#addAlias(target, source, expiresAt));
   }
 
   async #addAlias(target: string, source: string, sourceExpiry: number | null): Promise<void> {
