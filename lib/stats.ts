@@ -2,6 +2,7 @@
  * What one cache has done since it was made (or since `resetStats()`):
  * counters, always on, each a plain increment on the path that decides it.
  */
+import type { DecisionOutcome } from './diagnostics.js';
 
 /** A snapshot of a cache's counters (`cache.stats()`). */
 export interface CacheStats {
@@ -47,6 +48,21 @@ export class StatsCounter {
   bytesServed = 0;
   readonly #bypassed = new Map<string, number>();
   readonly #notStored = new Map<string, number>();
+
+  /** A lookup's outcome, as `decide` publishes it: what it counts as. */
+  decided(outcome: DecisionOutcome, reason: string): void {
+    if (outcome === 'hit') this.hits += 1;
+    else if (outcome === 'miss') this.misses += 1;
+    else if (outcome === 'revalidate') this.revalidations += 1;
+    // Sent on whatever is stored (fetch's reload, a client's own conditional, a range): the origin answers in full.
+    else if (outcome === 'forward' && (reason === 'reload' || reason === 'conditional' || reason === 'range')) this.misses += 1;
+  }
+
+  /** A stored response (or bytes of it) served to a caller; `stale` when past its freshness. */
+  served(bytes: number, stale: boolean): void {
+    this.bytesServed += bytes;
+    if (stale) this.staleServed += 1;
+  }
 
   bypass(reason: string): void {
     this.#bypassed.set(reason, (this.#bypassed.get(reason) ?? 0) + 1);

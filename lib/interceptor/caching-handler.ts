@@ -58,7 +58,17 @@ export interface ForwardInfo {
   retryUnconditionally?: (() => void) | undefined;
 }
 
-type Mode = 'forward' | 'not-modified' | 'error-fallback' | 'retry';
+/**
+ * What this response is to the caller, decided at its headers: passed on
+ * (`forward`), the stale entry freshened by a 304 (`not-modified`), the stale
+ * entry in place of an error status (`error-fallback`, stale-if-error), or
+ * nothing, the request going again without validators (`retry`). The two
+ * that answer with the stale entry carry it.
+ */
+type Mode = { kind: 'forward' } | { kind: 'not-modified'; stale: StaleEntry } | { kind: 'error-fallback'; stale: StaleEntry } | { kind: 'retry' };
+
+const FORWARD: Mode = { kind: 'forward' };
+const RETRY: Mode = { kind: 'retry' };
 
 export class CachingHandler implements Handler {
   readonly #ctx: CacheContext;
@@ -128,14 +138,14 @@ export class CachingHandler implements Handler {
     if (stale?.conditional && statusCode === 304) {
       // RFC 9111 §4.3.4: a 304 naming another representation updates nothing; ask for the response itself.
       const retry = this.#info.retryUnconditionally;
-      this.#mode = retry !== undefined && !identifiesStored(response.etag, stale.entry.headers) ? 'retry' : 'not-modified';
+      this.#mode = retry !== undefined && !identifiesStored(response.etag, stale.entry.headers) ? RETRY : { kind: 'not-modified', stale };
       return;
     }
     if (stale?.fallbackOnError && ERROR_STATUSES.has(statusCode)) {
-      this.#mode = 'error-fallback';
+      this.#mode = { kind: 'error-fallback', stale };
       return;
     }
-    this.#mode = 'forward';
+    this.#mode = FORWARD;
     if (stale !== undefined) this.#ctx.reporter.stats.replaced += 1;
 
     const decision: StoreDecision | { store: false; reason: string } =
@@ -180,7 +190,7 @@ export class CachingHandler implements Handler {
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
-    if (this.#mode !== 'forward') return; // a 304 or a replaced error: nothing for the caller
+    if (this.#mode?.kind !== 'forward') return; // a 304 or a replaced error: nothing for the caller
     if (this.#chunks !== undefined) {
       this.#size += chunk.byteLength;
       if (this.#size > this.#ctx.options.maxEntrySize) {
@@ -196,12 +206,13 @@ export class CachingHandler implements Handler {
   }
 
   onResponseEnd(controller: Controller, trailers: ResponseHeaders): void {
-    switch (this.#mode) {
+    const mode = this.#mode;
+    switch (mode?.kind) {
       case 'not-modified':
-        this.#serveUpdated();
+        this.#serveUpdated(mode.stale);
         return;
       case 'error-fallback':
-        this.#serveStale(`stale-if-error`, this.#status);
+        this.#serveStale(mode.stale, `stale-if-error`, this.#status);
         return;
       case 'retry':
         this.#retry(controller);
@@ -257,15 +268,15 @@ export class CachingHandler implements Handler {
     const stale = this.#info.stale;
     const failed = isOriginFailure(error);
     if (this.#mode === undefined && stale?.fallbackOnError === true && failed) {
-      this.#serveStale('stale-if-error', undefined);
+      this.#serveStale(stale, 'stale-if-error', undefined);
       return;
     }
     if (this.#plan !== undefined) this.#notStored(controller.aborted ? 'aborted' : 'error');
     this.#plan = undefined;
     this.#chunks = undefined;
-    if (failed && this.#mode === 'forward' && stale?.fallbackOnError === true) {
+    if (failed && this.#mode?.kind === 'forward' && stale?.fallbackOnError === true) {
       // The caller already has this response's headers and must get its error; those waiting on it can have the stale entry.
-      const answer = this.#staleAnswer('stale-if-error', this.#status);
+      const answer = this.#staleAnswer(stale, 'stale-if-error', this.#status);
       this.#settle({ kind: 'response', response: this.#shared(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames) });
     } else {
       this.#settle(failed ? { kind: 'failed', error } : { kind: 'abandoned' });
@@ -293,11 +304,11 @@ export class CachingHandler implements Handler {
   }
 
   /** RFC 9111 §4.3.4: freshen the stored response with the 304's headers, store it again, serve it. */
-  #serveUpdated(): void {
-    const entry = (this.#info.stale as StaleEntry).entry;
+  #serveUpdated(stale: StaleEntry): void {
+    const entry = stale.entry;
     const stats = this.#ctx.reporter.stats;
     stats.notModified += 1;
-    if (this.#request.method !== 'HEAD' && this.#info.background !== true) stats.bytesServed += entry.body.byteLength;
+    if (this.#info.background !== true) stats.served(this.#request.method === 'HEAD' ? 0 : entry.body.byteLength, false);
     const headers = updateStoredHeaders(entry.headers, this.#headers);
     const updated = readResponse(entry.status, headers, this.#ctx.options.targetedCacheControl);
     const decision = storeDecision({
@@ -329,7 +340,7 @@ export class CachingHandler implements Handler {
       // RFC 9111 §4.3.4: the stored response, freshened, is no longer one the origin lets a cache keep.
       detail = decision.reason;
       this.#notStored(detail);
-      this.#ctx.records.invalidate([(this.#info.stale as StaleEntry).key]);
+      this.#ctx.records.invalidate([stale.key]);
     }
     this.#cacheStatus = {
       fwd: this.#info.fwd,
@@ -345,18 +356,17 @@ export class CachingHandler implements Handler {
   }
 
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
-  #serveStale(detail: string, fwdStatus: number | undefined): void {
-    const answer = this.#staleAnswer(detail, fwdStatus);
+  #serveStale(stale: StaleEntry, detail: string, fwdStatus: number | undefined): void {
+    const answer = this.#staleAnswer(stale, detail, fwdStatus);
     const stats = this.#ctx.reporter.stats;
-    stats.staleServed += 1;
     stats.failedRevalidations += 1;
-    if (this.#request.method !== 'HEAD') stats.bytesServed += answer.body.byteLength;
+    stats.served(this.#request.method === 'HEAD' ? 0 : answer.body.byteLength, true);
     this.#replay(answer.status, answer.statusText, answer.headers, answer.body, answer.varyNames, true);
   }
 
   /** The stale entry as the answer to an origin failure (its Cache-Status becomes this forward's). */
-  #staleAnswer(detail: string, fwdStatus: number | undefined) {
-    const entry = (this.#info.stale as StaleEntry).entry;
+  #staleAnswer(stale: StaleEntry, detail: string, fwdStatus: number | undefined) {
+    const entry = stale.entry;
     const now = this.#ctx.clock.now();
     const ageMs = currentAge(entry, now);
     this.#cacheStatus = { fwd: this.#info.fwd, fwdStatus, ttl: (entry.lifetime - ageMs) / 1000, detail };

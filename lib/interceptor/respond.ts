@@ -268,9 +268,7 @@ function serveEntry(x: Exchange, entry: StoredResponse, reuse: ServeReuse): void
   const { ctx, handler, request } = x;
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
   const { headers, rawHeaders } = ctx.hitHeaders.served(entry, reuse.ageMs, reuse.ttl, detail);
-  const stats = ctx.reporter.stats;
-  if (reuse.ttl <= 0) stats.staleServed += 1;
-  if (request.method !== 'HEAD') stats.bytesServed += entry.body.byteLength;
+  ctx.reporter.stats.served(request.method === 'HEAD' ? 0 : entry.body.byteLength, reuse.ttl <= 0);
   replay(handler, {
     status: entry.status,
     statusText: entry.statusText,
@@ -291,7 +289,7 @@ function serveRange(x: Exchange, entry: StoredResponse, reuse: ServeReuse, bytes
     return;
   }
   const [first, last] = bytes;
-  ctx.reporter.stats.bytesServed += last - first + 1;
+  ctx.reporter.stats.served(last - first + 1, false);
   const headers = storedHeaders(entry);
   headers['age'] = ageField(reuse.ageMs);
   headers['content-range'] = `bytes ${first}-${last}/${total}`;
@@ -338,12 +336,7 @@ function gatewayTimeout(handler: Handler): void {
 }
 
 export function decide(ctx: CacheContext, request: CacheRequest, outcome: DecisionOutcome, reason: string): void {
-  const stats = ctx.reporter.stats;
-  if (outcome === 'hit') stats.hits += 1;
-  else if (outcome === 'miss') stats.misses += 1;
-  else if (outcome === 'revalidate') stats.revalidations += 1;
-  // Sent on whatever is stored (fetch's reload, a client's own conditional, a range): the origin answers in full.
-  else if (outcome === 'forward' && (reason === 'reload' || reason === 'conditional' || reason === 'range')) stats.misses += 1;
+  ctx.reporter.stats.decided(outcome, reason);
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome, reason, method: request.method, url: request.url.storedUrl, key: request.key });
   }
