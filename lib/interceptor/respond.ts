@@ -58,7 +58,7 @@ export async function respond(x: Exchange, restarts = 0): Promise<void> {
 export function respondWith(x: Exchange, found: Lookup, restarts = 0): void | Promise<void> {
   const { ctx, request, handler } = x;
   const plan = planRequest(request, found, ctx.options, ctx.clock.now());
-  if (plan.decision !== undefined) decide(ctx, request, plan.decision.outcome, plan.decision.reason);
+  if (plan.outcome !== undefined) decide(ctx, request, plan.outcome, plan.reason as string);
   switch (plan.step) {
     case 'serve':
       if (plan.form === 'not-modified') serveNotModified(handler, plan.entry, plan.reuse);

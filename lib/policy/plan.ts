@@ -17,22 +17,22 @@ import { resolveRange } from './range.js';
 import type { CacheRequest } from './request.js';
 import { mayServeOnError, type Reuse, reuseDecision } from './reuse.js';
 
-/** What is published and counted for the request (`cache.observe`, `cachette:decision`, `stats()`). */
-interface Decision {
-  outcome: DecisionOutcome;
-  reason: string;
-}
-
 export type ServeReuse = Extract<Reuse, { action: 'serve' }>;
 
 /** Why a request goes to the origin, as `Cache-Status`'s `fwd` says it. */
 type Fwd = 'uri-miss' | 'vary-miss' | 'request' | 'stale';
 
+/**
+ * Each plan carries what is published and counted for the request
+ * (`cache.observe`, `cachette:decision`, `stats()`): its `outcome` and
+ * `reason`, as fields of its own, so a hit allocates one object for its plan.
+ */
 export type RequestPlan =
   /** Answer from the stored response: whole, as a 304 to the client's own condition, or a byte range of it. */
   | {
       step: 'serve';
-      decision: Decision;
+      outcome: DecisionOutcome;
+      reason: string;
       entry: StoredResponse;
       reuse: ServeReuse;
       form: 'full' | 'not-modified' | 'range';
@@ -44,7 +44,8 @@ export type RequestPlan =
   /** Ask the origin about the stored response (with its validators when it has them). */
   | {
       step: 'revalidate';
-      decision: Decision;
+      outcome: DecisionOutcome;
+      reason: string;
       entry: StoredResponse;
       fwd: 'stale' | 'request';
       /** It has a validator: the request can be conditional. */
@@ -57,33 +58,30 @@ export type RequestPlan =
    * identical requests nor leading them (a client's own conditional, a range).
    * `withVariants`: the response joins the stored Vary index.
    */
-  | { step: 'forward'; decision: Decision; fwd: Fwd; alone: boolean; withVariants: boolean }
-  /** Only the cache may answer, and it cannot: a 504. */
-  | { step: 'refuse'; decision: Decision | undefined };
+  | { step: 'forward'; outcome: DecisionOutcome; reason: string; fwd: Fwd; alone: boolean; withVariants: boolean }
+  /** Only the cache may answer, and it cannot: a 504 (with the decision made before, if any). */
+  | { step: 'refuse'; outcome: DecisionOutcome | undefined; reason: string | undefined };
 
 export function planRequest(request: CacheRequest, found: Lookup, options: ResolvedOptions, now: number): RequestPlan {
   if (request.conditional) return planConditional(request, found, options, now);
   if (request.range !== undefined) return planRange(request, found, options, now);
 
   if (!found.found) {
-    const decision: Decision = { outcome: 'miss', reason: found.fwd };
-    if (onlyFromCache(request)) return { step: 'refuse', decision };
-    return { step: 'forward', decision, fwd: found.fwd, alone: false, withVariants: true };
+    if (onlyFromCache(request)) return { step: 'refuse', outcome: 'miss', reason: found.fwd };
+    return { step: 'forward', outcome: 'miss', reason: found.fwd, fwd: found.fwd, alone: false, withVariants: true };
   }
   // Fetch's reload mode: an unconditional request, whose response replaces the stored one.
-  if (request.control.mode === 'reload')
-    return { step: 'forward', decision: { outcome: 'forward', reason: 'reload' }, fwd: 'request', alone: false, withVariants: true };
+  if (request.control.mode === 'reload') return { step: 'forward', outcome: 'forward', reason: 'reload', fwd: 'request', alone: false, withVariants: true };
 
   const entry = found.entry;
   const reuse = reuseFor(request, entry, options, now);
-  if (reuse.action === 'serve')
-    return { step: 'serve', decision: { outcome: 'hit', reason: reuse.reason }, entry, reuse, form: 'full', refresh: reuse.refresh };
-  const decision: Decision = { outcome: 'revalidate', reason: reuse.reason };
+  if (reuse.action === 'serve') return { step: 'serve', outcome: 'hit', reason: reuse.reason, entry, reuse, form: 'full', refresh: reuse.refresh };
   // RFC 9111 §5.2.1.7: only-if-cached gets a stored response consistent with the request, or a 504.
-  if (request.directives.onlyIfCached === true) return { step: 'refuse', decision };
+  if (request.directives.onlyIfCached === true) return { step: 'refuse', outcome: 'revalidate', reason: reuse.reason };
   return {
     step: 'revalidate',
-    decision,
+    outcome: 'revalidate',
+    reason: reuse.reason,
     entry,
     fwd: reuse.reason === 'stale' || reuse.reason === 'no-cache' ? 'stale' : 'request',
     conditional: hasValidator(entry),
@@ -101,15 +99,14 @@ function planConditional(request: CacheRequest, found: Lookup, options: Resolved
     const reuse = reuseFor(request, found.entry, options, now);
     if (reuse.action === 'serve' && !reuse.refresh) {
       const answer = evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime);
-      if (answer === 'full')
-        return { step: 'serve', decision: { outcome: 'hit', reason: 'condition-false' }, entry: found.entry, reuse, form: 'full', refresh: false };
+      if (answer === 'full') return { step: 'serve', outcome: 'hit', reason: 'condition-false', entry: found.entry, reuse, form: 'full', refresh: false };
       if (answer === 'not-modified') {
-        return { step: 'serve', decision: { outcome: 'hit', reason: 'not-modified' }, entry: found.entry, reuse, form: 'not-modified', refresh: false };
+        return { step: 'serve', outcome: 'hit', reason: 'not-modified', entry: found.entry, reuse, form: 'not-modified', refresh: false };
       }
     }
   }
-  if (onlyFromCache(request)) return { step: 'refuse', decision: undefined };
-  return { step: 'forward', decision: { outcome: 'forward', reason: 'conditional' }, fwd: 'request', alone: true, withVariants: false };
+  if (onlyFromCache(request)) return { step: 'refuse', outcome: undefined, reason: undefined };
+  return { step: 'forward', outcome: 'forward', reason: 'conditional', fwd: 'request', alone: true, withVariants: false };
 }
 
 /**
@@ -122,11 +119,11 @@ function planRange(request: CacheRequest, found: Lookup, options: ResolvedOption
     const reuse = reuseFor(request, found.entry, options, now);
     if (reuse.action === 'serve' && !reuse.refresh) {
       const bytes = resolveRange(request.range as NonNullable<CacheRequest['range']>, found.entry.body.byteLength);
-      return { step: 'serve', decision: { outcome: 'hit', reason: 'range' }, entry: found.entry, reuse, form: 'range', bytes, refresh: false };
+      return { step: 'serve', outcome: 'hit', reason: 'range', entry: found.entry, reuse, form: 'range', bytes, refresh: false };
     }
   }
-  if (onlyFromCache(request)) return { step: 'refuse', decision: undefined };
-  return { step: 'forward', decision: { outcome: 'forward', reason: 'range' }, fwd: found.found ? 'stale' : found.fwd, alone: true, withVariants: true };
+  if (onlyFromCache(request)) return { step: 'refuse', outcome: undefined, reason: undefined };
+  return { step: 'forward', outcome: 'forward', reason: 'range', fwd: found.found ? 'stale' : found.fwd, alone: true, withVariants: true };
 }
 
 /**

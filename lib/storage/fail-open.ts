@@ -9,7 +9,7 @@
 import { describe } from '../describe.js';
 import type { Reporter } from '../diagnostics.js';
 import type { CircuitBreaker } from './breaker.js';
-import type { CompletePartition, HeldValue, LeaseAttempt, SetOptions } from './contract.js';
+import type { CompletePartition, HeldValue, LeaseAttempt, Offering, SetOptions } from './contract.js';
 import { declares, StorageRequestError } from './contract.js';
 import type { Deadlines, LateWatch } from './deadline.js';
 
@@ -90,7 +90,7 @@ export class FailOpenPartition {
    */
   getSync(key: string): Uint8Array | undefined | null {
     try {
-      const value = (this.#partition.getSync as (key: string) => Uint8Array | undefined | null).call(this.#partition, key);
+      const value = (this.#partition as Offering<'syncReads'>).getSync(key);
       if (value !== undefined && value !== null && !(value instanceof Uint8Array)) {
         throw new TypeError(`getSync() must return bytes, undefined or null, got ${describe(value)}`);
       }
@@ -104,7 +104,7 @@ export class FailOpenPartition {
   /** What is stored under the key, as it was held (or its bytes); only when `holds`. Never throws, like getSync. */
   getHeld(key: string): HeldValue | Uint8Array | undefined {
     try {
-      return (this.#partition.getHeld as (key: string) => HeldValue | Uint8Array | undefined).call(this.#partition, key);
+      return (this.#partition as Offering<'heldValues'>).getHeld(key);
     } catch (error) {
       this.#reporter.storageError({ operation: 'getHeld', partition: this.name, error });
       return undefined;
@@ -153,7 +153,7 @@ export class FailOpenPartition {
    */
   tryHold(key: string, value: HeldValue, opts?: SetOptions): boolean {
     try {
-      (this.#partition.hold as (key: string, value: HeldValue, opts?: SetOptions) => void).call(this.#partition, key, value, opts);
+      (this.#partition as Offering<'heldValues'>).hold(key, value, opts);
       return true;
     } catch (error) {
       this.#reporter.storageError({ operation: 'hold', partition: this.name, error });
@@ -168,18 +168,12 @@ export class FailOpenPartition {
 
   /** A lease attempt; undefined when the storage could not say (then go on without one). */
   acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt | undefined> {
-    return this.#guard('acquireLease', this.#timeouts.readMs, undefined, () =>
-      (this.#partition.acquireLease as (key: string, ttlMs: number) => Promise<LeaseAttempt>).call(this.#partition, key, ttlMs),
-    );
+    return this.#guard('acquireLease', this.#timeouts.readMs, undefined, () => (this.#partition as Offering<'leases'>).acquireLease(key, ttlMs));
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
     try {
-      await this.#deadlines.run(
-        () => (this.#partition.releaseLease as (key: string, token: string) => Promise<void>).call(this.#partition, key, token),
-        this.#timeouts.writeMs,
-        'releaseLease',
-      );
+      await this.#deadlines.run(() => (this.#partition as Offering<'leases'>).releaseLease(key, token), this.#timeouts.writeMs, 'releaseLease');
     } catch (error) {
       // The lease expires by itself: a failed release only makes others wait a little longer.
       this.#reporter.storageError({ operation: 'releaseLease', partition: this.name, error });

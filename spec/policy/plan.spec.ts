@@ -59,7 +59,7 @@ const missing: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
 
 /** The parts of a plan a row states: its step, decision, and what it serves or sends. */
 function summary(plan: RequestPlan): string {
-  const decision = plan.decision === undefined ? 'no decision' : `${plan.decision.outcome} (${plan.decision.reason})`;
+  const decision = plan.outcome === undefined ? 'no decision' : `${plan.outcome} (${plan.reason})`;
   switch (plan.step) {
     case 'serve':
       return `serve ${plan.form}${plan.form === 'range' ? ` ${JSON.stringify(plan.bytes)}` : ''}${plan.refresh ? ' + refresh' : ''}: ${decision}`;
