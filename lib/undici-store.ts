@@ -20,7 +20,7 @@
 
 import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
-import { Packr } from 'msgpackr';
+import { Packr } from 'msgpackr/pack';
 import { lowerAscii, trimOws } from './ascii.js';
 import { describe } from './describe.js';
 import { KeyedQueue } from './keyed-queue.js';

@@ -45,9 +45,9 @@ describe('the package', () => {
 });
 
 describe('optional weight stays optional', () => {
-  /** Every bare specifier the module graph of `entry` imports, following our own relative imports. */
-  function bareImports(entry: string): Set<string> {
-    const seen = new Set<string>();
+  /** Every bare specifier the module graph of `entry` imports, following our own relative imports (`files`: the files read). */
+  function bareImports(entry: string, files = new Set<string>()): Set<string> {
+    const seen = files;
     const bare = new Set<string>();
     const queue = [entry];
     while (queue.length > 0) {
@@ -67,7 +67,7 @@ describe('optional weight stays optional', () => {
   }
 
   it('"cachette" imports neither better-sqlite3, the AWS SDK, OpenTelemetry nor a Redis client', () => {
-    const imported = [...bareImports(`${root}dist/lib/index.js`)];
+    const imported = [...bareImports(`${root}dist/pkg/index.js`)];
     expect(imported.filter((name) => name === 'better-sqlite3' || /^@(aws-sdk|opentelemetry|redis)\//.test(name))).to.deep.equal([]);
     const loaded = runModule(`
       import { createRequire } from 'node:module';
@@ -75,6 +75,21 @@ describe('optional weight stays optional', () => {
       console.log(Object.keys(createRequire(import.meta.url).cache).filter((path) => /better-sqlite3|@aws-sdk|@opentelemetry|@redis/.test(path)).length);
     `);
     expect(loaded).to.equal('0');
+  });
+
+  it('each entry point ships as a bundle: "cachette" is a handful of files, not the seventy-odd modules of lib/', () => {
+    for (const entry of ['index', 'sqlite', 'dynamodb', 'redis', 'undici-store', 'otel', 'testing']) {
+      const files = new Set<string>();
+      bareImports(`${root}dist/pkg/${entry}.js`, files);
+      expect(files.size, entry).to.be.below(8);
+    }
+    // Shared code is in shared chunks: one copy of each class, whichever entry points a program imports (instanceof holds across them).
+    const { readdirSync } = require('node:fs') as typeof import('node:fs');
+    const shipped = readdirSync(`${root}dist/pkg`, { recursive: true, encoding: 'utf8' }).filter((name) => name.endsWith('.js'));
+    const sources = shipped.map((name) => readFileSync(`${root}dist/pkg/${name}`, 'utf8'));
+    for (const name of ['StorageRequestError', 'StorageDeadlineError', 'BasePartition', 'MemoryStorage', 'HttpCache']) {
+      expect(sources.filter((source) => new RegExp(`class ${name}\\b|\\b${name}=class\\b`).test(source)).length, name).to.equal(1);
+    }
   });
 
   it('"cachette/sqlite" without better-sqlite3 installed fails with a message that says what to install', () => {
@@ -85,7 +100,7 @@ describe('optional weight stays optional', () => {
       const installed = `${project}/node_modules/cachette`;
       mkdirSync(`${installed}/dist`, { recursive: true });
       cpSync(`${root}package.json`, `${installed}/package.json`);
-      cpSync(`${root}dist/lib`, `${installed}/dist/lib`, { recursive: true });
+      cpSync(`${root}dist/pkg`, `${installed}/dist/pkg`, { recursive: true });
       for (const dependency of ['msgpackr', 'undici']) symlinkSync(`${root}node_modules/${dependency}`, `${project}/node_modules/${dependency}`);
       let message = '';
       try {

@@ -7,7 +7,8 @@
  * (a checksum that does not match, a value no record can have) come back as
  * `undefined`, and the cache treats them as a miss.
  */
-import { Packr, RESET_BUFFER_MODE } from 'msgpackr';
+// msgpackr/pack: the codec without the stream classes and the attempt to load a native string extractor (import time: `npm run bench`, cold start).
+import { Packr, RESET_BUFFER_MODE } from 'msgpackr/pack';
 import { frame, unframe } from './frame.js';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
 import { isTag, MAX_TAGS } from './tags.js';
