@@ -24,7 +24,6 @@ import { compileFilter, type EntryFilter, type EntryInfo } from './records/inspe
 import { partitionNames } from './records/partitions.js';
 import { RecordStore, recordExpiry } from './records/store.js';
 import { isTag } from './records/tags.js';
-import { maxLineLength, readExport, writeExport } from './records/transfer.js';
 import { type CacheStats, StatsCounter } from './stats.js';
 import { CircuitBreaker } from './storage/breaker.js';
 import { type CompletePartition, completePartition, mayHaveEvicted, type Storage } from './storage/contract.js';
@@ -320,6 +319,8 @@ export class HttpCache {
     if (out === null || typeof out !== 'object' || typeof (out as Writable).write !== 'function') {
       throw new TypeError(`export() takes a writable stream, got ${describe(out)}`);
     }
+    // Loaded when an export or an import asks for it: a request never needs it (a cold start does not pay for it).
+    const { writeExport } = await import('./records/transfer.js');
     const now = this.#ctx.clock.now();
     return writeExport(counted(this.#ctx.records.dump(now), options), out, this.#options.namespace, now);
   }
@@ -329,6 +330,7 @@ export class HttpCache {
     if (input === null || typeof input !== 'object' || typeof (input as Readable)[Symbol.asyncIterator] !== 'function') {
       throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
     }
+    const { maxLineLength, readExport } = await import('./records/transfer.js');
     const maxLine = maxLineLength(this.#options.maxEntrySize + MAX_RECORD_OVERHEAD);
     return this.#ctx.records.load(counted(readExport(input, maxLine), options), this.#ctx.clock.now());
   }
