@@ -80,6 +80,7 @@ const dynamodb = run(process.execPath, 'dynamodb.js');
 const redis = run(process.execPath, 'redis.js');
 const miss = run(process.execPath, 'miss.js');
 const coldStart = run(process.execPath, 'cold-start.js');
+const load = run(process.execPath, 'load.js');
 const memory = run(process.execPath, 'memory.js');
 const lambda = run(process.execPath, 'lambda.js');
 const checksum = run(process.execPath, 'checksum.js');
@@ -179,6 +180,28 @@ for (const [ours, pair] of Object.entries<any>(coldStart.coldStartPairs)) {
     met: pair.medianExtraMs <= 15,
   });
 }
+{
+  const c = load.load.contenders;
+  const rps = (id: string): number => c[id].requestsPerSecond;
+  targets.push({
+    target: "under load: cachette on MemoryStorage ≥ 1.3 × undici's cache (MemoryCacheStore), requests per second",
+    value: `${ratio(rps('cachette-memory'), rps('undici-memory'))} × (${rps('cachette-memory')} vs ${rps('undici-memory')} req/s; no cache ${rps('none')})`,
+    met: rps('cachette-memory') >= 1.3 * rps('undici-memory'),
+  });
+  targets.push({
+    target: 'under load: RedisStorage with a memory tier within 10% of MemoryStorage alone',
+    value: `${ratio(rps('cachette-redis-tier'), rps('cachette-memory'))} × (${rps('cachette-redis-tier')} vs ${rps('cachette-memory')} req/s)`,
+    met: rps('cachette-redis-tier') >= 0.9 * rps('cachette-memory'),
+  });
+  const worst = Object.entries<any>(c)
+    .filter(([id]) => id.startsWith('cachette'))
+    .sort((a, b) => b[1].p99Ms - a[1].p99Ms)[0] as [string, any];
+  targets.push({
+    target: 'under load: no cachette contender has a p99 above the no-cache contender’s',
+    value: `worst ${worst[0]} ${worst[1].p99Ms} ms vs no cache ${c.none.p99Ms} ms`,
+    met: worst[1].p99Ms <= c.none.p99Ms,
+  });
+}
 const loads = coldStart.coldStart.cachette.packages as string[];
 targets.push({
   target: "import('cachette') loads neither the AWS SDK nor better-sqlite3",
@@ -202,6 +225,7 @@ const results = {
   coalescing: miss.coalescing,
   coldStart: coldStart.coldStart,
   coldStartPairs: coldStart.coldStartPairs,
+  load: load.load,
   memory: memory.memory,
   lambda: lambda.lambda,
   checksum: checksum.checksum,
@@ -240,6 +264,12 @@ console.log(
     .join(', ')}`,
 );
 console.log(`Memory: ${JSON.stringify(memory.memory)}`);
+console.log(`Under load (${load.load.connections} connections, ${load.load.urls} URLs, ${load.load.seconds} s each; req/s, p50/p99 ms, hit ratio, RSS MiB):`);
+for (const [id, r] of Object.entries<any>(load.load.contenders)) {
+  console.log(
+    `  ${id.padEnd(22)} ${String(r.requestsPerSecond).padStart(7)} req/s  ${r.p50Ms}/${r.p99Ms} ms  hits ${r.hitRatio}  ${r.rssMiB} MiB${r.errors > 0 ? `  ${r.errors} errors` : ''}`,
+  );
+}
 console.log(
   `Redis: PING ${redisHit.pingUs} µs, raw GET ${redisHit.rawGetUs} µs, floor interceptor doing it ${redisHit.floorHitUs} µs, cachette hit ${redisHit.cachetteHitUs} µs`,
 );

@@ -1,0 +1,63 @@
+/**
+ * One contender of the load bench: an HTTP server that answers each request
+ * by calling the upstream API through `undici.request` with the contender's
+ * dispatcher — what an app in front of a third-party API does. Its own
+ * process, so each contender has the machine's CPU to itself. Tells the
+ * parent its port, and its RSS when asked.
+ *
+ *   node load-proxy.js <contender>    (UPSTREAM, REDIS_URL in the environment)
+ */
+import http from 'node:http';
+import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { createCache } from '../lib/cache.js';
+import type { Storage } from '../lib/storage/contract.js';
+import { MemoryStorage } from '../lib/storage/memory.js';
+import { RedisStorage } from '../lib/storage/redis.js';
+import { SqliteStorage } from '../lib/storage/sqlite.js';
+
+const contender = process.argv[2] as string;
+const upstream = process.env['UPSTREAM'] as string;
+
+async function dispatcher(): Promise<Dispatcher> {
+  const agent = new Agent({ connections: 64 });
+  const cachette = (storage: Storage, memoryTier = false) =>
+    createCache({ storage, ...(memoryTier ? { memoryTier: { maxBytes: 64 * 1024 * 1024, syncEvery: 2 } } : {}) }).dispatcher;
+  switch (contender) {
+    case 'none':
+      return agent;
+    case 'undici-memory':
+      return agent.compose(interceptors.cache());
+    case 'cachette-memory':
+      return cachette(new MemoryStorage());
+    case 'cachette-sqlite':
+      return cachette(new SqliteStorage({ path: process.env['SQLITE_PATH'] as string }));
+    case 'cachette-redis':
+      return cachette(new RedisStorage({ url: process.env['REDIS_URL'] as string, keyPrefix: `load-${process.pid}:` }));
+    case 'cachette-redis-tier':
+      return cachette(new RedisStorage({ url: process.env['REDIS_URL'] as string, keyPrefix: `load-${process.pid}:` }), true);
+    default:
+      throw new Error(`unknown contender ${contender}`);
+  }
+}
+
+const through = await dispatcher();
+const server = http.createServer(async (req, res) => {
+  try {
+    const answer = await request(`${upstream}${req.url}`, { dispatcher: through });
+    const body = Buffer.from(await answer.body.arrayBuffer());
+    res.writeHead(answer.statusCode, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    res.end(body);
+  } catch (error) {
+    res.writeHead(502);
+    res.end(String(error));
+  }
+});
+server.keepAliveTimeout = 60_000;
+server.listen(0, '127.0.0.1', () => process.send?.({ port: (server.address() as { port: number }).port }));
+process.on('message', (message) => {
+  if (message === 'rss') process.send?.({ rss: process.memoryUsage().rss });
+});
+process.on('disconnect', () => {
+  server.close();
+  process.exit(0);
+});

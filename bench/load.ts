@@ -1,0 +1,102 @@
+/**
+ * Under load: an app that answers its clients by calling an upstream API
+ * through each contender (bench/load-proxy.ts, a process each), driven by
+ * autocannon — 50 connections spread over 100 URLs of 2 KB JSON, the
+ * upstream (bench/load-upstream.ts, its own process) answering after 1 ms
+ * with `max-age=600`. Per contender: requests per second, latency p50/p99,
+ * the hit ratio (1 − upstream requests / requests served) and the proxy's
+ * RSS, all in one run. Prints one JSON line.
+ */
+import { type ChildProcess, fork } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { startRedis } from '../fixtures/redis-server.js';
+import { machine } from './harness.js';
+
+interface AutocannonResult {
+  requests: { average: number; total: number };
+  latency: { p50: number; p99: number };
+  errors: number;
+  non2xx: number;
+}
+type Autocannon = (options: {
+  url: string;
+  connections: number;
+  duration: number;
+  requests: Array<{ setupRequest: (request: { path: string }) => { path: string } }>;
+}) => Promise<AutocannonResult>;
+const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
+
+const here = fileURLToPath(new URL('.', import.meta.url));
+const DURATION_S = Number(process.env['LOAD_SECONDS'] ?? 5);
+const URLS = 100;
+
+function start(script: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
+  const child = fork(join(here, script), args, { env: { ...process.env, ...env, NODE_OPTIONS: '' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  return new Promise((resolve, reject) => {
+    child.once('error', reject);
+    child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
+    child.once('message', (message: { port: number }) => resolve({ child, port: message.port }));
+  });
+}
+
+function ask<T>(child: ChildProcess, question: string): Promise<T> {
+  return new Promise((resolve) => {
+    child.once('message', (message) => resolve(message as T));
+    child.send(question);
+  });
+}
+
+const redis = await startRedis();
+const folder = mkdtempSync(join(tmpdir(), 'cachette-load-'));
+const upstream = await start('load-upstream.js', [], {});
+const contenders = ['none', 'undici-memory', 'cachette-memory', 'cachette-sqlite', 'cachette-redis', 'cachette-redis-tier'];
+const results: Record<string, unknown> = {};
+try {
+  for (const contender of contenders) {
+    const proxy = await start('load-proxy.js', [contender], {
+      UPSTREAM: `http://127.0.0.1:${upstream.port}`,
+      REDIS_URL: redis.url,
+      SQLITE_PATH: join(folder, `${contender}.db`),
+    });
+    const before = (await ask<{ count: number }>(upstream.child, 'count')).count;
+    let n = 0;
+    const run = await autocannon({
+      url: `http://127.0.0.1:${proxy.port}`,
+      connections: 50,
+      duration: DURATION_S,
+      requests: [
+        {
+          setupRequest: (request) => {
+            n = (n + 37) % URLS;
+            return { ...request, path: `/items/${n}` };
+          },
+        },
+      ],
+    });
+    const upstreamRequests = (await ask<{ count: number }>(upstream.child, 'count')).count - before;
+    const rssMiB = (await ask<{ rss: number }>(proxy.child, 'rss')).rss / 1024 / 1024;
+    proxy.child.removeAllListeners('exit');
+    proxy.child.disconnect();
+    const served = run.requests.total;
+    results[contender] = {
+      requestsPerSecond: Math.round(run.requests.average),
+      p50Ms: run.latency.p50,
+      p99Ms: run.latency.p99,
+      served,
+      errors: run.errors + run.non2xx,
+      // Requests still in flight when the run stops reach the upstream uncounted by autocannon: never below 0.
+      hitRatio: served === 0 ? 0 : Math.max(0, Math.round((1 - upstreamRequests / served) * 1000) / 1000),
+      rssMiB: Math.round(rssMiB * 10) / 10,
+    };
+  }
+} finally {
+  upstream.child.removeAllListeners('exit');
+  upstream.child.disconnect();
+  await redis.stop();
+  rmSync(folder, { recursive: true, force: true });
+}
+process.stdout.write(`${JSON.stringify({ machine: machine(), load: { seconds: DURATION_S, connections: 50, urls: URLS, contenders: results } })}\n`);
