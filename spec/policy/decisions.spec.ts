@@ -15,6 +15,7 @@ import { mayServeOnError, reuseDecision } from '../../lib/policy/reuse.js';
 import { storeDecision } from '../../lib/policy/storable.js';
 import { normalizeRequestUrl } from '../../lib/policy/url.js';
 import { ResponseFlags, type StoredResponse } from '../../lib/records/model.js';
+import { storedAt } from './stored-response.js';
 
 const NOW = Date.UTC(2026, 10, 30, 12, 0, 0);
 const httpDate = (offsetSeconds: number) => new Date(NOW + offsetSeconds * 1000).toUTCString();
@@ -177,28 +178,7 @@ describe('policy decisions (tables, at a fixed instant)', () => {
   describe('reuseDecision and mayServeOnError (RFC 9111 §4.2.4, §5.2; RFC 5861)', () => {
     /** A response stored at NOW with `lifetime` seconds of freshness, looked at `after` seconds later. */
     function entry(lifetime: number, flags = 0, swr = -1, sie = -1): StoredResponse {
-      return {
-        kind: 'response',
-        expiresAt: null,
-        status: 200,
-        statusText: 'OK',
-        headers: [],
-        body: new Uint8Array(0),
-        method: 'GET',
-        url: 'https://api.example.com/items',
-        key: 'k',
-        redirect: null,
-        vary: null,
-        requestTime: NOW,
-        responseTime: NOW,
-        initialAge: 0,
-        lifetime: lifetime * 1000,
-        flags,
-        staleWhileRevalidate: swr,
-        staleIfError: sie,
-        hiddenFields: null,
-        tags: [],
-      };
+      return storedAt(NOW, { lifetime, flags, swr, sie });
     }
     const rows: Array<{
       name: string;

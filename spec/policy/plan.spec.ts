@@ -12,33 +12,13 @@ import { planRequest, type RequestPlan } from '../../lib/policy/plan.js';
 import { analyzeRequest, type CacheRequest } from '../../lib/policy/request.js';
 import { ResponseFlags, type StoredResponse } from '../../lib/records/model.js';
 import type { Lookup } from '../../lib/records/store.js';
+import { storedAt } from './stored-response.js';
 
 const NOW = Date.UTC(2026, 11, 3, 12, 0, 0);
 
-/** A 200 stored at NOW with `lifetime` seconds of freshness; its header fields flat, name then value. */
-function stored(lifetime: number, extra: { headers?: string[]; flags?: number; swr?: number; sie?: number; status?: number } = {}): StoredResponse {
-  return {
-    kind: 'response',
-    expiresAt: null,
-    status: extra.status ?? 200,
-    statusText: 'OK',
-    headers: extra.headers ?? ['date', new Date(NOW).toUTCString()],
-    body: new TextEncoder().encode('0123456789'),
-    method: 'GET',
-    url: 'https://api.example.com/items',
-    key: 'k',
-    redirect: null,
-    vary: null,
-    requestTime: NOW,
-    responseTime: NOW,
-    initialAge: 0,
-    lifetime: lifetime * 1000,
-    flags: extra.flags ?? 0,
-    staleWhileRevalidate: extra.swr ?? -1,
-    staleIfError: extra.sie ?? -1,
-    hiddenFields: null,
-    tags: [],
-  };
+/** A 200 stored at NOW with `lifetime` seconds of freshness, a Date field, and a body of 10 bytes (for ranges). */
+function stored(lifetime: number, extra: { headers?: string[]; flags?: number; swr?: number; sie?: number } = {}): StoredResponse {
+  return storedAt(NOW, { lifetime, headers: ['date', new Date(NOW).toUTCString()], body: new TextEncoder().encode('0123456789'), ...extra });
 }
 
 function request(headers: Record<string, string> = {}, mode?: string, method = 'GET'): CacheRequest {
