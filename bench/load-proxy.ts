@@ -8,14 +8,15 @@
  *   node load-proxy.js <contender>    (UPSTREAM, REDIS_URL in the environment)
  */
 import http from 'node:http';
-import { Agent, type Dispatcher, interceptors, request } from 'undici';
+import { Agent, cacheStores, type Dispatcher, interceptors, request } from 'undici';
 import { createCache } from '../lib/cache.js';
 import type { Storage } from '../lib/storage/contract.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
 import { RedisStorage } from '../lib/storage/redis.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
 
-const contender = process.argv[2] as string;
+/** A contender run on Node 24 (and undici 8) is named with `@24`: the same setup, another runtime. */
+const contender = (process.argv[2] as string).replace(/@24$/, '');
 const upstream = process.env['UPSTREAM'] as string;
 
 async function dispatcher(): Promise<Dispatcher> {
@@ -27,6 +28,16 @@ async function dispatcher(): Promise<Dispatcher> {
       return agent;
     case 'undici-memory':
       return agent.compose(interceptors.cache());
+    case 'undici-sqlite':
+      // node:sqlite: Node 22.5 and later.
+      return agent.compose(interceptors.cache({ store: new cacheStores.SqliteCacheStore({ location: process.env['SQLITE_PATH'] as string }) }));
+    case 'undici-cache-redis': {
+      // As its README configures it: a RedisCacheStore on the server, under undici's own cache interceptor.
+      const { RedisCacheStore } = await import('undici-cache-redis');
+      const redis = new URL(process.env['REDIS_URL'] as string);
+      const store = new RedisCacheStore({ clientOpts: { host: redis.hostname, port: Number(redis.port), keyPrefix: `load-${process.pid}:` } });
+      return agent.compose(interceptors.cache({ store }));
+    }
     case 'cachette-memory':
       return cachette(new MemoryStorage());
     case 'cachette-sqlite':

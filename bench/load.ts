@@ -7,7 +7,7 @@
  * the hit ratio (1 − upstream requests / requests served) and the proxy's
  * RSS, all in one run. Prints one JSON line.
  */
-import { type ChildProcess, fork } from 'node:child_process';
+import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
@@ -34,8 +34,20 @@ const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION_S = Number(process.env['LOAD_SECONDS'] ?? 5);
 const URLS = 100;
 
+/** Node 24, for the contenders that need it (undici's SqliteCacheStore is node:sqlite), with its peers (undici 8). */
+const node24 = execFileSync('npx', ['-y', 'node@24', '-p', 'process.execPath'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] })
+  .trim()
+  .split('\n')
+  .pop() as string;
+const node24Options = `--import=${join(here, '..', '..', 'scripts', 'node24-peers.mjs')}`;
+
 function start(script: string, args: string[], env: Record<string, string>): Promise<{ child: ChildProcess; port: number }> {
-  const child = fork(join(here, script), args, { env: { ...process.env, ...env, NODE_OPTIONS: '' }, stdio: ['ignore', 'ignore', 'inherit', 'ipc'] });
+  const on24 = args[0]?.endsWith('@24') === true;
+  const child = fork(join(here, script), args, {
+    env: { ...process.env, ...env, NODE_OPTIONS: on24 ? node24Options : '' },
+    stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
+    ...(on24 ? { execPath: node24 } : {}),
+  });
   return new Promise((resolve, reject) => {
     child.once('error', reject);
     child.once('exit', (code) => reject(new Error(`${script} ${args.join(' ')} exited with ${code}`)));
@@ -53,7 +65,18 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
 const redis = await startRedis();
 const folder = mkdtempSync(join(tmpdir(), 'cachette-load-'));
 const upstream = await start('load-upstream.js', [], {});
-const contenders = ['none', 'undici-memory', 'cachette-memory', 'cachette-sqlite', 'cachette-redis', 'cachette-redis-tier'];
+const contenders = [
+  'none',
+  'undici-memory',
+  'cachette-memory',
+  'cachette-sqlite',
+  'undici-cache-redis',
+  'cachette-redis',
+  'cachette-redis-tier',
+  // undici's SqliteCacheStore needs node:sqlite: both SQLite contenders again, on Node 24.
+  'undici-sqlite@24',
+  'cachette-sqlite@24',
+];
 const results: Record<string, unknown> = {};
 try {
   for (const contender of contenders) {

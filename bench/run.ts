@@ -189,12 +189,19 @@ for (const [ours, pair] of Object.entries<any>(coldStart.coldStartPairs)) {
     met: rps('cachette-memory') >= 1.3 * rps('undici-memory'),
   });
   targets.push({
+    // undici-cache-redis keeps a client-side copy in memory (Redis tracking): the like-for-like is cachette's memory tier.
+    target: 'under load: cachette on Redis (with its memory tier) ≥ the best Redis-backed peer (undici-cache-redis)',
+    value: `${ratio(rps('cachette-redis-tier'), rps('undici-cache-redis'))} × (${rps('cachette-redis-tier')} vs ${rps('undici-cache-redis')} req/s; RedisStorage alone ${rps('cachette-redis')})`,
+    met: rps('cachette-redis-tier') >= rps('undici-cache-redis'),
+  });
+  targets.push({
     target: 'under load: RedisStorage with a memory tier within 10% of MemoryStorage alone',
     value: `${ratio(rps('cachette-redis-tier'), rps('cachette-memory'))} × (${rps('cachette-redis-tier')} vs ${rps('cachette-memory')} req/s)`,
     met: rps('cachette-redis-tier') >= 0.9 * rps('cachette-memory'),
   });
   const worst = Object.entries<any>(c)
-    .filter(([id]) => id.startsWith('cachette'))
+    // Node 20 against Node 20: the @24 contenders run on another runtime than the no-cache one.
+    .filter(([id]) => id.startsWith('cachette') && !id.endsWith('@24'))
     .sort((a, b) => b[1].p99Ms - a[1].p99Ms)[0] as [string, any];
   targets.push({
     target: 'under load: no cachette contender has a p99 above the no-cache contender’s',
