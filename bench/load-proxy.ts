@@ -51,12 +51,23 @@ async function dispatcher(): Promise<Dispatcher> {
   }
 }
 
-const through = await dispatcher();
+/** Through fetch: the runtime's own (no cache), or `cache.fetch` (a cache on MemoryStorage). */
+const fetching = contender === 'fetch' ? globalThis.fetch : contender === 'cachette-fetch' ? createCache({ storage: new MemoryStorage() }).fetch : undefined;
+const through = fetching === undefined ? await dispatcher() : undefined;
+
+async function call(url: string): Promise<{ status: number; body: Buffer }> {
+  if (fetching !== undefined) {
+    const answer = await fetching(url);
+    return { status: answer.status, body: Buffer.from(await answer.arrayBuffer()) };
+  }
+  const answer = await request(url, { dispatcher: through as Dispatcher });
+  return { status: answer.statusCode, body: Buffer.from(await answer.body.arrayBuffer()) };
+}
+
 const server = http.createServer(async (req, res) => {
   try {
-    const answer = await request(`${upstream}${req.url}`, { dispatcher: through });
-    const body = Buffer.from(await answer.body.arrayBuffer());
-    res.writeHead(answer.statusCode, { 'content-type': 'application/json', 'content-length': String(body.length) });
+    const { status, body } = await call(`${upstream}${req.url}`);
+    res.writeHead(status, { 'content-type': 'application/json', 'content-length': String(body.length) });
     res.end(body);
   } catch (error) {
     res.writeHead(502);
