@@ -8,9 +8,11 @@
  *   node load-proxy.js <contender>    (UPSTREAM, REDIS_URL in the environment)
  */
 import http from 'node:http';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Agent, cacheStores, type Dispatcher, interceptors, request } from 'undici';
 import { createCache } from '../lib/cache.js';
 import type { Storage } from '../lib/storage/contract.js';
+import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
 import { RedisStorage } from '../lib/storage/redis.js';
 import { SqliteStorage } from '../lib/storage/sqlite.js';
@@ -44,6 +46,17 @@ async function dispatcher(): Promise<Dispatcher> {
       return cachette(new SqliteStorage({ path: process.env['SQLITE_PATH'] as string }));
     case 'cachette-redis':
       return cachette(new RedisStorage({ url: process.env['REDIS_URL'] as string, keyPrefix: `load-${process.pid}:` }));
+    case 'cachette-dynamodb-tier': {
+      // DynamoDB Local (placeholder credentials it accepts); the table is made on first use.
+      const client = new DynamoDBClient({
+        endpoint: process.env['DYNAMODB_ENDPOINT'] as string,
+        region: 'us-east-1',
+        credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
+      });
+      const storage = new DynamoDBStorage({ tableName: `load_${process.pid}`, client, createTable: true });
+      await storage.createTable();
+      return cachette(storage, true);
+    }
     case 'cachette-redis-tier':
       return cachette(new RedisStorage({ url: process.env['REDIS_URL'] as string, keyPrefix: `load-${process.pid}:` }), true);
     default:

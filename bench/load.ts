@@ -13,6 +13,7 @@ import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { dynamoEndpoint, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import { machine } from './harness.js';
 
@@ -63,6 +64,7 @@ function ask<T>(child: ChildProcess, question: string): Promise<T> {
 }
 
 const redis = await startRedis();
+const dynamodb = await dynamoEndpoint();
 const folder = mkdtempSync(join(tmpdir(), 'cachette-load-'));
 const upstream = await start('load-upstream.js', [], {});
 const contenders = [
@@ -73,6 +75,7 @@ const contenders = [
   'undici-cache-redis',
   'cachette-redis',
   'cachette-redis-tier',
+  'cachette-dynamodb-tier',
   // undici's SqliteCacheStore needs node:sqlite: both SQLite contenders again, on Node 24.
   'undici-sqlite@24',
   'cachette-sqlite@24',
@@ -87,6 +90,7 @@ try {
     const proxy = await start('load-proxy.js', [contender], {
       UPSTREAM: `http://127.0.0.1:${upstream.port}`,
       REDIS_URL: redis.url,
+      DYNAMODB_ENDPOINT: dynamodb,
       SQLITE_PATH: join(folder, `${contender}.db`),
     });
     const before = (await ask<{ count: number }>(upstream.child, 'count')).count;
@@ -124,6 +128,7 @@ try {
   upstream.child.removeAllListeners('exit');
   upstream.child.disconnect();
   await redis.stop();
+  await stopDynamoLocal();
   rmSync(folder, { recursive: true, force: true });
 }
 process.stdout.write(`${JSON.stringify({ machine: machine(), load: { seconds: DURATION_S, connections: 50, urls: URLS, contenders: results, mixed } })}\n`);
