@@ -54,6 +54,17 @@ export function announce(controller: { rawHeaders?: unknown }, headers: Response
 
 const CACHE_STATUS_NAME = Buffer.from('cache-status', 'latin1');
 
+/**
+ * The controller's raw headers once announce() has added our member to them,
+ * when they are flat Buffer pairs (undici's own, from the origin): a consumer
+ * that reads raw headers (Node's bundled fetch) gets them as they are, instead
+ * of pairs rebuilt from the header object, a Buffer per name and value.
+ */
+export function announcedRaw(controller: { rawHeaders?: unknown }): (() => Buffer[]) | undefined {
+  const raw = controller.rawHeaders;
+  return Array.isArray(raw) ? () => raw as Buffer[] : undefined;
+}
+
 /** A copy of `headers` with our member appended to Cache-Status. */
 export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
   const previous = headers['cache-status'];

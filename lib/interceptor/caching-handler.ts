@@ -22,7 +22,7 @@ import { type StoreDecision, type StorePlan, storeDecision } from '../policy/sto
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
 import { namesOf } from '../records/variants.js';
-import { announce, type CacheStatus, type ForwardReason, formatCacheStatus } from './cache-status.js';
+import { announce, announcedRaw, type CacheStatus, type ForwardReason, formatCacheStatus } from './cache-status.js';
 import type { CacheContext } from './context.js';
 import { newEntry } from './entry.js';
 import { ERROR_STATUSES, isBodylessLengthMismatch, isOriginFailure } from './origin-errors.js';
@@ -186,7 +186,8 @@ export class CachingHandler implements Handler {
     };
     // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
     if (this.#chunks === undefined) this.#releaseFollowers();
-    undiciAdapter.startResponse(this.#downstream, controller, statusCode, announce(controller, headers, formatCacheStatus(this.#cacheStatus)), statusMessage);
+    const announced = announce(controller, headers, formatCacheStatus(this.#cacheStatus));
+    undiciAdapter.startResponse(this.#downstream, controller, statusCode, announced, statusMessage, announcedRaw(controller));
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

@@ -1,7 +1,7 @@
 /** Forwards a response untouched but for our Cache-Status member (for requests the cache does not handle). */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from '../policy/headers.js';
-import { announce } from './cache-status.js';
+import { announce, announcedRaw } from './cache-status.js';
 import { isBodylessLengthMismatch } from './origin-errors.js';
 import { undiciAdapter } from './undici/index.js';
 
@@ -33,6 +33,8 @@ export class PassThroughHandler implements Handler {
       this.#status = statusCode;
       this.#onResponse?.(statusCode, headers);
       headers = announce(controller, headers, this.#member);
+      undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage, announcedRaw(controller));
+      return;
     }
     undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
   }

@@ -87,6 +87,8 @@ class Replay implements Dispatcher.DispatchController {
   resume(): void {
     if (!this.#paused) return;
     this.#paused = false;
+    // A consumer may resume after the end (undici's body readable does, on a read): nothing is left to play.
+    if (this.#done) return;
     queueMicrotask(() => this.#pump());
   }
 

@@ -6,6 +6,7 @@
 
 import { freshUntil as freshUntilOf } from '../policy/freshness.js';
 import { compileGlob } from '../policy/glob.js';
+import { fieldMap } from '../policy/headers.js';
 import type { StoredResponse } from './model.js';
 
 /** What a listing shows for the value of a credential or an ignored field a response varies on (its digest is stored, never shown: a guess could be tested against it). */
@@ -58,7 +59,7 @@ export function describeEntry(key: string, record: StoredResponse, now: number, 
   let varies: Record<string, string | null> | null = null;
   if (record.vary !== null) {
     // No prototype: a Vary name is the origin's to choose (`__proto__` included).
-    varies = Object.create(null) as Record<string, string | null>;
+    varies = fieldMap<string | null>();
     for (let i = 0; i < record.vary.length; i += 2) {
       const name = record.vary[i] as string;
       const value = record.vary[i + 1] ?? null;

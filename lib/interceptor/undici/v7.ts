@@ -6,7 +6,8 @@
  * (an array) into a nested array, which v1 consumers read as one value joined
  * by commas (two Set-Cookie fields become "a=1,b=2"). Such a handler is given
  * the headers through its v1 onHeaders instead, as flat Buffer pairs; a hit
- * hands it the pairs the cache already holds.
+ * hands it the pairs the cache already holds, a forwarded response the
+ * origin's own pairs with our Cache-Status line added (cache-status.ts, announcedRaw).
  */
 import type { Dispatcher } from 'undici';
 import { toRawHeaders, type UndiciAdapter } from './adapter.js';
