@@ -11,6 +11,7 @@ import http from 'node:http';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { Agent, cacheStores, type Dispatcher, interceptors, request } from 'undici';
 import { createCache } from '../lib/cache.js';
+import { undiciAdapter } from '../lib/interceptor/undici/index.js';
 import type { Storage } from '../lib/storage/contract.js';
 import { DynamoDBStorage } from '../lib/storage/dynamodb/storage.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
@@ -64,8 +65,28 @@ async function dispatcher(): Promise<Dispatcher> {
   }
 }
 
-/** Through fetch: the runtime's own (no cache), or `cache.fetch` (a cache on MemoryStorage). */
-const fetching = contender === 'fetch' ? globalThis.fetch : contender === 'cachette-fetch' ? createCache({ storage: new MemoryStorage() }).fetch : undefined;
+/**
+ * Through fetch: the runtime's own (no cache), or `cache.fetch` (a cache on MemoryStorage); and, to tell
+ * what fetch with a dispatcher costs from what the cache adds, the runtime's fetch given an undici Agent of
+ * the package's, and `cache.fetch` of a disabled cache (the same dispatcher chain, no cache work).
+ */
+function fetcher(): typeof globalThis.fetch | undefined {
+  switch (contender) {
+    case 'fetch':
+      return globalThis.fetch;
+    case 'fetch-agent': {
+      const init = { dispatcher: undiciAdapter.forEveryConsumer(new Agent()) } as unknown as RequestInit;
+      return (url) => globalThis.fetch(url, init);
+    }
+    case 'cachette-fetch-disabled':
+      return createCache({ disabled: true }).fetch;
+    case 'cachette-fetch':
+      return createCache({ storage: new MemoryStorage() }).fetch;
+    default:
+      return undefined;
+  }
+}
+const fetching = fetcher();
 const through = fetching === undefined ? await dispatcher() : undefined;
 
 async function call(url: string): Promise<{ status: number; body: Buffer }> {
