@@ -7,7 +7,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { drawHitChart } from './chart.js';
+import { drawHitChart, drawLoadChart } from './chart.js';
 import { machine, median, round2 } from './harness.js';
 
 const root = fileURLToPath(new URL('../../', import.meta.url));
@@ -36,7 +36,7 @@ function node24(): string {
 type Via = 'request' | 'fetch' | 'globalFetch';
 
 /** hit.js in several fresh processes: JIT and GC luck differ from one process to the next, the median of the medians less so. */
-function runHits(node: string, contenders: string[], env: Record<string, string> = {}, times = 3): any {
+function runHits(node: string, contenders: string[], env: Record<string, string> = {}, times = 5): any {
   const runs = Array.from({ length: times }, () => run(node, 'hit.js', contenders, env));
   const results: Record<string, any> = {};
   for (const id of contenders) {
@@ -105,7 +105,14 @@ for (const [label, result] of [
     const floor = us(result, 'floor', via);
     const cachette = us(result, 'cachette-memory', via);
     const undici = us(result, 'undici-memory', via);
-    targets.push({ target: `memory hit ≤ 1.3 × floor (${label}, ${through(via)})`, value: `${ratio(cachette, floor)} ×`, met: cachette <= 1.3 * floor });
+    // Issue 25: at most 1.2 × the floor through undici.request; the fetches carry fetch's own cost on both sides.
+    const bound = via === 'request' ? 1.2 : 1.3;
+    const spread = `rounds of the floor ${result.results.floor[via].runs.join('/')} µs, of cachette ${result.results['cachette-memory'][via].runs.join('/')} µs`;
+    targets.push({
+      target: `memory hit ≤ ${bound} × floor (${label}, ${through(via)})`,
+      value: `${ratio(cachette, floor)} × (${spread})`,
+      met: cachette <= bound * floor,
+    });
     targets.push({
       target: `memory hit ≤ 0.67 × undici MemoryCacheStore (${label}, ${through(via)})`,
       value: `${ratio(cachette, undici)} × (the floor itself: ${ratio(floor, undici)} ×)`,
@@ -170,6 +177,11 @@ for (const [placement, label] of [
       value: `${ratio(m.cachetteUs.cpuUs, m.undiciCacheUs.cpuUs)} × (${m.cachetteUs.cpuUs} vs ${m.undiciCacheUs.cpuUs} µs; undici's client alone ${m.originUs.cpuUs} µs; the caches' own part: ${round2(own(m.cachetteUs))} vs ${round2(own(m.undiciCacheUs))} µs, ${ratio(own(m.cachetteUs), own(m.undiciCacheUs))} ×)`,
       met: m.cachetteUs.cpuUs <= 0.85 * m.undiciCacheUs.cpuUs,
     });
+    targets.push({
+      target: `CPU of a miss in the caller's process ≤ 1.1 × undici's alone, no cache (loopback, ${label})`,
+      value: `${ratio(m.cachetteUs.cpuUs, m.originUs.cpuUs)} × (${m.cachetteUs.cpuUs} vs ${m.originUs.cpuUs} µs; the copy-keeping floor ${ratio(m.floorUs.cpuUs, m.originUs.cpuUs)} ×; undici's cache ${ratio(m.undiciCacheUs.cpuUs, m.originUs.cpuUs)} ×)`,
+      met: m.cachetteUs.cpuUs <= 1.1 * m.originUs.cpuUs,
+    });
   }
 }
 targets.push({ target: '100 concurrent misses → 1 origin request', value: `${miss.coalescing.originRequests}`, met: miss.coalescing.originRequests === 1 });
@@ -192,9 +204,12 @@ for (const [ours, pair] of Object.entries<any>(coldStart.coldStartPairs)) {
   for (const suffix of ['', '@24']) {
     const plain = m[`fetch${suffix}`];
     const ours = m[`cachette-fetch${suffix}`];
+    // What fetch with a dispatcher costs, apart from the cache: the runtime's fetch given an undici Agent, and cache.fetch of a disabled cache.
+    const split = (id: string) =>
+      m[`${id}${suffix}`] === undefined ? '' : `; ${id} ${ratio(m[`${id}${suffix}`].requestsPerSecond, plain.requestsPerSecond)} ×`;
     targets.push({
       target: `under load, about 40% hits: cache.fetch ≥ the runtime's own fetch with no cache (Node ${suffix === '' ? '20' : '24'}), requests per second`,
-      value: `${ratio(ours.requestsPerSecond, plain.requestsPerSecond)} × (${ours.requestsPerSecond} vs ${plain.requestsPerSecond} req/s; hit ratio ${ours.hitRatio})`,
+      value: `${ratio(ours.requestsPerSecond, plain.requestsPerSecond)} × (${ours.requestsPerSecond} vs ${plain.requestsPerSecond} req/s; hit ratio ${ours.hitRatio}${split('fetch-agent')}${split('cachette-fetch-disabled')})`,
       met: ours.requestsPerSecond >= plain.requestsPerSecond,
     });
   }
@@ -252,6 +267,7 @@ const results = {
 mkdirSync(join(root, 'bench', 'results'), { recursive: true });
 writeFileSync(join(root, 'bench', 'results', 'latest.json'), `${JSON.stringify(results, null, 2)}\n`);
 writeFileSync(join(root, 'bench', 'results', 'hit-cost.svg'), drawHitChart(results));
+writeFileSync(join(root, 'bench', 'results', 'load.svg'), drawLoadChart(results));
 
 const rows: Array<[string, string, string, string, string]> = [];
 for (const [label, result] of [
@@ -301,4 +317,4 @@ console.log(
 console.log(`Lambda: bundle ${lambda.lambda.bundleKiB} KiB; first response after process start: ${JSON.stringify(lambda.lambda.firstResponseMs)} ms`);
 console.log('\nTargets');
 for (const target of targets) console.log(`  ${target.met ? 'met   ' : 'MISSED'} ${target.target}: ${target.value}`);
-console.log(`\nwrote bench/results/latest.json and bench/results/hit-cost.svg (${results.machine.cpu}, ${results.machine.cores} cores)`);
+console.log(`\nwrote bench/results/latest.json, hit-cost.svg and load.svg (${results.machine.cpu}, ${results.machine.cores} cores)`);
