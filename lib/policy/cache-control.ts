@@ -42,8 +42,9 @@ function deepFreeze(directives: CacheControl): Readonly<CacheControl> {
   return Object.freeze(directives);
 }
 
-/** RFC 9110 §5.6.2: the characters of a token. */
+/** RFC 9110 §5.6.2: the characters of a token (names are lower-cased before they are read). */
 const TOKEN_CHAR = /[!#$%&'*+\-.^_`|~0-9a-z]/;
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9a-z]*$/;
 /** Directives that, misspelt, are taken at their most restrictive (as undici's parser does): never stored, never shared, always revalidated. */
 const RESTRICTIVE = ['no-store', 'private', 'no-cache'] as const;
 /** Directives whose argument is delta-seconds. */
@@ -57,6 +58,8 @@ const BOOLEAN = new Set(['public', 'must-revalidate', 'proxy-revalidate', 'immut
  * once the characters no token has are taken out (`no\u00a0-store`).
  */
 function restrictiveName(name: string): (typeof RESTRICTIVE)[number] | undefined {
+  // The usual case, a name all of token characters, is neither (and costs no string per character).
+  if (TOKEN.test(name)) return undefined;
   for (const directive of RESTRICTIVE) {
     if (name.length > directive.length && name.startsWith(directive) && !TOKEN_CHAR.test(name[directive.length] as string)) return directive;
   }
@@ -151,8 +154,15 @@ function isBlank(code: number): boolean {
 }
 
 function camel(name: string): string {
+  return CAMEL.get(name) ?? camelCase(name);
+}
+
+function camelCase(name: string): string {
   return name === 's-maxage' ? 'sMaxAge' : name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
 }
+
+/** The property of each directive with one (camel() on every response was a regular expression and a string each). */
+const CAMEL = new Map([...NUMERIC, ...BOOLEAN].map((name) => [name, camelCase(name)]));
 
 function setRestrictive(directives: CacheControl, name: (typeof RESTRICTIVE)[number]): void {
   if (name === 'no-store') directives.noStore = true;
