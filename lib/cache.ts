@@ -103,6 +103,8 @@ export class HttpCache {
   readonly #keys: KeyPolicy;
   readonly #stats = new StatsCounter();
   #dispatcher: Dispatcher | undefined;
+  /** What `fetch` passes the runtime's fetch when its caller passed no init (see #fetch). */
+  #plainInit: RequestInit | undefined;
   #agent: Agent | undefined;
   #previousGlobal: Dispatcher | undefined;
   #installed = false;
@@ -223,6 +225,9 @@ export class HttpCache {
       const request = runtimeRequest(input);
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
+      // The common call, a URL or a Request and no init: one init per cache, made once.
+      if (init == null && control === NO_CONTROL)
+        return globalThis.fetch(request, (this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit));
       const composed = init?.dispatcher == null ? this.dispatcher : undiciAdapter.forEveryConsumer((init.dispatcher as Dispatcher).compose(this.interceptor()));
       // init itself stays as given (its prototype's getters and non-enumerable members included), with ours in front.
       const members: PropertyDescriptorMap = {
