@@ -226,8 +226,10 @@ export class HttpCache {
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
       // The common call, a URL or a Request and no init: one init per cache, made once.
-      if (init == null && control === NO_CONTROL)
-        return globalThis.fetch(request, (this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit));
+      if (init == null && control === NO_CONTROL) {
+        this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit;
+        return globalThis.fetch(request, this.#plainInit);
+      }
       const composed = init?.dispatcher == null ? this.dispatcher : undiciAdapter.forEveryConsumer((init.dispatcher as Dispatcher).compose(this.interceptor()));
       // init itself stays as given (its prototype's getters and non-enumerable members included), with ours in front.
       const members: PropertyDescriptorMap = {
