@@ -90,47 +90,66 @@ export function respondWith(x: Exchange, found: Lookup, restarts = 0): void | Pr
 
 /**
  * Forwards to the origin, or waits for an identical request already on its
- * way there — unless this one asks for a response fetched after it was made (reload).
+ * way there — unless this one asks for a response fetched after it was made
+ * (reload). Synchronous unless it waits: most misses lead, and an async
+ * function's promise and state on each was measurable.
  */
-async function forward(x: Exchange, info: ForwardInfo, restarts: number): Promise<void> {
-  const { ctx, handler, request } = x;
-  const reload = request.control.mode === 'reload';
-  const current = reload ? undefined : ctx.flights.current(request.key);
-  if (current !== undefined) {
-    const waited = await current.follow(handler);
-    if (waited === undefined) return; // the caller aborted while waiting
-    const { outcome } = waited;
-    switch (outcome.kind) {
-      case 'response':
-        if (usableByFollower(x, outcome.response)) return serveShared(x, outcome.response);
-        break; // it varies on a header this request has differently: go on as usual
-      case 'failed':
-        handler.onResponseError?.(waited.controller, outcome.error);
-        return;
-      case 'solo':
-        forwardTo(x, info);
-        return;
-      case 'done':
-        break; // cannot happen to a follower (it was waiting); start over
-      case 'abandoned':
-        break;
-    }
-    if (restarts < MAX_RESTARTS) return respond(x, restarts + 1);
+function forward(x: Exchange, info: ForwardInfo, restarts: number): void | Promise<void> {
+  const current = x.request.control.mode === 'reload' ? undefined : x.ctx.flights.current(x.request.key);
+  return current === undefined ? lead(x, info) : follow(x, info, restarts, current);
+}
+
+/** Waits for the identical request under way, then serves what it got, or starts over. */
+async function follow(x: Exchange, info: ForwardInfo, restarts: number, current: Flight): Promise<void> {
+  const waited = await current.follow(x.handler);
+  if (waited === undefined) return; // the caller aborted while waiting
+  const { outcome } = waited;
+  switch (outcome.kind) {
+    case 'response':
+      if (usableByFollower(x, outcome.response)) return serveShared(x, outcome.response);
+      break; // it varies on a header this request has differently: go on as usual
+    case 'failed':
+      x.handler.onResponseError?.(waited.controller, outcome.error);
+      return;
+    case 'solo':
+      forwardTo(x, info);
+      return;
+    case 'done':
+      break; // cannot happen to a follower (it was waiting); start over
+    case 'abandoned':
+      break;
   }
+  if (restarts < MAX_RESTARTS) return respond(x, restarts + 1);
+  return lead(x, info);
+}
+
+/** Goes to the origin, leading identical requests (and, with crossInstance, those of other processes). */
+function lead(x: Exchange, info: ForwardInfo): void | Promise<void> {
+  const { ctx, request } = x;
   // A HEAD answers no GET: it forwards alone and leads nobody.
   const flight = request.method === 'HEAD' ? undefined : ctx.flights.start(request.key);
   const crossInstance = ctx.options.crossInstance;
   try {
     const limits = crossInstance === undefined ? undefined : withinDeadline(crossInstance, ctx.options.deadline, ctx.clock.now());
     // With no time left before the deadline (a Lambda invocation's end), no lease: it would outlive it.
-    if (limits !== undefined && limits.leaseMs > 0 && flight !== undefined && info.stale === undefined && !reload && ctx.records.offersLeases) {
-      return await leadAcrossInstances(x, withFlight(info, flight, info.retryUnconditionally), limits);
+    if (
+      limits !== undefined &&
+      limits.leaseMs > 0 &&
+      flight !== undefined &&
+      info.stale === undefined &&
+      request.control.mode !== 'reload' &&
+      ctx.records.offersLeases
+    ) {
+      return leadAcrossInstances(x, withFlight(info, flight, info.retryUnconditionally), limits).catch((error: unknown) => {
+        flight.settle({ kind: 'abandoned' });
+        throw error;
+      });
     }
     forwardTo(x, withFlight(info, flight, info.retryUnconditionally));
   } catch (error) {
     // The dispatch threw before any response: identical requests waiting on this one start over.
     flight?.settle({ kind: 'abandoned' });
-    throw error;
+    return Promise.reject(error);
   }
 }
 

@@ -81,8 +81,9 @@ function restrictiveName(name: string): (typeof RESTRICTIVE)[number] | undefined
  */
 function parse(text: string): CacheControl {
   const directives: CacheControl = {};
-  const values = new Map<string, number>();
-  const invalid = new Set<string>();
+  // Made for the first number or the first invalid directive (most fields have one max-age, and nothing invalid).
+  let values: Map<string, number> | undefined;
+  let invalid: Set<string> | undefined;
   for (const { text: part, afterBrokenQuote } of splitDirectives(text)) {
     const lower = lowerAscii(part);
     const equals = lower.indexOf('=');
@@ -100,22 +101,22 @@ function parse(text: string): CacheControl {
       continue;
     }
     if (NUMERIC.has(name)) {
-      if (afterBrokenQuote || invalid.has(name)) continue;
+      if (afterBrokenQuote || invalid?.has(name) === true) continue;
       const seconds = spaced ? undefined : numericArgument(name, argument);
       if (seconds === undefined) {
-        invalid.add(name);
-        values.delete(name);
+        (invalid ??= new Set()).add(name);
+        values?.delete(name);
         continue;
       }
-      const previous = values.get(name);
+      const previous = values?.get(name);
       // Repeated with another value: the most restrictive (the shortest freshness, the longest min-fresh).
-      values.set(name, previous === undefined ? seconds : name === 'min-fresh' ? Math.max(previous, seconds) : Math.min(previous, seconds));
+      (values ??= new Map()).set(name, previous === undefined ? seconds : name === 'min-fresh' ? Math.max(previous, seconds) : Math.min(previous, seconds));
       continue;
     }
     if (BOOLEAN.has(name)) {
-      if (afterBrokenQuote || invalid.has(name)) continue;
+      if (afterBrokenQuote || invalid?.has(name) === true) continue;
       if (argument !== undefined) {
-        invalid.add(name);
+        (invalid ??= new Set()).add(name);
         continue;
       }
       (directives as Record<string, unknown>)[camel(name)] = true;
@@ -139,13 +140,14 @@ function parse(text: string): CacheControl {
         break;
     }
   }
-  for (const name of invalid) {
-    if (BOOLEAN.has(name)) delete (directives as Record<string, unknown>)[camel(name)];
-    // A max-age or s-maxage present but unusable makes the response stale (RFC 9111 §4.2.1).
-    if (name === 'max-age') directives.maxAge = 'invalid';
-    if (name === 's-maxage') directives.sMaxAge = 'invalid';
-  }
-  for (const [name, seconds] of values) (directives as Record<string, unknown>)[camel(name)] = seconds;
+  if (invalid !== undefined)
+    for (const name of invalid) {
+      if (BOOLEAN.has(name)) delete (directives as Record<string, unknown>)[camel(name)];
+      // A max-age or s-maxage present but unusable makes the response stale (RFC 9111 §4.2.1).
+      if (name === 'max-age') directives.maxAge = 'invalid';
+      if (name === 's-maxage') directives.sMaxAge = 'invalid';
+    }
+  if (values !== undefined) for (const [name, seconds] of values) (directives as Record<string, unknown>)[camel(name)] = seconds;
   return directives;
 }
 

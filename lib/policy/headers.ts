@@ -117,7 +117,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /** Response header pairs to store: flat, lower-case names, hop-by-hop fields and those named by Connection left out. */
 export function storableHeaderPairs(headers: ResponseHeaders, omit?: ReadonlySet<string>): string[] {
   const connection = headers['connection'];
-  const named = connection === undefined ? undefined : new Set(splitList(connection).map((token) => token.toLowerCase()));
+  const named = connection === undefined ? undefined : connectionNames(connection);
   const pairs: string[] = [];
   for (const rawName in headers) {
     const value = headers[rawName];
@@ -128,6 +128,20 @@ export function storableHeaderPairs(headers: ResponseHeaders, omit?: ReadonlySet
     else pairs.push(name, String(value));
   }
   return pairs;
+}
+
+/**
+ * The fields a Connection header names (RFC 9110 §7.6.1), besides those hop-by-hop
+ * anyway; undefined when there are none (`keep-alive`, `close`: most responses).
+ */
+function connectionNames(connection: string | string[]): ReadonlySet<string> | undefined {
+  if (connection === 'keep-alive' || connection === 'close') return undefined;
+  let names: Set<string> | undefined;
+  for (const token of splitList(connection)) {
+    const name = token.toLowerCase();
+    if (!HOP_BY_HOP.has(name)) (names ??= new Set()).add(name);
+  }
+  return names;
 }
 
 /** Builds the object form undici handlers expect; repeated names become arrays. */
