@@ -104,19 +104,22 @@ function parse(text: string): CacheControl {
       if (afterBrokenQuote || invalid?.has(name) === true) continue;
       const seconds = spaced ? undefined : numericArgument(name, argument);
       if (seconds === undefined) {
-        (invalid ??= new Set()).add(name);
+        invalid ??= new Set();
+        invalid.add(name);
         values?.delete(name);
         continue;
       }
       const previous = values?.get(name);
       // Repeated with another value: the most restrictive (the shortest freshness, the longest min-fresh).
-      (values ??= new Map()).set(name, previous === undefined ? seconds : name === 'min-fresh' ? Math.max(previous, seconds) : Math.min(previous, seconds));
+      values ??= new Map();
+      values.set(name, previous === undefined ? seconds : name === 'min-fresh' ? Math.max(previous, seconds) : Math.min(previous, seconds));
       continue;
     }
     if (BOOLEAN.has(name)) {
       if (afterBrokenQuote || invalid?.has(name) === true) continue;
       if (argument !== undefined) {
-        (invalid ??= new Set()).add(name);
+        invalid ??= new Set();
+        invalid.add(name);
         continue;
       }
       (directives as Record<string, unknown>)[camel(name)] = true;

@@ -139,7 +139,9 @@ function connectionNames(connection: string | string[]): ReadonlySet<string> | u
   let names: Set<string> | undefined;
   for (const token of splitList(connection)) {
     const name = token.toLowerCase();
-    if (!HOP_BY_HOP.has(name)) (names ??= new Set()).add(name);
+    if (HOP_BY_HOP.has(name)) continue;
+    names ??= new Set();
+    names.add(name);
   }
   return names;
 }
