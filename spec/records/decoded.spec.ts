@@ -2,31 +2,15 @@ import { expect } from 'chai';
 import { encodeRecord } from '../../lib/records/codec.js';
 import { DecodedRecords } from '../../lib/records/decoded.js';
 import type { StoredResponse } from '../../lib/records/model.js';
+import { storedAt } from '../policy/stored-response.js';
 
-/** A stored response of `size` body bytes for `path`. */
-function response(path: string, size = 2048, fill = 1): StoredResponse {
-  return {
-    kind: 'response',
-    expiresAt: Date.now() + 60_000,
-    status: 200,
-    statusText: 'OK',
+/** A stored response of `size` body bytes, each `fill`. */
+function response(size = 2048, fill = 1): StoredResponse {
+  return storedAt(1_700_000_000_000, {
+    lifetime: 600,
     headers: ['content-type', 'application/json', 'content-length', String(size)],
     body: new Uint8Array(size).fill(fill),
-    method: 'GET',
-    url: `http://127.0.0.1/${path}`,
-    key: `key-${path}`,
-    redirect: null,
-    vary: null,
-    requestTime: 1_700_000_000_000,
-    responseTime: 1_700_000_000_050,
-    initialAge: 0,
-    lifetime: 600_000,
-    flags: 0,
-    staleWhileRevalidate: -1,
-    staleIfError: -1,
-    hiddenFields: null,
-    tags: [],
-  };
+  });
 }
 
 /** The bytes a network storage hands back on each read: equal, but new every time. */
@@ -35,7 +19,7 @@ const readAgain = (bytes: Uint8Array): Uint8Array => Buffer.from(bytes);
 describe('decoded records (the memo a storage of bytes is read through)', () => {
   it('decodes the new bytes of a key read again once: a hundred keys read in turn are each decoded once', () => {
     const memo = new DecodedRecords();
-    const stored = Array.from({ length: 100 }, (_, i) => encodeRecord(response(`items/${i}`)));
+    const stored = Array.from({ length: 100 }, (_, i) => encodeRecord(response(2048, i % 250)));
     const first = stored.map((bytes, i) => memo.decode(`key-${i}`, readAgain(bytes)));
     const second = stored.map((bytes, i) => memo.decode(`key-${i}`, readAgain(bytes)));
     for (let i = 0; i < 100; i++) {
@@ -47,8 +31,8 @@ describe('decoded records (the memo a storage of bytes is read through)', () => 
 
   it('decodes bytes that changed, and gives their own record', () => {
     const memo = new DecodedRecords();
-    const before = memo.decode('k', encodeRecord(response('a', 16, 1))) as StoredResponse;
-    const after = memo.decode('k', encodeRecord(response('a', 16, 2))) as StoredResponse;
+    const before = memo.decode('k', encodeRecord(response(16, 1))) as StoredResponse;
+    const after = memo.decode('k', encodeRecord(response(16, 2))) as StoredResponse;
     expect(after).to.not.equal(before);
     expect([...after.body]).to.deep.equal(new Array(16).fill(2));
     expect([...before.body]).to.deep.equal(new Array(16).fill(1));
@@ -56,7 +40,7 @@ describe('decoded records (the memo a storage of bytes is read through)', () => 
 
   it('keeps a copy of bytes that are a view of something larger, so the memo holds only what it counts', () => {
     const memo = new DecodedRecords();
-    const bytes = encodeRecord(response('a', 100));
+    const bytes = encodeRecord(response(100));
     const socketRead = new Uint8Array(256 * 1024);
     socketRead.set(bytes, 1000);
     const view = socketRead.subarray(1000, 1000 + bytes.byteLength);
@@ -73,7 +57,7 @@ describe('decoded records (the memo a storage of bytes is read through)', () => 
     const memo = new DecodedRecords();
     const size = 60 * 1024;
     const count = Math.ceil((8 * 1024 * 1024) / size) + 10;
-    const stored = Array.from({ length: count }, (_, i) => encodeRecord(response(`big/${i}`, size)));
+    const stored = Array.from({ length: count }, (_, i) => encodeRecord(response(size, i % 250)));
     const first = stored.map((bytes, i) => memo.decode(`key-${i}`, readAgain(bytes)));
     // The last read are still there; the first read are gone.
     expect(memo.decode(`key-${count - 1}`, readAgain(stored[count - 1] as Uint8Array))).to.equal(first[count - 1]);
@@ -84,7 +68,7 @@ describe('decoded records (the memo a storage of bytes is read through)', () => 
 
   it('reads unreadable bytes as no record, and remembers nothing for them', () => {
     const memo = new DecodedRecords();
-    const good = memo.decode('k', encodeRecord(response('a', 16)));
+    const good = memo.decode('k', encodeRecord(response(16)));
     expect(memo.decode('k', new Uint8Array([1, 2, 3, 4, 5]))).to.equal(undefined);
     expect(good).to.not.equal(undefined);
   });
