@@ -227,6 +227,7 @@ export class HttpCache {
       const control = resolveControl(init?.cachette, fetchMode);
       // The common call, a URL or a Request and no init: one init per cache, made once.
       if (init == null && control === NO_CONTROL) {
+        // A RequestInit whose dispatcher is the undici package's (the DOM type names undici-types' Dispatcher, another declaration of it).
         this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit;
         return globalThis.fetch(request, this.#plainInit);
       }

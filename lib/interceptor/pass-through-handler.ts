@@ -33,10 +33,8 @@ export class PassThroughHandler implements Handler {
       this.#status = statusCode;
       this.#onResponse?.(statusCode, headers);
       headers = announce(controller, headers, this.#member);
-      undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage, announcedRaw(controller));
-      return;
     }
-    undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage);
+    undiciAdapter.startResponse(this.#downstream, controller, statusCode, headers, statusMessage, statusCode >= 200 ? announcedRaw(controller) : undefined);
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {

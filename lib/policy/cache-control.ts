@@ -158,16 +158,25 @@ function isBlank(code: number): boolean {
   return code === 0x20 || code === 0x09;
 }
 
+/** The property of each numeric or boolean directive (parse() reads no other through camel()). */
+const PROPERTY: Readonly<Record<string, keyof CacheControl>> = Object.freeze({
+  'max-age': 'maxAge',
+  's-maxage': 'sMaxAge',
+  'stale-while-revalidate': 'staleWhileRevalidate',
+  'stale-if-error': 'staleIfError',
+  'max-stale': 'maxStale',
+  'min-fresh': 'minFresh',
+  public: 'public',
+  'must-revalidate': 'mustRevalidate',
+  'proxy-revalidate': 'proxyRevalidate',
+  immutable: 'immutable',
+  'must-understand': 'mustUnderstand',
+  'only-if-cached': 'onlyIfCached',
+});
+
 function camel(name: string): string {
-  return CAMEL.get(name) ?? camelCase(name);
+  return PROPERTY[name] as string;
 }
-
-function camelCase(name: string): string {
-  return name === 's-maxage' ? 'sMaxAge' : name.replace(/-([a-z])/g, (_, letter: string) => letter.toUpperCase());
-}
-
-/** The property of each directive with one (camel() on every response was a regular expression and a string each). */
-const CAMEL = new Map([...NUMERIC, ...BOOLEAN].map((name) => [name, camelCase(name)]));
 
 function setRestrictive(directives: CacheControl, name: (typeof RESTRICTIVE)[number]): void {
   if (name === 'no-store') directives.noStore = true;
