@@ -51,6 +51,12 @@ export interface DeleteOptions {
   expired?: boolean;
   /** Delete responses received longer ago than this many seconds, or before this Date. */
   olderThan?: number | Date;
+  /**
+   * Soft purge: the entries named by `entries`, `tags` or `matching` become stale at once instead of
+   * being deleted (their validators kept), so the next request revalidates them — or, within
+   * stale-while-revalidate, is served one while a single refresh runs. Returns how many were made stale.
+   */
+  soft?: boolean;
 }
 
 export interface TransferOptions {
@@ -158,6 +164,7 @@ export class HttpCache {
       custom: resolved.key,
       ignoredFields: resolved.ignoredParameters,
       bodyKey: resolved.bodyKey,
+      unkeyedCredentials: resolved.recording === undefined ? undefined : resolved.ignoredHeaders,
     });
     this.#ctx = {
       options: resolved,
@@ -179,6 +186,7 @@ export class HttpCache {
         background,
         mayHaveEvicted: () => mayHaveEvicted(this.#storage),
         tiered: resolved.memoryTier !== undefined,
+        announce: tier === undefined ? undefined : () => tier.announceChange(),
         tagIndex: (tag) => {
           const name = names.tag(tag);
           const raw = completePartition(this.#storage.partition(name), name);
@@ -269,7 +277,7 @@ export class HttpCache {
   /** Deletes entries (by reference, tag, match, expiry or age); returns how many stored records were deleted. */
   async delete(options: DeleteOptions): Promise<number> {
     if (options === null || typeof options !== 'object') {
-      throw new TypeError(`delete() takes { entries, tags, matching, expired, olderThan }, got ${describe(options)}`);
+      throw new TypeError(`delete() takes { entries, tags, matching, expired, olderThan, soft }, got ${describe(options)}`);
     }
     for (const name of Object.keys(options)) {
       if (name === 'urls' || name === 'keys') {
@@ -286,9 +294,14 @@ export class HttpCache {
     if (tags !== undefined && (!Array.isArray(tags) || !tags.every(isTag)))
       throw new TypeError(`delete() takes tags as an array of tags, got ${describe(tags)}`);
     const matches = options.matching === undefined ? undefined : compileFilter(options.matching, 'delete() matching');
-    let deleted = await records.deleteKeys(keys);
-    if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags);
-    if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches));
+    if (options.soft !== undefined && typeof options.soft !== 'boolean') throw new TypeError(`delete() takes soft as a boolean, got ${describe(options.soft)}`);
+    const soft = options.soft === true ? { now: this.#ctx.clock.now() } : undefined;
+    if (soft !== undefined && (options.expired !== undefined || options.olderThan !== undefined)) {
+      throw new TypeError('delete({ soft: true }) makes entries named by entries, tags or matching stale: expired and olderThan delete');
+    }
+    let deleted = await records.deleteKeys(keys, soft);
+    if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags, soft);
+    if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches), soft);
     if (options.expired === true) deleted += await records.deleteExpired(this.#ctx.clock.now());
     if (cutoff !== undefined) deleted += await records.deleteReceivedBefore(cutoff);
     return deleted;
@@ -485,7 +498,7 @@ export function createCache(options?: CacheOptions): HttpCache {
   return new HttpCache(options);
 }
 
-const DELETE_OPTIONS = new Set(['entries', 'tags', 'matching', 'expired', 'olderThan']);
+const DELETE_OPTIONS = new Set(['entries', 'tags', 'matching', 'expired', 'olderThan', 'soft']);
 
 /** What a record holds besides its body (URL, header fields, Vary values, tags), at most, for an export line worth reading. */
 const MAX_RECORD_OVERHEAD = 1024 * 1024;

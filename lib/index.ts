@@ -15,6 +15,7 @@ export type { BodyKeyMode } from './policy/body.js';
 export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
 export type { RequestHeaders, RequestHeadersInput, ResponseHeaders } from './policy/headers.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
+export { RecordingMissError, type RecordingMode, type RecordingOptions } from './recording.js';
 export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
 export {

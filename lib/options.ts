@@ -10,6 +10,7 @@ import { compileGlob, type UrlMatcher } from './policy/glob.js';
 import type { ResponseHeaders } from './policy/headers.js';
 import type { KeyFunction } from './policy/key.js';
 import type { UrlPolicy } from './policy/url.js';
+import { RECORDED_METHODS, type RecordingMode, type RecordingOptions, type ResolvedRecording, resolveRecording } from './recording.js';
 import { assertStorage, type Storage } from './storage/contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 import { timeoutsInMs } from './timeouts.js';
@@ -107,6 +108,11 @@ export interface CacheOptions {
   disabled?: boolean;
   /** The time the cache reads: ages, expiries, deadlines, cool-downs, waits. Default: the system's. Tests inject `FakeClock` (cachette/testing). */
   clock?: Clock;
+  /**
+   * Records traffic for tests and replays it (see docs/testing.md): a mode, or `{ mode, exclude }`.
+   * `CACHETTE_RECORDING` in the environment chooses the mode of a cache that has this option.
+   */
+  recording?: RecordingMode | RecordingOptions;
 }
 
 export interface ResolvedOptions {
@@ -150,12 +156,15 @@ export interface ResolvedOptions {
   crossInstance: { leaseMs: number; waitMs: number } | undefined;
   disabled: boolean;
   clock: Clock;
+  /** The recording mode in force, undefined when the cache is an ordinary HTTP cache. */
+  recording: ResolvedRecording | undefined;
 }
 
 const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 
 const KNOWN_OPTIONS = new Set<string>([
   'storage',
+  'recording',
   'namespace',
   'expireAfter',
   'urlsExpireAfter',
@@ -224,7 +233,11 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   const type = options.type ?? 'shared';
   if (type !== 'shared' && type !== 'private') throw new TypeError(`type must be "private" or "shared", got ${describe(type)}`);
 
-  const methods = checkStringList(options.methods ?? ['GET', 'HEAD'], 'methods', (method) => TOKEN.test(method)).map((m) => m.toUpperCase());
+  const recording = resolveRecording(options.recording, process.env['CACHETTE_RECORDING']);
+
+  const methods = checkStringList(options.methods ?? (recording === undefined ? ['GET', 'HEAD'] : RECORDED_METHODS), 'methods', (method) =>
+    TOKEN.test(method),
+  ).map((m) => m.toUpperCase());
   if (methods.length === 0) throw new TypeError('methods must name at least one method (to disable the cache, do not install it)');
 
   let statuses: Set<number> | undefined;
@@ -255,7 +268,8 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     throw new TypeError(`maxEntrySize must be a whole number of bytes, got ${describe(maxEntrySize)}`);
   }
 
-  const credentialed = options.credentialed ?? 'bypass';
+  // A recording keeps credentialed traffic too, each credential's apart (see KeyPolicy for the fields it ignores).
+  const credentialed = options.credentialed ?? (recording === undefined ? 'bypass' : 'per-credential');
   if (credentialed !== 'bypass' && credentialed !== 'per-credential') {
     throw new TypeError(`credentialed must be "bypass" or "per-credential", got ${describe(credentialed)}`);
   }
@@ -307,6 +321,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
 
   return {
     clock,
+    recording,
     storage,
     namespace,
     targetedCacheControl,

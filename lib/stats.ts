@@ -28,6 +28,10 @@ export interface CacheStats {
   breakerTrips: number;
   /** Body bytes served from storage (hits, 304-refreshed entries, stale answers). */
   bytesServed: number;
+  /** Fresh entries refreshed in the background before they expired (`refreshAhead`). */
+  refreshedAhead: number;
+  /** Requests a replay could not answer (not in the recording): each one failed with a RecordingMissError. */
+  recordingMisses: number;
   /** hits / (hits + misses + revalidations); 0 before any lookup. */
   hitRatio: number;
 }
@@ -46,6 +50,8 @@ export class StatsCounter {
   storageErrors = 0;
   breakerTrips = 0;
   bytesServed = 0;
+  refreshedAhead = 0;
+  recordingMisses = 0;
   readonly #bypassed = new Map<string, number>();
   readonly #notStored = new Map<string, number>();
 
@@ -68,6 +74,10 @@ export class StatsCounter {
     this.#bypassed.set(reason, (this.#bypassed.get(reason) ?? 0) + 1);
   }
 
+  recordingMiss(): void {
+    this.recordingMisses += 1;
+  }
+
   refused(reason: string): void {
     this.#notStored.set(reason, (this.#notStored.get(reason) ?? 0) + 1);
   }
@@ -86,6 +96,8 @@ export class StatsCounter {
       storageErrors: this.storageErrors,
       breakerTrips: this.breakerTrips,
       bytesServed: this.bytesServed,
+      refreshedAhead: this.refreshedAhead,
+      recordingMisses: this.recordingMisses,
       hitRatio: lookups === 0 ? 0 : this.hits / lookups,
     };
   }
@@ -93,6 +105,7 @@ export class StatsCounter {
   reset(): void {
     this.hits = this.misses = this.revalidations = this.notModified = this.replaced = this.failedRevalidations = 0;
     this.staleServed = this.collapsed = this.stored = this.storageErrors = this.breakerTrips = this.bytesServed = 0;
+    this.refreshedAhead = this.recordingMisses = 0;
     this.#bypassed.clear();
     this.#notStored.clear();
   }

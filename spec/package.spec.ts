@@ -40,7 +40,15 @@ describe('the package', () => {
   it('"cachette" resolves through the exports map and exposes the public API', () => {
     const names = runModule("const m = await import('cachette'); console.log(Object.keys(m).sort().join(','))").split(',');
     // HttpCache is a type only: createCache is the one way to make a cache.
-    expect(names).to.deep.equal(['BasePartition', 'MemoryStorage', 'StorageDeadlineError', 'StorageRequestError', 'channels', 'createCache']);
+    expect(names).to.deep.equal([
+      'BasePartition',
+      'MemoryStorage',
+      'RecordingMissError',
+      'StorageDeadlineError',
+      'StorageRequestError',
+      'channels',
+      'createCache',
+    ]);
   });
 });
 

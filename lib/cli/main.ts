@@ -40,6 +40,7 @@ Commands:
   show <url>                the entry (or variants) stored for a URL   [--header "name: value"]...
   purge                     delete entries: --url <url> | --prefix <prefix|glob> | --tag <tag>... |
                             --expired | --older-than <30s|15m|12h|7d> | --all (asks, unless --yes)
+                            --soft: make --url, --prefix and --tag entries stale instead (revalidated on next use)
   export                    write every usable entry to --output <file> (default: standard output)
   import                    load an export from --input <file> (default: standard input)   [--create-table]
   copy --to <url>           copy every usable entry to another storage   [--to-namespace <ns>] [--create-table]
@@ -68,6 +69,7 @@ const OPTIONS = {
   expired: { type: 'boolean' },
   'older-than': { type: 'string' },
   all: { type: 'boolean' },
+  soft: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   output: { type: 'string', short: 'o' },
   input: { type: 'string', short: 'i' },
@@ -220,6 +222,10 @@ async function purge({ cache, values, terminal }: Run): Promise<number> {
   const chosen = ['url', 'prefix', 'tag', 'expired', 'older-than', 'all'].filter((name) => values[name as keyof Values] !== undefined);
   if (chosen.length === 0) throw new UsageError('purge what? --url, --prefix, --tag, --expired, --older-than or --all');
   if (values.all === true && chosen.length > 1) throw new UsageError('--all purges everything: it takes no other selector');
+  const soft = values.soft === true;
+  if (soft && (values.all === true || values.expired === true || values['older-than'] !== undefined)) {
+    throw new UsageError('--soft makes --url, --prefix and --tag entries stale: --all, --expired and --older-than delete');
+  }
   let deleted = 0;
   if (values.all === true) {
     if (values.yes !== true) {
@@ -247,9 +253,11 @@ async function purge({ cache, values, terminal }: Run): Promise<number> {
       ...(values.prefix === undefined ? {} : { matching: { url: values.prefix } }),
       ...(values.expired === true ? { expired: true } : {}),
       ...(values['older-than'] === undefined ? {} : { olderThan: duration(values['older-than']) }),
+      ...(soft ? { soft } : {}),
     });
   }
-  terminal.out.write(values.json === true ? `${jsonLine({ deleted })}\n` : `${deleted} record${deleted === 1 ? '' : 's'} deleted\n`);
+  if (soft) terminal.out.write(values.json === true ? `${jsonLine({ stale: deleted })}\n` : `${deleted} response${deleted === 1 ? '' : 's'} made stale\n`);
+  else terminal.out.write(values.json === true ? `${jsonLine({ deleted })}\n` : `${deleted} record${deleted === 1 ? '' : 's'} deleted\n`);
   return EXIT.ok;
 }
 

@@ -5,10 +5,12 @@
  * successful unsafe request invalidates what the cache holds for its URL.
  */
 import type { Dispatcher } from 'undici';
-import { type RequestControl, resolveControl } from '../policy/control.js';
+import { type RequestControl, recordingControl, resolveControl } from '../policy/control.js';
 import { flattenHeaderPairs, headerValue, normalizeRequestHeaders, type RequestHeadersInput, type ResponseHeaders } from '../policy/headers.js';
 import { analyzeRequest, type RequestAnalysis, SAFE_METHODS } from '../policy/request.js';
 import { normalizeAbsoluteUrl, normalizeRequestUrl } from '../policy/url.js';
+import { printable } from '../printable.js';
+import { RecordingMissError, type ResolvedRecording } from '../recording.js';
 import { type ForwardReason, formatCacheStatus } from './cache-status.js';
 import { CachingHandler } from './caching-handler.js';
 import type { CacheContext } from './context.js';
@@ -44,8 +46,12 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
     const member = formatCacheStatus({ fwd: 'bypass', detail: 'disabled' });
     return (next) => (opts, handler) => next(opts, new PassThroughHandler(undiciAdapter.modernHandler(handler), member));
   }
+  const recording = ctx.options.recording;
+  const recorded = recording === undefined ? undefined : recordingControl(recording.mode);
   // undici 8 passes the origin of a Client or Pool as a second argument (see origin.ts).
-  return (next, composedOrigin?: unknown) => {
+  return (network, composedOrigin?: unknown) => {
+    // A replay never reaches the origin: whatever would go there is a request not in the recording.
+    const next: DispatchFn = recording?.mode === 'replay' ? (opts, handler) => refuseReplay(ctx, opts, handler) : network;
     const origin = new DispatcherOrigin(composedOrigin, routesByOrigin);
     const dispatch: DispatchFn = (opts, handler) => {
       // Object.assign, not spread: cheaper on the dispatch options undici builds (a hit's cost: `npm run bench`).
@@ -62,7 +68,12 @@ export function createInterceptor(ctx: CacheContext, routesByOrigin = false): Di
     return function cachetteDispatch(opts: Options, rawHandler: Handler): boolean {
       if ((opts as { [FORWARDED_BY]?: unknown })[FORWARDED_BY] === ctx) return next(opts, rawHandler);
       // Read before anything else: a bad per-request option is the caller's TypeError, before any I/O.
-      const control = resolveControl((opts as ControlledOptions).cachette);
+      let control = resolveControl((opts as ControlledOptions).cachette);
+      if (recorded !== undefined) {
+        // URLs the recording leaves alone go to the network as if there were no cache.
+        if ((recording as ResolvedRecording).excluded(targetOf(opts))) return network(opts, rawHandler);
+        control = recorded(control);
+      }
       if (Array.isArray(opts.headers) && Array.isArray(opts.headers[0])) {
         const flat = flattenHeaderPairs(opts.headers);
         // Not pairs either: undici refuses them, and says why.
@@ -183,8 +194,9 @@ function bypassHandler(ctx: CacheContext, opts: Options, handler: Handler, analy
     ctx.reporter.decision({ outcome: 'bypass', reason: analysis.reason, method: analysis.method, url: analysis.url });
   }
   const member = formatCacheStatus({ fwd, detail: analysis.reason === 'method' ? undefined : analysis.reason });
+  // A recording keeps what it holds: a request it does not record invalidates nothing.
   const onResponse =
-    SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method)
+    SAFE.has(analysis.method) || ctx.options.methods.has(analysis.method) || ctx.options.recording !== undefined
       ? undefined
       : (status: number, headers: ResponseHeaders) => invalidateAfterUnsafe(ctx, opts, status, headers);
   return new PassThroughHandler(handler, member, onResponse);
@@ -220,6 +232,21 @@ function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number,
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.storedUrl });
   }
+}
+
+/** The request's URL as undici will send it (origin and path), for the recording's exclusions. */
+function targetOf(opts: Options): string {
+  const origin = opts.origin;
+  const text = origin === undefined || origin === null ? '' : typeof origin === 'string' ? origin : origin.origin;
+  return `${text.endsWith('/') ? text.slice(0, -1) : text}${opts.path}`;
+}
+
+/** A request a replay would have sent to the origin: it fails, naming itself (its URL redacted as every URL that leaves the cache). */
+function refuseReplay(ctx: CacheContext, opts: Options, handler: Handler): boolean {
+  const error = new RecordingMissError(opts.method, printable(ctx.reporter.shown(targetOf(opts))));
+  ctx.reporter.stats.recordingMiss();
+  queueMicrotask(() => fail(handler, error));
+  return true;
 }
 
 /** A bug of ours before any response: the caller gets it as an error (on a controller that is already done). */

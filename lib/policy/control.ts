@@ -54,6 +54,22 @@ export class RequestControl {
 /** Most requests ask nothing: they share this object. */
 export const NO_CONTROL = new RequestControl('default');
 
+/**
+ * The mode a recording gives the requests that ask for none (recording.ts):
+ * the ones that answer from it take any stored response however old
+ * (`force-cache`), the ones that record fetch anew (`reload`). A request's
+ * own mode wins.
+ */
+export function recordingControl(mode: 'record' | 'replay' | 'replay-or-record' | 'update'): (control: RequestControl) => RequestControl {
+  const fetchMode: FetchCacheMode = mode === 'record' || mode === 'update' ? 'reload' : 'force-cache';
+  const plain = new RequestControl(fetchMode);
+  return (control) => {
+    if (control === NO_CONTROL) return plain;
+    if (control.mode !== 'default') return control;
+    return new RequestControl(fetchMode, control.expireAfter, control.key, control.staleIfError, control.tags);
+  };
+}
+
 const MODES: ReadonlySet<string> = new Set(['default', 'no-store', 'reload', 'no-cache', 'force-cache', 'only-if-cached']);
 const MEMBERS: ReadonlySet<string> = new Set(['mode', 'bypass', 'refresh', 'expireAfter', 'key', 'staleIfError', 'tags']);
 const MAX_KEY_LENGTH = 1024;

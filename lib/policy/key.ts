@@ -73,6 +73,11 @@ export interface KeyPolicyOptions {
   bodyKey?: BodyKeyMode | undefined;
   /** The cache's digests of credentials (a Basic one is stretched). */
   credentials?: CredentialDigests | undefined;
+  /**
+   * Credential fields left out of keys (lower case): a recording's `ignoredParameters`, so that a
+   * replay with another credential (a CI run's dummy token) finds what a run with the real one recorded.
+   */
+  unkeyedCredentials?: ReadonlySet<string> | undefined;
 }
 
 /** Distinct requests whose keys are remembered: hashing is the largest cost of a hit otherwise. */
@@ -86,6 +91,7 @@ export class KeyPolicy {
   readonly #ignoredFields: ReadonlySet<string>;
   readonly #bodyKey: BodyKeyMode;
   readonly #credentials: CredentialDigests;
+  readonly #unkeyedCredentials: ReadonlySet<string> | undefined;
 
   /**
    * Resolved URLs and keys of requests that their method and URL alone
@@ -103,6 +109,8 @@ export class KeyPolicy {
     this.#ignoredFields = options.ignoredFields ?? new Set();
     this.#bodyKey = options.bodyKey ?? 'exact';
     this.#credentials = options.credentials ?? new CredentialDigests();
+    const unkeyed = options.unkeyedCredentials;
+    this.#unkeyedCredentials = unkeyed !== undefined && CREDENTIAL_FIELDS.some((name) => unkeyed.has(name)) ? unkeyed : undefined;
     this.keyDependsOnUrlOnly = options.custom === undefined && options.matchHeaders.length === 0;
   }
 
@@ -130,7 +138,7 @@ export class KeyPolicy {
    */
   givenKey(key: string, headers: Readonly<RequestHeaders>, url: string): string {
     const authority = authorityOf(headers, url);
-    const credentials = this.#perCredential && hasCredentials(headers) ? this.#credentialDigest(headers) : null;
+    const credentials = this.#credentialPart(headers);
     if (authority !== null || credentials !== null) return digest(JSON.stringify(['chosen', key, authority, credentials]));
     // Digest long ones so any backend can hold them.
     return key.length <= 256 ? key : digest(key);
@@ -155,9 +163,17 @@ export class KeyPolicy {
     paths.set(path, resolved);
   }
 
-  /** Never the credential itself: its digest (see CredentialDigests). */
-  #credentialDigest(headers: Readonly<RequestHeaders>): string {
-    return this.#credentials.of(credentialText(headers));
+  /** What a key holds of a request's credentials: never the credentials themselves, their digest (see CredentialDigests); null without any. */
+  #credentialPart(headers: Readonly<RequestHeaders>): string | null {
+    if (!this.#perCredential) return null;
+    const unkeyed = this.#unkeyedCredentials;
+    let keyed = headers;
+    if (unkeyed !== undefined) {
+      const copy: RequestHeaders = { ...headers };
+      for (const name of CREDENTIAL_FIELDS) if (unkeyed.has(name)) delete copy[name];
+      keyed = copy;
+    }
+    return hasCredentials(keyed) ? this.#credentials.of(credentialText(keyed)) : null;
   }
 
   keyFor(request: CacheKeyRequest): string {
@@ -172,7 +188,7 @@ export class KeyPolicy {
     const parts: Array<string | null> = [request.method, request.url, authorityOf(headers, request.url)];
     for (const name of this.#matchHeaders) parts.push(headers[name] ?? null);
     // Never the credential itself: a digest of it.
-    parts.push(this.#perCredential && hasCredentials(headers) ? this.#credentialDigest(headers) : null);
+    parts.push(this.#credentialPart(headers));
     if (request.body !== undefined) {
       // How to read the bytes is part of what they say (RFC 9110 §8.3, §8.4).
       parts.push(headers['content-type'] ?? null, headers['content-encoding'] ?? null);

@@ -71,7 +71,13 @@ export function planRequest(request: CacheRequest, found: Lookup, options: Resol
     return { step: 'forward', outcome: 'miss', reason: found.fwd, fwd: found.fwd, alone: false, withVariants: true };
   }
   // Fetch's reload mode: an unconditional request, whose response replaces the stored one.
-  if (request.control.mode === 'reload') return { step: 'forward', outcome: 'forward', reason: 'reload', fwd: 'request', alone: false, withVariants: true };
+  if (request.control.mode === 'reload') {
+    // A recording being updated keeps what it holds when the origin fails (recording.ts).
+    if (options.recording?.mode === 'update') {
+      return { step: 'revalidate', outcome: 'revalidate', reason: 'update', entry: found.entry, fwd: 'request', conditional: false, fallbackOnError: true };
+    }
+    return { step: 'forward', outcome: 'forward', reason: 'reload', fwd: 'request', alone: false, withVariants: true };
+  }
 
   const entry = found.entry;
   const reuse = reuseFor(request, entry, options, now);

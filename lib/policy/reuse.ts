@@ -59,7 +59,9 @@ export function reuseDecision(entry: StoredResponse, directives: CacheControl, o
       return { action: 'serve', reason: 'max-stale', refresh: false, ageMs, ttl };
     }
     // RFC 5861 §3: serve stale at once, refresh in the background.
-    if (staleness <= staleWhileRevalidateWindow(entry, options)) {
+    const window = staleWhileRevalidateWindow(entry, options);
+    // No window is no window: a response stale by zero ms (a clock that stands still) is not served on one.
+    if (window > 0 && staleness <= window) {
       return { action: 'serve', reason: 'stale-while-revalidate', refresh: true, ageMs, ttl };
     }
   }

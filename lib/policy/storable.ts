@@ -86,6 +86,7 @@ export function storeDecision(input: StoreInput): StoreDecision {
   const honour = options.cacheControl;
 
   if (input.requestDirectives.noStore === true) return { store: false, reason: 'request-no-store' };
+  if (options.recording !== undefined) return recordingDecision(input);
 
   // RFC 9111 §3: the status must be final and understood; 206 needs range support we do not have.
   if (status === 206) return { store: false, reason: 'partial-content' };
@@ -203,3 +204,43 @@ export function storeDecision(input: StoreInput): StoreDecision {
     expiresAt,
   };
 }
+
+/**
+ * What a recording keeps (see recording.ts): every final response but a
+ * partial one, whatever its caching headers say, for the configured lifetime
+ * (default: as long as the recording lives), without Vary (a recording
+ * matches requests by the options: matchHeaders, bodyKey, ignoredParameters)
+ * and without Set-Cookie (a session is a secret, and a recording is a file
+ * a team commits). A response that hands back an ignored parameter's value
+ * is not kept: it would carry that secret into the file.
+ */
+function recordingDecision(input: StoreInput): StoreDecision {
+  const { options, response } = input;
+  const status = response.status;
+  if (status === 206) return { store: false, reason: 'partial-content' };
+  if (status === 304 || status < 200) return { store: false, reason: 'status' };
+  if (options.statuses !== undefined && !options.statuses.has(status)) return { store: false, reason: 'status' };
+  if (input.secrets !== undefined && input.secrets.length > 0 && carriesSecret(response.headers, input.secrets))
+    return { store: false, reason: 'echoes-redacted' };
+  const configured = configuredLifetime(options, input.url, input.responseTime, input.expireAfter);
+  if (configured === 'no-store') return { store: false, reason: input.expireAfter === undefined ? 'url-rule' : 'expire-after' };
+  if (options.filter !== undefined && !options.filter({ method: input.method, url: input.url, status, headers: response.headers })) {
+    return { store: false, reason: 'filter' };
+  }
+  const lifetime = configured ?? Number.POSITIVE_INFINITY;
+  return {
+    store: true,
+    lifetime,
+    freshness: 'configured',
+    initialAge: 0,
+    flags: input.authorized ? ResponseFlags.authorized : 0,
+    staleWhileRevalidate: -1,
+    staleIfError: -1,
+    hiddenFields: null,
+    vary: NO_VARY,
+    omit: OMIT_COOKIE,
+    expiresAt: lifetime === Number.POSITIVE_INFINITY ? undefined : input.responseTime + lifetime,
+  };
+}
+
+const NO_VARY: readonly string[] = Object.freeze([]);

@@ -8,7 +8,9 @@ import type { CompletePartition } from '../storage/contract.js';
 /** What a purge needs of a partition: the request path's guarded view and management's deadlined one both give it. */
 type Purgeable = Pick<CompletePartition, 'getMany' | 'bulkDelete'>;
 
-import { decodeRecord } from './codec.js';
+import { currentAge } from '../policy/freshness.js';
+import { decodeRecord, encodeRecord } from './codec.js';
+import type { StoredResponse } from './model.js';
 
 /** Redirect chains longer than this are not followed back (browsers stop at 20). */
 const MAX_DEPTH = 20;
@@ -38,4 +40,35 @@ export async function invalidateKeys(responses: Purgeable, redirects: Purgeable,
   }
   const [deleted] = await Promise.all([responses.bulkDelete([...doomed]), redirects.bulkDelete(aliasRecords)]);
   return deleted;
+}
+
+/**
+ * A soft purge of `keys` (their variants included): each stored response
+ * becomes stale now — its lifetime cut to its current age, its validators,
+ * tags and stale windows kept — so the next request revalidates it (or, within
+ * stale-while-revalidate, is served it while one refresh runs). Responses
+ * already stale are left as they are. Returns how many were made stale.
+ */
+export async function staleKeys(responses: Pick<CompletePartition, 'getMany' | 'set'>, keys: Iterable<string>, now: number): Promise<number> {
+  let level = [...new Set(keys)];
+  let made = 0;
+  // Two levels: the keys, then the variants their Vary indexes list.
+  for (let depth = 0; depth < 2 && level.length > 0; depth++) {
+    const stored = await responses.getMany(level);
+    const variants: string[] = [];
+    const writes: Array<Promise<void>> = [];
+    for (const [key, bytes] of stored) {
+      const record = decodeRecord(bytes);
+      if (record?.kind === 'variants') variants.push(...record.keys);
+      if (record?.kind !== 'response') continue;
+      const age = Math.max(0, currentAge(record, now));
+      if (record.lifetime <= age) continue;
+      const stale: StoredResponse = { ...record, lifetime: age };
+      writes.push(responses.set(key, encodeRecord(stale), { expiresAt: record.expiresAt ?? undefined }));
+      made += 1;
+    }
+    await Promise.all(writes);
+    level = variants;
+  }
+  return made;
 }

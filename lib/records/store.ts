@@ -26,7 +26,7 @@ import { decodeRecord, encodeRecord } from './codec.js';
 import { DecodedRecords } from './decoded.js';
 import { HeldRecord } from './held.js';
 import { describeEntry, type EntryInfo } from './inspect.js';
-import { invalidateKeys } from './invalidate.js';
+import { invalidateKeys, staleKeys } from './invalidate.js';
 import type { StoredRecord, StoredResponse, StoredVariants } from './model.js';
 import { INDEX_VALUE, isIndexValue } from './tags.js';
 import type { Dumped, SkippedLine } from './transfer.js';
@@ -87,8 +87,15 @@ export interface RecordStoreOptions {
   maxEntrySize: number;
   /** The responses partition is a memory tier in front of a storage. */
   tiered: boolean;
+  /** Tells the memory tiers of other processes that records changed without being deleted (a soft purge); nothing without a tier. */
+  announce?: (() => Promise<void>) | undefined;
   /** The partition indexing a tag: the request path's view, the raw one, and the one older versions wrote (read only: see partitions.ts). */
   tagIndex: (tag: string) => { guarded: FailOpenPartition; raw: CompletePartition; legacy: CompletePartition | undefined };
+}
+
+/** A soft purge: what it makes stale, it makes stale as of `now` (epoch ms, the cache's clock). */
+export interface SoftPurge {
+  now: number;
 }
 
 const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
@@ -123,6 +130,7 @@ export class RecordStore {
   readonly #maxBacklogBytes: number;
   readonly #maxEntrySize: number;
   readonly #mayHaveEvicted: () => Promise<boolean>;
+  readonly #announce: () => Promise<void>;
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
   /** Lease releases under way (they never reject: failures are reported and the lease expires). */
@@ -141,6 +149,7 @@ export class RecordStore {
     this.#maxBacklogBytes = options.maxBacklogBytes;
     this.#maxEntrySize = options.maxEntrySize;
     this.#mayHaveEvicted = options.mayHaveEvicted;
+    this.#announce = options.announce ?? (() => Promise.resolve());
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
     this.#writes = new WriteQueue({
@@ -401,10 +410,12 @@ export class RecordStore {
    * evicted an alias, the redirects leading to these keys are found by
    * reading the responses (each names its redirect's target).
    */
-  async deleteKeys(keys: string[]): Promise<number> {
+  async deleteKeys(keys: string[], soft?: SoftPurge): Promise<number> {
     await this.flush();
     this.#writes.deletedOutside(keys);
     if (keys.length === 0) return 0;
+    // A soft purge leaves the redirects to them: they lead to a stale entry, which is revalidated.
+    if (soft !== undefined) return this.#purge(keys, soft);
     let deleted = await invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
     if (await this.#mayHaveEvicted()) {
       const leading = new Map<string, string[]>();
@@ -455,7 +466,7 @@ export class RecordStore {
    * that lead to them, page by page of each tag's index; returns how many
    * records went.
    */
-  async deleteTagged(tags: readonly string[]): Promise<number> {
+  async deleteTagged(tags: readonly string[], soft?: SoftPurge): Promise<number> {
     await this.flush();
     let deleted = 0;
     for (const tag of new Set(tags)) {
@@ -470,8 +481,9 @@ export class RecordStore {
           return record?.kind === 'response' && record.tags.includes(tag);
         });
         this.#writes.deletedOutside(doomed);
-        if (doomed.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, doomed);
-        if (fromIndex !== undefined) await fromIndex.bulkDelete(page);
+        if (doomed.length > 0) deleted += await this.#purge(doomed, soft);
+        // A response made stale still carries its tags: its index entries stay.
+        if (fromIndex !== undefined && soft === undefined) await fromIndex.bulkDelete(page);
         page = [];
       };
       for await (const key of index.keys()) {
@@ -494,7 +506,7 @@ export class RecordStore {
       let page: string[] = [];
       const purge = async (): Promise<void> => {
         this.#writes.deletedOutside(page);
-        deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+        deleted += await this.#purge(page, soft);
         page = [];
       };
       for await (const [key, record] of this.#responseRecords()) {
@@ -508,7 +520,7 @@ export class RecordStore {
   }
 
   /** Deletes the records these keys name (found by a listing), page by page; returns how many went. */
-  async deleteListed(keys: AsyncIterable<string>): Promise<number> {
+  async deleteListed(keys: AsyncIterable<string>, soft?: SoftPurge): Promise<number> {
     await this.flush();
     let deleted = 0;
     let page: string[] = [];
@@ -516,13 +528,26 @@ export class RecordStore {
       page.push(key);
       if (page.length >= PURGE_PAGE) {
         this.#writes.deletedOutside(page);
-        deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+        deleted += await this.#purge(page, soft);
         page = [];
       }
     }
     this.#writes.deletedOutside(page);
-    if (page.length > 0) deleted += await invalidateKeys(this.#rawResponses, this.#rawRedirects, page);
+    if (page.length > 0) deleted += await this.#purge(page, soft);
     return deleted;
+  }
+
+  /**
+   * Purges these keys: deletes them with their variants and the redirects
+   * leading to them, or, for a soft purge, makes their responses stale now
+   * (invalidate.ts) and tells the memory tiers of other processes, as a
+   * deletion does. Returns how many records were deleted or made stale.
+   */
+  async #purge(keys: string[], soft: SoftPurge | undefined): Promise<number> {
+    if (soft === undefined) return invalidateKeys(this.#rawResponses, this.#rawRedirects, keys);
+    const made = await staleKeys(this.#rawResponses, keys, soft.now);
+    if (made > 0) await this.#announce();
+    return made;
   }
 
   /** Deletes what the cache can no longer use at all, in both partitions. */

@@ -190,6 +190,15 @@ export class TieredStorage implements Storage {
     return partition;
   }
 
+  /**
+   * Tells the memory tiers of other processes that records changed in the
+   * storage behind without a deletion (a soft purge rewrote them): they
+   * empty themselves as for a deletion. This process's memory already holds the new records.
+   */
+  announceChange(): Promise<void> {
+    return this.#generation.bump();
+  }
+
   /** What memory holds for a partition's key, whatever the storage behind is doing (see the module's comment). */
   localReader(name: string): (key: string) => Uint8Array | undefined {
     const partition = this.partition(name) as TieredPartition;

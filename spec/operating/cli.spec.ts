@@ -83,6 +83,9 @@ describe('the cachette command', function () {
 
   it('purge by tag, by URL, by prefix; --all asks, and without a terminal refuses unless --yes', async () => {
     const base = ['--storage', `sqlite:${file}`, '--namespace', 'app'];
+    expect((await cachette(['purge', '--tag', 'users', '--soft', ...base])).stdout).to.equal('1 response made stale\n');
+    expect((await cachette(['ls', '--tag', 'users', '--state', 'stale', ...base, '--json'])).stdout).to.include('/users');
+    expect((await cachette(['purge', '--all', '--soft', ...base])).code).to.equal(2);
     expect((await cachette(['purge', '--tag', 'users', ...base])).stdout).to.equal('1 record deleted\n');
     expect((await cachette(['purge', '--url', `${env.origin.url}/old`, ...base, '--json'])).stdout).to.equal('{"deleted":1}\n');
     const refused = await cachette(['purge', '--all', ...base]);

@@ -28,6 +28,8 @@ describe('cache.stats()', () => {
       storageErrors: 0,
       breakerTrips: 0,
       bytesServed: 0,
+      refreshedAhead: 0,
+      recordingMisses: 0,
       hitRatio: 0,
     });
   });

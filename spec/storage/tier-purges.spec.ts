@@ -5,6 +5,7 @@
  * its `syncEvery` — checked as states, not times: with syncEvery 0 (check
  * before every answer from memory) B's very next request misses; with an
  * hour, B keeps answering from memory (the bound is the one configured).
+ * A soft purge reaches them the same way: B's next request revalidates.
  */
 
 import { type ChildProcess, fork } from 'node:child_process';
@@ -20,7 +21,7 @@ import { NODE_CHILD_FLAGS, useOrigin } from '../support.js';
 const worker = fileURLToPath(new URL('../../fixtures/tier-worker.js', import.meta.url));
 
 interface Process {
-  ask(op: 'fetch' | 'purge' | 'close', url?: string): Promise<{ cacheStatus?: string; body?: string; deleted?: number }>;
+  ask(op: 'fetch' | 'purge' | 'soft-purge' | 'close', url?: string): Promise<{ cacheStatus?: string; body?: string; deleted?: number }>;
   child: ChildProcess;
 }
 
@@ -98,6 +99,24 @@ for (const backend of ['DynamoDB Local', 'redis-server'] as const) {
       const after = await b.ask('fetch', url);
       expect(after.cacheStatus).to.match(/fwd=uri-miss/);
       expect(env.origin.hits('/a')).to.equal(2);
+    });
+
+    it('with syncEvery 0, B’s next request after A’s soft purge revalidates what it holds', async () => {
+      env.origin.route('/a', (req, res) => {
+        const fresh = req.headers['if-none-match'] === '"v1"';
+        res.writeHead(fresh ? 304 : 200, { 'cache-control': 'max-age=600', etag: '"v1"' });
+        res.end(fresh ? undefined : 'v1');
+      });
+      const url = `${env.origin.url}/a`;
+      const [a, b] = await pair(0);
+      await a.ask('fetch', url);
+      expect((await b.ask('fetch', url)).cacheStatus).to.match(/^cachette; hit/);
+      expect((await a.ask('soft-purge', url)).deleted).to.equal(1);
+      const after = await b.ask('fetch', url);
+      expect(after).to.include({ body: 'v1' });
+      expect(after.cacheStatus).to.match(/fwd=stale/);
+      expect(env.origin.requests.map((request) => request.headers['if-none-match'] ?? null)).to.deep.equal([null, '"v1"']);
+      expect((await b.ask('fetch', url)).cacheStatus).to.match(/^cachette; hit/);
     });
 
     it('with syncEvery an hour, B goes on answering from memory: the bound is the one configured', async () => {
