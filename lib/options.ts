@@ -66,6 +66,11 @@ export interface CacheOptions {
   staleIfError?: boolean | number;
   /** Serve stale entries at once and refresh them in the background: true, false, or seconds. */
   staleWhileRevalidate?: boolean | number;
+  /**
+   * Refresh an entry in the background when a request finds it in the last part of its freshness
+   * lifetime, this fraction of it (0.1: the last tenth), so that its users never see it expire. Default: off.
+   */
+  refreshAhead?: number;
   /** Bodies larger than this many bytes stream through unstored. Default: 10 MiB. */
   maxEntrySize?: number;
   /** Requests with Authorization or Cookie: `'bypass'` (default) or `'per-credential'` keys. */
@@ -137,6 +142,8 @@ export interface ResolvedOptions {
   /** Windows in ms past staleness: 0 = only what the response allows, Infinity = any. */
   staleIfError: number;
   staleWhileRevalidate: number;
+  /** The fraction of a freshness lifetime, at its end, in which a hit refreshes the entry in the background; 0: never. */
+  refreshAhead: number;
   maxEntrySize: number;
   perCredential: boolean;
   logger: Logger | undefined;
@@ -180,6 +187,7 @@ const KNOWN_OPTIONS = new Set<string>([
   'filter',
   'staleIfError',
   'staleWhileRevalidate',
+  'refreshAhead',
   'maxEntrySize',
   'credentialed',
   'logger',
@@ -344,6 +352,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
     filter: options.filter,
     staleIfError: checkWindow(options.staleIfError, 'staleIfError'),
     staleWhileRevalidate: checkWindow(options.staleWhileRevalidate, 'staleWhileRevalidate'),
+    refreshAhead: checkFraction(options.refreshAhead, 'refreshAhead'),
     maxEntrySize,
     perCredential: credentialed === 'per-credential',
     logger,
@@ -422,6 +431,14 @@ function checkStringList(value: unknown, name: string, valid: (item: string) => 
     if (typeof item !== 'string' || !valid(item)) throw new TypeError(`${name} must hold valid names, got ${describe(item)}`);
   }
   return value as string[];
+}
+
+function checkFraction(value: unknown, name: string): number {
+  if (value === undefined || value === 0 || value === false) return 0;
+  if (typeof value !== 'number' || !(value > 0 && value < 1)) {
+    throw new TypeError(`${name} must be a fraction of the freshness lifetime, above 0 and below 1 (0.1: its last tenth), got ${describe(value)}`);
+  }
+  return value;
 }
 
 export function checkWindow(value: unknown, name: string): number {

@@ -64,7 +64,7 @@ export function respondWith(x: Exchange, found: Lookup, restarts = 0): void | Pr
       if (plan.form === 'not-modified') serveNotModified(handler, plan.entry, plan.reuse);
       else if (plan.form === 'range') serveRange(x, plan.entry, plan.reuse, plan.bytes);
       else serveEntry(x, plan.entry, plan.reuse);
-      if (plan.refresh && found.found) refreshInBackground(x, found);
+      if (plan.refresh && found.found) refreshInBackground(x, found, plan.reason === 'refresh-ahead');
       return;
     case 'refuse':
       return gatewayTimeout(handler);
@@ -220,27 +220,73 @@ function endWait(waiting: WaitController | undefined): void {
   if (waiting !== undefined) waiting.onAbort = undefined;
 }
 
-/** RFC 5861 §3: the stale entry was served; refresh it once, in the background. */
-function refreshInBackground(x: Exchange, found: Extract<Lookup, { found: true }>): void {
+/**
+ * RFC 5861 §3: the stale entry was served; refresh it once, in the background.
+ * Or (`ahead`, refreshAhead) the fresh entry was served near its expiry:
+ * refresh it before it expires — once per process, and, with
+ * `coalesceAcrossInstances` on a storage offering leases, once across
+ * processes (the one holding the key's lease refreshes; the others do not).
+ */
+function refreshInBackground(x: Exchange, found: Extract<Lookup, { found: true }>, ahead: boolean): void {
   const { ctx, request } = x;
   if (ctx.flights.current(request.key) !== undefined) return; // a refresh (or a fetch) is already under way
   const flight = ctx.flights.start(request.key);
   // No flight: this key's last response could not be shared, and for a moment its requests go alone; a refresh waits.
   if (flight === undefined) return;
+  // settled() waits for it: until its response is stored (or not), then for that write.
+  let finished: () => void = () => undefined;
+  ctx.background.track(new Promise<void>((resolve) => (finished = resolve)));
+  const crossInstance = ctx.options.crossInstance;
+  if (!ahead || crossInstance === undefined || !ctx.records.offersLeases) {
+    startRefresh(x, found, flight, ahead, () => finished());
+    return;
+  }
+  const { leaseMs } = withinDeadline(crossInstance, ctx.options.deadline, ctx.clock.now());
+  // No time left before the deadline (a Lambda invocation's end) for a lease: the refresh is left to a later request.
+  if (leaseMs <= 0) {
+    flight.settle({ kind: 'abandoned' });
+    finished();
+    return;
+  }
+  ctx.records.acquireLease(request.key, leaseMs).then(
+    (attempt) => {
+      if (attempt === undefined || !('token' in attempt)) {
+        // Another process is refreshing it (or the storage could not say): this one does not.
+        flight.settle({ kind: 'abandoned' });
+        finished();
+        return;
+      }
+      startRefresh(x, found, flight, ahead, (landed) => {
+        ctx.records.releaseLeaseAfter(landed, request.key, attempt.token);
+        finished();
+      });
+    },
+    () => {
+      flight.settle({ kind: 'abandoned' });
+      finished();
+    },
+  );
+}
+
+function startRefresh(
+  x: Exchange,
+  found: Extract<Lookup, { found: true }>,
+  flight: Flight,
+  ahead: boolean,
+  onFinished: (landed: Promise<void> | undefined) => void,
+): void {
+  const { ctx, request } = x;
   // The entry a HEAD was served from is a GET's: it is refreshed by a GET, whose body followers may share.
   const refresh: CacheRequest = request.method === 'HEAD' ? { ...request, method: 'GET' } : request;
   const stale: StaleEntry = { entry: found.entry, key: found.key, conditional: hasValidator(found.entry), fallbackOnError: false };
   const background: Options = { ...x.opts, method: 'GET', body: null };
-  ctx.reporter.stats.revalidations += 1;
-  // settled() waits for it: until its response is stored (or not), then for that write.
-  let finished: () => void = () => undefined;
-  ctx.background.track(new Promise<void>((resolve) => (finished = resolve)));
-  const onFinished = (): void => finished();
+  if (ahead) ctx.reporter.stats.refreshedAhead += 1;
+  else ctx.reporter.stats.revalidations += 1;
   try {
     const refreshing: Exchange = { ctx, dispatch: x.dispatch, opts: background, handler: BACKGROUND, request: refresh };
     forwardTo(refreshing, { fwd: 'stale', variants: found.variants, stale, flight, background: true, onFinished });
   } catch (error) {
-    finished();
+    onFinished(undefined);
     flight.settle({ kind: 'abandoned' });
     ctx.reporter.storageError({ operation: 'refresh', partition: ctx.records.name, error });
   }

@@ -103,7 +103,7 @@ export function planRequest(request: CacheRequest, found: Lookup, options: Resol
 function planConditional(request: CacheRequest, found: Lookup, options: ResolvedOptions, now: number): RequestPlan {
   if (found.found && request.control.mode !== 'reload') {
     const reuse = reuseFor(request, found.entry, options, now);
-    if (reuse.action === 'serve' && !reuse.refresh) {
+    if (reuse.action === 'serve' && servesAsIs(reuse)) {
       const answer = evaluateConditional(request.headers, found.entry.headers, found.entry.responseTime);
       if (answer === 'full') return { step: 'serve', outcome: 'hit', reason: 'condition-false', entry: found.entry, reuse, form: 'full', refresh: false };
       if (answer === 'not-modified') {
@@ -123,7 +123,7 @@ function planConditional(request: CacheRequest, found: Lookup, options: Resolved
 function planRange(request: CacheRequest, found: Lookup, options: ResolvedOptions, now: number): RequestPlan {
   if (found.found && found.entry.status === 200 && request.control.mode !== 'reload') {
     const reuse = reuseFor(request, found.entry, options, now);
-    if (reuse.action === 'serve' && !reuse.refresh) {
+    if (reuse.action === 'serve' && servesAsIs(reuse)) {
       const bytes = resolveRange(request.range as NonNullable<CacheRequest['range']>, found.entry.body.byteLength);
       return { step: 'serve', outcome: 'hit', reason: 'range', entry: found.entry, reuse, form: 'range', bytes, refresh: false };
     }
@@ -143,6 +143,11 @@ function reuseFor(request: CacheRequest, entry: StoredResponse, options: Resolve
   if (mode !== 'force-cache' && mode !== 'only-if-cached') return reuse;
   if (reuse.action === 'serve' && !reuse.refresh) return reuse;
   return { action: 'serve', reason: reuse.action === 'serve' ? reuse.reason : mode, refresh: false, ageMs: reuse.ageMs, ttl: reuse.ttl };
+}
+
+/** A stored response served without a background refresh, or fresh with one coming ahead of its expiry (which a conditional or a range does not start). */
+function servesAsIs(reuse: ServeReuse): boolean {
+  return !reuse.refresh || reuse.reason === 'refresh-ahead';
 }
 
 /** The request may only be answered from the cache: a 504 when it cannot be. */

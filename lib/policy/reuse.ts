@@ -12,7 +12,7 @@ export type Reuse =
   /** Serve the stored response; `refresh` asks for a background revalidation (stale-while-revalidate). */
   | {
       action: 'serve';
-      reason: 'fresh' | 'max-stale' | 'stale-while-revalidate' | 'force-cache' | 'only-if-cached';
+      reason: 'fresh' | 'refresh-ahead' | 'max-stale' | 'stale-while-revalidate' | 'force-cache' | 'only-if-cached';
       refresh: boolean;
       ageMs: number;
       ttl: number;
@@ -50,7 +50,14 @@ export function reuseDecision(entry: StoredResponse, directives: CacheControl, o
   if (directives.minFresh !== undefined && remaining < directives.minFresh * 1000) {
     return { action: 'revalidate', reason: 'min-fresh', ageMs, ttl };
   }
-  if (fresh) return { action: 'serve', reason: 'fresh', refresh: false, ageMs, ttl };
+  if (fresh) {
+    // In the last part of its lifetime (refreshAhead): served, and refreshed in the background before it expires.
+    const ahead = options.refreshAhead;
+    if (ahead > 0 && remaining <= entry.lifetime * ahead && Number.isFinite(entry.lifetime)) {
+      return { action: 'serve', reason: 'refresh-ahead', refresh: true, ageMs, ttl };
+    }
+    return { action: 'serve', reason: 'fresh', refresh: false, ageMs, ttl };
+  }
 
   if (mayServeStale(entry, options.shared)) {
     const staleness = -remaining;
