@@ -17,8 +17,8 @@ import { Flights } from './interceptor/single-flight.js';
 import { undiciAdapter } from './interceptor/undici/index.js';
 import { type CacheOptions, type ResolvedOptions, resolveOptions } from './options.js';
 import { type FetchCacheMode, NO_CONTROL, type RequestCacheOptions, type RequestControl, resolveControl } from './policy/control.js';
-import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
-import { KeyPolicy } from './policy/key.js';
+import { HOP_BY_HOP, normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
+import { hasCredentials, KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
 import { compileFilter, type EntryFilter, type EntryInfo } from './records/inspect.js';
 import { partitionNames } from './records/partitions.js';
@@ -31,6 +31,7 @@ import { Deadlines } from './storage/deadline.js';
 import { withDeadlines } from './storage/deadlined.js';
 import { FailOpenPartition } from './storage/fail-open.js';
 import { TieredStorage } from './storage/tiered.js';
+import { PACKAGE_VERSION } from './version.js';
 
 /**
  * One stored entry, however it is named: its URL (a GET's entry; HEAD
@@ -62,6 +63,15 @@ export interface DeleteOptions {
 export interface TransferOptions {
   /** Called with the number of records read so far, every 100 records and at the end. */
   onProgress?: (records: number) => void;
+}
+
+export interface ExportOptions extends TransferOptions {
+  /**
+   * `'cachette'` (default): each record's bytes, streamed. `'text'`: a recording to commit and review —
+   * JSON Lines sorted by URL, fields spelled out, bodies as text when they are text. `'har'`: HAR 1.2.
+   * `import()` reads all three.
+   */
+  format?: 'cachette' | 'text' | 'har';
 }
 
 /** What `export()`, `import()` and `copyTo()` did: records written, and records left out (expired, unreadable, too large). */
@@ -333,27 +343,62 @@ export class HttpCache {
 
   /**
    * Writes every usable entry (and the redirect records beside them) to
-   * `out`, as JSON Lines with each entry's expiry; returns how many records
-   * were written. `out` is left open.
+   * `out`, in the format asked (see ExportOptions), with each entry's
+   * expiry; returns how many records were written. `out` is left open.
    */
-  async export(out: Writable, options: TransferOptions = {}): Promise<TransferResult> {
+  async export(out: Writable, options: ExportOptions = {}): Promise<TransferResult> {
     if (out === null || typeof out !== 'object' || typeof (out as Writable).write !== 'function') {
       throw new TypeError(`export() takes a writable stream, got ${describe(out)}`);
     }
+    const format = options?.format ?? 'cachette';
+    if (format !== 'cachette' && format !== 'text' && format !== 'har')
+      throw new TypeError(`export() format must be "cachette", "text" or "har", got ${describe(format)}`);
     // Loaded when an export or an import asks for it: a request never needs it (a cold start does not pay for it).
-    const { writeExport } = await import('./records/transfer.js');
+    const { writeExport, write } = await import('./records/transfer.js');
     const now = this.#ctx.clock.now();
-    return writeExport(counted(this.#ctx.records.dump(now), options), out, this.#options.namespace, now);
+    const records = counted(this.#ctx.records.dump(now), options);
+    if (format === 'cachette') return writeExport(records, out, this.#options.namespace, now);
+    const { decodeRecord } = await import('./records/codec.js');
+    const writeTo = (text: string) => write(out, text);
+    if (format === 'text') return (await import('./records/text-form.js')).writeTextForm(records, decodeRecord, writeTo, this.#options.namespace);
+    return (await import('./records/har.js')).writeHar(records, decodeRecord, writeTo, PACKAGE_VERSION);
   }
 
-  /** Loads an export made by `export()` (a readable stream of its lines): entries keep their expiries, expired ones are skipped. */
+  /**
+   * Loads what `export()` wrote, in any of its formats, or a HAR another tool
+   * wrote (a readable stream): entries keep their expiries, expired ones are
+   * skipped. A foreign HAR's entries are stored under the keys this cache
+   * gives their requests: kept for ever by a cache that records, and
+   * otherwise stale (revalidated on first use) and kept a day.
+   */
   async import(input: Readable, options: TransferOptions = {}): Promise<TransferResult> {
     if (input === null || typeof input !== 'object' || typeof (input as Readable)[Symbol.asyncIterator] !== 'function') {
       throw new TypeError(`import() takes a readable stream, got ${describe(input)}`);
     }
     const { maxLineLength, readExport } = await import('./records/transfer.js');
     const maxLine = maxLineLength(this.#options.maxEntrySize + MAX_RECORD_OVERHEAD);
-    return this.#ctx.records.load(counted(readExport(input, maxLine), options), this.#ctx.clock.now());
+    const recording = this.#options.recording !== undefined;
+    const har = {
+      keyOf: (request: { method: string; url: string; headers: RequestHeadersInput; body: Uint8Array | undefined }) => this.#harKey(request),
+      keep: (responseTime: number) =>
+        recording ? { lifetime: Number.POSITIVE_INFINITY, expiresAt: null } : { lifetime: 0, expiresAt: responseTime + FOREIGN_HAR_RETENTION_MS },
+      dropped: HAR_DROPPED,
+    };
+    return this.#ctx.records.load(counted(readExport(input, maxLine, har), options), this.#ctx.clock.now());
+  }
+
+  /** The key and stored URL this cache gives a request read from a HAR; undefined for one it would not store. */
+  #harKey(request: { method: string; url: string; headers: RequestHeadersInput; body: Uint8Array | undefined }): { key: string; url: string } | undefined {
+    if (!this.#options.methods.has(request.method)) return undefined;
+    try {
+      const url = normalizeAbsoluteUrl(request.url, this.#options.urls);
+      const headers = normalizeRequestHeaders(request.headers);
+      // A credentialed request is keyed by its credentials only where they are (per-credential): a bypassing cache never stores one.
+      if (!this.#options.perCredential && hasCredentials(headers)) return undefined;
+      return { key: this.#keys.keyFor({ method: request.method, url: url.keyUrl, headers, body: request.body }), url: url.storedUrl };
+    } catch {
+      return undefined;
+    }
   }
 
   /**
@@ -499,6 +544,12 @@ export function createCache(options?: CacheOptions): HttpCache {
 }
 
 const DELETE_OPTIONS = new Set(['entries', 'tags', 'matching', 'expired', 'olderThan', 'soft']);
+
+/** How long a cache that does not record keeps what a foreign HAR held: a day, as a stale entry with a validator. */
+const FOREIGN_HAR_RETENTION_MS = 24 * 3600 * 1000;
+
+/** Response fields a HAR's entries never store: hop-by-hop fields, and a session (as a recording keeps none). */
+const HAR_DROPPED: ReadonlySet<string> = new Set([...HOP_BY_HOP, 'set-cookie']);
 
 /** What a record holds besides its body (URL, header fields, Vary values, tags), at most, for an export line worth reading. */
 const MAX_RECORD_OVERHEAD = 1024 * 1024;

@@ -4,6 +4,7 @@ export {
   createCache,
   type DeleteOptions,
   type EntryRef,
+  type ExportOptions,
   type HttpCache,
   type TransferOptions,
   type TransferResult,

@@ -39,3 +39,12 @@ export function printable(text: string): string {
 export function jsonLine(value: unknown): string {
   return escaped(JSON.stringify(value), (code) => `\\u${code.toString(16).padStart(4, '0')}`);
 }
+
+/**
+ * A value as indented JSON (a HAR file) with no unprintable character in it:
+ * as jsonLine, but the line breaks of the indentation stay (inside strings,
+ * JSON.stringify has already escaped every line break).
+ */
+export function jsonDocument(value: unknown): string {
+  return escaped(JSON.stringify(value, null, 2), (code) => (code === 0x0a ? '\n' : `\\u${code.toString(16).padStart(4, '0')}`));
+}

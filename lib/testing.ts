@@ -1,6 +1,7 @@
 /**
- * `cachette/testing`: `FakeClock`, to drive a cache's time in tests, and the
- * storage conformance suite every cachette backend passes, for yours. Runner-agnostic: it returns the cases, each a function
+ * `cachette/testing`: `FakeClock`, to drive a cache's time in tests,
+ * `openRecording`, to record an API's traffic into a file once and replay it
+ * offline (docs/testing.md), and the storage conformance suite every cachette backend passes, for yours. Runner-agnostic: it returns the cases, each a function
  * that makes a fresh storage with your `create`, checks it with node:assert,
  * and closes it. Hand them to your runner:
  *
@@ -32,6 +33,7 @@ import {
 } from './storage/contract.js';
 
 export { FakeClock } from './fake-clock.js';
+export { openRecording, type RecordingFile, type RecordingFileOptions } from './recording-file.js';
 
 export interface ConformanceOptions {
   /** A fresh, empty storage, for each case. */

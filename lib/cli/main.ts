@@ -42,7 +42,9 @@ Commands:
                             --expired | --older-than <30s|15m|12h|7d> | --all (asks, unless --yes)
                             --soft: make --url, --prefix and --tag entries stale instead (revalidated on next use)
   export                    write every usable entry to --output <file> (default: standard output)
-  import                    load an export from --input <file> (default: standard input)   [--create-table]
+                            [--format cachette|text|har]: text is sorted JSON Lines to commit, har is HAR 1.2
+  import                    load an export, a text recording or a HAR from --input <file> (default: standard input)
+                            [--create-table]
   copy --to <url>           copy every usable entry to another storage   [--to-namespace <ns>] [--create-table]
 
   import and copy make a new SQLite file when the one named does not exist; a missing
@@ -72,6 +74,7 @@ const OPTIONS = {
   soft: { type: 'boolean' },
   yes: { type: 'boolean', short: 'y' },
   output: { type: 'string', short: 'o' },
+  format: { type: 'string' },
   input: { type: 'string', short: 'i' },
   to: { type: 'string' },
   'to-namespace': { type: 'string' },
@@ -265,7 +268,10 @@ async function exportCommand({ cache, values, terminal }: Run): Promise<number> 
   const file = values.output === undefined ? undefined : createWriteStream(values.output, { mode: 0o600 });
   const out = file ?? terminal.out;
   const progress = new Progress(terminal, 'records exported', file === undefined && terminal.out.isTTY === true);
-  const { records, skipped } = await cache.export(out, { onProgress: (count) => progress.tick(count) });
+  const format = values.format ?? 'cachette';
+  if (format !== 'cachette' && format !== 'text' && format !== 'har')
+    throw new UsageError(`--format takes cachette, text or har, got ${JSON.stringify(format)}`);
+  const { records, skipped } = await cache.export(out, { format, onProgress: (count) => progress.tick(count) });
   progress.done();
   if (file !== undefined) {
     file.end();

@@ -15,6 +15,8 @@ import { once } from 'node:events';
 import type { Readable, Writable } from 'node:stream';
 import { jsonLine } from '../printable.js';
 import { FORMAT_VERSION } from './codec.js';
+import { type HarImport, isHar, readHar } from './har.js';
+import { recordOfLine, TEXT_KIND, TEXT_VERSION } from './text-form.js';
 
 /** One record on its way from a storage to another. */
 export interface Dumped {
@@ -64,39 +66,87 @@ export function maxLineLength(maxRecordBytes: number): number {
 }
 
 /**
- * The records of an export, line by line; a TypeError says what is wrong
- * with a file that is not one. Lines past `maxLine` characters come as SkippedLine.
+ * The records of an export (cachette's own, or its text form), line by line,
+ * or of a HAR document (`har` says how the importing cache keys and keeps a
+ * foreign entry); a TypeError says what is wrong with a file that is none of
+ * them. Lines past `maxLine` characters come as SkippedLine.
  */
-export async function* readExport(input: Readable, maxLine = Number.POSITIVE_INFINITY): AsyncIterable<Dumped | SkippedLine> {
-  let number = 0;
-  for await (const line of boundedLines(input, maxLine)) {
-    number += 1;
-    if (line === undefined) {
-      if (number === 1) throw new TypeError('not a cachette export (its first line is too long to be one)');
-      yield { skipped: 'too-large' };
-      continue;
+export async function* readExport(input: Readable, maxLine = Number.POSITIVE_INFINITY, har?: HarImport): AsyncIterable<Dumped | SkippedLine> {
+  const lines = boundedLines(input, maxLine)[Symbol.asyncIterator]();
+  const first = await lines.next();
+  if (first.done === true) throw new TypeError('not a cachette export (the file is empty)');
+  if (first.value === undefined) throw new TypeError('not a cachette export (its first line is too long to be one)');
+  const header = parseOrUndefined(first.value) as { kind?: unknown; version?: unknown } | undefined;
+  if (header?.kind === KIND || header?.kind === TEXT_KIND) {
+    const text = header.kind === TEXT_KIND;
+    const version = text ? TEXT_VERSION : VERSION;
+    if (header.version !== version) {
+      throw new TypeError(
+        `${text ? 'cachette text recording' : 'cachette export'} version ${String(header.version)} is not supported (this cachette reads ${version})`,
+      );
     }
-    if (number === 1) {
-      const header = parse(line, number) as { kind?: unknown; version?: unknown; recordFormat?: unknown };
-      if (header?.kind !== KIND) throw new TypeError('not a cachette export (its first line names no cachette-export)');
-      if (header.version !== VERSION)
-        throw new TypeError(`cachette export version ${String(header.version)} is not supported (this cachette reads ${VERSION})`);
-      continue;
+    let number = 1;
+    for (let next = await lines.next(); next.done !== true; next = await lines.next()) {
+      number += 1;
+      const line = next.value;
+      if (line === undefined) {
+        yield { skipped: 'too-large' };
+        continue;
+      }
+      if (line.trim() === '') continue;
+      yield text ? recordOfLine(parse(line, number)) : binaryRecord(parse(line, number), number);
     }
-    if (line.trim() === '') continue;
-    const item = parse(line, number) as { p?: unknown; k?: unknown; e?: unknown; v?: unknown };
-    const partition = item?.p;
-    if (
-      (partition !== 'responses' && partition !== 'redirects') ||
-      typeof item.k !== 'string' ||
-      !(item.e === null || (typeof item.e === 'number' && Number.isFinite(item.e))) ||
-      typeof item.v !== 'string'
-    ) {
-      throw new TypeError(`line ${number} of the export is not a record`);
-    }
-    yield { partition, key: item.k, expiresAt: item.e, bytes: Buffer.from(item.v, 'base64') };
+    return;
   }
-  if (number === 0) throw new TypeError('not a cachette export (the file is empty)');
+  // One JSON document over many lines: a HAR?
+  const parts = [first.value];
+  let size = first.value.length;
+  for (let next = await lines.next(); next.done !== true; next = await lines.next()) {
+    if (next.value !== undefined) size += next.value.length + 1;
+    if (next.value === undefined || size > MAX_DOCUMENT) {
+      throw new TypeError('not a cachette export (a document of more than 512 MiB, or with a line too long to be one)');
+    }
+    parts.push(next.value);
+  }
+  let document: unknown;
+  try {
+    document = JSON.parse(parts.join('\n'));
+  } catch {
+    throw new TypeError(
+      header === undefined ? 'line 1 of the export is not JSON: not a cachette export?' : 'not a cachette export (its first line names no cachette-export)',
+    );
+  }
+  if (har === undefined || !isHar(document)) {
+    throw new TypeError('not a cachette export (its first line names no cachette-export), nor a HAR (no log.entries)');
+  }
+  yield* readHar(document, har);
+}
+
+/** The most a HAR may hold, read whole (V8's longest string is about 512 MiB). */
+const MAX_DOCUMENT = 512 * 1024 * 1024 - 1024;
+
+/** A line of cachette's own export: a record's bytes in base64. */
+function binaryRecord(value: unknown, number: number): Dumped {
+  const item = value as { p?: unknown; k?: unknown; e?: unknown; v?: unknown } | null;
+  const partition = item?.p;
+  if (
+    item === null ||
+    (partition !== 'responses' && partition !== 'redirects') ||
+    typeof item.k !== 'string' ||
+    !(item.e === null || (typeof item.e === 'number' && Number.isFinite(item.e))) ||
+    typeof item.v !== 'string'
+  ) {
+    throw new TypeError(`line ${number} of the export is not a record`);
+  }
+  return { partition, key: item.k, expiresAt: item.e, bytes: Buffer.from(item.v, 'base64') };
+}
+
+function parseOrUndefined(line: string): unknown {
+  try {
+    return JSON.parse(line);
+  } catch {
+    return undefined;
+  }
 }
 
 function parse(line: string, number: number): unknown {
@@ -147,6 +197,6 @@ async function* boundedLines(input: Readable, max: number): AsyncIterable<string
 }
 
 /** Writes, waiting for `drain` when the stream is full (an error on the stream rejects). */
-async function write(out: Writable, text: string): Promise<void> {
+export async function write(out: Writable, text: string): Promise<void> {
   if (!out.write(text)) await once(out, 'drain');
 }

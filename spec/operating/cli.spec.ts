@@ -121,6 +121,23 @@ describe('the cachette command', function () {
     expect(strip((await listed(['--storage', `sqlite:${other}`])).stdout)).to.deep.equal(strip((await listed(['--storage', `sqlite:${file}`])).stdout));
   });
 
+  it('export --format text and --format har; import reads either back', async () => {
+    const base = ['--storage', `sqlite:${file}`, '--namespace', 'app'];
+    const text = await cachette(['export', ...base, '--format', 'text']);
+    expect(text.code, text.stderr).to.equal(0);
+    expect(JSON.parse(text.stdout.split('\n')[0] as string)).to.include({ kind: 'cachette-recording' });
+    const har = await cachette(['export', ...base, '--format', 'har']);
+    expect(JSON.parse(har.stdout).log.entries).to.have.length(3);
+    for (const [name, input] of [
+      ['text.db', text.stdout],
+      ['har.db', har.stdout],
+    ] as const) {
+      const imported = await cachette(['import', '--storage', `sqlite:${join(folder.path, name)}`, '--namespace', 'app'], { input });
+      expect(imported.stdout, imported.stderr).to.equal('3 records imported, 0 skipped (expired, unreadable or too large)\n');
+    }
+    expect((await cachette(['export', ...base, '--format', 'yaml'])).code).to.equal(2);
+  });
+
   it('a reader that stops early (ls | head) ends the command quietly, exit code 0', async () => {
     for (let i = 0; i < 30; i++) {
       const path = `/many-${i}`;
