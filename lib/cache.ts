@@ -195,6 +195,7 @@ export class HttpCache {
         clock,
         background,
         mayHaveEvicted: () => mayHaveEvicted(this.#storage),
+        compression: resolved.compression,
         tiered: resolved.memoryTier !== undefined,
         announce: tier === undefined ? undefined : () => tier.announceChange(),
         tagIndex: (tag) => {

@@ -17,6 +17,7 @@ export type { FetchCacheMode, RequestCacheOptions } from './policy/control.js';
 export type { RequestHeaders, RequestHeadersInput, ResponseHeaders } from './policy/headers.js';
 export type { CacheKeyRequest, KeyFunction } from './policy/key.js';
 export { RecordingMissError, type RecordingMode, type RecordingOptions } from './recording.js';
+export type { CompressionCodec } from './records/compression.js';
 export type { EntryFilter, EntryInfo, EntryState } from './records/inspect.js';
 export type { CacheStats } from './stats.js';
 export {

@@ -11,6 +11,7 @@ import type { ResponseHeaders } from './policy/headers.js';
 import type { KeyFunction } from './policy/key.js';
 import type { UrlPolicy } from './policy/url.js';
 import { RECORDED_METHODS, type RecordingMode, type RecordingOptions, type ResolvedRecording, resolveRecording } from './recording.js';
+import { type Compression, type CompressionCodec, codecAvailable } from './records/compression.js';
 import { assertStorage, type Storage } from './storage/contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './storage/memory.js';
 import { timeoutsInMs } from './timeouts.js';
@@ -114,6 +115,12 @@ export interface CacheOptions {
   /** The time the cache reads: ages, expiries, deadlines, cool-downs, waits. Default: the system's. Tests inject `FakeClock` (cachette/testing). */
   clock?: Clock;
   /**
+   * Compress what is stored in a storage that keeps bytes (SQLite, Redis, DynamoDB; a MemoryStorage keeps
+   * records as they are): `{ codec, threshold }` or `false`. Default: deflate for records of 1 KiB and more,
+   * kept compressed only when that saves at least a tenth (see docs/storages.md, "Compressed values").
+   */
+  compression?: false | { codec?: CompressionCodec; threshold?: number };
+  /**
    * Records traffic for tests and replays it (see docs/testing.md): a mode, or `{ mode, exclude }`.
    * `CACHETTE_RECORDING` in the environment chooses the mode of a cache that has this option.
    */
@@ -163,6 +170,8 @@ export interface ResolvedOptions {
   crossInstance: { leaseMs: number; waitMs: number } | undefined;
   disabled: boolean;
   clock: Clock;
+  /** How records are compressed for a storage that keeps bytes; undefined: never. */
+  compression: Compression | undefined;
   /** The recording mode in force, undefined when the cache is an ordinary HTTP cache. */
   recording: ResolvedRecording | undefined;
 }
@@ -172,6 +181,7 @@ const DEFAULT_MAX_ENTRY_SIZE = 10 * 1024 * 1024;
 const KNOWN_OPTIONS = new Set<string>([
   'storage',
   'recording',
+  'compression',
   'namespace',
   'expireAfter',
   'urlsExpireAfter',
@@ -330,6 +340,7 @@ export function resolveOptions(options: CacheOptions = {}): ResolvedOptions {
   return {
     clock,
     recording,
+    compression: resolveCompression(options.compression),
     storage,
     namespace,
     targetedCacheControl,
@@ -370,6 +381,26 @@ const RENAMED_OPTIONS: Record<string, string> = {
 };
 
 const DEFAULT_TIMEOUTS = { read: 0.5, write: 5, close: 10 };
+
+/** The default, from `npm run bench`'s compression figures (docs/storages.md). */
+export const DEFAULT_COMPRESSION: Compression = Object.freeze({ codec: 'deflate', threshold: 1024, minSaving: 0.1 });
+
+function resolveCompression(value: CacheOptions['compression']): Compression | undefined {
+  if (value === false) return undefined;
+  if (value === undefined) return DEFAULT_COMPRESSION;
+  if (value === null || typeof value !== 'object') throw new TypeError(`compression must be false or { codec, threshold }, got ${describe(value)}`);
+  for (const name of Object.keys(value)) {
+    if (name !== 'codec' && name !== 'threshold') throw new TypeError(`unknown option compression.${name} (known: codec, threshold)`);
+  }
+  const codec = value.codec ?? DEFAULT_COMPRESSION.codec;
+  if (codec !== 'brotli' && codec !== 'deflate' && codec !== 'zstd') {
+    throw new TypeError(`compression.codec must be "brotli", "deflate" or "zstd", got ${describe(codec)}`);
+  }
+  if (!codecAvailable(codec)) throw new TypeError(`compression.codec "${codec}" needs a Node that has it (zstd: 22.15 or later; this is ${process.version})`);
+  const threshold = value.threshold ?? DEFAULT_COMPRESSION.threshold;
+  if (!Number.isInteger(threshold) || threshold < 0) throw new TypeError(`compression.threshold must be a whole number of bytes, got ${describe(threshold)}`);
+  return Object.freeze({ codec, threshold, minSaving: DEFAULT_COMPRESSION.minSaving });
+}
 
 function resolveTimeouts(value: CacheOptions['timeouts']): ResolvedOptions['timeouts'] {
   const ms = timeoutsInMs('', value, DEFAULT_TIMEOUTS);

@@ -9,6 +9,7 @@
  */
 // msgpackr/pack: the codec without the stream classes and the attempt to load a native string extractor (import time: `npm run bench`, cold start).
 import { Packr, RESET_BUFFER_MODE } from 'msgpackr/pack';
+import { type Compression, compressFrame, uncompressFrame } from './compression.js';
 import { frame, unframe } from './frame.js';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
 import { isTag, MAX_TAGS } from './tags.js';
@@ -97,17 +98,22 @@ const REUSED_BUFFER_LIMIT = 1024 * 1024;
  * checksum Node ships (a cryptographic digest costs several times more), and a
  * hit pays it only when it decodes bytes it has not seen (see the store's decode memo).
  */
-export function encodeRecord(record: StoredRecord): Uint8Array {
+export function encodeRecord(record: StoredRecord, compression?: Compression): Uint8Array {
   const { tag, layout } = KINDS.find((candidate) => candidate.kind === record.kind) as (typeof KINDS)[number];
   const fields: unknown[] = [MAGIC, FORMAT_VERSION, tag];
   for (const [name] of layout) fields.push(record[name as keyof StoredRecord]);
   const large = record.kind === 'response' && record.body.byteLength > REUSED_BUFFER_LIMIT;
   // With RESET_BUFFER_MODE the next pack overwrites these bytes: the frame copies them out now.
-  return frame(packr.pack(fields, large ? 0 : RESET_BUFFER_MODE));
+  const framed = frame(packr.pack(fields, large ? 0 : RESET_BUFFER_MODE));
+  // Compressed in an envelope when asked, long enough and worth it (compression.ts); any reader decodes either.
+  return compression === undefined ? framed : compressFrame(framed, compression);
 }
 
 export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
-  const packed = unframe(bytes);
+  if (!(bytes instanceof Uint8Array)) return undefined;
+  const framed = uncompressFrame(bytes);
+  if (framed === undefined) return undefined;
+  const packed = unframe(framed);
   if (packed === undefined) return undefined;
   let fields: unknown;
   try {

@@ -23,6 +23,7 @@ import { declares } from '../storage/contract.js';
 import type { LateWatch } from '../storage/deadline.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
 import { decodeRecord, encodeRecord } from './codec.js';
+import { type Compression, unreadableHere } from './compression.js';
 import { DecodedRecords } from './decoded.js';
 import { HeldRecord } from './held.js';
 import { describeEntry, type EntryInfo } from './inspect.js';
@@ -87,6 +88,8 @@ export interface RecordStoreOptions {
   maxEntrySize: number;
   /** The responses partition is a memory tier in front of a storage. */
   tiered: boolean;
+  /** How records are compressed for a storage that keeps bytes (`compression`); undefined: never. */
+  compression?: Compression | undefined;
   /** Tells the memory tiers of other processes that records changed without being deleted (a soft purge); nothing without a tier. */
   announce?: (() => Promise<void>) | undefined;
   /** The partition indexing a tag: the request path's view, the raw one, and the one older versions wrote (read only: see partitions.ts). */
@@ -131,6 +134,7 @@ export class RecordStore {
   readonly #maxEntrySize: number;
   readonly #mayHaveEvicted: () => Promise<boolean>;
   readonly #announce: () => Promise<void>;
+  readonly #compression: Compression | undefined;
   readonly #tagIndex: RecordStoreOptions['tagIndex'];
   readonly #tiered: boolean;
   /** Lease releases under way (they never reject: failures are reported and the lease expires). */
@@ -150,6 +154,7 @@ export class RecordStore {
     this.#maxEntrySize = options.maxEntrySize;
     this.#mayHaveEvicted = options.mayHaveEvicted;
     this.#announce = options.announce ?? (() => Promise.resolve());
+    this.#compression = options.compression;
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
     this.#writes = new WriteQueue({
@@ -251,6 +256,8 @@ export class RecordStore {
   #decodeOrDrop(key: string, bytes: Uint8Array | undefined): StoredRecord | undefined {
     if (bytes === undefined) return undefined;
     const record = this.#decoded.decode(key, bytes);
+    // Compressed with a codec this runtime lacks: a miss here, but other processes read it.
+    if (record === undefined && unreadableHere(bytes)) return undefined;
     if (record === undefined) {
       // Corrupt, foreign or from an unknown format version: a miss, and out of the way.
       this.#reporter.storageError({ operation: 'decode', partition: this.#responses.name, error: new Error(`unreadable entry under key ${key} deleted`) });
@@ -347,7 +354,8 @@ export class RecordStore {
 
   async #setEncoded(records: Array<[string, StoredRecord]>, late: LateWatch): Promise<boolean> {
     for (const [key, record] of records) {
-      if (!(await this.#responses.trySet(key, encodeRecord(record), { expiresAt: record.expiresAt ?? undefined, transfer: true }, late))) return false;
+      const bytes = encodeRecord(record, this.#compression);
+      if (!(await this.#responses.trySet(key, bytes, { expiresAt: record.expiresAt ?? undefined, transfer: true }, late))) return false;
     }
     return true;
   }

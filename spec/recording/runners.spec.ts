@@ -33,7 +33,7 @@ function run(command: string, args: string[], env: Record<string, string>): Prom
 describe('docs/testing.md: the test-runner examples', function () {
   this.timeout(240_000);
   const found = examples();
-  const bin = (name: string) => join(root, 'node_modules', '.bin', name);
+  const script = (path: string) => join(root, 'node_modules', path);
   const runners = [
     {
       name: 'node:test',
@@ -41,8 +41,14 @@ describe('docs/testing.md: the test-runner examples', function () {
       command: process.execPath,
       args: (file: string) => [...NODE_CHILD_FLAGS, '--test', '--test-reporter=spec', file],
     },
-    { name: 'mocha', file: 'users.spec.mjs', command: bin('mocha'), args: (file: string) => ['--no-config', '--no-package', file] },
-    { name: 'vitest', file: 'users.test.mjs', command: bin('vitest'), args: (file: string) => ['run', file, '--root', runs] },
+    // Their scripts, on this Node (their bins' `env node` would find the PATH's, not the one this pass runs).
+    {
+      name: 'mocha',
+      file: 'users.spec.mjs',
+      command: process.execPath,
+      args: (file: string) => [script('mocha/bin/mocha.js'), '--no-config', '--no-package', file],
+    },
+    { name: 'vitest', file: 'users.test.mjs', command: process.execPath, args: (file: string) => [script('vitest/vitest.mjs'), 'run', file, '--root', runs] },
   ];
 
   it('are three: node:test, mocha, vitest', () => {

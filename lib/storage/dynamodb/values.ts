@@ -5,6 +5,7 @@
  */
 import { promisify } from 'node:util';
 import zlib from 'node:zlib';
+import { isCompressedRecord } from '../../envelope.js';
 
 const deflate = promisify(zlib.deflateRaw);
 const inflate = promisify(zlib.inflateRaw);
@@ -22,7 +23,8 @@ export interface PackedValue {
 }
 
 export async function pack(value: Uint8Array, threshold: number): Promise<PackedValue> {
-  if (value.byteLength < threshold) return { bytes: value, compressed: false };
+  // A record the cache compressed already (an envelope: lib/envelope.ts) is not deflated twice.
+  if (value.byteLength < threshold || isCompressedRecord(value)) return { bytes: value, compressed: false };
   const compressed = await deflate(value, { level: 6 });
   // Already-compressed bodies (gzip, images) do not shrink: keep them as they are.
   if (compressed.byteLength > value.byteLength * 0.9) return { bytes: value, compressed: false };
