@@ -21,7 +21,7 @@ function page(): Uint8Array {
   const words = ['cache', 'http', 'fetch', 'undici', 'lambda', 'storage', 'stream', 'record', 'replay', 'proxy', 'edge', 'queue', 'worker', 'client'];
   const word = () => words[Math.floor(random() * words.length)] as string;
   const items = [];
-  for (let i = 0; items.length === 0 || JSON.stringify(items).length < 13_000; i++) {
+  while (items.length === 0 || JSON.stringify(items).length < 13_000) {
     items.push({
       id: 100_000 + Math.floor(random() * 900_000),
       name: `${word()}-${word()}`,

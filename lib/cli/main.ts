@@ -32,6 +32,7 @@ Storages:
   sqlite:./http.db
   dynamodb://table?region=eu-west-1[&endpoint=http://localhost:8000][&shards=8]
   redis://127.0.0.1:6379[?keyPrefix=cachette:]
+  redis+cluster://10.0.0.1:6379,10.0.0.2:6379[?keyPrefix=cachette:]   (a cluster: any of its nodes)
   (or the CACHETTE_STORAGE environment variable)
 
 Commands:

@@ -4,6 +4,7 @@
  *   sqlite:./http.db                 a SQLite file (a cachette database; made when a command fills it)
  *   dynamodb://table?region=eu-west-1&endpoint=http://localhost:8000&shards=8
  *   redis://127.0.0.1:6379/0?keyPrefix=cachette:   (rediss:// with TLS)
+ *   redis+cluster://10.0.0.1:6379,10.0.0.2:6379     (a cluster: any of its nodes)
  *
  * Each backend's optional peer is loaded only when named.
  */
@@ -31,7 +32,7 @@ export interface CreateOptions {
 export async function openStorage(url: string, create?: CreateOptions): Promise<Storage> {
   if (url.startsWith('sqlite:')) return openSqlite(url.slice('sqlite:'.length).replace(/^\/\/(?=\.|\/)/, ''), create?.create === true);
   if (url.startsWith('dynamodb://')) return openDynamo(url, create?.createTable === true);
-  if (url.startsWith('redis://') || url.startsWith('rediss://')) return openRedis(url);
+  if (/^rediss?(\+cluster)?:\/\//.test(url)) return openRedis(url);
   throw new UsageError(`unknown storage ${JSON.stringify(url)}: name one as sqlite:./http.db, dynamodb://table?region=… or redis://host:port`);
 }
 
@@ -63,12 +64,15 @@ async function openSqlite(path: string, create: boolean): Promise<Storage> {
 }
 
 async function openRedis(url: string): Promise<Storage> {
-  const parsed = new URL(url);
-  const keyPrefix = parsed.searchParams.get('keyPrefix') ?? undefined;
-  for (const name of parsed.searchParams.keys()) if (name !== 'keyPrefix') throw new UsageError(`unknown redis:// parameter ${name} (known: keyPrefix)`);
-  parsed.search = '';
+  // A cluster's URL names several nodes (host:port,host:port): not one URL's authority, so the query is split off by hand.
+  const question = url.indexOf('?');
+  const base = question === -1 ? url : url.slice(0, question);
+  const search = new URLSearchParams(question === -1 ? '' : url.slice(question + 1));
+  const keyPrefix = search.get('keyPrefix') ?? undefined;
+  for (const name of search.keys()) if (name !== 'keyPrefix') throw new UsageError(`unknown redis:// parameter ${name} (known: keyPrefix)`);
+  const parsed = { host: base.replace(/^\w+(\+cluster)?:\/\/([^@]*@)?/, '').replace(/\/.*$/, '') };
   const { RedisStorage } = await import('../storage/redis.js');
-  const storage = new RedisStorage({ url: parsed.href, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
+  const storage = new RedisStorage({ url: base, ...(keyPrefix === undefined ? {} : { keyPrefix }) });
   try {
     // Connects now: an unreachable server is said here, not as a listing that waits forever.
     let timer: NodeJS.Timeout | undefined;

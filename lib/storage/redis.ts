@@ -11,9 +11,9 @@
  * Listing (keys, entries, size, clear) uses SCAN with a cursor and a MATCH on
  * the partition's prefix, never KEYS: it walks the whole keyspace a page at a
  * time without blocking the server, and costs nothing on the request path
- * (no index to keep up on every write). It is for maintenance, and lists the
- * node the client is connected to (a cluster client is not supported for
- * listing).
+ * (no index to keep up on every write). It is for maintenance. In a cluster
+ * (a cluster client, or a `redis+cluster://` URL) it walks each master in
+ * turn, and again when the slot map changed meanwhile (see `routerOf`).
  *
  * Leases (collapsing misses across processes): `SET NX PX`, released by a
  * script that deletes the lease only if the token still holds it.
@@ -40,10 +40,29 @@ export interface RedisCommander {
   sendCommand(args: ReadonlyArray<string | Buffer>, options?: { typeMapping?: Record<number, unknown> }): Promise<unknown>;
 }
 
+/**
+ * What this storage needs of a cluster client: node-redis's `RedisCluster`
+ * (`createCluster({ rootNodes }).connect()`): a command sent with the key it
+ * is routed by, and each master's own client, for listings.
+ */
+export interface RedisClusterCommander {
+  sendCommand(
+    firstKey: string | Buffer | undefined,
+    isReadonly: boolean | undefined,
+    args: ReadonlyArray<string | Buffer>,
+    options?: { typeMapping?: Record<number, unknown> },
+  ): Promise<unknown>;
+  readonly masters: ReadonlyArray<{ readonly id: string; readonly host: string; readonly port: number }>;
+  nodeClient(node: never): Promise<RedisCommander>;
+}
+
 export interface RedisStorageOptions {
-  /** A connected node-redis client (`createClient().connect()`), yours to close. */
-  client?: RedisCommander;
-  /** Or a URL (`redis://127.0.0.1:6379`, `rediss://…`): the storage makes, connects and closes its own client. */
+  /** A connected node-redis client (`createClient().connect()`) or cluster client (`createCluster(…).connect()`), yours to close. */
+  client?: RedisCommander | RedisClusterCommander;
+  /**
+   * Or a URL (`redis://127.0.0.1:6379`, `rediss://…`; a cluster: `redis+cluster://host:port,host:port`, any of its
+   * nodes): the storage makes, connects and closes its own client.
+   */
   url?: string;
   /** Prepended to every key. Default: "cachette:". */
   keyPrefix?: string;
@@ -62,7 +81,7 @@ export class RedisStorage implements Storage {
   readonly capabilities = { evicts: true } as const;
   readonly keyPrefix: string;
   readonly #batchSize: number;
-  readonly #client: Promise<RedisCommander>;
+  readonly #client: Promise<Router>;
   readonly #owned: { close(): Promise<unknown> } | undefined;
   readonly #partitions = new Map<string, RedisPartition>();
   readonly #connection: Connection = { readyOnce: true, settingUpUntil: 0 };
@@ -75,8 +94,8 @@ export class RedisStorage implements Storage {
     if (client !== undefined && typeof (client as Partial<RedisCommander>).sendCommand !== 'function') {
       throw new TypeError(`RedisStorage client must be a node-redis client (with sendCommand), got ${describe(client)}`);
     }
-    if (url !== undefined && (typeof url !== 'string' || !/^(redis|rediss|valkey|valkeys):\/\//.test(url))) {
-      throw new TypeError(`RedisStorage url must be a redis:// or rediss:// URL, got ${describe(url)}`);
+    if (url !== undefined && (typeof url !== 'string' || !/^(redis|rediss|valkey|valkeys)(\+cluster)?:\/\//.test(url))) {
+      throw new TypeError(`RedisStorage url must be a redis://, rediss:// or redis+cluster:// URL, got ${describe(url)}`);
     }
     const keyPrefix = options.keyPrefix ?? 'cachette:';
     if (typeof keyPrefix !== 'string') throw new TypeError(`RedisStorage keyPrefix must be a string, got ${describe(keyPrefix)}`);
@@ -87,7 +106,7 @@ export class RedisStorage implements Storage {
     this.keyPrefix = keyPrefix;
     this.#batchSize = batchSize;
     if (client !== undefined) {
-      this.#client = Promise.resolve(client);
+      this.#client = Promise.resolve(routerOf(client));
       this.#owned = undefined;
     } else {
       this.#connection.readyOnce = false;
@@ -116,7 +135,7 @@ export class RedisStorage implements Storage {
    */
   async mayHaveEvicted(): Promise<boolean> {
     try {
-      const reply = (await (await this.#client).sendCommand(['CONFIG', 'GET', 'maxmemory-policy'])) as unknown;
+      const reply = (await (await this.#client).send(undefined, ['CONFIG', 'GET', 'maxmemory-policy'])) as unknown;
       const values = Array.isArray(reply) ? reply : reply !== null && typeof reply === 'object' ? Object.values(reply) : [];
       const policy = values.map(String).find((value) => value !== 'maxmemory-policy');
       return policy !== 'noeviction';
@@ -136,30 +155,130 @@ export class RedisStorage implements Storage {
  * deadlines (and breaker) bound what a request waits for them. Its `error`
  * events are swallowed: each failed call is reported by the cache that made it.
  */
-async function ownClient(url: string, connection: Connection): Promise<{ client: RedisCommander; close(): Promise<unknown> }> {
+async function ownClient(url: string, connection: Connection): Promise<{ client: Router; close(): Promise<unknown> }> {
   let module: typeof import('@redis/client');
   try {
     module = await import('@redis/client');
   } catch (error) {
     throw new Error('cachette/redis needs the @redis/client package (or redis), an optional peer dependency: npm install @redis/client', { cause: error });
   }
-  const client = module.createClient({
-    url,
-    socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
-  });
+  const socket = { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) };
+  const cluster = /^(\w+)\+cluster:\/\/(.*)$/.exec(url);
+  if (cluster !== null) {
+    // Any node of the cluster: the client learns the others (and their slots) from it.
+    const scheme = cluster[1] as string;
+    const rest = cluster[2] as string;
+    const at = rest.lastIndexOf('@');
+    const auth = at === -1 ? '' : rest.slice(0, at + 1);
+    const [hosts = '', path = ''] = rest.slice(at + 1).split(/(?=[/?])/, 2);
+    const rootNodes = hosts.split(',').map((host) => ({ url: `${scheme}://${auth}${host}${path}` }));
+    const client = module.createCluster({ rootNodes, defaults: { socket } });
+    client.on('error', () => undefined);
+    const connected = client.connect().then(
+      () => {
+        connection.readyOnce = true;
+      },
+      () => undefined,
+    );
+    await connected;
+    return {
+      client: routerOf(client as unknown as RedisClusterCommander),
+      close: async () => {
+        if (client.isOpen) await client.close();
+        else client.destroy();
+      },
+    };
+  }
+  const client = module.createClient({ url, socket });
   client.on('error', () => undefined);
   client.once('ready', () => {
     connection.readyOnce = true;
   });
   void client.connect().catch(() => undefined);
   return {
-    client,
+    client: routerOf(client),
     // Connected: finish what was sent, then close. Never connected: nothing to wait for.
     close: async () => {
       if (client.isReady) await client.close();
       else client.destroy();
     },
   };
+}
+
+/**
+ * How commands reach the data: through one client, or through a cluster
+ * client that routes each command by its key (every key of a partition is in
+ * one slot: the partition name is a hash tag) and lists each master in turn.
+ */
+interface Router {
+  /** A command about `key` (the first key it names), or about none. */
+  send(key: string | undefined, args: Array<string | Buffer>): Promise<unknown>;
+  /**
+   * SCAN with this pattern over every server holding keys, a page at a time:
+   * each master of a cluster in turn; a master that fails mid-listing (a
+   * failover) is listed again, whole, from whichever node holds its slots
+   * then — the caller drops the keys it has seen.
+   */
+  scan(pattern: string, count: number): AsyncIterable<Buffer[]>;
+}
+
+function routerOf(client: RedisCommander | RedisClusterCommander): Router {
+  if (!isCluster(client)) {
+    const one = client as RedisCommander;
+    return { send: (_key, args) => one.sendCommand(args, AS_BUFFERS), scan: (pattern, count) => scanNode(one, pattern, count) };
+  }
+  return {
+    send: (key, args) => client.sendCommand(key, undefined, args, AS_BUFFERS),
+    async *scan(pattern, count) {
+      const done = new Set<string>();
+      // Which master holds which slots: a slot that moved while the masters were listed (a resharding, a
+      // failover) may have taken keys from a master not listed yet to one listed already. Then every
+      // master is listed again (the caller drops the keys it has seen), until the map holds still.
+      const slots = async (): Promise<string> => {
+        try {
+          return JSON.stringify(await client.sendCommand(undefined, true, ['CLUSTER', 'SLOTS']));
+        } catch {
+          return '';
+        }
+      };
+      for (let round = 0; round < MAX_LISTING_ROUNDS; round++) {
+        const before = await slots();
+        let failed: unknown;
+        for (const master of client.masters.filter((one) => !done.has(`${one.host}:${one.port}`))) {
+          try {
+            yield* scanNode(await client.nodeClient(master as never), pattern, count);
+            done.add(`${master.host}:${master.port}`);
+          } catch (error) {
+            failed = error;
+          }
+        }
+        const after = await slots();
+        if (failed === undefined && before !== '' && before === after) return;
+        if (round === MAX_LISTING_ROUNDS - 1) {
+          if (failed !== undefined) throw failed;
+          return;
+        }
+        if (before !== after) done.clear();
+        await new Promise((resolve) => setTimeout(resolve, 200 * (round + 1)));
+      }
+    },
+  };
+}
+
+/** Times a cluster's listing goes round the masters it could not finish (a failover takes a few seconds). */
+const MAX_LISTING_ROUNDS = 6;
+
+function isCluster(client: RedisCommander | RedisClusterCommander): client is RedisClusterCommander {
+  return typeof (client as Partial<RedisClusterCommander>).nodeClient === 'function' && 'masters' in client;
+}
+
+async function* scanNode(client: RedisCommander, pattern: string, count: number): AsyncIterable<Buffer[]> {
+  let cursor = '0';
+  do {
+    const [next, found] = (await client.sendCommand(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(count)], AS_BUFFERS)) as [Buffer, Buffer[]];
+    cursor = next.toString();
+    if (found.length > 0) yield found;
+  } while (cursor !== '0');
 }
 
 /** Whether a storage's own client was ever ready, and until when (performance.now) it counts as still setting up. */
@@ -172,13 +291,13 @@ const CONNECT_TIMEOUT_MS = 5000;
 
 class RedisPartition implements CompletePartition {
   readonly capabilities = { leases: true } as const;
-  readonly #client: Promise<RedisCommander>;
+  readonly #client: Promise<Router>;
   /** `<keyPrefix>{<partition>}:` */
   readonly #prefix: string;
   readonly #batchSize: number;
   readonly #connection: Connection;
 
-  constructor(client: Promise<RedisCommander>, prefix: string, batchSize: number, connection: Connection) {
+  constructor(client: Promise<Router>, prefix: string, batchSize: number, connection: Connection) {
     this.#client = client;
     this.#prefix = prefix;
     this.#batchSize = batchSize;
@@ -190,8 +309,9 @@ class RedisPartition implements CompletePartition {
     return !this.#connection.readyOnce && performance.now() < this.#connection.settingUpUntil;
   }
 
-  async #send(args: Array<string | Buffer>): Promise<unknown> {
-    return (await this.#client).sendCommand(args, AS_BUFFERS);
+  /** A command about the keys of this partition, all in one slot: routed by the first (`key`). */
+  async #send(args: Array<string | Buffer>, key = args[1] as string | Buffer | undefined): Promise<unknown> {
+    return (await this.#client).send(key as string | undefined, args);
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {
@@ -275,10 +395,7 @@ class RedisPartition implements CompletePartition {
   async *#scan(): AsyncIterable<string[]> {
     const pattern = `${escapeGlob(this.#prefix)}*`;
     const seen = new Set<string>();
-    let cursor = '0';
-    do {
-      const [next, found] = (await this.#send(['SCAN', cursor, 'MATCH', pattern, 'COUNT', String(this.#batchSize)])) as [Buffer, Buffer[]];
-      cursor = next.toString();
+    for await (const found of (await this.#client).scan(pattern, this.#batchSize)) {
       const page: string[] = [];
       for (const raw of found) {
         const key = raw.toString('utf8');
@@ -287,7 +404,7 @@ class RedisPartition implements CompletePartition {
         page.push(key);
       }
       if (page.length > 0) yield page;
-    } while (cursor !== '0');
+    }
   }
 
   async acquireLease(key: string, ttlMs: number): Promise<LeaseAttempt> {
@@ -300,7 +417,8 @@ class RedisPartition implements CompletePartition {
   }
 
   async releaseLease(key: string, token: string): Promise<void> {
-    await this.#send(['EVAL', RELEASE_SCRIPT, '1', this.#prefix + key + LEASE_SUFFIX, token]);
+    const leaseKey = this.#prefix + key + LEASE_SUFFIX;
+    await this.#send(['EVAL', RELEASE_SCRIPT, '1', leaseKey, token], leaseKey);
   }
 }
 

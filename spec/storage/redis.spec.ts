@@ -59,7 +59,7 @@ describe('RedisStorage (a real redis-server)', function () {
 
     it('options are validated with errors that name them', () => {
       expect(() => new RedisStorage({})).to.throw(TypeError, /needs a client or a url/);
-      expect(() => new RedisStorage({ url: 'http://x' })).to.throw(TypeError, /redis:\/\/ or rediss:\/\//);
+      expect(() => new RedisStorage({ url: 'http://x' })).to.throw(TypeError, /redis:\/\/, rediss:\/\/ or redis\+cluster:\/\//);
       expect(() => new RedisStorage({ client: {} as never })).to.throw(TypeError, /node-redis client/);
       expect(() => new RedisStorage({ url: 'redis://x', batchSize: 0 })).to.throw(TypeError, /batchSize/);
     });
