@@ -276,6 +276,15 @@ export interface Storage {
   close(): Promise<void>;
   /** With `capabilities.evicts`: whether values may have been dropped before their expiry. */
   mayHaveEvicted?(): boolean | Promise<boolean>;
+  /**
+   * Tells of the changes other processes make to its values, key by key, as they happen (Redis's
+   * client-side caching): what lets a memory tier in front drop exactly what changed. `changed` is called
+   * with each key another process changed or deleted, and its partition; `watching(true)` when the
+   * storage starts (or starts again) telling — what changed before is unknown — and `watching(false)`
+   * when it can no longer tell (a connection lost). Returns a function that stops watching, or undefined
+   * when this storage cannot watch.
+   */
+  watchChanges?(changed: (partition: string, key: string) => void, watching: (on: boolean) => void): (() => void) | undefined;
 }
 
 /** Whether the storage may have dropped values before their expiry (false when it declares it never does). */

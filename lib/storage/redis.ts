@@ -84,7 +84,10 @@ export class RedisStorage implements Storage {
   readonly #client: Promise<Router>;
   readonly #owned: { close(): Promise<unknown> } | undefined;
   readonly #partitions = new Map<string, RedisPartition>();
-  readonly #connection: Connection = { readyOnce: true, settingUpUntil: 0 };
+  readonly #connection: Connection = { readyOnce: true, settingUpUntil: 0, listeners: new Set() };
+  /** The URL of a single server whose client this storage made (what watching changes needs). */
+  readonly #url: string | undefined;
+  #watched = false;
 
   constructor(options: RedisStorageOptions) {
     if (options === null || typeof options !== 'object')
@@ -105,6 +108,7 @@ export class RedisStorage implements Storage {
     }
     this.keyPrefix = keyPrefix;
     this.#batchSize = batchSize;
+    this.#url = url !== undefined && !url.includes('+cluster://') ? url : undefined;
     if (client !== undefined) {
       this.#client = Promise.resolve(routerOf(client));
       this.#owned = undefined;
@@ -142,6 +146,102 @@ export class RedisStorage implements Storage {
     } catch {
       return true;
     }
+  }
+
+  /**
+   * Per-key news of what other processes change (the Storage contract's
+   * `watchChanges`), through Redis's client-side caching: a connection of its
+   * own (RESP3) receives the invalidations, and the storage's client asks for
+   * them with `CLIENT TRACKING ON REDIRECT <that connection> BCAST PREFIX
+   * <keyPrefix> NOLOOP` — every change of a key under the prefix by any other
+   * connection, none of its own writes. Asked again whenever either
+   * connection comes back (watching stops meanwhile). Only for a storage made
+   * from a single server's URL: a caller's client, or a cluster (where each
+   * master would need its own), cannot watch, nor a second memory tier over
+   * the same storage while one watches: those rely on the generation stamp.
+   */
+  watchChanges(changed: (partition: string, key: string) => void, watching: (on: boolean) => void): (() => void) | undefined {
+    const url = this.#url;
+    // One watcher per storage: its connection's tracking redirects to one connection (a second tier goes by the stamp).
+    if (url === undefined || this.#watched) return undefined;
+    this.#watched = true;
+    let stopped = false;
+    let tracker: { close(): Promise<unknown>; destroy(): void; isReady: boolean } | undefined;
+    let trackerId: string | undefined;
+    let on = false;
+    const set = (value: boolean): void => {
+      if (stopped) return;
+      if (!value && !on) return;
+      on = value;
+      watching(value);
+    };
+    const ask = async (): Promise<void> => {
+      if (stopped || trackerId === undefined) return;
+      try {
+        const router = await this.#client;
+        // Off first: tracking already on (for a tracker that reconnected since) takes no new redirection.
+        await router.send(undefined, ['CLIENT', 'TRACKING', 'OFF']);
+        await router.send(undefined, ['CLIENT', 'TRACKING', 'ON', 'REDIRECT', trackerId, 'BCAST', 'PREFIX', this.keyPrefix, 'NOLOOP']);
+        set(true);
+      } catch {
+        set(false);
+      }
+    };
+    const onMain = (ready: boolean): void => {
+      if (ready) void ask();
+      else set(false);
+    };
+    this.#connection.listeners.add(onMain);
+    void (async () => {
+      let module: typeof import('@redis/client');
+      try {
+        module = await import('@redis/client');
+      } catch {
+        return;
+      }
+      if (stopped) return;
+      const client = module.createClient({
+        url,
+        RESP: 3,
+        emitInvalidate: true,
+        socket: { connectTimeout: CONNECT_TIMEOUT_MS, reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 2000) },
+      });
+      tracker = client;
+      client.on('error', () => undefined);
+      client.on('invalidate', (key: string | Buffer | null) => {
+        if (key === null) {
+          // Everything (a FLUSHALL): as if watching started again.
+          if (on) watching(true);
+          return;
+        }
+        const name = String(key);
+        if (!name.startsWith(this.keyPrefix) || name.endsWith(LEASE_SUFFIX)) return;
+        const rest = name.slice(this.keyPrefix.length);
+        const close = rest.indexOf('}:');
+        if (rest[0] !== '{' || close === -1) return;
+        changed(rest.slice(1, close), rest.slice(close + 2));
+      });
+      client.on('ready', async () => {
+        try {
+          trackerId = String(await client.sendCommand(['CLIENT', 'ID']));
+          await ask();
+        } catch {
+          set(false);
+        }
+      });
+      client.on('end', () => set(false));
+      client.on('reconnecting', () => set(false));
+      await client.connect().catch(() => undefined);
+    })();
+    return () => {
+      stopped = true;
+      this.#watched = false;
+      this.#connection.listeners.delete(onMain);
+      const closing = tracker;
+      if (closing === undefined) return;
+      if (closing.isReady) void closing.close().catch(() => undefined);
+      else closing.destroy();
+    };
   }
 
   async close(): Promise<void> {
@@ -191,8 +291,15 @@ async function ownClient(url: string, connection: Connection): Promise<{ client:
   }
   const client = module.createClient({ url, socket });
   client.on('error', () => undefined);
-  client.once('ready', () => {
+  client.on('ready', () => {
     connection.readyOnce = true;
+    for (const listener of connection.listeners) listener(true);
+  });
+  client.on('end', () => {
+    for (const listener of connection.listeners) listener(false);
+  });
+  client.on('reconnecting', () => {
+    for (const listener of connection.listeners) listener(false);
   });
   void client.connect().catch(() => undefined);
   return {
@@ -285,6 +392,8 @@ async function* scanNode(client: RedisCommander, pattern: string, count: number)
 interface Connection {
   readyOnce: boolean;
   settingUpUntil: number;
+  /** Called each time the storage's own (single-server) client is ready, and each time it loses its connection. */
+  listeners: Set<(ready: boolean) => void>;
 }
 
 const CONNECT_TIMEOUT_MS = 5000;

@@ -57,6 +57,8 @@ const DEFAULT_FRONT_BYTES = 16 * 1024 * 1024;
 const DEFAULT_SYNC_EVERY_MS = 2000;
 const DEFAULT_READ_TIMEOUT_MS = 500;
 const STAMP_KEY = 'generation';
+/** The end of a stamp written for deleted keys (a stamp without it, as older versions wrote, is for everything). */
+const KEYS_STAMP = '-keys';
 
 /** When a stamp was written (epoch ms, its own prefix); 0 for none. */
 function stampTime(stamp: string): number {
@@ -80,6 +82,9 @@ class Generation {
   #checkedAt: number;
   readonly #startedAt: number;
   #checking: Promise<void> | undefined;
+
+  /** Whether the storage behind tells of each key other processes change (then a stamp of deleted keys says nothing new). */
+  watching = false;
 
   constructor(partition: Partition, everyMs: number, readMs: number, forget: () => void, clock: Clock) {
     this.#clock = clock;
@@ -115,7 +120,8 @@ class Generation {
       const stamp = bytes === undefined ? '' : Buffer.from(bytes).toString('latin1');
       // The first stamp read: a deletion made since this memory tier started (by the stamp's own clock) counts.
       const changed = this.#known === undefined ? stampTime(stamp) >= this.#startedAt : stamp !== this.#known;
-      if (changed) this.#forget();
+      // Keys deleted elsewhere: a memory that hears of each changed key has dropped them already.
+      if (changed && !(this.watching && stamp.endsWith(KEYS_STAMP))) this.#forget();
       this.#known = stamp;
     } catch {
       // The storage behind cannot say: memory goes on answering, and asks again later.
@@ -125,9 +131,13 @@ class Generation {
     this.#checkedAt = this.#clock.monotonic();
   }
 
-  /** A deletion was made: others must hear of it. */
-  async bump(): Promise<void> {
-    const stamp = `${this.#clock.now().toString(36)}-${randomUUID()}`;
+  /**
+   * A deletion was made: others must hear of it. `keys`: of keys, which a
+   * memory that watches the storage's changes hears of key by key; `all`:
+   * of everything (a clear, a deletion by age), which every memory forgets.
+   */
+  async bump(kind: 'keys' | 'all'): Promise<void> {
+    const stamp = `${this.#clock.now().toString(36)}-${randomUUID()}${kind === 'keys' ? KEYS_STAMP : ''}`;
     await this.#partition.set(STAMP_KEY, Buffer.from(stamp, 'latin1'));
     this.#known = stamp;
   }
@@ -173,7 +183,20 @@ export class TieredStorage implements Storage {
       },
       clock,
     );
+    // Per-key invalidation where the storage behind tells of changes (Redis's client-side caching): memory
+    // drops exactly what other processes change. When the storage stops telling (a connection lost), the stamp
+    // rules again and memory goes on answering (a server that is down changes nothing); when it starts telling
+    // again, what changed in between is unknown: memory forgets all, once.
+    this.#unwatch = this.back.watchChanges?.(
+      (name, key) => this.#partitions.get(name)?.changedElsewhere(key),
+      (watching: boolean) => {
+        this.#generation.watching = watching;
+        if (watching) for (const partition of this.#partitions.values()) partition.forget();
+      },
+    );
   }
+
+  readonly #unwatch: (() => void) | undefined;
 
   partition(name: string): CompletePartition {
     let partition = this.#partitions.get(name);
@@ -193,10 +216,17 @@ export class TieredStorage implements Storage {
   /**
    * Tells the memory tiers of other processes that records changed in the
    * storage behind without a deletion (a soft purge rewrote them): they
-   * empty themselves as for a deletion. This process's memory already holds the new records.
+   * empty themselves as for a deletion — or, where the storage tells of each
+   * changed key, drop those. This process's memory already holds the new records.
    */
   announceChange(): Promise<void> {
-    return this.#generation.bump();
+    // Rewritten keys: a memory that watches changes has heard of each.
+    return this.#generation.bump('keys');
+  }
+
+  /** Whether the storage behind tells memory of each key other processes change, now (see `Storage.watchChanges`). */
+  get watchingChanges(): boolean {
+    return this.#generation.watching;
   }
 
   /** What memory holds for a partition's key, whatever the storage behind is doing (see the module's comment). */
@@ -211,6 +241,7 @@ export class TieredStorage implements Storage {
   }
 
   async close(): Promise<void> {
+    this.#unwatch?.();
     await Promise.all([this.front.close(), this.back.close()]);
   }
 }
@@ -269,7 +300,7 @@ class TieredPartition implements CompletePartition {
           this.#wipe(async () => {
             await front.clear();
             const deleted = await back.deleteCreatedBefore(cutoff);
-            await generation.bump();
+            await generation.bump('all');
             return deleted;
           })
       : undefined;
@@ -292,6 +323,20 @@ class TieredPartition implements CompletePartition {
   getSync(key: string): Uint8Array | undefined | null {
     if (!this.#generation.current) return null;
     return this.#front.getSync(key) ?? null;
+  }
+
+  /**
+   * Another process changed or deleted `key` (the storage behind said so;
+   * this process's own writes it does not tell of): memory drops it, and
+   * reads under way do not put back what they read before.
+   */
+  changedElsewhere(key: string): void {
+    this.#ticks += 1;
+    if (this.#reads > 0) {
+      if (this.#written.size < MAX_TRACKED_WRITES) this.#written.set(key, this.#ticks);
+      else this.#wipedAt = this.#ticks;
+    }
+    void this.#front.delete(key);
   }
 
   /** Empties memory (deletions were made elsewhere); reads under way fill nothing. */
@@ -354,7 +399,7 @@ class TieredPartition implements CompletePartition {
   async delete(key: string): Promise<boolean> {
     return this.#write([key], async () => {
       const [, deleted] = await Promise.all([this.#front.delete(key), this.#back.delete(key)]);
-      await this.#generation.bump();
+      await this.#generation.bump('keys');
       return deleted;
     });
   }
@@ -368,7 +413,7 @@ class TieredPartition implements CompletePartition {
     const list = [...keys];
     return this.#write(list, async () => {
       const [, deleted] = await Promise.all([this.#front.bulkDelete(list), this.#back.bulkDelete(list)]);
-      if (list.length > 0) await this.#generation.bump();
+      if (list.length > 0) await this.#generation.bump('keys');
       return deleted;
     });
   }
@@ -376,7 +421,7 @@ class TieredPartition implements CompletePartition {
   async clear(): Promise<void> {
     await this.#wipe(async () => {
       await Promise.all([this.#front.clear(), this.#back.clear()]);
-      await this.#generation.bump();
+      await this.#generation.bump('all');
     });
   }
 
