@@ -92,10 +92,12 @@ const fetchContenders = [
   'cachette-fetch-disabled@24',
   'cachette-fetch@24',
 ];
+/** LOAD_ONLY=a,b: only those contenders (while working on one; `npm run bench` runs them all). */
+const only = process.env.LOAD_ONLY?.split(',');
 const results: Record<string, unknown> = {};
 const mixed: Record<string, unknown> = {};
 try {
-  for (const contender of [...contenders, ...fetchContenders]) {
+  for (const contender of [...contenders, ...fetchContenders].filter((name) => only === undefined || only.includes(name))) {
     const prefix = fetchContenders.includes(contender) ? '/mixed' : '';
     const proxy = await start('load-proxy.js', [contender], {
       UPSTREAM: `http://127.0.0.1:${upstream.port}`,

@@ -20,6 +20,7 @@ import { type FetchCacheMode, NO_CONTROL, type RequestCacheOptions, type Request
 import { HOP_BY_HOP, normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { hasCredentials, KeyPolicy } from './policy/key.js';
 import { normalizeAbsoluteUrl } from './policy/url.js';
+import { uncompressFrame } from './records/compression.js';
 import { compileFilter, type EntryFilter, type EntryInfo } from './records/inspect.js';
 import { partitionNames } from './records/partitions.js';
 import { RecordStore, recordExpiry } from './records/store.js';
@@ -146,6 +147,8 @@ export class HttpCache {
             back: resolved.storage,
             front: resolved.memoryTier,
             expiryOf: recordExpiry,
+            // A compressed record opened once, when it enters memory: a hit from memory pays no decompression.
+            frontValue: uncompressFrame,
             syncEvery: resolved.memoryTierSyncMs,
             syncPartition: names.tiers,
             readTimeout: resolved.timeouts.readMs,

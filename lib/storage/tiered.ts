@@ -43,6 +43,12 @@ export interface TieredStorageOptions {
    * the value itself. The cache passes the entry's own expiry. Default: until evicted.
    */
   expiryOf?: (value: Uint8Array) => number | undefined;
+  /**
+   * The bytes memory keeps for a value of the storage behind; undefined: keep
+   * none. The cache's opens a compressed record, so that a hit from memory
+   * pays no decompression. Default: the value as it is.
+   */
+  frontValue?: (value: Uint8Array) => Uint8Array | undefined;
   /** Most ms memory answers without checking for deletions made by other processes; Infinity: never checks. Default: 2000. */
   syncEvery?: number;
   /** The partition of the storage behind holding the generation stamp. Default: "tiers". */
@@ -149,6 +155,7 @@ export class TieredStorage implements Storage {
   readonly front: MemoryStorage;
   readonly back: Storage;
   readonly #expiryOf: (value: Uint8Array) => number | undefined;
+  readonly #frontValue: (value: Uint8Array) => Uint8Array | undefined;
   readonly #partitions = new Map<string, TieredPartition>();
   readonly #generation: Generation;
   readonly #clock: Clock;
@@ -163,6 +170,7 @@ export class TieredStorage implements Storage {
     this.front = options.front instanceof MemoryStorage ? options.front : new MemoryStorage({ maxBytes: DEFAULT_FRONT_BYTES, ...options.front, clock });
     this.#clock = clock;
     this.#expiryOf = options.expiryOf ?? (() => undefined);
+    this.#frontValue = options.frontValue ?? ((value) => value);
     const syncEvery = options.syncEvery ?? DEFAULT_SYNC_EVERY_MS;
     if (typeof syncEvery !== 'number' || Number.isNaN(syncEvery) || syncEvery < 0) {
       throw new TypeError(`TieredStorage syncEvery must be milliseconds (0 or more, or Infinity), got ${describe(syncEvery)}`);
@@ -204,7 +212,7 @@ export class TieredStorage implements Storage {
       partition = new TieredPartition(
         this.front.partition(name) as MemoryPartitionView,
         completePartition(this.back.partition(name), name),
-        this.#expiryOf,
+        { expiryOf: this.#expiryOf, frontValue: this.#frontValue },
         this.#generation,
         this.#clock,
       );
@@ -246,6 +254,12 @@ export class TieredStorage implements Storage {
   }
 }
 
+/** What memory keeps of a value of the storage behind, and until when. */
+interface FrontValues {
+  expiryOf: (value: Uint8Array) => number | undefined;
+  frontValue: (value: Uint8Array) => Uint8Array | undefined;
+}
+
 type MemoryPartitionView = Omit<CompletePartition, 'getSync' | 'deleteExpired'> & {
   getSync(key: string): Uint8Array | undefined;
   deleteExpired(now: number): Promise<number>;
@@ -259,7 +273,7 @@ class TieredPartition implements CompletePartition {
   readonly capabilities: PartitionCapabilities;
   readonly #front: MemoryPartitionView;
   readonly #back: CompletePartition;
-  readonly #expiryOf: (value: Uint8Array) => number | undefined;
+  readonly #values: FrontValues;
   readonly #generation: Generation;
   readonly #time: Clock;
   /*
@@ -281,11 +295,11 @@ class TieredPartition implements CompletePartition {
   readonly acquireLease: ((key: string, ttlMs: number) => Promise<LeaseAttempt>) | undefined;
   readonly releaseLease: ((key: string, token: string) => Promise<void>) | undefined;
 
-  constructor(front: MemoryPartitionView, back: CompletePartition, expiryOf: (value: Uint8Array) => number | undefined, generation: Generation, time: Clock) {
+  constructor(front: MemoryPartitionView, back: CompletePartition, values: FrontValues, generation: Generation, time: Clock) {
     this.#time = time;
     this.#front = front;
     this.#back = back;
-    this.#expiryOf = expiryOf;
+    this.#values = values;
     this.#generation = generation;
     this.capabilities = { syncReads: true, sweeps: declares(back, 'sweeps'), deleteByAge: declares(back, 'deleteByAge'), leases: declares(back, 'leases') };
     this.deleteExpired = declares(back, 'sweeps')
@@ -392,7 +406,9 @@ class TieredPartition implements CompletePartition {
     // The storage behind first: it is the truth; memory follows (and keeps its own copy).
     await this.#write([key], async () => {
       await this.#back.set(key, value, expiry);
-      await this.#front.set(key, value, expiry);
+      const near = this.#values.frontValue(value);
+      if (near === undefined) await this.#front.delete(key);
+      else await this.#front.set(key, near, expiry);
     });
   }
 
@@ -484,9 +500,11 @@ class TieredPartition implements CompletePartition {
 
   async #remember(key: string, value: Uint8Array, began: number): Promise<void> {
     if (!this.#current(key, began)) return;
-    const expiresAt = this.#expiryOf(value);
+    const near = this.#values.frontValue(value);
+    if (near === undefined) return;
+    const expiresAt = this.#values.expiryOf(near);
     // Already dead: not worth a place in memory.
     if (expiresAt !== undefined && expiresAt <= this.#time.now()) return;
-    await this.#front.set(key, value, { expiresAt });
+    await this.#front.set(key, near, { expiresAt });
   }
 }

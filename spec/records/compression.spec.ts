@@ -13,6 +13,8 @@ import { createCache, rawPartitions } from '../../lib/cache.js';
 import { decodeRecord, encodeRecord } from '../../lib/records/codec.js';
 import { type CompressionCodec, codecAvailable, unreadableHere } from '../../lib/records/compression.js';
 import type { StoredResponse } from '../../lib/records/model.js';
+import { partitionNames } from '../../lib/records/partitions.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
 import { fetchText, useOrigin } from '../support.js';
 
 /** A 13 KB JSON response, as an API answers a list. */
@@ -56,6 +58,13 @@ function response(body: Uint8Array): StoredResponse {
 async function storedValues(cache: ReturnType<typeof createCache>): Promise<Uint8Array[]> {
   const values: Uint8Array[] = [];
   for await (const [, bytes] of rawPartitions(cache).responses.entries()) values.push(bytes);
+  return values;
+}
+
+/** The response records a memory tier holds. */
+async function valuesIn(memory: MemoryStorage): Promise<Uint8Array[]> {
+  const values: Uint8Array[] = [];
+  for await (const [, bytes] of memory.partition(partitionNames(undefined).responses).entries()) values.push(bytes);
   return values;
 }
 
@@ -130,6 +139,28 @@ describe('compressed records', () => {
       expect(plain?.[0]).to.not.equal(0xc1);
       expect((await fetchText(writer, `${env.origin.url}/users`)).body).to.equal(listJson());
       expect(env.origin.hits()).to.equal(2);
+      await writer.close();
+    });
+
+    it('a memory tier keeps the record opened: the storage holds the envelope, memory the frame, a hit from memory gets the body whole', async () => {
+      const storage = sqliteStorage({ path: join(folder.path, 'cache.db') });
+      const writerMemory = new MemoryStorage({ maxBytes: 1024 * 1024 });
+      const readerMemory = new MemoryStorage({ maxBytes: 1024 * 1024 });
+      const writer = createCache({ storage, memoryTier: writerMemory });
+      await fetchText(writer, `${env.origin.url}/users`);
+      await writer.settled();
+      const [stored] = await storedValues(writer);
+      expect(stored?.[0]).to.equal(0xc1);
+      // The writer's memory got it from the write; the reader's from the storage, on its first request.
+      const reader = createCache({ storage, memoryTier: readerMemory });
+      for (const cache of [writer, reader, reader]) expect((await fetchText(cache, `${env.origin.url}/users`)).body).to.equal(listJson());
+      for (const memory of [writerMemory, readerMemory]) {
+        const held = await valuesIn(memory);
+        expect(held).to.have.length(1);
+        expect(held[0]?.[0]).to.not.equal(0xc1);
+        expect(decodeRecord(held[0] as Uint8Array)?.kind).to.equal('response');
+      }
+      expect(env.origin.hits()).to.equal(1);
       await writer.close();
     });
 
