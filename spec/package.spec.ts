@@ -1,6 +1,8 @@
 import { execFileSync } from 'node:child_process';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import { NODE_CHILD_FLAGS } from './support.js';
@@ -83,6 +85,46 @@ describe('optional weight stays optional', () => {
       console.log(Object.keys(createRequire(import.meta.url).cache).filter((path) => /better-sqlite3|@aws-sdk|@opentelemetry|@redis/.test(path)).length);
     `);
     expect(loaded).to.equal('0');
+  });
+
+  it('msgpackr loads when a storage of bytes needs it: never for a cache on MemoryStorage (a miss, a hit), at once for one on SQLite', () => {
+    const folder = mkdtempSync(join(tmpdir(), 'cachette-loads-'));
+    try {
+      /** The packages a child loads while a cache serves a miss then a hit from a loopback origin. */
+      const packagesLoaded = (storage: string): string[] => {
+        const file = join(folder, 'loads.txt');
+        writeFileSync(file, '');
+        execFileSync(
+          process.execPath,
+          [
+            ...NODE_CHILD_FLAGS,
+            '--import',
+            `${root}bench/trace-loads.mjs`,
+            '--input-type=module',
+            '-e',
+            `
+            import { createServer } from 'node:http';
+            const { createCache } = await import('cachette');
+            const storage = ${storage};
+            const server = createServer((_, res) => res.writeHead(200, { 'cache-control': 'max-age=60' }).end('x'.repeat(4096)));
+            await new Promise((resolve) => server.listen(0, '127.0.0.1', resolve));
+            const cache = createCache({ storage });
+            const url = 'http://127.0.0.1:' + server.address().port + '/';
+            for (let i = 0; i < 2; i++) await (await cache.fetch(url)).text();
+            await cache.close();
+            server.close();
+          `,
+          ],
+          { cwd: root, env: { ...process.env, CACHETTE_TRACE_LOADS: file } },
+        );
+        return [...new Set(readFileSync(file, 'utf8').split('\n').filter(Boolean))];
+      };
+      expect(packagesLoaded('undefined')).to.not.include('msgpackr');
+      const sqlite = `new (await import('cachette/sqlite')).SqliteStorage({ path: ${JSON.stringify(join(folder, 'cache.db'))} })`;
+      expect(packagesLoaded(sqlite)).to.include('msgpackr');
+    } finally {
+      rmSync(folder, { recursive: true, force: true });
+    }
   });
 
   it('each entry point ships as a bundle: "cachette" is a handful of files, not the seventy-odd modules of lib/', () => {

@@ -7,8 +7,8 @@
  * (a checksum that does not match, a value no record can have) come back as
  * `undefined`, and the cache treats them as a miss.
  */
-// msgpackr/pack: the codec without the stream classes and the attempt to load a native string extractor (import time: `npm run bench`, cold start).
-import { Packr, RESET_BUFFER_MODE } from 'msgpackr/pack';
+import { createRequire } from 'node:module';
+import type { Packr } from 'msgpackr/pack';
 import { type Compression, compressFrame, uncompressFrame } from './compression.js';
 import { frame, unframe } from './frame.js';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
@@ -82,7 +82,53 @@ const KINDS = [
   { kind: 'aliases', tag: 3, layout: ALIASES as Layout<StoredRecord>, agrees: (record: object): record is StoredAliases => 'keys' in record },
 ] as const;
 
-const packr = new Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true });
+/*
+ * msgpackr is loaded when records are first encoded or decoded, not when the
+ * package is: a cache on MemoryStorage keeps records as they are and never
+ * needs it, and the cold start of every process pays for what it imports
+ * (`npm run bench`, cold start). Storages of bytes load it when the cache is
+ * made (loadCodec); a path that did not wait for that loads it at once,
+ * synchronously. What is kept here is the library, not state of any cache.
+ * msgpackr/pack: the codec without the stream classes and the attempt to load
+ * a native string extractor.
+ */
+interface Msgpack {
+  packr: Packr;
+  resetBufferMode: number;
+}
+type MsgpackModule = typeof import('msgpackr/pack');
+
+let msgpack: Msgpack | undefined;
+let loading: Promise<void> | undefined;
+
+function made(module: MsgpackModule): Msgpack {
+  return { packr: new module.Packr({ useRecords: false, moreTypes: false, mapsAsObjects: true }), resetBufferMode: module.RESET_BUFFER_MODE };
+}
+
+/** Whether records can be encoded and decoded without loading anything. */
+export function codecLoaded(): boolean {
+  return msgpack !== undefined;
+}
+
+/** Loads the codec's library, if it is not yet (once per process); resolves when records can be encoded and decoded. */
+export function loadCodec(): Promise<void> {
+  if (msgpack !== undefined) return Promise.resolve();
+  loading ??= import('msgpackr/pack').then(
+    (module) => {
+      msgpack ??= made(module);
+    },
+    () => {
+      // Left to the synchronous load, which reports what is wrong where a record is needed.
+      loading = undefined;
+    },
+  );
+  return loading;
+}
+
+function codec(): Msgpack {
+  msgpack ??= made(createRequire(import.meta.url)('msgpackr/pack') as MsgpackModule);
+  return msgpack;
+}
 
 /** Bodies up to this size are packed in msgpackr's reused buffer; larger ones get a buffer of their own. */
 const REUSED_BUFFER_LIMIT = 1024 * 1024;
@@ -104,7 +150,8 @@ export function encodeRecord(record: StoredRecord, compression?: Compression): U
   for (const [name] of layout) fields.push(record[name as keyof StoredRecord]);
   const large = record.kind === 'response' && record.body.byteLength > REUSED_BUFFER_LIMIT;
   // With RESET_BUFFER_MODE the next pack overwrites these bytes: the frame copies them out now.
-  const framed = frame(packr.pack(fields, large ? 0 : RESET_BUFFER_MODE));
+  const { packr, resetBufferMode } = codec();
+  const framed = frame(packr.pack(fields, large ? 0 : resetBufferMode));
   // Compressed in an envelope when asked, long enough and worth it (compression.ts); any reader decodes either.
   return compression === undefined ? framed : compressFrame(framed, compression);
 }
@@ -117,7 +164,7 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
   if (packed === undefined) return undefined;
   let fields: unknown;
   try {
-    fields = packr.unpack(packed);
+    fields = codec().packr.unpack(packed);
   } catch {
     return undefined;
   }

@@ -22,7 +22,7 @@ import type { CompletePartition, LeaseAttempt } from '../storage/contract.js';
 import { declares } from '../storage/contract.js';
 import type { LateWatch } from '../storage/deadline.js';
 import type { FailOpenPartition } from '../storage/fail-open.js';
-import { decodeRecord, encodeRecord } from './codec.js';
+import { codecLoaded, decodeRecord, encodeRecord, loadCodec } from './codec.js';
 import { type Compression, unreadableHere } from './compression.js';
 import { DecodedRecords } from './decoded.js';
 import { HeldRecord } from './held.js';
@@ -157,6 +157,8 @@ export class RecordStore {
     this.#compression = options.compression;
     this.#tagIndex = options.tagIndex;
     this.#tiered = options.tiered;
+    // A storage of bytes: the codec is loaded now, while the first request is on its way.
+    if (!this.#responses.holds) void loadCodec();
     this.#writes = new WriteQueue({
       onError: (operation, error) => this.#reporter.storageError({ operation, partition: this.#responses.name, error }),
       deadlineMs: options.writeDeadlineMs,
@@ -235,7 +237,9 @@ export class RecordStore {
     const inFlight = this.#writes.inFlight(key);
     if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
     if (this.#responses.holds) return this.#heldRecord(key);
-    return this.#decodeOrDrop(key, await this.#responses.get(key));
+    const bytes = await this.#responses.get(key);
+    if (!codecLoaded()) await loadCodec();
+    return this.#decodeOrDrop(key, bytes);
   }
 
   /** The record, undefined when there is none, null when the storage cannot tell synchronously. */
@@ -243,6 +247,8 @@ export class RecordStore {
     const inFlight = this.#writes.inFlight(key);
     if (inFlight !== undefined) return isDeletion(inFlight) ? undefined : inFlight;
     if (this.#responses.holds) return this.#heldRecord(key);
+    // The codec still loading (the cache was made a moment ago): the answer comes from the asynchronous read.
+    if (!codecLoaded()) return null;
     const bytes = this.#responses.getSync(key);
     return bytes === null ? null : this.#decodeOrDrop(key, bytes);
   }
@@ -353,6 +359,7 @@ export class RecordStore {
   }
 
   async #setEncoded(records: Array<[string, StoredRecord]>, late: LateWatch): Promise<boolean> {
+    await loadCodec();
     for (const [key, record] of records) {
       const bytes = encodeRecord(record, this.#compression);
       if (!(await this.#responses.trySet(key, bytes, { expiresAt: record.expiresAt ?? undefined, transfer: true }, late))) return false;
@@ -375,6 +382,7 @@ export class RecordStore {
   }
 
   async #addAlias(target: string, source: string, sourceExpiry: number | null): Promise<void> {
+    await loadCodec();
     const existing = await this.#redirects.get(target);
     const record = existing === undefined ? undefined : decodeRecord(existing);
     const keys = record?.kind === 'aliases' ? record.keys : [];
@@ -419,6 +427,7 @@ export class RecordStore {
    * reading the responses (each names its redirect's target).
    */
   async deleteKeys(keys: string[], soft?: SoftPurge): Promise<number> {
+    await loadCodec();
     await this.flush();
     this.#writes.deletedOutside(keys);
     if (keys.length === 0) return 0;
@@ -454,6 +463,7 @@ export class RecordStore {
    * may have lost entries to eviction.
    */
   async *#responseRecords(): AsyncIterable<[string, StoredResponse]> {
+    await loadCodec();
     const raw = this.#rawResponses;
     if (declares(raw, 'heldValues')) {
       for await (const key of raw.keys()) {
@@ -475,6 +485,7 @@ export class RecordStore {
    * records went.
    */
   async deleteTagged(tags: readonly string[], soft?: SoftPurge): Promise<number> {
+    await loadCodec();
     await this.flush();
     let deleted = 0;
     for (const tag of new Set(tags)) {
@@ -529,6 +540,7 @@ export class RecordStore {
 
   /** Deletes the records these keys name (found by a listing), page by page; returns how many went. */
   async deleteListed(keys: AsyncIterable<string>, soft?: SoftPurge): Promise<number> {
+    await loadCodec();
     await this.flush();
     let deleted = 0;
     let page: string[] = [];
@@ -560,6 +572,7 @@ export class RecordStore {
 
   /** Deletes what the cache can no longer use at all, in both partitions. */
   async deleteExpired(now: number): Promise<number> {
+    await loadCodec();
     await this.flush();
     this.#writes.deletedOutside('all');
     let deleted = 0;
@@ -573,6 +586,7 @@ export class RecordStore {
 
   /** Deletes the responses received at or before `cutoff` (epoch ms). */
   async deleteReceivedBefore(cutoff: number): Promise<number> {
+    await loadCodec();
     await this.flush();
     this.#writes.deletedOutside('all');
     const raw = this.#rawResponses;
@@ -590,12 +604,14 @@ export class RecordStore {
 
   /** Whether a record is stored under `key` (after the writes in flight have landed). */
   async has(key: string): Promise<boolean> {
+    await loadCodec();
     await this.flush();
     return this.#rawResponses.has(key);
   }
 
   /** Every stored response as metadata, page by page of the storage's listing (unreadable records are skipped). */
   async *list(now: number): AsyncIterable<EntryInfo> {
+    await loadCodec();
     await this.flush();
     for await (const [key, bytes] of this.#rawResponses.entries()) {
       const record = decodeRecord(bytes);
@@ -605,6 +621,7 @@ export class RecordStore {
 
   /** The response stored under a request's key — or, when it varies, every variant its index lists. */
   async inspect(key: string, now: number): Promise<EntryInfo[]> {
+    await loadCodec();
     await this.flush();
     const bytes = await this.#rawResponses.get(key);
     const record = bytes === undefined ? undefined : decodeRecord(bytes);
@@ -622,6 +639,7 @@ export class RecordStore {
 
   /** Every usable record of both partitions, with its expiry, for an export or a copy. */
   async *dump(now: number): AsyncIterable<Dumped | SkippedLine> {
+    await loadCodec();
     await this.flush();
     for (const [partition, raw] of [
       ['responses', this.#rawResponses],
@@ -644,6 +662,7 @@ export class RecordStore {
    * larger than `maxEntrySize` are skipped.
    */
   async load(records: AsyncIterable<Dumped | SkippedLine>, now: number): Promise<{ records: number; skipped: number }> {
+    await loadCodec();
     await this.flush();
     let loaded = 0;
     let skipped = 0;
