@@ -37,11 +37,12 @@ export function formatCacheStatus(status: CacheStatus): string {
 }
 
 /**
- * A copy of `headers` with our member appended to Cache-Status. undici 8
+ * `headers` with our member appended to Cache-Status: a copy, or, when they
+ * are `owned` (a copy of the caller's that nothing keeps), themselves. undici 8
  * consumers (fetch, request) read `controller.rawHeaders` when it is set, so
  * the member goes there too.
  */
-export function announce(controller: { rawHeaders?: unknown }, headers: ResponseHeaders, member: string): ResponseHeaders {
+export function announce(controller: { rawHeaders?: unknown }, headers: ResponseHeaders, member: string, owned = false): ResponseHeaders {
   const raw = controller.rawHeaders;
   if (Array.isArray(raw)) {
     // A second Cache-Status field line: consumers join repeated lines in order (RFC 9110 §5.3).
@@ -49,7 +50,7 @@ export function announce(controller: { rawHeaders?: unknown }, headers: Response
   } else if (raw !== null && typeof raw === 'object') {
     controller.rawHeaders = withCacheStatus(raw as ResponseHeaders, member);
   }
-  return withCacheStatus(headers, member);
+  return owned ? appendCacheStatus(headers, member) : withCacheStatus(headers, member);
 }
 
 const CACHE_STATUS_NAME = Buffer.from('cache-status', 'latin1');
@@ -67,9 +68,12 @@ export function announcedRaw(controller: { rawHeaders?: unknown }): (() => Buffe
 
 /** A copy of `headers` with our member appended to Cache-Status. */
 export function withCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
+  return appendCacheStatus(copyFields(headers), member);
+}
+
+/** `headers` themselves with our member appended to Cache-Status: only for a map that is the caller's own and that nothing else keeps. */
+function appendCacheStatus(headers: ResponseHeaders, member: string): ResponseHeaders {
   const previous = headers['cache-status'];
-  const value = previous === undefined ? member : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${member}`;
-  const copy = copyFields(headers);
-  copy['cache-status'] = value;
-  return copy;
+  headers['cache-status'] = previous === undefined ? member : `${Array.isArray(previous) ? previous.join(', ') : previous}, ${member}`;
+  return headers;
 }

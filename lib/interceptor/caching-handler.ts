@@ -186,7 +186,8 @@ export class CachingHandler implements Handler {
     };
     // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
     if (this.#chunks === undefined) this.#releaseFollowers();
-    const announced = announce(controller, headers, formatCacheStatus(this.#cacheStatus));
+    // Kept (to store, or for followers) the fields stay as the origin sent them; kept by nothing, they are the caller's.
+    const announced = announce(controller, headers, formatCacheStatus(this.#cacheStatus), this.#chunks === undefined);
     undiciAdapter.startResponse(this.#downstream, controller, statusCode, announced, statusMessage, announcedRaw(controller));
   }
 
