@@ -127,6 +127,17 @@ describe('optional weight stays optional', () => {
     }
   });
 
+  it('a record encoded or decoded before msgpackr has loaded loads it at once (no path that skipped loadCodec fails)', () => {
+    const out = runModule(`
+      const codec = await import(${JSON.stringify(`${root}dist/lib/records/codec.js`)});
+      const before = codec.codecLoaded();
+      const record = { kind: 'aliases', expiresAt: null, keys: ['a', 'b'] };
+      const again = codec.decodeRecord(codec.encodeRecord(record));
+      console.log(JSON.stringify([before, again, codec.codecLoaded()]));
+    `);
+    expect(JSON.parse(out)).to.deep.equal([false, { kind: 'aliases', expiresAt: null, keys: ['a', 'b'] }, true]);
+  });
+
   it('each entry point ships as a bundle: "cachette" is a handful of files, not the seventy-odd modules of lib/', () => {
     /** The files of ours an import of `entry` loads before it returns (static imports; a dynamic one loads when asked). */
     const loadedAtOnce = (entry: string, seen = new Set<string>()): Set<string> => {

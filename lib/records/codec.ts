@@ -162,9 +162,11 @@ export function decodeRecord(bytes: Uint8Array): StoredRecord | undefined {
   if (framed === undefined) return undefined;
   const packed = unframe(framed);
   if (packed === undefined) return undefined;
+  // Outside the try: a library that cannot load is an error to report, not a damaged record to delete.
+  const { packr } = codec();
   let fields: unknown;
   try {
-    fields = codec().packr.unpack(packed);
+    fields = packr.unpack(packed);
   } catch {
     return undefined;
   }
