@@ -359,7 +359,7 @@ export class RecordStore {
   }
 
   async #setEncoded(records: Array<[string, StoredRecord]>, late: LateWatch): Promise<boolean> {
-    await loadCodec();
+    if (!codecLoaded()) await loadCodec();
     for (const [key, record] of records) {
       const bytes = encodeRecord(record, this.#compression);
       if (!(await this.#responses.trySet(key, bytes, { expiresAt: record.expiresAt ?? undefined, transfer: true }, late))) return false;
@@ -604,7 +604,6 @@ export class RecordStore {
 
   /** Whether a record is stored under `key` (after the writes in flight have landed). */
   async has(key: string): Promise<boolean> {
-    await loadCodec();
     await this.flush();
     return this.#rawResponses.has(key);
   }

@@ -154,8 +154,7 @@ export class TieredStorage implements Storage {
   readonly capabilities = { evicts: true } as const;
   readonly front: MemoryStorage;
   readonly back: Storage;
-  readonly #expiryOf: (value: Uint8Array) => number | undefined;
-  readonly #frontValue: (value: Uint8Array) => Uint8Array | undefined;
+  readonly #values: FrontValues;
   readonly #partitions = new Map<string, TieredPartition>();
   readonly #generation: Generation;
   readonly #clock: Clock;
@@ -169,8 +168,7 @@ export class TieredStorage implements Storage {
     if (!isClock(clock)) throw new TypeError(`TieredStorage clock must be a Clock ({ now, monotonic, setTimer }), got ${describe(clock)}`);
     this.front = options.front instanceof MemoryStorage ? options.front : new MemoryStorage({ maxBytes: DEFAULT_FRONT_BYTES, ...options.front, clock });
     this.#clock = clock;
-    this.#expiryOf = options.expiryOf ?? (() => undefined);
-    this.#frontValue = options.frontValue ?? ((value) => value);
+    this.#values = { expiryOf: options.expiryOf ?? (() => undefined), frontValue: options.frontValue ?? ((value) => value) };
     const syncEvery = options.syncEvery ?? DEFAULT_SYNC_EVERY_MS;
     if (typeof syncEvery !== 'number' || Number.isNaN(syncEvery) || syncEvery < 0) {
       throw new TypeError(`TieredStorage syncEvery must be milliseconds (0 or more, or Infinity), got ${describe(syncEvery)}`);
@@ -212,7 +210,7 @@ export class TieredStorage implements Storage {
       partition = new TieredPartition(
         this.front.partition(name) as MemoryPartitionView,
         completePartition(this.back.partition(name), name),
-        { expiryOf: this.#expiryOf, frontValue: this.#frontValue },
+        this.#values,
         this.#generation,
         this.#clock,
       );
