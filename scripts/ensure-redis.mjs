@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// Makes sure a redis-server binary is there for the Redis specs (they start
-// their own server on a free loopback port). When it is missing and this
+// Makes sure a redis-server binary is there for the Redis specs and the
+// benchmarks (`npm test`, `npm run bench`: each starts its own server on a
+// free loopback port). When it is missing and this
 // machine can install Debian packages (root, apt-get), installs Debian's
 // redis-server; otherwise says how to. Never fails the run by itself: the
 // Redis specs then fail with the same message.
