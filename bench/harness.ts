@@ -109,3 +109,45 @@ export function floorAfter(read: () => Promise<unknown>, body: Buffer): Dispatch
     return true;
   });
 }
+
+/**
+ * The floor of a storing cache: pass every response on and keep its body, up
+ * to `maxBytes` (oldest out first); no key, no policy, no encoding. `copy`
+ * keeps an exact-size copy (the caller's chunks are theirs to change, so a
+ * cache must); `shared` keeps the caller's own chunks, as undici's cache
+ * does: the two apart are what the copy costs.
+ */
+export function keepingInterceptor(maxBytes: number, keep: 'copy' | 'shared'): Dispatcher.DispatcherComposeInterceptor {
+  const kept = new Map<string, { body: Buffer | Buffer[]; size: number }>();
+  let keptBytes = 0;
+  return (dispatch) => (opts, handler) => {
+    const chunks: Buffer[] = [];
+    return dispatch(opts, {
+      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
+      onResponseStart: (controller, status, headers, statusText) => handler.onResponseStart?.(controller, status, headers, statusText),
+      onResponseData: (controller, chunk) => {
+        chunks.push(chunk);
+        handler.onResponseData?.(controller, chunk);
+      },
+      onResponseEnd: (controller, trailers) => {
+        handler.onResponseEnd?.(controller, trailers);
+        let size = 0;
+        for (const chunk of chunks) size += chunk.byteLength;
+        let body: Buffer | Buffer[] = chunks;
+        if (keep === 'copy') {
+          body = Buffer.allocUnsafeSlow(size);
+          let offset = 0;
+          for (const chunk of chunks) offset += chunk.copy(body, offset);
+        }
+        kept.set(`${opts.origin}${opts.path}`, { body, size });
+        keptBytes += size;
+        for (const [key, value] of kept) {
+          if (keptBytes <= maxBytes) break;
+          kept.delete(key);
+          keptBytes -= value.size;
+        }
+      },
+      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
+    });
+  };
+}

@@ -96,7 +96,32 @@ const fetchContenders = [
 const only = process.env.LOAD_ONLY?.split(',');
 const results: Record<string, unknown> = {};
 const mixed: Record<string, unknown> = {};
+/** One autocannon run against a proxy: 50 connections taking the URLs under `prefix` in turn. */
+function drive(port: number, prefix: string, seconds: number): Promise<AutocannonResult> {
+  let n = 0;
+  return autocannon({
+    url: `http://127.0.0.1:${port}`,
+    connections: 50,
+    duration: seconds,
+    requests: [
+      {
+        setupRequest: (request) => {
+          n = (n + 37) % URLS;
+          return { ...request, path: `${prefix}/items/${n}` };
+        },
+      },
+    ],
+  });
+}
+
 try {
+  // Unmeasured: the upstream and autocannon warm up (their JIT, the upstream's two paths) on a proxy with no
+  // cache, so that the first contender measured does not run against a cold upstream.
+  const warm = await start('load-proxy.js', ['none'], { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
+  await drive(warm.port, '', 2);
+  await drive(warm.port, '/mixed', 2);
+  warm.child.removeAllListeners('exit');
+  warm.child.disconnect();
   for (const contender of [...contenders, ...fetchContenders].filter((name) => only === undefined || only.includes(name))) {
     const prefix = fetchContenders.includes(contender) ? '/mixed' : '';
     const proxy = await start('load-proxy.js', [contender], {
@@ -106,20 +131,7 @@ try {
       SQLITE_PATH: join(folder, `${contender}.db`),
     });
     const before = (await ask<{ count: number }>(upstream.child, 'count')).count;
-    let n = 0;
-    const run = await autocannon({
-      url: `http://127.0.0.1:${proxy.port}`,
-      connections: 50,
-      duration: DURATION_S,
-      requests: [
-        {
-          setupRequest: (request) => {
-            n = (n + 37) % URLS;
-            return { ...request, path: `${prefix}/items/${n}` };
-          },
-        },
-      ],
-    });
+    const run = await drive(proxy.port, prefix, DURATION_S);
     const upstreamRequests = (await ask<{ count: number }>(upstream.child, 'count')).count - before;
     const rssMiB = (await ask<{ rss: number }>(proxy.child, 'rss')).rss / 1024 / 1024;
     proxy.child.removeAllListeners('exit');

@@ -16,7 +16,7 @@ import type { Dispatcher } from 'undici';
 import * as undici from 'undici';
 import { createCache } from '../lib/cache.js';
 import { MemoryStorage } from '../lib/storage/memory.js';
-import { machine, measureInterleaved } from './harness.js';
+import { keepingInterceptor, machine, measureInterleaved } from './harness.js';
 
 const BODY = Buffer.alloc(2048, 'y');
 const BODY_20K = Buffer.alloc(20 * 1024, 'y');
@@ -44,62 +44,39 @@ const get = (origin: string, dispatcher: Dispatcher, size: number) => async () =
   await response.body.arrayBuffer();
 };
 
-/**
- * The floor of a storing cache: pass every response on and keep an
- * exact-size copy of its body (the caller's chunks are theirs to change), up
- * to the same number of bytes as the caches; no key, no policy, no encoding.
- */
-function copyKeepingInterceptor(maxBytes: number): Dispatcher.DispatcherComposeInterceptor {
-  const kept = new Map<string, Buffer>();
-  let keptBytes = 0;
-  return (dispatch) => (opts, handler) => {
-    const chunks: Buffer[] = [];
-    return dispatch(opts, {
-      onRequestStart: (controller, context) => handler.onRequestStart?.(controller, context),
-      onResponseStart: (controller, status, headers, statusText) => handler.onResponseStart?.(controller, status, headers, statusText),
-      onResponseData: (controller, chunk) => {
-        chunks.push(chunk);
-        handler.onResponseData?.(controller, chunk);
-      },
-      onResponseEnd: (controller, trailers) => {
-        handler.onResponseEnd?.(controller, trailers);
-        let size = 0;
-        for (const chunk of chunks) size += chunk.byteLength;
-        const copy = Buffer.allocUnsafeSlow(size);
-        let offset = 0;
-        for (const chunk of chunks) offset += chunk.copy(copy, offset);
-        kept.set(`${opts.origin}${opts.path}`, copy);
-        keptBytes += size;
-        for (const [key, value] of kept) {
-          if (keptBytes <= maxBytes) break;
-          kept.delete(key);
-          keptBytes -= value.byteLength;
-        }
-      },
-      onResponseError: (controller, error) => handler.onResponseError?.(controller, error),
-    });
-  };
-}
-
 const undiciStores = (undici as unknown as { cacheStores: Record<string, new (options?: object) => object> }).cacheStores;
 const MAX_BYTES = 256 * 1024 * 1024;
 
 /** Each contender with fresh storage (so that both runs start empty), measured against `origin`. */
 async function misses(origin: string, size: number) {
   const plain = new undici.Agent();
-  const floor = new undici.Agent().compose(copyKeepingInterceptor(MAX_BYTES));
+  const floor = new undici.Agent().compose(keepingInterceptor(MAX_BYTES, 'copy'));
+  // The same, keeping the caller's own chunks as undici's cache does (no copy): what the copy itself costs.
+  const floorShared = new undici.Agent().compose(keepingInterceptor(MAX_BYTES, 'shared'));
   const cache = createCache({ storage: new MemoryStorage({ maxBytes: MAX_BYTES }) });
   const cached = new undici.Agent().compose(cache.interceptor());
   // undici's own cache, for comparison: what storing each response costs a peer.
   const undiciStore = new (undiciStores['MemoryCacheStore'] as new (options: object) => object)({ maxSize: MAX_BYTES, maxCount: 1_000_000 });
   const undiciCached = new undici.Agent().compose(undici.interceptors.cache({ store: undiciStore } as never));
   const results = await measureInterleaved(
-    { origin: get(origin, plain, size), floor: get(origin, floor, size), cachette: get(origin, cached, size), undici: get(origin, undiciCached, size) },
+    {
+      origin: get(origin, plain, size),
+      floor: get(origin, floor, size),
+      floorShared: get(origin, floorShared, size),
+      cachette: get(origin, cached, size),
+      undici: get(origin, undiciCached, size),
+    },
     { warmup: 500, rounds: 11, perRound: 500 },
   );
   await cache.settled();
-  await Promise.all([plain.close(), floor.close(), undiciCached.close(), cache.close()]);
-  return { originUs: results['origin'], floorUs: results['floor'], cachetteUs: results['cachette'], undiciCacheUs: results['undici'] };
+  await Promise.all([plain.close(), floor.close(), floorShared.close(), undiciCached.close(), cache.close()]);
+  return {
+    originUs: results['origin'],
+    floorUs: results['floor'],
+    floorSharedUs: results['floorShared'],
+    cachetteUs: results['cachette'],
+    undiciCacheUs: results['undici'],
+  };
 }
 
 const child = fork(fileURLToPath(new URL('./origin-process.js', import.meta.url)));
