@@ -5,7 +5,9 @@
  * upstream (bench/load-upstream.ts, its own process) answering after 1 ms
  * with `max-age=600`. Per contender: requests per second, latency p50/p99,
  * the hit ratio (1 − upstream requests / requests served) and the proxy's
- * RSS, all in one run. Prints one JSON line.
+ * RSS, all in one run: three rounds through every contender (the second
+ * backwards), each contender standing by its median round, every round's
+ * requests per second kept beside it. Prints one JSON line.
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -16,6 +18,17 @@ import { fileURLToPath } from 'node:url';
 import { dynamoEndpoint, stopDynamoLocal } from '../fixtures/dynamodb-local.js';
 import { startRedis } from '../fixtures/redis-server.js';
 import { machine } from './harness.js';
+
+/** One contender's figures in one round. */
+interface LoadFigures {
+  requestsPerSecond: number;
+  p50Ms: number;
+  p99Ms: number;
+  served: number;
+  errors: number;
+  hitRatio: number;
+  rssMiB: number;
+}
 
 interface AutocannonResult {
   requests: { average: number; total: number };
@@ -33,6 +46,8 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION_S = Number(process.env['LOAD_SECONDS'] ?? 5);
+/** Each contender runs this many times, in a fresh proxy each time, the rounds interleaved (LOAD_ROUNDS). */
+const ROUNDS = Number(process.env['LOAD_ROUNDS'] ?? 3);
 const URLS = 100;
 
 /** Node 24, for the contenders that need it (undici's SqliteCacheStore is node:sqlite), with its peers (undici 8). */
@@ -122,31 +137,42 @@ try {
   await drive(warm.port, '/mixed', 2);
   warm.child.removeAllListeners('exit');
   warm.child.disconnect();
-  for (const contender of [...contenders, ...fetchContenders].filter((name) => only === undefined || only.includes(name))) {
-    const prefix = fetchContenders.includes(contender) ? '/mixed' : '';
-    const proxy = await start('load-proxy.js', [contender], {
-      UPSTREAM: `http://127.0.0.1:${upstream.port}`,
-      REDIS_URL: redis.url,
-      DYNAMODB_ENDPOINT: dynamodb,
-      SQLITE_PATH: join(folder, `${contender}.db`),
-    });
-    const before = (await ask<{ count: number }>(upstream.child, 'count')).count;
-    const run = await drive(proxy.port, prefix, DURATION_S);
-    const upstreamRequests = (await ask<{ count: number }>(upstream.child, 'count')).count - before;
-    const rssMiB = (await ask<{ rss: number }>(proxy.child, 'rss')).rss / 1024 / 1024;
-    proxy.child.removeAllListeners('exit');
-    proxy.child.disconnect();
-    const served = run.requests.total;
-    (prefix === '' ? results : mixed)[contender] = {
-      requestsPerSecond: Math.round(run.requests.average),
-      p50Ms: run.latency.p50,
-      p99Ms: run.latency.p99,
-      served,
-      errors: run.errors + run.non2xx,
-      // Requests still in flight when the run stops reach the upstream uncounted by autocannon: never below 0.
-      hitRatio: served === 0 ? 0 : Math.max(0, Math.round((1 - upstreamRequests / served) * 1000) / 1000),
-      rssMiB: Math.round(rssMiB * 10) / 10,
-    };
+  const chosen = [...contenders, ...fetchContenders].filter((name) => only === undefined || only.includes(name));
+  const runs = new Map<string, LoadFigures[]>(chosen.map((name) => [name, []]));
+  for (let round = 0; round < ROUNDS; round++) {
+    // Every other round backwards: no contender always runs at the same point of the machine's drift.
+    for (const contender of round % 2 === 0 ? chosen : [...chosen].reverse()) {
+      const prefix = fetchContenders.includes(contender) ? '/mixed' : '';
+      const proxy = await start('load-proxy.js', [contender], {
+        UPSTREAM: `http://127.0.0.1:${upstream.port}`,
+        REDIS_URL: redis.url,
+        DYNAMODB_ENDPOINT: dynamodb,
+        SQLITE_PATH: join(folder, `${contender}-${round}.db`),
+      });
+      const before = (await ask<{ count: number }>(upstream.child, 'count')).count;
+      const run = await drive(proxy.port, prefix, DURATION_S);
+      const upstreamRequests = (await ask<{ count: number }>(upstream.child, 'count')).count - before;
+      const rssMiB = (await ask<{ rss: number }>(proxy.child, 'rss')).rss / 1024 / 1024;
+      proxy.child.removeAllListeners('exit');
+      proxy.child.disconnect();
+      const served = run.requests.total;
+      runs.get(contender)?.push({
+        requestsPerSecond: Math.round(run.requests.average),
+        p50Ms: run.latency.p50,
+        p99Ms: run.latency.p99,
+        served,
+        errors: run.errors + run.non2xx,
+        // Requests still in flight when the run stops reach the upstream uncounted by autocannon: never below 0.
+        hitRatio: served === 0 ? 0 : Math.max(0, Math.round((1 - upstreamRequests / served) * 1000) / 1000),
+        rssMiB: Math.round(rssMiB * 10) / 10,
+      });
+    }
+  }
+  for (const [contender, figures] of runs) {
+    // The round with the median requests per second stands for the contender; every round's figure is kept (the spread).
+    const sorted = [...figures].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
+    const middle = sorted[Math.floor(sorted.length / 2)] as LoadFigures;
+    (fetchContenders.includes(contender) ? mixed : results)[contender] = { ...middle, rounds: figures.map((one) => one.requestsPerSecond) };
   }
 } finally {
   upstream.child.removeAllListeners('exit');
@@ -155,4 +181,6 @@ try {
   await stopDynamoLocal();
   rmSync(folder, { recursive: true, force: true });
 }
-process.stdout.write(`${JSON.stringify({ machine: machine(), load: { seconds: DURATION_S, connections: 50, urls: URLS, contenders: results, mixed } })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ machine: machine(), load: { seconds: DURATION_S, rounds: ROUNDS, connections: 50, urls: URLS, contenders: results, mixed } })}\n`,
+);
