@@ -217,12 +217,19 @@ describe('RedisStorage (a real redis-server)', function () {
       // Reads must answer within 5 ms: far less than loading the client and connecting take.
       const storage = new RedisStorage({ url: server.url, keyPrefix: `cold-${randomUUID()}:` });
       storages.push(storage);
-      const cache = env.cache({ storage, timeouts: { read: 0.005, write: 2 }, circuitBreaker: { failures: 2, cooldown: 60 } });
+      const cache = env.cache({ storage, timeouts: { read: 0.005, write: 2 }, circuitBreaker: { failures: 2, cooldown: 0.1 } });
       await Promise.all(Array.from({ length: 50 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i % 10}`)));
       expect(cache.stats().breakerTrips, 'breaker trips while connecting').to.equal(0);
       await cache.settled();
-      const later = await Promise.all(Array.from({ length: 10 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i}`)));
-      expect(later.filter((fetched) => /^cachette; hit/.test(fetched.cacheStatus ?? '')).length).to.be.greaterThan(0);
+      // Hits follow. A 5 ms read deadline is real time: on a busy machine a stall can make a round's reads
+      // miss it (and two misses open the breaker for its cooldown), so rounds go on until one hits.
+      let hits = 0;
+      for (let round = 0; round < 40 && hits === 0; round++) {
+        if (round > 0) await new Promise((resolve) => setTimeout(resolve, 25));
+        const later = await Promise.all(Array.from({ length: 10 }, (_, i) => fetchText(cache, `${env.origin.url}/c${i}`)));
+        hits = later.filter((fetched) => /^cachette; hit/.test(fetched.cacheStatus ?? '')).length;
+      }
+      expect(hits, 'hits once connected').to.be.greaterThan(0);
     });
 
     it('a server killed under a warm memory tier: memory goes on answering (the stamp it cannot read, the breaker, change nothing)', async function () {
