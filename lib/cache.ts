@@ -10,8 +10,10 @@ import type { Clock, Timer } from './clock.js';
 import { describe } from './describe.js';
 import { type DecisionEvent, Reporter } from './diagnostics.js';
 import { CredentialDigests } from './digest.js';
+import { FetchHits } from './fetch-hits.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
+import { answerAtOnce } from './interceptor/respond.js';
 import { HitHeaders } from './interceptor/served.js';
 import { Flights } from './interceptor/single-flight.js';
 import { undiciAdapter } from './interceptor/undici/index.js';
@@ -123,6 +125,8 @@ export class HttpCache {
   /** What `fetch` passes the runtime's fetch when its caller passed no init (see #fetch). */
   #plainInit: RequestInit | undefined;
   #agent: Agent | undefined;
+  /** cache.fetch's fresh hits made at once; none for a disabled cache or a recording (fetch-hits.ts). */
+  readonly #fetchHits: FetchHits | undefined;
   #previousGlobal: Dispatcher | undefined;
   #installed = false;
   #closing: Promise<void> | undefined;
@@ -139,6 +143,7 @@ export class HttpCache {
   constructor(options: CacheOptions = {}) {
     const resolved = resolveOptions(options);
     this.#options = resolved;
+    this.#fetchHits = resolved.disabled || resolved.recording !== undefined ? undefined : new FetchHits();
     const names = partitionNames(resolved.namespace);
     this.#storage =
       resolved.memoryTier === undefined
@@ -248,6 +253,10 @@ export class HttpCache {
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
       // The common call, a URL or a Request and no init: one init per cache, made once.
+      if (control === NO_CONTROL && this.#fetchHits !== undefined) {
+        const hit = this.#answerAtOnce(request, init);
+        if (hit !== undefined) return Promise.resolve(hit);
+      }
       if (init == null && control === NO_CONTROL) {
         // A RequestInit whose dispatcher is the undici package's (the DOM type names undici-types' Dispatcher, another declaration of it).
         this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit;
@@ -264,6 +273,17 @@ export class HttpCache {
       return globalThis.fetch(request, Object.create(init ?? null, members) as RequestInit);
     } catch (error) {
       return Promise.reject(error); // an init that cannot be read, a bad per-request option: a rejection, as fetch gives
+    }
+  }
+
+  /** A fresh hit of this fetch call, answered without fetch (fetch-hits.ts), or undefined. */
+  #answerAtOnce(request: string | URL | Request, init: CacheFetchInit | undefined): Response | undefined {
+    // A storage that answers later (Redis, DynamoDB with no memory tier): fetch carries the request, as the lookup must wait.
+    if (!this.#ctx.records.readsSync) return undefined;
+    try {
+      return (this.#fetchHits as FetchHits).answer(request, init as Record<string, unknown> | undefined, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+    } catch {
+      return undefined; // an init whose members throw when read: fetch reads them too, and rejects
     }
   }
 

@@ -7,9 +7,10 @@ import type { Dispatcher } from 'undici';
 import { delay } from '../clock.js';
 import type { DecisionOutcome } from '../diagnostics.js';
 import { NOT_MODIFIED_FIELDS } from '../policy/conditional.js';
+import { NO_CONTROL } from '../policy/control.js';
 import { fieldMap, pairValue, type ResponseHeaders } from '../policy/headers.js';
 import { hasValidator, modifiedSince, planRequest, type ServeReuse } from '../policy/plan.js';
-import type { CacheRequest } from '../policy/request.js';
+import { analyzeRequest, type CacheRequest } from '../policy/request.js';
 import { reuseDecision } from '../policy/reuse.js';
 import type { StoredResponse } from '../records/model.js';
 import type { Lookup } from '../records/store.js';
@@ -17,7 +18,7 @@ import { namesOf, sameVaryPairs } from '../records/variants.js';
 import { formatCacheStatus, withCacheStatus } from './cache-status.js';
 import { CachingHandler, type ForwardInfo, type StaleEntry } from './caching-handler.js';
 import type { CacheContext } from './context.js';
-import { replay } from './replay.js';
+import { type ReplayResponse, replay } from './replay.js';
 import { ageField, storedHeaders } from './served.js';
 import { type Flight, type SharedResponse, WaitController } from './single-flight.js';
 import { withinDeadline } from './work-deadline.js';
@@ -330,17 +331,43 @@ function withValidators(opts: Options, request: CacheRequest, stale: StaleEntry 
 
 /** Replays a stored response with its current Age and our Cache-Status. */
 function serveEntry(x: Exchange, entry: StoredResponse, reuse: ServeReuse): void {
-  const { ctx, handler, request } = x;
+  const response = hitResponse(x.ctx, x.request, entry, reuse);
+  countServed(x.ctx, x.request, entry, reuse);
+  replay(x.handler, response);
+}
+
+/** A stored response as a hit serves it: its current Age and our Cache-Status (served.ts); no body for HEAD. */
+function hitResponse(ctx: CacheContext, request: CacheRequest, entry: StoredResponse, reuse: ServeReuse): ReplayResponse {
   const detail = reuse.reason === 'fresh' ? undefined : reuse.reason;
   const { headers, rawHeaders } = ctx.hitHeaders.served(entry, reuse.ageMs, reuse.ttl, detail);
+  return { status: entry.status, statusText: entry.statusText, headers, rawHeaders, body: request.method === 'HEAD' ? undefined : entry.body };
+}
+
+function countServed(ctx: CacheContext, request: CacheRequest, entry: StoredResponse, reuse: ServeReuse): void {
   ctx.reporter.stats.served(request.method === 'HEAD' ? 0 : entry.body.byteLength, reuse.ttl <= 0);
-  replay(handler, {
-    status: entry.status,
-    statusText: entry.statusText,
-    headers,
-    rawHeaders,
-    body: request.method === 'HEAD' ? undefined : entry.body,
-  });
+}
+
+/**
+ * A fresh hit answered at once, without a dispatch (`cache.fetch`'s hits,
+ * fetch-hits.ts): the request is analysed, looked up and planned exactly as a
+ * dispatched one is, and only a plain hit — fresh, whole, nothing to refresh,
+ * from a storage that answers at once — is given to `make`. `make` turns it
+ * into the caller's answer, or declines (undefined); nothing is counted or
+ * published unless it answers, and a declined request goes the usual way.
+ */
+export function answerAtOnce<T>(ctx: CacheContext, opts: Options, make: (hit: ReplayResponse) => T | undefined): T | undefined {
+  const analysis = analyzeRequest(opts, ctx.options, ctx.keys, undefined, NO_CONTROL);
+  if (!analysis.cacheable || analysis.request.conditional || analysis.request.range !== undefined) return undefined;
+  const request = analysis.request;
+  const found = ctx.records.findSync(request);
+  if (found === undefined || !found.found) return undefined;
+  const plan = planRequest(request, found, ctx.options, ctx.clock.now());
+  if (plan.step !== 'serve' || plan.form !== 'full' || plan.refresh) return undefined;
+  const answer = make(hitResponse(ctx, request, plan.entry, plan.reuse));
+  if (answer === undefined) return undefined;
+  decide(ctx, request, plan.outcome, plan.reason);
+  countServed(ctx, request, plan.entry, plan.reuse);
+  return answer;
 }
 
 function serveRange(x: Exchange, entry: StoredResponse, reuse: ServeReuse, bytes: [number, number] | undefined): void {
