@@ -46,6 +46,8 @@ type Init = Record<string, unknown>;
 
 /** What fetch does to a request's headers: the fields it adds, those where its value replaces the caller's, those it changes otherwise. */
 interface FetchDefaults {
+  /** The fetch it was learned from: another one in its place (a mock library installed later) is learned anew. */
+  fetch: typeof globalThis.fetch;
   /** What a URL's empty query (`/a?`) leaves in the target fetch dispatches: undici 6 drops it, undici 7 keeps it; undefined if neither. */
   emptyQuery: '' | '?' | undefined;
   added: Record<string, string>;
@@ -65,8 +67,11 @@ export class FetchHits {
     let url: URL;
     if (typeof input === 'string' || input instanceof URL) {
       // fetch reads a URL object as its string, as it reads any input that is no Request.
-      if (!URL.canParse(String(input))) return undefined;
-      url = new URL(String(input));
+      try {
+        url = new URL(String(input));
+      } catch {
+        return undefined; // fetch's own TypeError
+      }
     } else {
       return undefined;
     }
@@ -88,6 +93,10 @@ export class FetchHits {
     }
     const defaults = this.#defaultsFor(scheme);
     if (defaults === undefined) return undefined;
+    if (defaults.fetch !== globalThis.fetch) {
+      this.#defaults.clear();
+      return undefined;
+    }
     // The headers fetch dispatches: the caller's, as its Headers hold them, and fetch's own where the caller has none.
     const headers: Record<string, string> = Object.create(null);
     if (given !== undefined) {
@@ -154,6 +163,7 @@ export class FetchHits {
  * a mock library, say): its hits then all go through it.
  */
 async function learnDefaults(scheme: string): Promise<FetchDefaults | undefined> {
+  const fetch = globalThis.fetch;
   const bare = await sent(scheme, {});
   if (bare === undefined) return undefined;
   const added = bare.headers;
@@ -161,7 +171,7 @@ async function learnDefaults(scheme: string): Promise<FetchDefaults | undefined>
   const given = (await sent(scheme, Object.fromEntries(Object.keys(added).map((name) => [name, marker]))))?.headers;
   if (given === undefined) return undefined;
   const emptyQuery = bare.path === '/?' ? '?' : bare.path === '/' ? '' : undefined;
-  const learned: FetchDefaults = { emptyQuery, added, replaced: new Set(), unknown: new Set() };
+  const learned: FetchDefaults = { fetch, emptyQuery, added, replaced: new Set(), unknown: new Set() };
   for (const name in added) {
     if (given[name] === added[name]) learned.replaced.add(name);
     else if (given[name] !== marker) learned.unknown.add(name);

@@ -356,6 +356,24 @@ describe('cache.fetch: fresh hits answered without fetch, as fetch answers them'
     expect(env.origin.hits()).to.equal(0);
   });
 
+  it("a fetch replaced after the cache learned the runtime's (a mock installed later): hits go through it", async () => {
+    env.origin.route('/later', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60' });
+      res.end('origin');
+    });
+    const cache = memoryCache();
+    const url = `${env.origin.url}/later`;
+    await warm(cache, url);
+    expect(await (await cache.fetch(url)).text()).to.equal('origin');
+    globalThis.fetch = async () => {
+      fetchCalls += 1;
+      return new Response('mocked');
+    };
+    const before = fetchCalls;
+    expect(await (await cache.fetch(url)).text()).to.equal('mocked');
+    expect(fetchCalls - before).to.equal(1);
+  });
+
   it("property: any query, fragment and request fields — a hit is made at once, equal to fetch's", async () => {
     const names = ['accept', 'accept-language', 'user-agent', 'accept-encoding', 'x-api-version', 'sec-fetch-mode'];
     const fieldName = fc.constantFrom(...names).chain((name) => fc.constantFrom(name, name.toUpperCase(), name[0]?.toUpperCase() + name.slice(1)));
