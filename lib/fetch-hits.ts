@@ -6,9 +6,10 @@
  * do nothing to the answer but pass it on, the cache looks the request up as
  * fetch would dispatch it, and answers with a Response equal to the one fetch
  * would give (a differential spec holds them side by side:
- * spec/fetch-hits.spec.ts). Anything else — a body, a signal, a dispatcher,
- * a mode, a redirect, a stored encoding fetch would decode, a storage that
- * answers later — goes through fetch as before.
+ * spec/fetch/hits-at-once.spec.ts). Only while the global fetch is Node's
+ * own; anything else — a body, a signal, a dispatcher, a mode, a redirect, a
+ * stored encoding fetch would decode, a storage that answers later — goes
+ * through fetch as before.
  */
 import type { Dispatcher } from 'undici';
 import type { ResponseHeaders } from './policy/headers.js';
@@ -46,8 +47,6 @@ type Init = Record<string, unknown>;
 
 /** What fetch does to a request's headers: the fields it adds, those where its value replaces the caller's, those it changes otherwise. */
 interface FetchDefaults {
-  /** The fetch it was learned from: another one in its place (a mock library installed later) is learned anew. */
-  fetch: typeof globalThis.fetch;
   /** What a URL's empty query (`/a?`) leaves in the target fetch dispatches: undici 6 drops it, undici 7 keeps it; undefined if neither. */
   emptyQuery: '' | '?' | undefined;
   added: Record<string, string>;
@@ -61,6 +60,8 @@ type Defaults = FetchDefaults | 'learning' | 'unknown';
 /** One cache's fetch hits: what the runtime's fetch adds to requests, and its Response made for hits. */
 export class FetchHits {
   readonly #defaults = new Map<string, Defaults>();
+  /** The global fetch the defaults were learned from: another in its place (a mock installed later, or removed) is learned anew. */
+  #fetch: unknown;
 
   /** The Response for a fresh hit of this fetch call, or undefined: fetch answers it. */
   answer(input: unknown, init: Init | null | undefined, lookup: AnswerAtOnce): Response | undefined {
@@ -91,12 +92,12 @@ export class FetchHits {
         }
       }
     }
+    if (this.#fetch !== globalThis.fetch) {
+      this.#fetch = globalThis.fetch;
+      this.#defaults.clear();
+    }
     const defaults = this.#defaultsFor(scheme);
     if (defaults === undefined) return undefined;
-    if (defaults.fetch !== globalThis.fetch) {
-      this.#defaults.clear();
-      return undefined;
-    }
     // The headers fetch dispatches: the caller's, as its Headers hold them, and fetch's own where the caller has none.
     const headers: Record<string, string> = Object.create(null);
     if (given !== undefined) {
@@ -163,7 +164,7 @@ export class FetchHits {
  * a mock library, say): its hits then all go through it.
  */
 async function learnDefaults(scheme: string): Promise<FetchDefaults | undefined> {
-  const fetch = globalThis.fetch;
+  if (!isRuntimeFetch(globalThis.fetch)) return undefined;
   const bare = await sent(scheme, {});
   if (bare === undefined) return undefined;
   const added = bare.headers;
@@ -171,12 +172,22 @@ async function learnDefaults(scheme: string): Promise<FetchDefaults | undefined>
   const given = (await sent(scheme, Object.fromEntries(Object.keys(added).map((name) => [name, marker]))))?.headers;
   if (given === undefined) return undefined;
   const emptyQuery = bare.path === '/?' ? '?' : bare.path === '/' ? '' : undefined;
-  const learned: FetchDefaults = { fetch, emptyQuery, added, replaced: new Set(), unknown: new Set() };
+  const learned: FetchDefaults = { emptyQuery, added, replaced: new Set(), unknown: new Set() };
   for (const name in added) {
     if (given[name] === added[name]) learned.replaced.add(name);
     else if (given[name] !== marker) learned.unknown.add(name);
   }
   return learned;
+}
+
+/**
+ * Whether `fetch` is Node's own: its source loads Node's internal undici, as
+ * no code outside Node can. A fetch wrapped or replaced (msw, nock, a tracer)
+ * may answer requests itself, or need to see each one: its requests all go
+ * through it, as if the cache had no shortcut.
+ */
+function isRuntimeFetch(fetch: unknown): boolean {
+  return typeof fetch === 'function' && Function.prototype.toString.call(fetch).includes("require('internal/deps/undici/undici')");
 }
 
 /** The target and headers (names in lower case) the runtime's fetch dispatches for a GET of `scheme`'s `/?` with `headers`; undefined if it does not dispatch. */
