@@ -13,6 +13,7 @@ import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import fc from 'fast-check';
 import type { CacheFetchInit, HttpCache } from '../../lib/cache.js';
+import { type AnswerAtOnce, FetchHits } from '../../lib/fetch-hits.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
 
@@ -361,6 +362,33 @@ describe('cache.fetch: fresh hits answered without fetch, as fetch answers them'
     expect(madeAtOnce(hit)).to.equal(true);
     expect(await hit.text()).to.equal('origin');
     expect(env.origin.hits('/wrapped')).to.equal(1);
+  });
+
+  it('a stored field or reason phrase a Response refuses (an imported record, say): fetch carries the hit, nothing throws', async () => {
+    const hits = new FetchHits();
+    const url = `${env.origin.url}/hostile`;
+    const served: string[] = [];
+    const lookup = (status: number, statusText: string, headers: Record<string, string>): AnswerAtOnce =>
+      ((opts, make) => {
+        served.push(String(opts.path));
+        return make({ status, statusText, headers, body: new Uint8Array([1]) });
+      }) as AnswerAtOnce;
+    // The first call learns what fetch adds; wait until it knows.
+    for (let turn = 0; turn < 50 && hits.answer(url, undefined, lookup(200, 'OK', {})) === undefined; turn++) {
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(hits.answer(url, undefined, lookup(200, 'OK', { 'x-fine': 'yes' }))?.headers.get('x-fine')).to.equal('yes');
+    for (const [statusText, headers] of [
+      ['OK', { 'bad name': 'x' }],
+      ['OK', { 'x-nul': 'a\u0000b' }],
+      ['OK', { 'x-line': 'a\r\nb' }],
+      ['Bad\r\nReason', {}],
+    ] as Array<[string, Record<string, string>]>) {
+      expect(hits.answer(url, undefined, lookup(200, statusText, headers))).to.equal(undefined);
+    }
+    expect(hits.answer(url, undefined, lookup(204, 'No Content', {}))).to.equal(undefined);
+    expect(hits.answer(url, undefined, lookup(200, 'OK', { 'content-encoding': 'gzip' }))).to.equal(undefined);
+    expect(served.every((path) => path === '/hostile')).to.equal(true);
   });
 
   it("property: any query, fragment and request fields — a hit is made at once, equal to fetch's", async () => {
