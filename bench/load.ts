@@ -82,14 +82,15 @@ const redis = await startRedis();
 const dynamodb = await dynamoEndpoint();
 const folder = mkdtempSync(join(tmpdir(), 'cachette-load-'));
 const upstream = await start('load-upstream.js', [], {});
+/** Contenders a target compares run side by side in each round (memory tier beside both MemoryStorage and undici-cache-redis). */
 const contenders = [
   'none',
   'undici-memory',
   'cachette-memory',
-  'cachette-sqlite',
+  'cachette-redis-tier',
   'undici-cache-redis',
   'cachette-redis',
-  'cachette-redis-tier',
+  'cachette-sqlite',
   'cachette-dynamodb-tier',
   // undici's SqliteCacheStore needs node:sqlite: both SQLite contenders again, on Node 24.
   'undici-sqlite@24',
@@ -98,14 +99,14 @@ const contenders = [
 /** Through fetch, on a workload of about 40% hits (10 KB, 3 URLs in 5 `no-store`): the runtime's fetch, and cache.fetch (see load-proxy.ts). */
 const fetchContenders = [
   'fetch',
+  'cachette-fetch',
   // What fetch with a dispatcher costs apart from the cache: an undici Agent of the package's, then the chain of a disabled cache.
   'fetch-agent',
   'cachette-fetch-disabled',
-  'cachette-fetch',
   'fetch@24',
+  'cachette-fetch@24',
   'fetch-agent@24',
   'cachette-fetch-disabled@24',
-  'cachette-fetch@24',
 ];
 /** LOAD_ONLY=a,b: only those contenders (while working on one; `npm run bench` runs them all). */
 const only = process.env.LOAD_ONLY?.split(',');
