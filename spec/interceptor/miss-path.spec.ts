@@ -4,8 +4,9 @@ import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import { request } from 'undici';
 import { respond } from '../../fixtures/origin.js';
-import { withLatency } from '../../fixtures/storage-views.js';
+import { withParkedWrites } from '../../fixtures/storage-views.js';
 import { rawPartitions } from '../../lib/cache.js';
+import { FakeClock } from '../../lib/fake-clock.js';
 import type { Offering } from '../../lib/storage/contract.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { useOrigin } from '../support.js';
@@ -186,8 +187,11 @@ describe('miss path: stream to the caller, store only whole responses', () => {
       res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(body.length) });
       res.end(body);
     });
-    // Every write takes 3 s: 40 responses of 2 MiB arrive before the first has landed.
-    const cache = env.cache({ storage: withLatency(new MemoryStorage({ maxBytes: 256 * 1024 * 1024 }), 3000, { writesOnly: true }) });
+    // No write lands until the 40 responses of 2 MiB have arrived (however long that takes: a clock that never
+    // moves keeps the writes' deadlines from firing meanwhile).
+    const parked = withParkedWrites(new MemoryStorage({ maxBytes: 256 * 1024 * 1024 }));
+    parked.park(1000);
+    const cache = env.cache({ storage: parked.storage, clock: new FakeClock(Date.now()) });
     const reasons: string[] = [];
     const listener = (message: unknown) => reasons.push(String((message as { reason: unknown }).reason));
     diagnostics.subscribe('cachette:store', listener);
@@ -196,7 +200,16 @@ describe('miss path: stream to the caller, store only whole responses', () => {
         const response = await cache.fetch(`${env.origin.url}/big?n=${i}`);
         expect(Buffer.from(await response.arrayBuffer()).equals(body), 'every caller gets its whole body').to.equal(true);
       }
-      await cache.settled();
+      // Then every write parked so far, and any the queue starts after them, lands.
+      let settled = false;
+      const settling = cache.settled().then(() => {
+        settled = true;
+      });
+      while (!settled) {
+        await parked.release();
+        await new Promise((resolve) => setImmediate(resolve));
+      }
+      await settling;
     } finally {
       diagnostics.unsubscribe('cachette:store', listener);
     }
