@@ -252,11 +252,11 @@ export class HttpCache {
       const request = runtimeRequest(input);
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
-      // The common call, a URL or a Request and no init: one init per cache, made once.
       if (control === NO_CONTROL && this.#fetchHits !== undefined) {
-        const hit = this.#answerAtOnce(request, init);
+        const hit = this.#answerAtOnce(this.#fetchHits, request, init);
         if (hit !== undefined) return Promise.resolve(hit);
       }
+      // The common call, a URL or a Request and no init: one init per cache, made once.
       if (init == null && control === NO_CONTROL) {
         // A RequestInit whose dispatcher is the undici package's (the DOM type names undici-types' Dispatcher, another declaration of it).
         this.#plainInit ??= Object.freeze({ dispatcher: this.dispatcher }) as unknown as RequestInit;
@@ -277,11 +277,11 @@ export class HttpCache {
   }
 
   /** A fresh hit of this fetch call, answered without fetch (fetch-hits.ts), or undefined. */
-  #answerAtOnce(request: string | URL | Request, init: CacheFetchInit | undefined): Response | undefined {
+  #answerAtOnce(hits: FetchHits, request: string | URL | Request, init: CacheFetchInit | undefined): Response | undefined {
     // A storage that answers later (Redis, DynamoDB with no memory tier): fetch carries the request, as the lookup must wait.
     if (!this.#ctx.records.readsSync) return undefined;
     try {
-      return (this.#fetchHits as FetchHits).answer(request, init as Record<string, unknown> | undefined, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+      return hits.answer(request, init as Record<string, unknown> | undefined, (opts, make) => answerAtOnce(this.#ctx, opts, make));
     } catch {
       return undefined; // an init whose members throw when read: fetch reads them too, and rejects
     }

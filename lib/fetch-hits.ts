@@ -210,6 +210,7 @@ async function sent(scheme: string, headers: Record<string, string>): Promise<{ 
     destroy: () => Promise.resolve(),
   };
   try {
+    // Node's fetch takes `dispatcher` in its init (RequestInit's DOM type does not name it), and calls only its dispatch().
     await globalThis.fetch(`${scheme}//fetch-defaults.invalid/?`, { headers, dispatcher } as unknown as RequestInit);
     return undefined;
   } catch (error) {
