@@ -34,6 +34,7 @@
 
 import { describe } from '../describe.js';
 import type { CompletePartition, LeaseAttempt, SetOptions, Storage } from './contract.js';
+import { DeadlineSignals } from './shared-timers.js';
 
 /** What this storage needs of a client: node-redis's `sendCommand` (a `RedisClientType` of `@redis/client` ≥ 5). */
 export interface RedisCommander {
@@ -73,6 +74,32 @@ export interface RedisStorageOptions {
 /** RESP3's and RESP2's blob string type: asked back as Buffers, not text. */
 const BLOB_STRING = 36;
 const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
+
+/** How long a command may wait to be written (the client reconnecting): node-redis's own default. */
+const COMMAND_TIMEOUT_MS = 5000;
+
+/** What a command is sent with: its reply's blob strings as Buffers, and maybe a deadline (SharedCommandOptions). */
+type CommandOptions = typeof AS_BUFFERS & { timeout?: number; abortSignal?: AbortSignal };
+
+/**
+ * What the commands of a client this storage made are sent with. node-redis
+ * gives each command a timeout of its own (5 s by default): an AbortSignal and
+ * a timer that live on for 5 s after the reply, so that under load most of
+ * what the garbage collector copies and promotes is timers of commands long
+ * answered. Here the commands that start together share one signal instead
+ * (DeadlineSignals), with the same bound: a command still waiting to be
+ * written fails after it, as before. A client handed in keeps its own options.
+ */
+class SharedCommandOptions {
+  readonly #signals = new DeadlineSignals();
+  #current: CommandOptions | undefined;
+
+  get(): CommandOptions {
+    const abortSignal = this.#signals.signal(COMMAND_TIMEOUT_MS);
+    if (this.#current?.abortSignal !== abortSignal) this.#current = { ...AS_BUFFERS, timeout: 0, abortSignal };
+    return this.#current;
+  }
+}
 
 const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
@@ -282,7 +309,7 @@ async function ownClient(url: string, connection: Connection): Promise<{ client:
     );
     await connected;
     return {
-      client: routerOf(client as unknown as RedisClusterCommander),
+      client: routerOf(client as unknown as RedisClusterCommander, sharedCommandOptions()),
       close: async () => {
         if (client.isOpen) await client.close();
         else client.destroy();
@@ -303,7 +330,7 @@ async function ownClient(url: string, connection: Connection): Promise<{ client:
   });
   void client.connect().catch(() => undefined);
   return {
-    client: routerOf(client),
+    client: routerOf(client, sharedCommandOptions()),
     // Connected: finish what was sent, then close. Never connected: nothing to wait for.
     close: async () => {
       if (client.isReady) await client.close();
@@ -329,13 +356,20 @@ interface Router {
   scan(pattern: string, count: number): AsyncIterable<Buffer[]>;
 }
 
-function routerOf(client: RedisCommander | RedisClusterCommander): Router {
+/** The options of a client this storage made (see SharedCommandOptions). */
+function sharedCommandOptions(): () => CommandOptions {
+  const shared = new SharedCommandOptions();
+  return () => shared.get();
+}
+
+/** `options`: what each command is sent with (a client handed in: only its replies as Buffers). */
+function routerOf(client: RedisCommander | RedisClusterCommander, options: () => CommandOptions = () => AS_BUFFERS): Router {
   if (!isCluster(client)) {
     const one = client as RedisCommander;
-    return { send: (_key, args) => one.sendCommand(args, AS_BUFFERS), scan: (pattern, count) => scanNode(one, pattern, count) };
+    return { send: (_key, args) => one.sendCommand(args, options()), scan: (pattern, count) => scanNode(one, pattern, count) };
   }
   return {
-    send: (key, args) => client.sendCommand(key, undefined, args, AS_BUFFERS),
+    send: (key, args) => client.sendCommand(key, undefined, args, options()),
     async *scan(pattern, count) {
       const done = new Set<string>();
       // Which master holds which slots: a slot that moved while the masters were listed (a resharding, a

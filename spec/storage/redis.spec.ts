@@ -64,6 +64,37 @@ describe('RedisStorage (a real redis-server)', function () {
       expect(() => new RedisStorage({ url: 'redis://x', batchSize: 0 })).to.throw(TypeError, /batchSize/);
     });
 
+    it('the commands of its own client share their deadline: 200 reads make no timer and no AbortSignal each', async () => {
+      const storage = fresh();
+      const partition = storage.partition('responses');
+      await partition.set('k', new Uint8Array([1]));
+      // node-redis's default: AbortSignal.timeout(5000) per command, alive 5 s after the reply (most of what a
+      // process under load then promotes and collects, see docs/performance.md).
+      const made = { timeouts: 0, signals: 0 };
+      const timeout = AbortSignal.timeout;
+      const Controller = globalThis.AbortController;
+      AbortSignal.timeout = (ms: number) => {
+        made.timeouts += 1;
+        return timeout.call(AbortSignal, ms);
+      };
+      globalThis.AbortController = class extends Controller {
+        constructor() {
+          super();
+          made.signals += 1;
+        }
+      };
+      try {
+        const values = await Promise.all(Array.from({ length: 200 }, () => partition.get('k')));
+        expect(values.every((value) => value?.[0] === 1)).to.equal(true);
+      } finally {
+        AbortSignal.timeout = timeout;
+        globalThis.AbortController = Controller;
+      }
+      expect(made.timeouts).to.equal(0);
+      // One shared signal per window of 100 ms, whatever the number of commands in it.
+      expect(made.signals).to.be.at.most(2);
+    });
+
     it('takes the caller’s client, and leaves it open', async () => {
       const client = createClient({ url: server.url });
       await client.connect();

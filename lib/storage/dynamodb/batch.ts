@@ -4,10 +4,8 @@
  * DynamoDB leaves unprocessed retried with exponential backoff and full
  * jitter — a bounded number of times.
  */
-import { setMaxListeners } from 'node:events';
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
-import { systemClock } from '../../clock.js';
-import { SharedTimers } from '../shared-timers.js';
+import type { DeadlineSignals } from '../shared-timers.js';
 import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
 
 export type Item = Record<string, AttributeValue>;
@@ -38,27 +36,6 @@ export interface SendOptions {
  */
 export function sendWithin<T>(send: SendOptions, call: (abortSignal: AbortSignal) => Promise<T>): Promise<T> {
   return call(send.deadlines.signal(send.timeout));
-}
-
-/**
- * Deadline signals, shared by the calls of one storage that start together
- * (SharedTimers): one controller and one timer for many SDK calls.
- */
-export class DeadlineSignals {
-  readonly #timers = new SharedTimers<AbortController>(
-    systemClock,
-    () => {
-      const controller = new AbortController();
-      // Every call under way listens to it: many at once is expected, not a leak.
-      setMaxListeners(0, controller.signal);
-      return controller;
-    },
-    (controller) => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })),
-  );
-
-  signal(timeout: number): AbortSignal {
-    return this.#timers.current(timeout).signal;
-  }
 }
 
 export async function batchGet(
