@@ -173,7 +173,11 @@ try {
     // The round with the median requests per second stands for the contender; every round's figure is kept (the spread).
     const sorted = [...figures].sort((a, b) => a.requestsPerSecond - b.requestsPerSecond);
     const middle = sorted[Math.floor(sorted.length / 2)] as LoadFigures;
-    (fetchContenders.includes(contender) ? mixed : results)[contender] = { ...middle, rounds: figures.map((one) => one.requestsPerSecond) };
+    (fetchContenders.includes(contender) ? mixed : results)[contender] = {
+      ...middle,
+      rounds: figures.map((one) => one.requestsPerSecond),
+      p99Rounds: figures.map((one) => one.p99Ms),
+    };
   }
 } finally {
   upstream.child.removeAllListeners('exit');

@@ -255,14 +255,18 @@ for (const [ours, pair] of Object.entries<any>(coldStart.coldStartPairs)) {
     value: `${tier.text})`,
     met: tier.value >= 0.9,
   });
+  // Each contender's p99 is the median of its rounds' (one round's p99 is a handful of requests: a GC pause, the
+  // machine's moment); older results without the rounds' p99 use the median round's.
+  const p99 = (figures: any): number => (Array.isArray(figures.p99Rounds) ? median(figures.p99Rounds) : figures.p99Ms);
+  const p99Text = (figures: any): string => `${p99(figures)} ms${Array.isArray(figures.p99Rounds) ? ` (rounds ${figures.p99Rounds.join('/')})` : ''}`;
   const worst = Object.entries<any>(c)
     // Node 20 against Node 20: the @24 contenders run on another runtime than the no-cache one.
     .filter(([id]) => id.startsWith('cachette') && !id.endsWith('@24'))
-    .sort((a, b) => b[1].p99Ms - a[1].p99Ms)[0] as [string, any];
+    .sort((a, b) => p99(b[1]) - p99(a[1]))[0] as [string, any];
   targets.push({
-    target: 'under load: no cachette contender has a p99 above the no-cache contender’s',
-    value: `worst ${worst[0]} ${worst[1].p99Ms} ms vs no cache ${c.none.p99Ms} ms`,
-    met: worst[1].p99Ms <= c.none.p99Ms,
+    target: 'under load: no cachette contender has a p99 above the no-cache contender’s (median of the rounds’ p99)',
+    value: `worst ${worst[0]} ${p99Text(worst[1])} vs no cache ${p99Text(c.none)}`,
+    met: p99(worst[1]) <= p99(c.none),
   });
 }
 const loads = coldStart.coldStart.cachette.packages as string[];

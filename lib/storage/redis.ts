@@ -34,7 +34,7 @@
 
 import { describe } from '../describe.js';
 import type { CompletePartition, LeaseAttempt, SetOptions, Storage } from './contract.js';
-import { DeadlineSignals } from './shared-timers.js';
+import { DeadlineSignals } from './deadline-signals.js';
 
 /** What this storage needs of a client: node-redis's `sendCommand` (a `RedisClientType` of `@redis/client` ≥ 5). */
 export interface RedisCommander {

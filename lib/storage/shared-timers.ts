@@ -7,10 +7,9 @@
  * (the DynamoDB section, measured in pairs).
  *
  * The cache's deadlines (deadline.ts) use it, and the abort signals of
- * DynamoDBStorage's SDK calls and RedisStorage's commands (DeadlineSignals).
+ * DynamoDBStorage's SDK calls and RedisStorage's commands (deadline-signals.ts).
  */
-import { setMaxListeners } from 'node:events';
-import { type Clock, systemClock } from '../clock.js';
+import type { Clock } from '../clock.js';
 
 export class SharedTimers<Shared> {
   readonly #windows = new Map<number, { closes: number; shared: Shared }>();
@@ -43,27 +42,5 @@ export class SharedTimers<Shared> {
     );
     this.#windows.set(timeoutMs, opened);
     return opened.shared;
-  }
-}
-
-/**
- * Deadline signals, shared by the calls of one storage that start together
- * (SharedTimers): one controller and one timer for many SDK calls or Redis
- * commands, instead of a timer and a signal of their own each.
- */
-export class DeadlineSignals {
-  readonly #timers = new SharedTimers<AbortController>(
-    systemClock,
-    () => {
-      const controller = new AbortController();
-      // Every call under way listens to it: many at once is expected, not a leak.
-      setMaxListeners(0, controller.signal);
-      return controller;
-    },
-    (controller) => controller.abort(Object.assign(new Error('deadline exceeded'), { name: 'TimeoutError' })),
-  );
-
-  signal(timeout: number): AbortSignal {
-    return this.#timers.current(timeout).signal;
   }
 }

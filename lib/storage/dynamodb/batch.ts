@@ -5,7 +5,7 @@
  * jitter — a bounded number of times.
  */
 import type { AttributeValue, DynamoDBClient, WriteRequest } from '@aws-sdk/client-dynamodb';
-import type { DeadlineSignals } from '../shared-timers.js';
+import type { DeadlineSignals } from '../deadline-signals.js';
 import { BatchGetItemCommand, BatchWriteItemCommand } from './sdk.js';
 
 export type Item = Record<string, AttributeValue>;

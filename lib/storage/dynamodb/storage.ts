@@ -22,7 +22,7 @@ import { describe } from '../../describe.js';
 import { renamedTimeout, timeoutsInMs } from '../../timeouts.js';
 import type { CompletePartition, LeaseAttempt, SetOptions, Storage } from '../contract.js';
 import { StorageRequestError } from '../contract.js';
-import { DeadlineSignals } from '../shared-timers.js';
+import { DeadlineSignals } from '../deadline-signals.js';
 import { batchGet, batchWrite, DeleteBuffer, eachLimited, type Item, type ItemKey, type SendOptions, sendWithin } from './batch.js';
 import { classify } from './errors.js';
 import { type AttributeNames, DEFAULT_ATTRIBUTES, Layout, META } from './layout.js';
