@@ -46,8 +46,8 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION_S = Number(process.env['LOAD_SECONDS'] ?? 5);
-/** Each contender runs this many times, in a fresh proxy each time, the rounds interleaved (LOAD_ROUNDS). */
-const ROUNDS = Number(process.env['LOAD_ROUNDS'] ?? 3);
+/** Each contender runs this many times, in a fresh proxy each time, the rounds interleaved (LOAD_ROUNDS): five, as one 5 s round of the same code differs from the next by ±12% on a 2-core VM. */
+const ROUNDS = Number(process.env['LOAD_ROUNDS'] ?? 5);
 const URLS = 100;
 
 /** Node 24, for the contenders that need it (undici's SqliteCacheStore is node:sqlite), with its peers (undici 8). */
