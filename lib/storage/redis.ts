@@ -78,28 +78,8 @@ const AS_BUFFERS = { typeMapping: { [BLOB_STRING]: Buffer } };
 /** How long a command may wait to be written (the client reconnecting): node-redis's own default. */
 const COMMAND_TIMEOUT_MS = 5000;
 
-/** What a command is sent with: its reply's blob strings as Buffers, and maybe a deadline (SharedCommandOptions). */
+/** What a command is sent with: its reply's blob strings as Buffers, and maybe a deadline (sharedCommandOptions). */
 type CommandOptions = typeof AS_BUFFERS & { timeout?: number; abortSignal?: AbortSignal };
-
-/**
- * What the commands of a client this storage made are sent with. node-redis
- * gives each command a timeout of its own (5 s by default): an AbortSignal and
- * a timer that live on for 5 s after the reply, so that under load most of
- * what the garbage collector copies and promotes is timers of commands long
- * answered. Here the commands that start together share one signal instead
- * (DeadlineSignals), with the same bound: a command still waiting to be
- * written fails after it, as before. A client handed in keeps its own options.
- */
-class SharedCommandOptions {
-  readonly #signals = new DeadlineSignals();
-  #current: CommandOptions | undefined;
-
-  get(): CommandOptions {
-    const abortSignal = this.#signals.signal(COMMAND_TIMEOUT_MS);
-    if (this.#current?.abortSignal !== abortSignal) this.#current = { ...AS_BUFFERS, timeout: 0, abortSignal };
-    return this.#current;
-  }
-}
 
 const RELEASE_SCRIPT = "if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) else return 0 end";
 
@@ -356,10 +336,23 @@ interface Router {
   scan(pattern: string, count: number): AsyncIterable<Buffer[]>;
 }
 
-/** The options of a client this storage made (see SharedCommandOptions). */
+/**
+ * What the commands of a client this storage made are sent with. node-redis
+ * gives each command a timeout of its own (5 s by default): an AbortSignal and
+ * a timer that live on for 5 s after the reply, so that under load most of
+ * what the garbage collector copies and promotes is timers of commands long
+ * answered. Here the commands that start together share one signal instead
+ * (DeadlineSignals), with the same bound: a command still waiting to be
+ * written fails after it, as before. A client handed in keeps its own options.
+ */
 function sharedCommandOptions(): () => CommandOptions {
-  const shared = new SharedCommandOptions();
-  return () => shared.get();
+  const signals = new DeadlineSignals();
+  let current: CommandOptions | undefined;
+  return () => {
+    const abortSignal = signals.signal(COMMAND_TIMEOUT_MS);
+    if (current?.abortSignal !== abortSignal) current = { ...AS_BUFFERS, timeout: 0, abortSignal };
+    return current;
+  };
 }
 
 /** `options`: what each command is sent with (a client handed in: only its replies as Buffers). */
