@@ -10,7 +10,8 @@ import type { Clock, Timer } from './clock.js';
 import { describe } from './describe.js';
 import { type DecisionEvent, Reporter } from './diagnostics.js';
 import { CredentialDigests } from './digest.js';
-import { FetchHits } from './fetch-hits.js';
+import { FetchHits, type FetchRequest } from './fetch-hits.js';
+import { FetchThrough } from './fetch-through.js';
 import type { CacheContext } from './interceptor/context.js';
 import { createInterceptor } from './interceptor/index.js';
 import { answerAtOnce } from './interceptor/respond.js';
@@ -127,6 +128,8 @@ export class HttpCache {
   #agent: Agent | undefined;
   /** cache.fetch's fresh hits made at once; none for a disabled cache or a recording (fetch-hits.ts). */
   readonly #fetchHits: FetchHits | undefined;
+  /** cache.fetch's other calls made without the runtime's fetch, where it would pass the answer on (fetch-through.ts). */
+  #through: FetchThrough | undefined;
   #previousGlobal: Dispatcher | undefined;
   #installed = false;
   #closing: Promise<void> | undefined;
@@ -253,8 +256,8 @@ export class HttpCache {
       const fetchMode = init?.cache ?? (request instanceof Request ? request.cache : undefined);
       const control = resolveControl(init?.cachette, fetchMode);
       if (control === NO_CONTROL && this.#fetchHits !== undefined) {
-        const hit = this.#answerAtOnce(this.#fetchHits, request, init);
-        if (hit !== undefined) return Promise.resolve(hit);
+        const answered = this.#answerWithoutFetch(this.#fetchHits, request, init);
+        if (answered !== undefined) return answered;
       }
       // The common call, a URL or a Request and no init: one init per cache, made once.
       if (init == null && control === NO_CONTROL) {
@@ -276,15 +279,27 @@ export class HttpCache {
     }
   }
 
-  /** A fresh hit of this fetch call, answered without fetch (fetch-hits.ts), or undefined. */
-  #answerAtOnce(hits: FetchHits, request: string | URL | Request, init: CacheFetchInit | undefined): Response | undefined {
-    // A storage that answers later (Redis, DynamoDB with no memory tier): fetch carries the request, as the lookup must wait.
-    if (!this.#ctx.records.readsSync) return undefined;
+  /**
+   * This fetch call's Response, made without the runtime's fetch where fetch
+   * would pass the answer on as it is: a fresh hit at once (fetch-hits.ts),
+   * anything else through the cache's dispatcher (fetch-through.ts).
+   * Undefined: fetch carries the call.
+   */
+  #answerWithoutFetch(hits: FetchHits, input: string | URL | Request, init: CacheFetchInit | undefined): Promise<Response> | undefined {
+    let request: FetchRequest | undefined;
     try {
-      return hits.answer(request, init as Record<string, unknown> | undefined, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+      request = hits.prepare(input, init as Record<string, unknown> | undefined);
     } catch {
       return undefined; // an init whose members throw when read: fetch reads them too, and rejects
     }
+    if (request === undefined || input instanceof Request) return undefined;
+    // A storage that answers later (Redis, DynamoDB with no memory tier) has no hit at once: the dispatcher waits for its lookup.
+    if (this.#ctx.records.readsSync) {
+      const hit = hits.answer(request, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+      if (hit !== undefined) return Promise.resolve(hit);
+    }
+    this.#through ??= new FetchThrough();
+    return this.#through.fetch(this.dispatcher, request, input, init ?? undefined);
   }
 
   /** Makes this cache the process-wide dispatcher (Node's fetch and undici's). */

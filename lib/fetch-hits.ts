@@ -45,6 +45,12 @@ const NOT_AT_ONCE = new Set([101, 103, 204, 205, 304, 301, 302, 303, 307, 308]);
 
 type Init = Record<string, unknown>;
 
+/** A fetch call as the runtime's fetch would dispatch it, and the URL its Response would carry. */
+export interface FetchRequest {
+  opts: Dispatcher.DispatchOptions & { headers: Record<string, string> };
+  url: string;
+}
+
 /** What fetch does to a request's headers: the fields it adds, those where its value replaces the caller's, those it changes otherwise. */
 interface FetchDefaults {
   /** What a URL's empty query (`/a?`) leaves in the target fetch dispatches: undici 6 drops it, undici 7 keeps it; undefined if neither. */
@@ -63,8 +69,12 @@ export class FetchHits {
   /** The global fetch the defaults were learned from: another in its place (a mock installed later, or removed) is learned anew. */
   #fetch: unknown;
 
-  /** The Response for a fresh hit of this fetch call, or undefined: fetch answers it. */
-  answer(input: unknown, init: Init | null | undefined, lookup: AnswerAtOnce): Response | undefined {
+  /**
+   * The request fetch would dispatch for this call, when fetch would do
+   * nothing to its answer but pass it on (see FETCH_ANSWERS); undefined
+   * otherwise, and until what the runtime's fetch adds is learned.
+   */
+  prepare(input: unknown, init: Init | null | undefined): FetchRequest | undefined {
     let url: URL;
     if (typeof input === 'string' || input instanceof URL) {
       // fetch reads a URL object as its string, as it reads any input that is no Request.
@@ -119,19 +129,17 @@ export class FetchHits {
       if (defaults.emptyQuery === undefined) return undefined;
       path += defaults.emptyQuery;
     }
-    return lookup({ origin: url.origin, path, method: 'GET', headers }, (hit) => this.#response(hit, responseUrl));
+    return { opts: { origin: url.origin, path, method: 'GET', headers }, url: responseUrl };
+  }
+
+  /** The Response for a fresh hit of this request, or undefined: it goes on to the network. */
+  answer(request: FetchRequest, lookup: AnswerAtOnce): Response | undefined {
+    return lookup(request.opts, (hit) => this.#response(hit, request.url));
   }
 
   #response(hit: FetchHit, url: string): Response | undefined {
-    if (hit.status < 200 || hit.status > 599 || NOT_AT_ONCE.has(hit.status)) return undefined;
-    const fields: Array<[string, string]> = [];
-    for (const name in hit.headers) {
-      // fetch decodes what it can: it answers.
-      if (name === 'content-encoding') return undefined;
-      const value = hit.headers[name];
-      if (Array.isArray(value)) for (const one of value) fields.push([name, one]);
-      else if (value !== undefined) fields.push([name, value]);
-    }
+    const fields = passedOn(hit.status, hit.headers);
+    if (fields === undefined) return undefined;
     try {
       return fetchedResponse(hit.body ?? new Uint8Array(0), { status: hit.status, statusText: hit.statusText, headers: fields }, url);
     } catch {
@@ -238,14 +246,35 @@ const IMMUTABLE: PropertyDescriptorMap = {
 };
 
 /**
+ * The fields of a response fetch would pass on as they are, one pair per
+ * value; undefined when fetch does more with it: a status it follows or gives
+ * no body, a content coding it decodes.
+ */
+export function passedOn(status: number, headers: ResponseHeaders): Array<[string, string]> | undefined {
+  if (status < 200 || status > 599 || NOT_AT_ONCE.has(status)) return undefined;
+  const fields: Array<[string, string]> = [];
+  for (const name in headers) {
+    if (name === 'content-encoding') return undefined;
+    const value = headers[name];
+    if (Array.isArray(value)) for (const one of value) fields.push([name, one]);
+    else if (value !== undefined) fields.push([name, value]);
+  }
+  return fields;
+}
+
+/**
  * A Response as fetch gives it: the runtime's own class and prototype, with
  * the URL, type `basic`, not redirected, headers that refuse changes, and a
  * clone that stays so — set on the instance, where fetch's internal state is
- * out of reach.
+ * out of reach. Throws what Response throws (a field or status text it refuses).
  */
-function fetchedResponse(body: Uint8Array, init: ResponseInit, url: string): Response {
+export function fetchedResponse(body: Uint8Array | ReadableStream<Uint8Array>, init: ResponseInit, url: string): Response {
   // Response copies the bytes: the stored body stays the cache's.
-  const response = new Response(body, init);
+  return dressed(new Response(body, init), init, url, body instanceof Uint8Array ? body : undefined);
+}
+
+/** `response` as fetch gives it; `bytes`, its body when it has them all (a clone is then made from them, not by a tee). */
+function dressed(response: Response, init: ResponseInit, url: string, bytes: Uint8Array | undefined): Response {
   const headers = new Headers(init.headers);
   Object.defineProperties(headers, IMMUTABLE);
   Object.defineProperties(response, {
@@ -257,7 +286,7 @@ function fetchedResponse(body: Uint8Array, init: ResponseInit, url: string): Res
       value: function clone(this: Response): Response {
         // A used or locked body: Response's own TypeError.
         if (this.bodyUsed || this.body?.locked === true) return Response.prototype.clone.call(this);
-        return fetchedResponse(body, init, url);
+        return bytes === undefined ? dressed(Response.prototype.clone.call(this), init, url, undefined) : fetchedResponse(bytes, init, url);
       },
     },
   });
