@@ -38,8 +38,10 @@ interface FetchHandler {
 
 /** One cache's fetch calls answered through its dispatcher: a Response collected unread lets its connection go. */
 export class FetchThrough {
-  readonly #unread = new FinalizationRegistry<ReadableStream<Uint8Array>>((stream) => {
-    if (!stream.locked) stream.cancel(new Error('cachette: the Response was collected unread')).catch(() => {});
+  readonly #unread = new FinalizationRegistry<WeakRef<ReadableStream<Uint8Array>>>((body) => {
+    // A body still held and read elsewhere is left alone; one nobody reads would hold its connection paused.
+    const stream = body.deref();
+    if (stream !== undefined && !stream.locked) stream.cancel(new Error('cachette: the Response was collected unread')).catch(() => {});
   });
 
   /** The Response fetch would give `request` (made at once for the common answer, fetch's own otherwise). */
@@ -49,7 +51,7 @@ export class FetchThrough {
       const handler = new ThroughHandler(
         request.url,
         (response) => {
-          if (response.body !== null) this.#unread.register(response, response.body);
+          if (response.body !== null) this.#unread.register(response, new WeakRef(response.body));
           resolve(response);
         },
         (relay) => {
@@ -128,8 +130,9 @@ const NO_CONTROLLER: Controller = {
 
 class ThroughHandler implements Dispatcher.DispatchHandler {
   readonly #url: string;
-  readonly #answer: (response: Response) => void;
-  readonly #handOff: (relay: Relay) => void;
+  /** Who waits for the Response: let go once answered (the body stream, held by the request in flight, must not hold the Response). */
+  #answer: ((response: Response) => void) | undefined;
+  #handOff: ((relay: Relay) => void) | undefined;
   #controller: Controller | undefined;
   #state: 'waiting' | 'ours' | 'fetch' = 'waiting';
   #body: ReadableByteStreamController | undefined;
@@ -177,8 +180,13 @@ class ThroughHandler implements Dispatcher.DispatchHandler {
     if (this.#state === 'ours') {
       const body = this.#body as ReadableByteStreamController;
       if (this.#cancelled) return;
-      // A copy: the chunk may be the socket's buffer or the bytes the cache stores.
-      body.enqueue(new Uint8Array(chunk));
+      try {
+        // A copy: the chunk may be the socket's buffer or the bytes the cache stores.
+        body.enqueue(new Uint8Array(chunk));
+      } catch (error) {
+        this.#broken(error);
+        return;
+      }
       if ((body.desiredSize ?? 0) <= 0) controller.pause();
       return;
     }
@@ -196,9 +204,14 @@ class ThroughHandler implements Dispatcher.DispatchHandler {
     if (this.#state === 'ours') {
       if (this.#cancelled) return;
       const body = this.#body as ReadableByteStreamController;
-      body.close();
-      // A reader waiting with its own buffer (BYOB) is told the body ended.
-      body.byobRequest?.respond(0);
+      try {
+        body.close();
+        // A reader waiting with its own buffer (BYOB) is told the body ended.
+        body.byobRequest?.respond(0);
+      } catch (error) {
+        // A BYOB reader's buffer left part-filled (its element wider than the bytes left): the stream says so.
+        this.#broken(error);
+      }
       return;
     }
     this.#relay?.send((handler) => {
@@ -222,6 +235,18 @@ class ThroughHandler implements Dispatcher.DispatchHandler {
       else handler.onError?.(error);
       return true;
     });
+  }
+
+  /** The body stream refused what came (its reader's doing): the stream fails with the reason, the request stops. */
+  #broken(error: unknown): void {
+    this.#cancelled = true;
+    const reason = error instanceof Error ? error : new TypeError(String(error));
+    try {
+      this.#body?.error(reason);
+    } catch {
+      // already closed or failed
+    }
+    this.#controller?.abort(reason);
   }
 
   /** The controller fetch's handler gets, when it speaks the v7 protocol. */
@@ -254,7 +279,10 @@ class ThroughHandler implements Dispatcher.DispatchHandler {
       return false;
     }
     this.#state = 'ours';
-    this.#answer(response);
+    const answer = this.#answer;
+    this.#answer = undefined;
+    this.#handOff = undefined;
+    answer?.(response);
     return true;
   }
 
@@ -272,6 +300,9 @@ class ThroughHandler implements Dispatcher.DispatchHandler {
           return true;
         }),
     );
-    this.#handOff(relay);
+    const handOff = this.#handOff;
+    this.#answer = undefined;
+    this.#handOff = undefined;
+    handOff?.(relay);
   }
 }

@@ -12,6 +12,8 @@
 
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 import { gzipSync } from 'node:zlib';
 import { expect } from 'chai';
 import type { HttpCache } from '../../lib/cache.js';
@@ -262,6 +264,30 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     expect(closedEarly).to.equal(1);
     await cache.settled();
     expect(cache.stats().stored).to.equal(0);
+  });
+
+  it("a Response dropped unread lets its connection go once collected (as fetch's does)", async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    let closedEarly = 0;
+    env.origin.route('/dropped', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      const timer = setInterval(() => res.write(Buffer.alloc(65536, 120)), 1);
+      res.on('close', () => {
+        clearInterval(timer);
+        if (!res.writableFinished) closedEarly++;
+      });
+    });
+    const cache = await readyCache();
+    await (async () => {
+      const response = await cache.fetch(`${env.origin.url}/dropped`);
+      expect(madeAtOnce(response)).to.equal(true);
+    })();
+    for (let turn = 0; turn < 200 && closedEarly === 0; turn++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect(closedEarly).to.equal(1);
   });
 
   it('a reader with its own buffer (BYOB) reads the body', async () => {
