@@ -4,8 +4,9 @@
  * against the Response the runtime's fetch gives for the same request
  * through the same cache (`fetch(url, { dispatcher: cache.dispatcher })`),
  * field by field, body, clone and headers' guard included; and the requests
- * it must leave to fetch (a body, a signal, a redirect, an encoding to decode,
- * a stale entry…) are shown to go through fetch.
+ * it must leave to fetch (a body, a signal, a redirect, an encoding to decode…)
+ * are shown to go through fetch. A miss or a stale entry goes through the
+ * cache's dispatcher instead: spec/fetch/through.spec.ts.
  */
 
 import type { IncomingMessage, ServerResponse } from 'node:http';
