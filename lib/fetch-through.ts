@@ -126,7 +126,7 @@ const NO_CONTROLLER: Controller = {
   aborted: false,
   paused: false,
   reason: null,
-} as unknown as Controller;
+};
 
 class ThroughHandler implements Dispatcher.DispatchHandler {
   readonly #url: string;

@@ -243,16 +243,22 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     expect(ours.stats().stored).to.equal(0);
   });
 
-  it('a body cancelled: the request is aborted, nothing is stored, and the next call goes to the origin', async () => {
+  /** A route whose body never ends; how many of its responses were cut off before the end. */
+  function endless(path: string, cacheControl: string): () => number {
     let closedEarly = 0;
-    env.origin.route('/endless', (_req, res) => {
-      res.writeHead(200, { 'cache-control': 'max-age=60' });
-      const timer = setInterval(() => res.write(Buffer.alloc(16384, 120)), 1);
+    env.origin.route(path, (_req, res) => {
+      res.writeHead(200, { 'cache-control': cacheControl });
+      const timer = setInterval(() => res.write(Buffer.alloc(65536, 120)), 1);
       res.on('close', () => {
         clearInterval(timer);
         if (!res.writableFinished) closedEarly++;
       });
     });
+    return () => closedEarly;
+  }
+
+  it('a body cancelled: the request is aborted and nothing is stored', async () => {
+    const closedEarly = endless('/endless', 'max-age=60');
     const cache = await readyCache();
     const url = `${env.origin.url}/endless`;
     const response = await cache.fetch(url);
@@ -260,8 +266,8 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     const reader = (response.body as ReadableStream<Uint8Array>).getReader();
     expect((await reader.read()).done).to.equal(false);
     await reader.cancel();
-    for (let turn = 0; turn < 200 && closedEarly === 0; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
-    expect(closedEarly).to.equal(1);
+    for (let turn = 0; turn < 200 && closedEarly() === 0; turn++) await new Promise((resolve) => setTimeout(resolve, 5));
+    expect(closedEarly()).to.equal(1);
     await cache.settled();
     expect(cache.stats().stored).to.equal(0);
   });
@@ -269,25 +275,17 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
   it("a Response dropped unread lets its connection go once collected (as fetch's does)", async () => {
     setFlagsFromString('--expose-gc');
     const collect = runInNewContext('gc') as () => void;
-    let closedEarly = 0;
-    env.origin.route('/dropped', (_req, res) => {
-      res.writeHead(200, { 'cache-control': 'no-store' });
-      const timer = setInterval(() => res.write(Buffer.alloc(65536, 120)), 1);
-      res.on('close', () => {
-        clearInterval(timer);
-        if (!res.writableFinished) closedEarly++;
-      });
-    });
+    const closedEarly = endless('/dropped', 'no-store');
     const cache = await readyCache();
     await (async () => {
       const response = await cache.fetch(`${env.origin.url}/dropped`);
       expect(madeAtOnce(response)).to.equal(true);
     })();
-    for (let turn = 0; turn < 200 && closedEarly === 0; turn++) {
+    for (let turn = 0; turn < 200 && closedEarly() === 0; turn++) {
       collect();
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
-    expect(closedEarly).to.equal(1);
+    expect(closedEarly()).to.equal(1);
   });
 
   it('a reader with its own buffer (BYOB) reads the body', async () => {
