@@ -295,7 +295,12 @@ export class HttpCache {
     if (request === undefined || input instanceof Request) return undefined;
     // A storage that answers later (Redis, DynamoDB with no memory tier) has no hit at once: the dispatcher waits for its lookup.
     if (this.#ctx.records.readsSync) {
-      const hit = hits.answer(request, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+      let hit: Response | undefined;
+      try {
+        hit = hits.answer(request, (opts, make) => answerAtOnce(this.#ctx, opts, make));
+      } catch {
+        hit = undefined; // the lookup failed: the dispatcher tries it again, and answers its failure as it answers any
+      }
       if (hit !== undefined) return Promise.resolve(hit);
     }
     this.#through ??= new FetchThrough();
