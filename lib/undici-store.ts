@@ -26,6 +26,7 @@ import { describe } from './describe.js';
 import { KeyedQueue } from './keyed-queue.js';
 import { normalizeRequestHeaders, type RequestHeadersInput } from './policy/headers.js';
 import { frame, unframe } from './records/frame.js';
+import { OwnedBody } from './records/owned-body.js';
 import { type CompletePartition, completePartition, declares, type Storage } from './storage/contract.js';
 import { Deadlines } from './storage/deadline.js';
 import { renamedTimeout, timeoutsInMs } from './timeouts.js';
@@ -138,22 +139,21 @@ export class UndiciCacheStore {
 
   /** A stream undici writes the body to; on its end, the response joins the URL's record. */
   createWriteStream(key: UndiciCacheKey, value: UndiciCacheValue): Writable {
-    const chunks: Buffer[] = [];
-    let size = 0;
+    // Copied as undici writes it, before its caller (who has the same chunks) can change them.
+    const body = new OwnedBody();
     const maxEntrySize = this.#maxEntrySize;
     return new Writable({
       write(chunk: Buffer | string, encoding, callback) {
         const bytes = typeof chunk === 'string' ? Buffer.from(chunk, encoding) : chunk;
-        size += bytes.byteLength;
-        if (size > maxEntrySize) {
+        if (body.size + bytes.byteLength > maxEntrySize) {
           this.destroy();
           return;
         }
-        chunks.push(bytes);
+        body.append(bytes);
         callback();
       },
       final: (callback) => {
-        const variant: StoredVariant = { ...pick(value), method: key.method, body: Buffer.concat(chunks, size) };
+        const variant: StoredVariant = { ...pick(value), method: key.method, body: body.finish() };
         this.#save(key, variant).then(
           () => callback(),
           () => callback(),

@@ -83,6 +83,30 @@ for (const backend of backends) {
       expect(env.origin.hits('/a')).to.equal(1);
     });
 
+    it('a caller changing the chunks of a miss as they arrive changes nothing the store keeps', async () => {
+      const BODY = 'the stored body '.repeat(200);
+      // Two parts, the second after the caller has had the first: what it does to a chunk is done before the body ends.
+      let second: (() => void) | undefined;
+      env.origin.route('/owned', (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(Buffer.byteLength(BODY)) });
+        res.write(BODY.slice(0, 1000));
+        second = () => res.end(BODY.slice(1000));
+      });
+      const { agent, store } = await cached();
+      const response = await request(`${env.origin.url}/owned`, { dispatcher: agent });
+      let received = '';
+      for await (const chunk of response.body as AsyncIterable<Buffer>) {
+        received += chunk.toString();
+        chunk.fill(0x21);
+        second?.();
+        second = undefined;
+      }
+      expect(received).to.equal(BODY);
+      await store.settled();
+      expect((await get(agent, `${env.origin.url}/owned`)).body).to.equal(BODY);
+      expect(env.origin.hits('/owned')).to.equal(1);
+    });
+
     it('answers at once where the storage reads synchronously (memory, SQLite), as undici’s own stores do; with a promise elsewhere', async () => {
       const { store, storage } = await cached();
       const key = { origin: env.origin.url, method: 'GET', path: '/sync' };

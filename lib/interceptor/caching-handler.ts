@@ -3,7 +3,7 @@
  * depends on the response:
  *
  * - a response to pass on: every chunk goes to the caller as it arrives, a
- *   copy is kept in a buffer bounded by `maxEntrySize`, and the writer
+ *   copy of it taken first is kept (bounded by `maxEntrySize`), and the writer
  *   stores it after the caller has seen its end (never when it errored, was
  *   aborted or ended short);
  * - a 304 to our conditional request (RFC 9111 §4.3.3): the stored entry is
@@ -21,6 +21,7 @@ import { isShareable, type ResponseView, readResponse } from '../policy/response
 import { type StoreDecision, type StorePlan, storeDecision } from '../policy/storable.js';
 import { identifiesStored, updateStoredHeaders } from '../policy/update.js';
 import type { StoredResponse, StoredVariants } from '../records/model.js';
+import { OwnedBody } from '../records/owned-body.js';
 import { namesOf } from '../records/variants.js';
 import { announce, announcedRaw, type CacheStatus, type ForwardReason, formatCacheStatus } from './cache-status.js';
 import type { CacheContext } from './context.js';
@@ -79,8 +80,8 @@ export class CachingHandler implements Handler {
   #mode: Mode | undefined;
   #plan: StorePlan | undefined;
   #shareable = false;
-  #chunks: Buffer[] | undefined;
-  #size = 0;
+  /** The body kept, to store or for followers: copied as it arrives (records/owned-body.ts). */
+  #body: OwnedBody | undefined;
   #expectedLength: number | undefined;
   #status = 0;
   #statusText = '';
@@ -109,9 +110,8 @@ export class CachingHandler implements Handler {
   onRequestStart(controller: Controller, context: unknown): void {
     // A retried request starts over.
     this.#mode = undefined;
-    this.#chunks = undefined;
+    this.#body = undefined;
     this.#plan = undefined;
-    this.#size = 0;
     this.#downstream.onRequestStart?.(controller, context);
   }
 
@@ -174,7 +174,7 @@ export class CachingHandler implements Handler {
       detail !== 'echoes-redacted' &&
       this.#elsewhere === undefined &&
       isShareable(response, ctx.options.shared);
-    if (this.#plan !== undefined || this.#shareable) this.#chunks = [];
+    if (this.#plan !== undefined || this.#shareable) this.#body = new OwnedBody(response.contentLength);
 
     const plan = this.#plan;
     this.#cacheStatus = {
@@ -185,23 +185,24 @@ export class CachingHandler implements Handler {
       detail,
     };
     // Kept by no one (an event stream, a no-store response, a long poll): identical requests stop waiting for its end.
-    if (this.#chunks === undefined) this.#releaseFollowers();
+    if (this.#body === undefined) this.#releaseFollowers();
     // Kept (to store, or for followers) the fields stay as the origin sent them; kept by nothing, they are the caller's.
-    const announced = announce(controller, headers, formatCacheStatus(this.#cacheStatus), this.#chunks === undefined);
+    const announced = announce(controller, headers, formatCacheStatus(this.#cacheStatus), this.#body === undefined);
     undiciAdapter.startResponse(this.#downstream, controller, statusCode, announced, statusMessage, announcedRaw(controller));
   }
 
   onResponseData(controller: Controller, chunk: Buffer): void {
     if (this.#mode?.kind !== 'forward') return; // a 304 or a replaced error: nothing for the caller
-    if (this.#chunks !== undefined) {
-      this.#size += chunk.byteLength;
-      if (this.#size > this.#ctx.options.maxEntrySize) {
-        this.#chunks = undefined;
+    const body = this.#body;
+    if (body !== undefined) {
+      if (body.size + chunk.byteLength > this.#ctx.options.maxEntrySize) {
+        this.#body = undefined;
         if (this.#plan !== undefined) this.#notStored('too-large');
         this.#plan = undefined;
         this.#releaseFollowers();
       } else {
-        this.#chunks.push(chunk);
+        // Copied before the caller has it: what the caller does to its chunk is not done to the stored body.
+        body.append(chunk);
       }
     }
     this.#downstream.onResponseData?.(controller, chunk);
@@ -223,19 +224,19 @@ export class CachingHandler implements Handler {
         break;
     }
     this.#downstream.onResponseEnd?.(controller, trailers);
-    const chunks = this.#chunks;
-    this.#chunks = undefined;
+    const kept = this.#body;
+    this.#body = undefined;
     // Nothing kept: waiting followers go on their own (and for a while, so do later requests).
-    if (chunks === undefined) {
+    if (kept === undefined) {
       this.#settle((this.#info.flight?.followers ?? 0) > 0 ? { kind: 'solo' } : { kind: 'done' });
       return;
     }
-    if (this.#expectedLength !== undefined && this.#size !== this.#expectedLength && this.#status !== 204 && this.#request.method !== 'HEAD') {
+    if (this.#expectedLength !== undefined && kept.size !== this.#expectedLength && this.#status !== 204 && this.#request.method !== 'HEAD') {
       if (this.#plan !== undefined) this.#notStored('incomplete');
       this.#settle({ kind: 'failed', error: new Error('the origin response ended short of its content-length') });
       return;
     }
-    const body = ownedCopy(chunks, this.#size);
+    const body = kept.finish();
     const plan = this.#plan;
     if (plan !== undefined) {
       const received = {
@@ -275,7 +276,7 @@ export class CachingHandler implements Handler {
     }
     if (this.#plan !== undefined) this.#notStored(controller.aborted ? 'aborted' : 'error');
     this.#plan = undefined;
-    this.#chunks = undefined;
+    this.#body = undefined;
     if (failed && this.#mode?.kind === 'forward' && stale?.fallbackOnError === true) {
       // The caller already has this response's headers and must get its error; those waiting on it can have the stale entry.
       const answer = this.#staleAnswer(stale, 'stale-if-error', this.#status);
@@ -448,16 +449,4 @@ export class CachingHandler implements Handler {
 /** Appends our Cache-Status member to a response the cache builds itself. */
 function announceless(headers: ResponseHeaders, member: string): ResponseHeaders {
   return announce({}, headers, member);
-}
-
-/**
- * The body as one exact-size buffer of the cache's own: the chunks went to the
- * caller, whose to change they are, and a stored body must never change (nor
- * keep a shared pool slab alive).
- */
-function ownedCopy(chunks: readonly Buffer[], size: number): Buffer {
-  const body = Buffer.allocUnsafeSlow(size);
-  let offset = 0;
-  for (const chunk of chunks) offset += chunk.copy(body, offset);
-  return body;
 }

@@ -20,7 +20,13 @@ describe('The bodies the cache keeps are its own', () => {
     ['a storage of bytes (encoded records)', () => bytesOnly(new MemoryStorage())],
   ] as const) {
     it(`${name}: the caller of a miss changing the chunks it was given changes nothing the cache serves`, async () => {
-      env.origin.route('/r', respond(200, { 'cache-control': 'max-age=60' }, BODY));
+      // Two parts, the second after the caller has had the first: what the caller does to a chunk is done before the body ends.
+      let second: (() => void) | undefined;
+      env.origin.route('/r', (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-length': String(Buffer.byteLength(BODY)) });
+        res.write(BODY.slice(0, 1000));
+        second = () => res.end(BODY.slice(1000));
+      });
       const cache = env.cache({ storage: storage() });
       const agent = new Agent().compose(cache.interceptor());
       try {
@@ -31,6 +37,8 @@ describe('The bodies the cache keeps are its own', () => {
             chunks.push(Buffer.from(chunk));
             // A miss's chunks are the caller's to change; a hit's are the cache's (docs/failure-and-safety.md).
             if (change) chunk.fill(0x21);
+            second?.();
+            second = undefined;
           }
           return Buffer.concat(chunks).toString();
         };
