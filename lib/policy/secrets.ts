@@ -14,6 +14,8 @@ export interface Secret {
   readonly value: string;
 }
 
+const NO_SECRETS: readonly Secret[] = Object.freeze([]);
+
 /** Values this short are found only as `name=value` in a field that carries URLs: alone they are everywhere. */
 const MIN_SECRET_LENGTH = 8;
 /** Fields that carry URLs, where a `name=value` handed back is looked for. */
@@ -23,9 +25,10 @@ const URL_FIELDS = new Set(['location', 'content-location', 'link', 'refresh']);
  * The values of the request's query parameters, top-level body fields and
  * header fields whose names, lower-cased, are in `names`.
  */
-export function requestSecrets(path: string, headers: Readonly<RequestHeaders>, body: Uint8Array | undefined, names: ReadonlySet<string>): Secret[] {
+export function requestSecrets(path: string, headers: Readonly<RequestHeaders>, body: Uint8Array | undefined, names: ReadonlySet<string>): readonly Secret[] {
+  // No names, no secrets: every request of such a cache (the default) shares one empty list.
+  if (names.size === 0) return NO_SECRETS;
   const found: Secret[] = [];
-  if (names.size === 0) return found;
   const question = path.indexOf('?');
   if (question !== -1) {
     const hash = path.indexOf('#', question);
