@@ -1,6 +1,7 @@
 /**
  * Reads a request body into memory, for methods cached on purpose: the key
- * needs the bytes, and the origin then gets the same bytes. A body past
+ * needs the bytes, and the origin then gets the same bytes (a copy of the
+ * caller's, made before any I/O). A body past
  * MAX_KEYED_BODY is read no further: the origin gets what was read followed
  * by the rest, and the request is not cached.
  */
@@ -13,11 +14,12 @@ const MAX_KEYED_BODY = 1024 * 1024;
 export async function readRequestBody(body: unknown, limit = MAX_KEYED_BODY): Promise<BodyRead> {
   if (body === null || body === undefined) return { bytes: new Uint8Array(0) };
   let bytes: Uint8Array | undefined;
+  // Bytes the caller holds are copied: the key is read from them, and the origin must get exactly those bytes, not
+  // what the caller writes into its buffer while the lookup runs (a buffer reused for the next request's body).
   if (typeof body === 'string') bytes = Buffer.from(body, 'utf8');
-  else if (body instanceof Uint8Array) bytes = body;
   else if (body instanceof ArrayBuffer) bytes = new Uint8Array(body);
   else if (ArrayBuffer.isView(body)) bytes = new Uint8Array(body.buffer, body.byteOffset, body.byteLength);
-  if (bytes !== undefined) return bytes.byteLength > limit ? { unsupported: 'body', body } : { bytes };
+  if (bytes !== undefined) return bytes.byteLength > limit ? { unsupported: 'body', body } : { bytes: typeof body === 'string' ? bytes : Buffer.from(bytes) };
   // Multipart bodies get a random boundary per request: they cannot make a stable key.
   if ((body as object).constructor?.name === 'FormData') return { unsupported: 'form-data', body };
   const iterable = body as AsyncIterable<unknown> & Iterable<unknown>;

@@ -8,8 +8,10 @@
 import { expect } from 'chai';
 import fc from 'fast-check';
 import { Agent, Client, type Dispatcher, interceptors, Pool, request } from 'undici';
+import { FaultyStorage } from '../../fixtures/faulty-storage.js';
 import { Gate, Origin, respond } from '../../fixtures/origin.js';
 import type { HttpCache } from '../../lib/cache.js';
+import { MemoryStorage } from '../../lib/storage/memory.js';
 import { decisions, useOrigin } from '../support.js';
 
 interface Answer {
@@ -377,6 +379,28 @@ describe('no poisoning: the key is the target URI', () => {
     expect(await statusOf('/cased?api_key=pw12')).to.match(/detail=echoes-redacted/);
     const form = { method: 'POST', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: 'api_key=alice_secret_key' } as const;
     expect(await statusOf('/form', form)).to.match(/detail=echoes-redacted/);
+  });
+
+  it('a POST keyed by its body is keyed by the bytes the origin gets: a caller reusing its body buffer never gets the other body’s answer', async () => {
+    // Lookups that take a while (a remote storage): the caller has time to reuse its buffer before the request is sent.
+    const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['slow'], slowMs: 20, seed: 1, operations: ['get'] });
+    const cache = env.cache({ storage, methods: ['GET', 'HEAD', 'POST'] });
+    const post = async (body: Uint8Array, reuse?: () => void) => {
+      const sent = request(`${env.origin.url}/echo`, { dispatcher: cache.dispatcher, method: 'POST', body });
+      if (reuse !== undefined) setImmediate(reuse);
+      const response = await sent;
+      return { body: await response.body.text(), cacheStatus: String(response.headers['cache-status']) };
+    };
+    const scratch = Buffer.from('query=alice');
+    // Sent, then at once the buffer is filled with the next request's body.
+    expect((await post(scratch, () => scratch.write('query=bobby'))).body).to.match(/body=query=alice$/);
+    await cache.settled();
+    const again = await post(Buffer.from('query=alice'));
+    expect(again.body).to.match(/body=query=alice$/);
+    expect(again.cacheStatus).to.match(/hit/);
+    const other = await post(Buffer.from('query=bobby'));
+    expect(other.body).to.match(/body=query=bobby$/);
+    expect(other.cacheStatus).to.not.match(/hit/);
   });
 
   it('cache.fetch: fetch drops a Host field, so the request is the plain one', async () => {
