@@ -21,6 +21,7 @@ import type { CacheContext } from './context.js';
 import { type ReplayResponse, replay } from './replay.js';
 import { ageField, storedHeaders } from './served.js';
 import { type Flight, type SharedResponse, WaitController } from './single-flight.js';
+import { withOwnHeaders } from './target.js';
 import { withinDeadline } from './work-deadline.js';
 
 type DispatchFn = Dispatcher.Dispatch;
@@ -56,10 +57,13 @@ export async function respond(x: Exchange, restarts = 0): Promise<void> {
  * unless the request waits for an identical one under way. The plan's
  * decision is published and counted here, once.
  */
-export function respondWith(x: Exchange, found: Lookup, restarts = 0): void | Promise<void> {
-  const { ctx, request, handler } = x;
+export function respondWith(exchange: Exchange, found: Lookup, restarts = 0): void | Promise<void> {
+  const { ctx, request, handler } = exchange;
   const plan = planRequest(request, found, ctx.options, ctx.clock.now());
   if (plan.outcome !== undefined) decide(ctx, request, plan.outcome, plan.reason as string);
+  // Whatever may be sent after a wait (an identical request under way, a lease, a background refresh) carries
+  // header fields of its own: the caller may reuse its headers object meanwhile (target.ts).
+  const x = plan.step === 'forward' || plan.step === 'revalidate' || (plan.step === 'serve' && plan.refresh) ? withOwnOptions(exchange) : exchange;
   switch (plan.step) {
     case 'serve':
       if (plan.form === 'not-modified') serveNotModified(handler, plan.entry, plan.reuse);
@@ -87,6 +91,11 @@ export function respondWith(x: Exchange, found: Lookup, restarts = 0): void | Pr
       return forward(x, { fwd: plan.fwd, variants: found.variants, stale }, restarts);
     }
   }
+}
+
+function withOwnOptions(x: Exchange): Exchange {
+  const opts = withOwnHeaders(x.opts);
+  return opts === x.opts ? x : { ctx: x.ctx, dispatch: x.dispatch, opts, handler: x.handler, request: x.request };
 }
 
 /**

@@ -1,9 +1,12 @@
 /**
- * The request target as undici will send it. undici's `request`, `stream`
- * and `pipeline` take the query apart from the path (`query`), and undici
- * joins them only when it writes the request line, with `node:querystring`
- * (its core/request.js). The cache joins them the same way first, and
- * forwards the joined path: what the key reads is what the origin gets.
+ * The request as undici will send it. undici's `request`, `stream` and
+ * `pipeline` take the query apart from the path (`query`), and undici joins
+ * them only when it writes the request line, with `node:querystring` (its
+ * core/request.js). The cache joins them the same way first, and forwards the
+ * joined path: what the key reads is what the origin gets. The same for the
+ * header fields of a request sent after a wait (a lookup, an identical
+ * request under way): they are copied before it, so that the caller's object,
+ * changed meanwhile for its next request, changes nothing of this one.
  */
 import { stringify } from 'node:querystring';
 import type { Dispatcher } from 'undici';
@@ -22,4 +25,48 @@ export function withQueryInPath(opts: Options): Options | undefined {
   joined.path = query === '' ? opts.path : `${opts.path}?${query}`;
   joined.query = undefined;
   return joined;
+}
+
+/** Marks options whose header fields are the cache's own copy. */
+const OWN_HEADERS = Symbol('cachette.ownHeaders');
+
+/**
+ * The options with header fields of their own, copied as undici reads them
+ * (an object's own keys, a flat list, an iterable of pairs as a flat list),
+ * values and all: a caller that reuses its headers object for its next
+ * request, while this one waits, would otherwise have this one sent with the
+ * next one's fields — and its answer stored under the key and Vary values
+ * read from the first.
+ */
+export function withOwnHeaders(opts: Options): Options {
+  const headers = opts.headers as unknown;
+  if (headers == null || typeof headers !== 'object' || (opts as { [OWN_HEADERS]?: true })[OWN_HEADERS] === true) return opts;
+  const copy = copyHeaders(headers);
+  if (copy === undefined) return opts;
+  const own = Object.assign({}, opts, { headers: copy }) as Options & { [OWN_HEADERS]?: true };
+  own[OWN_HEADERS] = true;
+  return own;
+}
+
+/** undefined when undici would refuse them (an iterable of other than pairs): left for undici to say so. */
+function copyHeaders(headers: object): Options['headers'] | undefined {
+  if (Array.isArray(headers)) return headers.map(copyValue) as string[];
+  if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
+    const flat: unknown[] = [];
+    for (const pair of headers as Iterable<unknown>) {
+      if (!Array.isArray(pair) || pair.length !== 2) return undefined;
+      flat.push(copyValue(pair[0]), copyValue(pair[1]));
+    }
+    return flat as string[];
+  }
+  // Without a prototype: a field named __proto__ stays a field.
+  const own: Record<string, unknown> = Object.create(null);
+  for (const name of Object.keys(headers)) own[name] = copyValue((headers as Record<string, unknown>)[name]);
+  return own as Record<string, string>;
+}
+
+function copyValue(value: unknown): unknown {
+  if (Array.isArray(value)) return value.map(copyValue);
+  if (value instanceof Uint8Array) return Buffer.from(value);
+  return value;
 }
