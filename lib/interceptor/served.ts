@@ -3,7 +3,7 @@
  * hit then copies one small object and adds Age and Cache-Status, instead of
  * rebuilding the headers (and, for undici 8, their raw form) every time.
  */
-import { copyFields, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
+import { copyFields, listFields, pairsToHeaders, type ResponseHeaders } from '../policy/headers.js';
 import type { StoredResponse } from '../records/model.js';
 import { formatCacheStatus } from './cache-status.js';
 import { toRawHeaders } from './undici/index.js';
@@ -11,6 +11,8 @@ import { toRawHeaders } from './undici/index.js';
 interface Prepared {
   /** Stored headers without Age, Cache-Status and fields hidden by no-cache="…". */
   base: ResponseHeaders;
+  /** The names in `base` whose values are lists: each hit gets lists of its own. */
+  lists: readonly string[];
   /** Cache-Status members from caches nearer the origin, to put before ours. */
   upstream: string | undefined;
   /** The base headers as raw Buffer pairs, built on first use. */
@@ -60,6 +62,7 @@ function prepare(entry: StoredResponse): Prepared {
   delete all['cache-status'];
   return {
     base: all,
+    lists: listFields(all),
     upstream: upstreamValue === undefined ? undefined : Array.isArray(upstreamValue) ? upstreamValue.join(', ') : upstreamValue,
     raw: undefined,
     lastAge: NO_VALUE,
@@ -93,7 +96,7 @@ function servedFrom(ready: Prepared, age: string, ttl: number, detail: string | 
   }
   const cacheStatus = last.value;
   // Object.assign (copyFields), not spread: spreading objects with field names like these is many times slower in V8.
-  const headers = copyFields(ready.base);
+  const headers = copyFields(ready.base, ready.lists);
   headers['age'] = age;
   headers['cache-status'] = cacheStatus;
   const rawHeaders = (): Buffer[] => {

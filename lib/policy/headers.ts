@@ -34,9 +34,31 @@ export function fieldMap<T = string | string[] | undefined>(): Record<string, T>
   return new FieldMap() as Record<string, T>;
 }
 
-/** A copy of `headers` in a map that inherits nothing (see FieldMap); every own field kept, `__proto__` included. */
-export function copyFields(headers: Readonly<ResponseHeaders>): ResponseHeaders {
-  return Object.assign(fieldMap(), headers);
+/**
+ * A copy of `headers` in a map that inherits nothing (see FieldMap); every own
+ * field kept, `__proto__` included, and the value lists of repeated fields
+ * copied too: a map the cache hands out is its receiver's to change, lists
+ * and all, and what it does to them must not reach the cache's own.
+ * @param lists the names whose values are lists, when the caller knows them (a hit's memo): only those are looked at.
+ */
+export function copyFields(headers: Readonly<ResponseHeaders>, lists?: readonly string[]): ResponseHeaders {
+  const copy = Object.assign(fieldMap(), headers);
+  if (lists === undefined) {
+    for (const name in copy) {
+      const value = copy[name];
+      if (Array.isArray(value)) copy[name] = value.slice();
+    }
+  } else {
+    for (const name of lists) copy[name] = (copy[name] as string[]).slice();
+  }
+  return copy;
+}
+
+/** The names of the fields whose values are lists (repeated fields). */
+export function listFields(headers: Readonly<ResponseHeaders>): string[] {
+  const names: string[] = [];
+  for (const name in headers) if (Array.isArray(headers[name])) names.push(name);
+  return names;
 }
 
 /** What a request without header fields normalizes to: one shared, read-only object. */

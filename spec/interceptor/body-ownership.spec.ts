@@ -73,3 +73,44 @@ describe('The bodies the cache keeps are its own', () => {
     expect(env.origin.hits('/r')).to.equal(1);
   });
 });
+
+describe('The header fields the cache hands out are their receiver’s', () => {
+  const env = useOrigin();
+  const LINKS: [string, string] = ['</a>; rel="next"', '</b>; rel="prev"'];
+
+  // undici 8's request hands its caller the cache's map itself (undici 7's parses its own from the raw form).
+  it('a caller changing the value list of a repeated field, on a miss or a hit, changes nothing the cache serves next', async () => {
+    let second: (() => void) | undefined;
+    env.origin.route('/links', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', link: LINKS, 'content-length': '8' });
+      res.write('part one');
+      second = () => res.end();
+    });
+    const cache = env.cache();
+    const agent = new Agent().compose(cache.interceptor());
+    try {
+      const read = async (): Promise<unknown> => {
+        const response = await request(`${env.origin.url}/links`, { dispatcher: agent });
+        const links = response.headers['link'];
+        const copy = Array.isArray(links) ? [...links] : links;
+        // What a caller may do to a list it was given: consume it, rewrite it.
+        if (Array.isArray(links)) {
+          links.shift();
+          links.push('</evil>; rel="next"');
+        }
+        second?.();
+        second = undefined;
+        await response.body.text();
+        return copy;
+      };
+      // The miss: changed before its body ended (before the response was stored).
+      expect(await read()).to.deep.equal(LINKS);
+      await cache.settled();
+      expect(await read()).to.deep.equal(LINKS);
+      expect(await read()).to.deep.equal(LINKS);
+      expect(env.origin.hits('/links')).to.equal(1);
+    } finally {
+      await agent.close();
+    }
+  });
+});
