@@ -40,8 +40,21 @@ const FETCH_ANSWERS = [
   'priority',
 ] as const;
 
-/** Statuses fetch gives no body (Fetch, "null body status") or follows (redirect status): fetch answers them. */
-const NOT_AT_ONCE = new Set([101, 103, 204, 205, 304, 301, 302, 303, 307, 308]);
+/**
+ * Statuses fetch gives no body (Fetch, "null body status"), follows (redirect
+ * status), turns into a network error (407: fetch does no proxy
+ * authentication) or sends again on a new connection (421): fetch answers them.
+ */
+const NOT_AT_ONCE = new Set([101, 103, 204, 205, 304, 301, 302, 303, 307, 308, 407, 421]);
+
+/** The Fetch standard's bad ports ("block bad port"): fetch refuses an http(s) URL on one, before sending anything. */
+const BAD_PORTS = new Set(
+  (
+    '1 7 9 11 13 15 17 19 20 21 22 23 25 37 42 43 53 69 77 79 87 95 101 102 103 104 109 110 111 113 115 117 119 123 135 137 ' +
+    '139 143 161 179 389 427 465 512 513 514 515 526 530 531 532 540 548 554 556 563 587 601 636 989 990 993 995 1719 1720 ' +
+    '1723 2049 3659 4045 4190 5060 5061 6000 6566 6665 6666 6667 6668 6669 6679 6697 10080'
+  ).split(' '),
+);
 
 type Init = Record<string, unknown>;
 
@@ -87,8 +100,8 @@ export class FetchHits {
       return undefined;
     }
     const scheme = url.protocol;
-    // A URL with credentials is fetch's TypeError.
-    if ((scheme !== 'http:' && scheme !== 'https:') || url.username !== '' || url.password !== '') return undefined;
+    // A URL with credentials is fetch's TypeError, one on a bad port its network error.
+    if ((scheme !== 'http:' && scheme !== 'https:') || url.username !== '' || url.password !== '' || BAD_PORTS.has(url.port)) return undefined;
     let given: Headers | undefined;
     if (init != null) {
       for (const name of FETCH_ANSWERS) if (init[name] != null) return undefined;
@@ -112,8 +125,8 @@ export class FetchHits {
     const headers: Record<string, string> = Object.create(null);
     if (given !== undefined) {
       for (const [name, value] of given) {
-        // fetch changes its cache mode for a conditional request, and asks for no encoding with a range.
-        if (name === 'range' || name.startsWith('if-') || name === 'set-cookie') return undefined;
+        // fetch changes its cache mode for a conditional request, asks for no encoding with a range, and drops a Host.
+        if (name === 'range' || name.startsWith('if-') || name === 'set-cookie' || name === 'host') return undefined;
         headers[name] = value;
       }
     }
@@ -256,10 +269,25 @@ export function passedOn(status: number, headers: ResponseHeaders): Array<[strin
   for (const name in headers) {
     if (name === 'content-encoding') return undefined;
     const value = headers[name];
-    if (Array.isArray(value)) for (const one of value) fields.push([name, one]);
-    else if (value !== undefined) fields.push([name, value]);
+    if (Array.isArray(value)) {
+      for (const one of value) {
+        if (!keptAsIs(one)) return undefined;
+        fields.push([name, one]);
+      }
+    } else if (value !== undefined) {
+      if (!keptAsIs(value)) return undefined;
+      fields.push([name, value]);
+    }
   }
   return fields;
+}
+
+/** Headers trims blanks around a value; fetch's response keeps a value as the origin sent it. */
+function keptAsIs(value: string): boolean {
+  if (value === '') return true;
+  const first = value.charCodeAt(0);
+  const last = value.charCodeAt(value.length - 1);
+  return first !== 0x20 && first !== 0x09 && last !== 0x20 && last !== 0x09;
 }
 
 /**

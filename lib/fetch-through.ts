@@ -9,8 +9,9 @@
  * (docs/performance.md, "cache.fetch under load").
  *
  * Only the common answer is made so: a status with a body, no content coding,
- * fields and a status text that Response takes. Anything else — a redirect,
- * an encoded body, a null-body status, an error before the answer — is handed
+ * fields and a status text that Response takes as they are. Anything else — a
+ * redirect, an encoded body, a null-body status, a 407 or 421 (see
+ * fetch-hits.ts, NOT_AT_ONCE), an error before the answer — is handed
  * to the runtime's fetch as it stands: fetch is called with a dispatcher that
  * gives it the answer already in flight, and does what it does (follows,
  * decodes, rejects). No request is sent twice.
@@ -41,7 +42,8 @@ export class FetchThrough {
   readonly #unread = new FinalizationRegistry<WeakRef<ReadableStream<Uint8Array>>>((body) => {
     // A body still held and read elsewhere is left alone; one nobody reads would hold its connection paused.
     const stream = body.deref();
-    if (stream !== undefined && !stream.locked) stream.cancel(new Error('cachette: the Response was collected unread')).catch(() => {});
+    if (stream === undefined || stream.locked || disturbed(stream)) return;
+    stream.cancel(new Error('cachette: the Response was collected unread')).catch(() => {});
   });
 
   /** The Response fetch would give `request` (made at once for the common answer, fetch's own otherwise). */
@@ -70,7 +72,13 @@ export class FetchThrough {
             destroy: () => Promise.resolve(),
           };
           // Node's fetch takes `dispatcher` in its init (RequestInit's DOM type does not name it), and calls only its dispatch().
-          resolve(runtimeFetch(input, Object.create(init ?? null, { dispatcher: { value: handOff, enumerable: true } }) as RequestInit));
+          const fetched = runtimeFetch(input, Object.create(init ?? null, { dispatcher: { value: handOff, enumerable: true } }) as RequestInit);
+          // Settled without taking the answer in flight (a request it refuses before sending): that answer is nobody's.
+          fetched.then(
+            () => relay.abandon(),
+            () => relay.abandon(),
+          );
+          resolve(fetched);
         },
       );
       try {
@@ -79,6 +87,20 @@ export class FetchThrough {
         handler.onResponseError(undefined, error as Error);
       }
     });
+  }
+}
+
+/**
+ * Whether a stream was read from (or cancelled): the runtime's Response
+ * refuses such a body, the check fetch's own finalizer makes before it
+ * cancels a body nobody holds.
+ */
+function disturbed(stream: ReadableStream<Uint8Array>): boolean {
+  try {
+    new Response(stream);
+    return false;
+  } catch {
+    return true;
   }
 }
 

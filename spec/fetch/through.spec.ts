@@ -178,6 +178,14 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
       },
     },
     {
+      name: 'a field value with blanks around it (a Response made with Headers would trim them; fetch keeps them)',
+      path: '/blanks',
+      route: (_req, res) => {
+        res.writeHead(200, { 'cache-control': 'no-store', 'x-a': 'v \t', 'x-b': ' w' });
+        res.end('blanks');
+      },
+    },
+    {
       name: 'a 204 (fetch gives no body)',
       path: '/empty',
       route: (_req, res) => {
@@ -197,6 +205,95 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
       if (one.targetHits !== undefined) expect(env.origin.hits(one.targetHits)).to.equal(2);
     });
   }
+
+  it('a Host field: fetch drops it, and so the request is the one fetch sends', async () => {
+    const {
+      through,
+      fetched,
+      made: byCache,
+      hitsOurs,
+    } = await both(
+      '/host',
+      (req, res) => {
+        res.writeHead(200, { 'cache-control': 'no-store' });
+        res.end(`for ${req.headers.host}`);
+      },
+      { headers: { host: 'elsewhere.example' } },
+    );
+    expect(byCache).to.equal(false);
+    expect(through).to.deep.equal(fetched);
+    expect(hitsOurs).to.equal(1);
+  });
+
+  it('a 407: the network error fetch makes of it (fetch does no proxy authentication), stored or not', async () => {
+    env.origin.route('/proxy-auth', (_req, res) => {
+      res.writeHead(407, { 'cache-control': 'max-age=60', 'proxy-authenticate': 'Basic' });
+      res.end('proxy');
+    });
+    const ours = await readyCache('memory');
+    const url = `${env.origin.url}/proxy-auth`;
+    const theirs = await settle(runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+    expect(theirs.error).to.not.equal(undefined);
+    // A miss, then (if it was stored) a hit.
+    expect(await settle(ours.fetch(url))).to.deep.equal(theirs);
+    await ours.settled();
+    expect(await settle(ours.fetch(url))).to.deep.equal(theirs);
+  });
+
+  it('a 421: fetch sends the request again on a new connection, and so does cache.fetch', async () => {
+    let misdirected = 0;
+    env.origin.route('/misdirected', (_req, res) => {
+      if (misdirected % 2 === 0) {
+        misdirected += 1;
+        res.writeHead(421, { 'cache-control': 'no-store' });
+        res.end('misdirected');
+        return;
+      }
+      misdirected += 1;
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.end('right server');
+    });
+    const ours = await readyCache();
+    const url = `${env.origin.url}/misdirected`;
+    const mine = await snapshot(await ours.fetch(url));
+    expect(misdirected).to.equal(2);
+    const fetched = await snapshot(await runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+    expect(misdirected).to.equal(4);
+    expect(mine).to.deep.equal(fetched);
+  });
+
+  it('a URL on a port fetch blocks ("bad port"): the rejection fetch gives, and nothing is sent', async () => {
+    let received = 0;
+    const blocked = createServer((_req, res) => {
+      received += 1;
+      res.end('sent');
+    });
+    // Any of a few of the standard's bad ports that is free here.
+    let port: number | undefined;
+    for (const candidate of [10080, 6666, 6667, 6668, 4190, 3659]) {
+      const listening = await new Promise<boolean>((resolve) => {
+        blocked.once('error', () => resolve(false));
+        blocked.listen(candidate, '127.0.0.1', () => resolve(true));
+      });
+      if (listening) {
+        port = candidate;
+        break;
+      }
+    }
+    if (port === undefined) throw new Error('none of the bad ports tried is free on 127.0.0.1');
+    try {
+      const ours = await readyCache();
+      const url = `http://127.0.0.1:${port}/ok`;
+      const mine = await settle(ours.fetch(url));
+      const theirs = await settle(runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+      expect(theirs.error).to.not.equal(undefined);
+      expect(mine).to.deep.equal(theirs);
+      expect(received).to.equal(0);
+    } finally {
+      blocked.closeAllConnections();
+      await new Promise((resolve) => blocked.close(resolve));
+    }
+  });
 
   it('a connection refused: the rejection fetch gives', async () => {
     const closed = createServer();
@@ -286,6 +383,37 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
       await new Promise((resolve) => setTimeout(resolve, 10));
     }
     expect(closedEarly()).to.equal(1);
+  });
+
+  it('a body read from, released and kept while its Response is collected is not cut off (as fetch leaves it)', async () => {
+    setFlagsFromString('--expose-gc');
+    const collect = runInNewContext('gc') as () => void;
+    let rest: (() => void) | undefined;
+    env.origin.route('/kept', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'no-store' });
+      res.write('aaaaaaaaaa');
+      rest = () => res.end('bbbbbbbbbb');
+    });
+    const cache = await readyCache();
+    const body = await (async () => {
+      const response = await cache.fetch(`${env.origin.url}/kept`);
+      expect(madeAtOnce(response)).to.equal(true);
+      const stream = response.body as ReadableStream<Uint8Array>;
+      const reader = stream.getReader();
+      expect(Buffer.from((await reader.read()).value as Uint8Array).toString()).to.equal('aaaaaaaaaa');
+      reader.releaseLock();
+      return stream;
+    })();
+    // The Response is gone; its body is still held, by the caller.
+    for (let turn = 0; turn < 20; turn++) {
+      collect();
+      await new Promise((resolve) => setTimeout(resolve, 5));
+    }
+    rest?.();
+    const reader = body.getReader();
+    let text = '';
+    for (let step = await reader.read(); !step.done; step = await reader.read()) text += Buffer.from(step.value).toString();
+    expect(text).to.equal('bbbbbbbbbb');
   });
 
   it('a reader with its own buffer (BYOB) reads the body', async () => {
