@@ -19,7 +19,7 @@ import { PassThroughHandler } from './pass-through-handler.js';
 import { readRequestBody } from './request-body.js';
 import { decide, type Exchange, respond, respondWith } from './respond.js';
 import { WaitController } from './single-flight.js';
-import { withOwnHeaders, withQueryInPath } from './target.js';
+import { ownOptions, withQueryInPath } from './target.js';
 import { undiciAdapter } from './undici/index.js';
 
 type DispatchFn = Dispatcher.Dispatch;
@@ -134,8 +134,8 @@ function handle(ctx: CacheContext, dispatch: DispatchFn, opts: Options, handler:
   if (!analysis.cacheable) return bypass(ctx, dispatch, opts, handler, analysis);
   // Storage in memory answers at once: a hit is served before dispatch returns.
   const found = ctx.records.findSync(analysis.request);
-  // A lookup that answers later: what is sent after it carries header fields of its own (target.ts).
-  const exchange: Exchange = { ctx, dispatch, opts: found === undefined ? withOwnHeaders(opts) : opts, handler, request: analysis.request };
+  // A lookup that answers later: what is sent after it is a copy of the options as they are now (target.ts).
+  const exchange: Exchange = { ctx, dispatch, opts: found === undefined ? ownOptions(opts) : opts, handler, request: analysis.request };
   const answered = found === undefined ? respond(exchange) : respondWith(exchange, found);
   answered?.catch((error: unknown) => fail(handler, error));
   return true;
@@ -166,8 +166,8 @@ function learnOrigin(ctx: CacheContext, origin: DispatcherOrigin, dispatch: Disp
 }
 
 async function keyByBody(ctx: CacheContext, dispatch: DispatchFn, caller: Options, handler: Handler, control: RequestControl): Promise<void> {
-  // Copied before the body is read: the caller may reuse its headers object meanwhile (target.ts).
-  const opts = withOwnHeaders(caller);
+  // Copied before the body is read: the caller may reuse its options or headers object meanwhile (target.ts).
+  const opts = ownOptions(caller);
   const read = await readRequestBody(opts.body);
   if ('unsupported' in read) {
     // Forwarded as it came, or, when part of a stream was read, with that part put back in front of the rest.

@@ -21,7 +21,7 @@ import type { CacheContext } from './context.js';
 import { type ReplayResponse, replay } from './replay.js';
 import { ageField, storedHeaders } from './served.js';
 import { type Flight, type SharedResponse, WaitController } from './single-flight.js';
-import { withOwnHeaders } from './target.js';
+import { ownOptions } from './target.js';
 import { withinDeadline } from './work-deadline.js';
 
 type DispatchFn = Dispatcher.Dispatch;
@@ -61,8 +61,8 @@ export function respondWith(exchange: Exchange, found: Lookup, restarts = 0): vo
   const { ctx, request, handler } = exchange;
   const plan = planRequest(request, found, ctx.options, ctx.clock.now());
   if (plan.outcome !== undefined) decide(ctx, request, plan.outcome, plan.reason as string);
-  // Whatever may be sent after a wait (an identical request under way, a lease, a background refresh) carries
-  // header fields of its own: the caller may reuse its headers object meanwhile (target.ts).
+  // Whatever may be sent after a wait (an identical request under way, a lease, a background refresh) is a copy of
+  // the options as they are now: the caller may reuse its options or headers object meanwhile (target.ts).
   const x = plan.step === 'forward' || plan.step === 'revalidate' || (plan.step === 'serve' && plan.refresh) ? withOwnOptions(exchange) : exchange;
   switch (plan.step) {
     case 'serve':
@@ -94,7 +94,7 @@ export function respondWith(exchange: Exchange, found: Lookup, restarts = 0): vo
 }
 
 function withOwnOptions(x: Exchange): Exchange {
-  const opts = withOwnHeaders(x.opts);
+  const opts = ownOptions(x.opts);
   return opts === x.opts ? x : { ctx: x.ctx, dispatch: x.dispatch, opts, handler: x.handler, request: x.request };
 }
 

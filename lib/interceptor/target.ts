@@ -3,10 +3,10 @@
  * `pipeline` take the query apart from the path (`query`), and undici joins
  * them only when it writes the request line, with `node:querystring` (its
  * core/request.js). The cache joins them the same way first, and forwards the
- * joined path: what the key reads is what the origin gets. The same for the
- * header fields of a request sent after a wait (a lookup, an identical
- * request under way): they are copied before it, so that the caller's object,
- * changed meanwhile for its next request, changes nothing of this one.
+ * joined path: what the key reads is what the origin gets. The same for a
+ * request sent after a wait (a lookup, an identical request under way): its
+ * options are copied before it (ownOptions), so that the caller's objects,
+ * changed meanwhile for its next request, change nothing of this one.
  */
 import { stringify } from 'node:querystring';
 import type { Dispatcher } from 'undici';
@@ -27,24 +27,29 @@ export function withQueryInPath(opts: Options): Options | undefined {
   return joined;
 }
 
-/** Marks options whose header fields are the cache's own copy. */
-const OWN_HEADERS = Symbol('cachette.ownHeaders');
+/** Marks options that are the cache's own copy. */
+const OWN = Symbol('cachette.ownOptions');
 
 /**
- * The options with header fields of their own, copied as undici reads them
- * (an object's own keys, a flat list, an iterable of pairs as a flat list),
- * values and all: a caller that reuses its headers object for its next
- * request, while this one waits, would otherwise have this one sent with the
- * next one's fields — and its answer stored under the key and Vary values
- * read from the first.
+ * The options as they are now, in a copy of the cache's own: the object, a
+ * URL origin, and the header fields, copied as undici reads them (an object's
+ * own keys, a flat list, an iterable of pairs as a flat list), values and
+ * all. undici reads a request's options when it is dispatched; the cache may
+ * send it later (after a lookup, behind an identical request), and a caller
+ * that reuses its options or headers object for its next request would
+ * otherwise have this one sent with the next one's path or fields — and its
+ * answer stored under the key and Vary values read from the first.
  */
-export function withOwnHeaders(opts: Options): Options {
+export function ownOptions(opts: Options): Options {
+  if ((opts as { [OWN]?: true })[OWN] === true) return opts;
+  const own = Object.assign({}, opts) as Options & { [OWN]?: true };
+  own[OWN] = true;
+  if (opts.origin instanceof URL) own.origin = new URL(opts.origin.href);
   const headers = opts.headers as unknown;
-  if (headers == null || typeof headers !== 'object' || (opts as { [OWN_HEADERS]?: true })[OWN_HEADERS] === true) return opts;
-  const copy = copyHeaders(headers);
-  if (copy === undefined) return opts;
-  const own = Object.assign({}, opts, { headers: copy }) as Options & { [OWN_HEADERS]?: true };
-  own[OWN_HEADERS] = true;
+  if (headers != null && typeof headers === 'object') {
+    const copy = copyHeaders(headers);
+    if (copy !== undefined) own.headers = copy;
+  }
   return own;
 }
 

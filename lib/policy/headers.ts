@@ -77,7 +77,8 @@ export function normalizeRequestHeaders(input: RequestHeadersInput): RequestHead
   } else if (typeof (input as Iterable<unknown>)[Symbol.iterator] === 'function') {
     for (const [name, value] of input as Iterable<[string, string | string[] | undefined]>) added = addField(headers, name, value) || added;
   } else {
-    for (const name in input as Record<string, unknown>) {
+    // Own fields only, as undici reads them (Object.keys): one inherited through a prototype is never sent.
+    for (const name of Object.keys(input)) {
       added = addField(headers, name, (input as Record<string, string | string[] | undefined>)[name]) || added;
     }
   }

@@ -439,6 +439,82 @@ describe('no poisoning: the key is the target URI', () => {
     }
   }
 
+  for (const [storageName, storage] of [
+    ['MemoryStorage (answers at once; the second request waits on the first)', () => new MemoryStorage()],
+    ['a storage that answers later', () => new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['slow'], slowMs: 20, seed: 4, operations: ['get'] })],
+  ] as const) {
+    for (const method of ['GET', 'POST'] as const) {
+      it(`${storageName}: a caller reusing its options object (a ${method} to another path next) sends each where it was made for`, async () => {
+        for (const path of ['/a', '/b']) {
+          env.origin.route(path, (_req, res) => {
+            // Not stored: a second request to the same path waits on the first, then goes on its own.
+            res.writeHead(200, { 'cache-control': method === 'POST' ? 'max-age=600' : 'no-store' });
+            setTimeout(() => res.end(`path=${path}`), 20);
+          });
+        }
+        const cache = env.cache({ storage: storage(), methods: ['GET', 'HEAD', 'POST'] });
+        const agent = new Agent().compose(cache.interceptor());
+        try {
+          const opts: Dispatcher.RequestOptions = { origin: env.origin.url, path: '/a', method, ...(method === 'POST' ? { body: 'q' } : {}) };
+          const answers = [agent.request(opts), agent.request(opts)];
+          opts.path = '/b';
+          answers.push(agent.request(opts));
+          const bodies = await Promise.all(answers.map(async (answer) => (await answer).body.text()));
+          expect(bodies).to.deep.equal(['path=/a', 'path=/a', 'path=/b']);
+          await cache.settled();
+          expect(env.origin.hits('/b')).to.equal(1);
+        } finally {
+          await agent.close();
+        }
+      });
+    }
+  }
+
+  it('a field inherited through a prototype is not sent by undici, and so neither keyed nor matched against Vary', async () => {
+    env.origin.route('/tenant', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'x-tenant' });
+      res.end(`tenant=${req.headers['x-tenant'] ?? 'none'}`);
+    });
+    const cache = env.cache();
+    const get = async (headers: Record<string, string>) => (await request(`${env.origin.url}/tenant`, { dispatcher: cache.dispatcher, headers })).body.text();
+    const inherited = Object.create({ 'x-tenant': 'A' }) as Record<string, string>;
+    expect(await get(inherited)).to.equal('tenant=none');
+    await cache.settled();
+    expect(await get({ 'x-tenant': 'A' })).to.equal('tenant=A');
+    expect(await get(inherited)).to.equal('tenant=none');
+    expect(env.origin.hits('/tenant')).to.equal(2);
+  });
+
+  it('a URL origin changed after the request was made: sent to the origin it named then, and stored as that one’s', async () => {
+    const other = await Origin.start();
+    try {
+      for (const origin of [env.origin, other]) {
+        origin.route('/u', (_req, res) => {
+          res.writeHead(200, { 'cache-control': 'max-age=600' });
+          res.end(origin === other ? 'other' : 'first');
+        });
+      }
+      const storage = new FaultyStorage(new MemoryStorage(), { rate: 1, faults: ['slow'], slowMs: 20, seed: 5, operations: ['get'] });
+      const cache = env.cache({ storage });
+      const agent = new Agent().compose(cache.interceptor());
+      try {
+        const origin = new URL(env.origin.url);
+        const first = agent.request({ origin, path: '/u', method: 'GET' });
+        origin.port = new URL(other.url).port;
+        const second = agent.request({ origin, path: '/u', method: 'GET' });
+        expect([await (await first).body.text(), await (await second).body.text()]).to.deep.equal(['first', 'other']);
+        await cache.settled();
+        const again = await request(`${env.origin.url}/u`, { dispatcher: agent });
+        expect(await again.body.text()).to.equal('first');
+        expect(env.origin.hits('/u')).to.equal(1);
+      } finally {
+        await agent.close();
+      }
+    } finally {
+      await other.close();
+    }
+  });
+
   it('cache.fetch: fetch drops a Host field, so the request is the plain one', async () => {
     const cache = env.cache();
     await cache.fetch(`${env.origin.url}/echo`, { headers: { host: 'tenant-a.example' } }).then((response) => response.text());
