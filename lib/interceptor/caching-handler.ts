@@ -255,7 +255,7 @@ export class CachingHandler implements Handler {
     } else if (plan !== undefined || this.#shareable) {
       this.#settle({
         kind: 'response',
-        response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary ?? this.#response?.varyNames ?? []),
+        response: this.#shared(this.#status, this.#statusText, this.#headers, body, plan?.vary ?? this.#response?.varyNames ?? [], plan?.omit),
       });
     } else {
       this.#settle({ kind: 'solo' });
@@ -354,8 +354,11 @@ export class CachingHandler implements Handler {
     };
     const served = copyFields(headers);
     served['age'] = ageField(correctedInitialAge(headers, this.#requestTime, this.#responseTime));
-    // Freshened with fields that carry back what only this request sent: not its followers' answer.
-    this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames, detail !== 'echoes-redacted');
+    // The followers' answer only if the freshened response may be theirs: stored (less the fields the store leaves
+    // out), or shareable as it is — not one made private or no-store by the 304, nor one carrying back what only this
+    // request sent.
+    const shareable = (decision.store || isShareable(updated, this.#ctx.options.shared)) && detail !== 'echoes-redacted';
+    this.#replay(entry.status, entry.statusText, served, entry.body, updated.varyNames, shareable, decision.store ? decision.omit : undefined);
   }
 
   /** RFC 5861 §4: the origin failed, the stale entry answers. */
@@ -380,7 +383,15 @@ export class CachingHandler implements Handler {
     return { status: entry.status, statusText: entry.statusText, headers, body: entry.body, varyNames };
   }
 
-  #replay(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, varyNames: readonly string[], shareable: boolean): void {
+  #replay(
+    status: number,
+    statusText: string,
+    headers: ResponseHeaders,
+    body: Uint8Array,
+    varyNames: readonly string[],
+    shareable: boolean,
+    omit?: ReadonlySet<string>,
+  ): void {
     replay(this.#downstream, {
       status,
       statusText,
@@ -389,16 +400,25 @@ export class CachingHandler implements Handler {
     });
     const followers = this.#info.flight?.followers ?? 0;
     if (followers > 0 && shareable) {
-      this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames) });
+      this.#settle({ kind: 'response', response: this.#shared(status, statusText, headers, body, varyNames, omit) });
     } else {
       this.#settle(followers > 0 ? { kind: 'solo' } : { kind: 'done' });
     }
   }
 
-  #shared(status: number, statusText: string, headers: ResponseHeaders, body: Uint8Array, names: readonly string[]): SharedResponse {
+  /** @param omit fields the store leaves out (private="…"): not the followers' either. */
+  #shared(
+    status: number,
+    statusText: string,
+    headers: ResponseHeaders,
+    body: Uint8Array,
+    names: readonly string[],
+    omit?: ReadonlySet<string>,
+  ): SharedResponse {
     // A cookie set for the leader's caller is not the followers'.
     const forFollowers = copyFields(headers);
     delete forFollowers['set-cookie'];
+    if (omit !== undefined) for (const name of omit) delete forFollowers[name];
     return {
       status,
       statusText,
