@@ -15,6 +15,9 @@ import { type BodyKeyMode, bodyForKey } from './body.js';
 import type { RequestHeaders } from './headers.js';
 import { authorityOverride, canonicalOrigin, type NormalizedUrl } from './url.js';
 
+/** The form of a computed key: a SHA-256 digest in base64url (digest.ts). */
+const COMPUTED_FORM = /^[A-Za-z0-9_-]{43}$/;
+
 /** What a key is computed from; also what a custom `key` function receives. */
 export interface CacheKeyRequest {
   method: string;
@@ -140,8 +143,9 @@ export class KeyPolicy {
     const authority = authorityOf(headers, url);
     const credentials = this.#credentialPart(headers);
     if (authority !== null || credentials !== null) return digest(JSON.stringify(['chosen', key, authority, credentials]));
-    // Digest long ones so any backend can hold them.
-    return key.length <= 256 ? key : digest(key);
+    // As chosen, unless it is long (any backend can hold a digest) or has the form of a computed key (a SHA-256 in
+    // base64url), which anyone who knows a URL can work out: stored as it is, it would be that request's entry.
+    return key.length <= 256 && !COMPUTED_FORM.test(key) ? key : digest(JSON.stringify(['chosen', key]));
   }
 
   /** The URL and key remembered for a request that its method and URL alone identify. */

@@ -250,6 +250,89 @@ describe('no poisoning: the key is the target URI', () => {
     expect(bob).to.equal('/home?api_key=bob-token-67890');
   });
 
+  it('a chosen key (cachette.key) never names the entry of a request keyed the usual way, however it is spelt', async () => {
+    env.origin.route('/victim', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600' });
+      res.end(`from ${req.url}`);
+    });
+    env.origin.route('/evil', (_req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600' });
+      res.end('from /evil');
+    });
+    const long = `/victim?pad=${'x'.repeat(300)}`;
+    // The key a request gets is no secret: any cache with the same options computes the same one.
+    const probe = env.cache();
+    const keyOf = async (path: string): Promise<string> => {
+      await (await request(`${env.origin.url}${path}`, { dispatcher: probe.dispatcher })).body.text();
+      await probe.settled();
+      const keys: string[] = [];
+      for await (const entry of probe.entries()) keys.push(entry.key);
+      await probe.delete({ entries: keys.map((key) => ({ key })) });
+      return keys[0] as string;
+    };
+    // Spelt as the computed key itself, or (for a URL long enough) as the text a computed key is the digest of.
+    const chosen = [
+      { victim: '/victim', key: await keyOf('/victim') },
+      { victim: long, key: JSON.stringify(['GET', `${env.origin.url}${long}`, null, null]) },
+    ];
+    const cache = env.cache();
+    for (const { victim, key } of chosen) {
+      const evil = await request(`${env.origin.url}/evil`, { dispatcher: cache.dispatcher, cachette: { key } } as Parameters<typeof request>[1]);
+      expect(await evil.body.text()).to.equal('from /evil');
+      await cache.settled();
+      const answer = await request(`${env.origin.url}${victim}`, { dispatcher: cache.dispatcher });
+      expect(await answer.body.text()).to.equal(`from ${victim}`);
+      expect(String(answer.headers['cache-status'])).to.not.match(/hit/);
+    }
+  });
+
+  it('requests collapsed onto one answered with private="x-user": the followers never get the leader’s x-user', async () => {
+    let served = 0;
+    env.origin.route('/private-field', (_req, res) => {
+      served += 1;
+      res.writeHead(200, { 'cache-control': 'max-age=60, private="x-user"', 'x-user': `user-${served}` });
+      setTimeout(() => res.end('shared part'), 20);
+    });
+    const cache = env.cache();
+    const answers = await Promise.all(
+      [1, 2, 3].map(async () => {
+        const response = await request(`${env.origin.url}/private-field`, { dispatcher: cache.dispatcher });
+        await response.body.text();
+        return { user: response.headers['x-user'], status: String(response.headers['cache-status']) };
+      }),
+    );
+    expect(served).to.equal(1);
+    // The leader's caller gets the field; those collapsed onto it, like a later hit, do not.
+    expect(answers.filter((answer) => answer.status.includes('collapsed')).map((answer) => answer.user)).to.deep.equal([undefined, undefined]);
+    expect(answers.map((answer) => answer.user).filter((user) => user !== undefined)).to.deep.equal(['user-1']);
+  });
+
+  it('requests collapsed onto a revalidation whose 304 makes the response private: each gets an answer of its own', async () => {
+    let served = 0;
+    env.origin.route('/turns-private', (req, res) => {
+      served += 1;
+      if (req.headers['if-none-match'] === '"v1"') {
+        res.writeHead(304, { etag: '"v1"', 'cache-control': 'private, max-age=60', 'x-user': `user-${served}` });
+        setTimeout(() => res.end(), 20);
+        return;
+      }
+      res.writeHead(200, { etag: '"v1"', 'cache-control': 'max-age=0' });
+      res.end('body');
+    });
+    const cache = env.cache();
+    await (await request(`${env.origin.url}/turns-private`, { dispatcher: cache.dispatcher })).body.text();
+    await cache.settled();
+    const users = await Promise.all(
+      [1, 2].map(async () => {
+        const response = await request(`${env.origin.url}/turns-private`, { dispatcher: cache.dispatcher });
+        await response.body.text();
+        return response.headers['x-user'];
+      }),
+    );
+    expect(new Set(users).size).to.equal(2);
+    expect(served).to.equal(3);
+  });
+
   it('…and a token carried back spelt otherwise: a space sent as + and echoed %20, or sent %20 and echoed +', async () => {
     env.origin.route('/next', (req, res) => {
       const token = new URL(req.url ?? '', 'http://x').searchParams.get('api_key') ?? '';
