@@ -353,6 +353,8 @@ export class HttpCache {
     if (soft !== undefined && (options.expired !== undefined || options.olderThan !== undefined)) {
       throw new TypeError('delete({ soft: true }) makes entries named by entries, tags or matching stale: expired and olderThan delete');
     }
+    // Requests made from now on are answered anew, and a response to one sent before is not stored.
+    this.#ctx.flights.invalidate(keys);
     let deleted = await records.deleteKeys(keys, soft);
     if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags, soft);
     if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches), soft);

@@ -77,6 +77,8 @@ export class CachingHandler implements Handler {
   readonly #downstream: Handler;
   #info: ForwardInfo;
   readonly #requestTime: number;
+  /** The cache's count of invalidations when the request was sent (single-flight.ts, Flights#invalidate). */
+  readonly #sentAt: number;
   #mode: Mode | undefined;
   #plan: StorePlan | undefined;
   #shareable = false;
@@ -100,6 +102,7 @@ export class CachingHandler implements Handler {
     this.#downstream = downstream;
     this.#info = info;
     this.#requestTime = ctx.clock.now();
+    this.#sentAt = ctx.flights.stamp();
   }
 
   /** undici created the request for another origin than the one it named, or not at once: its response is neither stored nor shared. */
@@ -237,7 +240,7 @@ export class CachingHandler implements Handler {
       return;
     }
     const body = kept.finish();
-    const plan = this.#plan;
+    const plan = this.#stillStorable(this.#plan);
     if (plan !== undefined) {
       const received = {
         status: this.#status,
@@ -329,7 +332,11 @@ export class CachingHandler implements Handler {
       secrets: this.#request.secrets,
     });
     let detail: string | undefined;
-    if (decision.store) {
+    // Invalidated while the request was out (a POST, a purge): served to this caller, not stored again.
+    const storing = decision.store && this.#stillStorable(decision) !== undefined;
+    if (decision.store && !storing) {
+      detail = 'invalidated';
+    } else if (decision.store) {
       const received = {
         status: entry.status,
         statusText: entry.statusText,
@@ -348,8 +355,8 @@ export class CachingHandler implements Handler {
     this.#cacheStatus = {
       fwd: this.#info.fwd,
       fwdStatus: 304,
-      stored: decision.store,
-      ttl: decision.store ? (decision.lifetime - decision.initialAge) / 1000 : undefined,
+      stored: storing,
+      ttl: storing && decision.store ? (decision.lifetime - decision.initialAge) / 1000 : undefined,
       detail,
     };
     const served = copyFields(headers);
@@ -451,6 +458,13 @@ export class CachingHandler implements Handler {
     if (flight === undefined) return;
     this.#info = { ...this.#info, flight: undefined };
     flight.settle({ kind: 'solo' });
+  }
+
+  /** The plan, unless the key was invalidated while the request was out (then it is reported not stored). */
+  #stillStorable<P>(plan: P | undefined): P | undefined {
+    if (plan === undefined || !this.#ctx.flights.invalidatedSince(this.#request.key, this.#sentAt)) return plan;
+    this.#notStored('invalidated');
+    return undefined;
   }
 
   #notStored(reason: string): void {

@@ -231,6 +231,8 @@ function invalidateAfterUnsafe(ctx: CacheContext, opts: Options, status: number,
       // Not a URL: nothing to invalidate.
     }
   }
+  // Requests made from now on are answered by the origin anew, and a response to one sent before is not stored.
+  ctx.flights.invalidate(keys);
   ctx.records.invalidate([...keys]);
   if (ctx.reporter.wantsDecisions) {
     ctx.reporter.decision({ outcome: 'invalidate', reason: 'unsafe-method', method: opts.method, url: target.storedUrl });

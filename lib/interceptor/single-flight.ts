@@ -101,9 +101,18 @@ export class Flight {
 /** How long a follower waits for its leader's response before going to the origin itself. */
 const FOLLOW_TIMEOUT_MS = 30_000;
 
+/** Keys remembered as invalidated; past this many, every request made before is treated as invalidated. */
+const INVALIDATED_KEYS = 10_000;
+
 export class Flights {
   readonly #inFlight = new Map<string, Flight>();
   readonly #soloUntil = new Map<string, number>();
+  /** Invalidations counted; a request notes the count when it is sent (`stamp`). */
+  #stamp = 0;
+  /** The count at each key's last invalidation. */
+  readonly #invalidated = new Map<string, number>();
+  /** The count when `#invalidated` was last emptied (to bound it): anything sent before may have been invalidated. */
+  #forgottenAt = 0;
   readonly followTimeoutMs: number;
   readonly clock: Clock;
 
@@ -127,6 +136,36 @@ export class Flights {
     const flight = new Flight(key, this);
     this.#inFlight.set(key, flight);
     return flight;
+  }
+
+  /** What a request notes when it is sent, to ask `invalidatedSince` at its response's end. */
+  stamp(): number {
+    return this.#stamp;
+  }
+
+  /**
+   * These keys' stored responses were invalidated (RFC 9111 §4.4, or a
+   * purge): a request made from now on waits for no flight sent before, and
+   * a response to a request sent before is not stored — it may be what was
+   * just invalidated, and stored after, it would bring it back.
+   */
+  invalidate(keys: Iterable<string>): void {
+    this.#stamp += 1;
+    if (this.#invalidated.size >= INVALIDATED_KEYS) {
+      this.#invalidated.clear();
+      this.#forgottenAt = this.#stamp;
+    }
+    for (const key of keys) {
+      this.#inFlight.delete(key);
+      this.#invalidated.set(key, this.#stamp);
+    }
+  }
+
+  /** Whether the key was invalidated after a request that noted `stamp` was sent. */
+  invalidatedSince(key: string, stamp: number): boolean {
+    if (stamp < this.#forgottenAt) return true;
+    const at = this.#invalidated.get(key);
+    return at !== undefined && at > stamp;
   }
 
   /** Whether any flight is under way (a background refresh counts). */

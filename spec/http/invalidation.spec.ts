@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { respond } from '../../fixtures/origin.js';
+import { Gate, respond } from '../../fixtures/origin.js';
 import { fetchText, useOrigin } from '../support.js';
 
 describe('RFC 9111 §4.4: invalidation by unsafe methods', () => {
@@ -77,5 +77,77 @@ describe('RFC 9111 §4.4: invalidation by unsafe methods', () => {
     env.origin.route('/items/1', respond(200, { 'cache-control': 'max-age=600' }, 'x'));
     const cached = await cachedAfter({ method: 'OPTIONS' }, '/items/1', ['/items/1']);
     expect(cached).to.deep.equal({ '/items/1': true });
+  });
+});
+
+describe('RFC 9111 §4.4: an invalidation also reaches the responses on their way', () => {
+  const env = useOrigin({ clock: true });
+
+  /** An origin whose GET answers what /thing is when the GET arrives, held at the gate; a POST changes it. */
+  function versioned(): { gate: Gate; version: () => number } {
+    let version = 1;
+    const gate = new Gate();
+    gate.open();
+    env.origin.route('/thing', async (req, res) => {
+      if (req.method === 'POST') {
+        version += 1;
+        res.end('changed');
+        return;
+      }
+      const now = `v${version}`;
+      if (req.headers['if-none-match'] === `"${now}"`) {
+        await gate.guard(() => undefined)(req, res, Buffer.alloc(0));
+        res.writeHead(304, { etag: `"${now}"`, 'cache-control': 'max-age=60' });
+        res.end();
+        return;
+      }
+      await gate.guard(() => undefined)(req, res, Buffer.alloc(0));
+      res.writeHead(200, { etag: `"${now}"`, 'cache-control': 'max-age=60' });
+      res.end(now);
+    });
+    return { gate, version: () => version };
+  }
+
+  const waitFor = async (condition: () => boolean) => {
+    for (let turn = 0; turn < 500 && !condition(); turn++) await new Promise((resolve) => setImmediate(resolve));
+  };
+
+  for (const kind of ['a miss', 'a revalidation'] as const) {
+    it(`${kind} sent before a successful POST: a GET made after the POST waits for no such response, and it is not stored`, async () => {
+      const { gate } = versioned();
+      const cache = env.cache();
+      const thing = `${env.origin.url}/thing`;
+      if (kind === 'a revalidation') {
+        expect((await fetchText(cache, thing)).body).to.equal('v1');
+        await cache.settled();
+        await env.clock.advance(61);
+      }
+      gate.close();
+      const early = fetchText(cache, thing);
+      await waitFor(() => gate.waiting === 1);
+      expect((await fetchText(cache, thing, { method: 'POST', body: 'x' })).body).to.equal('changed');
+      gate.open();
+      // Made after the POST succeeded: the origin's answer as it is now, not the one on its way from before.
+      expect((await fetchText(cache, thing)).body).to.equal('v2');
+      expect((await early).body).to.equal('v1');
+      await cache.settled();
+      const later = await fetchText(cache, thing);
+      expect(later.body).to.equal('v2');
+      expect(later.cacheStatus).to.match(/hit/);
+    });
+  }
+
+  it('a response on its way when cache.delete() names its entry is not stored', async () => {
+    const { gate } = versioned();
+    const cache = env.cache();
+    const thing = `${env.origin.url}/thing`;
+    gate.close();
+    const early = fetchText(cache, thing);
+    await waitFor(() => gate.waiting === 1);
+    await cache.delete({ entries: [thing] });
+    gate.open();
+    expect((await early).body).to.equal('v1');
+    await cache.settled();
+    expect(await cache.contains(thing)).to.equal(false);
   });
 });
