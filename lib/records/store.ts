@@ -103,7 +103,7 @@ export interface SoftPurge {
 
 const URI_MISS: Lookup = { found: false, fwd: 'uri-miss', variants: undefined };
 
-/** Most variant keys an index remembers (for deleting them with their URL). */
+/** Most variant keys an index remembers (for deleting them with their URL); a variant it forgets is no longer served. */
 const MAX_TRACKED_VARIANTS = 64;
 /** Most redirect keys remembered per target URL. */
 const MAX_TRACKED_ALIASES = 64;
@@ -209,7 +209,15 @@ export class RecordStore {
   }
 
   #inVariant(request: FindRequest, step: VariantStep, variant: StoredRecord | undefined): Lookup {
-    if (variant?.kind === 'response' && variant.vary !== null && sameVaryPairs(variant.vary, step.pairs) && this.#belongs(request, step.key, variant)) {
+    // Only a variant its index lists: one it no longer does (past MAX_TRACKED_VARIANTS, or lost to another write of
+    // the index) is out of reach of the URL's purges and invalidations, and so is never served.
+    if (
+      variant?.kind === 'response' &&
+      variant.vary !== null &&
+      sameVaryPairs(variant.vary, step.pairs) &&
+      step.index.keys.includes(step.key) &&
+      this.#belongs(request, step.key, variant)
+    ) {
       return { found: true, entry: variant, key: step.key, variants: step.index };
     }
     return { found: false, fwd: 'vary-miss', variants: step.index };

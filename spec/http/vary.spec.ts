@@ -77,4 +77,24 @@ describe('RFC 9111 §4.1: Vary', () => {
     expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'fr' } })).body).to.equal('same for all');
     expect((await fetchText(cache, url('/greeting'), { headers: { 'accept-language': 'en' } })).cacheStatus).to.match(/hit/);
   });
+
+  it('a variant past the 64 its index lists is never served: a purge of the URL reaches every variant served', async () => {
+    let version = 1;
+    env.origin.route('/many', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=600', vary: 'accept-language', etag: `"${version}"` });
+      res.end(`v${version} ${req.headers['accept-language']}`);
+    });
+    const cache = env.cache();
+    const as = (lang: string) => fetchText(cache, url('/many'), { headers: { 'accept-language': lang } });
+    for (let i = 0; i < 66; i++) await as(`l${i}`);
+    await cache.settled();
+    // The first two are no longer listed: asked again, they go to the origin.
+    expect((await as('l0')).cacheStatus).to.match(/fwd=vary-miss/);
+    expect((await as('l65')).cacheStatus).to.match(/hit/);
+    await cache.settled();
+    version = 2;
+    await cache.delete({ entries: [url('/many')], soft: true });
+    // Every variant is revalidated or fetched anew: none is served as it was before the purge.
+    for (const lang of ['l0', 'l1', 'l2', 'l65']) expect((await as(lang)).body).to.equal(`v2 ${lang}`);
+  });
 });
