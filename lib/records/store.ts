@@ -501,14 +501,30 @@ export class RecordStore {
       let page: string[] = [];
       const purge = async (fromIndex: CompletePartition | undefined): Promise<void> => {
         const stored = await this.#rawResponses.getMany(page);
-        // The index may name a key since rewritten without the tag: only what still carries it goes.
-        const doomed = page.filter((key) => {
+        // The index may name a key since rewritten without the tag: only what still carries it goes — what is
+        // stored, or what is on its way there (its index entry lands first: deleted with it, the response would
+        // land where no later purge of the tag finds it).
+        const doomed: string[] = [];
+        const onItsWay: string[] = [];
+        for (const key of page) {
+          const inFlight = this.#writes.inFlight(key);
           const bytes = stored.get(key);
-          const record = bytes === undefined ? undefined : decodeRecord(bytes);
-          return record?.kind === 'response' && record.tags.includes(tag);
-        });
+          const record = inFlight !== undefined ? (isDeletion(inFlight) ? undefined : inFlight) : bytes === undefined ? undefined : decodeRecord(bytes);
+          if (record?.kind !== 'response' || !record.tags.includes(tag)) continue;
+          (inFlight === undefined ? doomed : onItsWay).push(key);
+        }
         this.#writes.deletedOutside(doomed);
         if (doomed.length > 0) deleted += await this.#purge(doomed, soft);
+        if (onItsWay.length > 0) {
+          // Deleted once it has landed (made stale would need it landed first): queued behind its write.
+          const deletion: Deletion = { kind: 'deleted' };
+          await this.#writes.enqueue(
+            onItsWay.map((key) => [key, deletion] as const),
+            () => invalidateKeys(this.#responses, this.#redirects, onItsWay),
+            'purge by tag',
+          );
+          deleted += onItsWay.length;
+        }
         // A response made stale still carries its tags: its index entries stay.
         if (fromIndex !== undefined && soft === undefined) await fromIndex.bulkDelete(page);
         page = [];
