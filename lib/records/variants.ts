@@ -28,9 +28,9 @@ const NEGOTIATION = new Set(['accept', 'accept-encoding', 'accept-language', 'ac
 
 /**
  * The request's values for the Vary names, as flat [name, value] pairs (null
- * when absent), normalized as RFC 9111 §4.1 allows: blanks (SP, HTAB) around
- * members and within them collapsed, negotiation lists case-folded (A–Z
- * only); credentials and ignored headers digested, ignored parameters in
+ * when absent), normalized as RFC 9111 §4.1 allows: the negotiation lists'
+ * blanks (SP, HTAB) around members and within them collapsed and their case
+ * folded (A–Z only), any other value only trimmed; credentials and ignored headers digested, ignored parameters in
  * any other value redacted (a Referer's `?api_key=`). Linear in the value's
  * length, whatever it holds.
  */
@@ -47,13 +47,21 @@ export function varyPairs(
       pairs.push(name, null);
       continue;
     }
-    let value = raw
-      .split(',')
-      .map(trimOws)
-      .join(', ')
-      .replace(/[ \t]+/g, ' ');
-    // Runs of blanks are single ones now: no pattern below can backtrack over a long run.
-    if (NEGOTIATION.has(name)) value = lowerAscii(value).replace(/ ?; ?/g, ';');
+    let value: string;
+    if (NEGOTIATION.has(name)) {
+      // A list whose syntax allows blanks around its members and parameters: those are collapsed, and case folded.
+      value = raw
+        .split(',')
+        .map(trimOws)
+        .join(', ')
+        .replace(/[ \t]+/g, ' ');
+      // Runs of blanks are single ones now: no pattern below can backtrack over a long run.
+      value = lowerAscii(value).replace(/ ?; ?/g, ';');
+    } else {
+      // Any other field (a quoted string, a User-Agent's comments): the origin may tell `a  b` from `a b`,
+      // and `a,b` from `a, b` (RFC 9111 §4.1 allows normalizing only where the field's syntax does).
+      value = trimOws(raw);
+    }
     if (SENSITIVE.has(name)) value = `credential:${credentials.of(value)}`;
     else if (ignored.has(name)) value = `sha256:${digest(value)}`;
     else value = redactParameters(value, ignored);

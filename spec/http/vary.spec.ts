@@ -57,6 +57,20 @@ describe('RFC 9111 §4.1: Vary', () => {
     expect(same.cacheStatus).to.match(/hit/);
   });
 
+  it('only where the field’s syntax allows: elsewhere `a  b` is not `a b`, nor `x,y` `x, y` (a User-Agent’s comment)', async () => {
+    env.origin.route('/agents', (req, res) => {
+      res.writeHead(200, { 'cache-control': 'max-age=60', vary: 'x-q, user-agent' });
+      res.end(`${req.headers['x-q']} | ${req.headers['user-agent']}`);
+    });
+    const cache = env.cache();
+    const as = (q: string, agent: string) => fetchText(cache, url('/agents'), { headers: { 'x-q': q, 'user-agent': agent } });
+    expect((await as('"a  b"', 'Bot/1 (x,y)')).body).to.equal('"a  b" | Bot/1 (x,y)');
+    expect((await as('"a b"', 'Bot/1 (x,y)')).body).to.equal('"a b" | Bot/1 (x,y)');
+    expect((await as('"a b"', 'Bot/1 (x, y)')).body).to.equal('"a b" | Bot/1 (x, y)');
+    expect((await as('"a  b"', 'Bot/1 (x,y)')).cacheStatus).to.match(/hit/);
+    expect(env.origin.hits('/agents')).to.equal(3);
+  });
+
   it('deleting the URL removes every variant', async () => {
     const cache = env.cache();
     for (const lang of ['fr', 'en', 'de']) await fetchText(cache, url('/greeting'), { headers: { 'accept-language': lang } });
