@@ -80,6 +80,13 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     return { through, fetched, made, hitsOurs };
   }
 
+  /** How the same URL settles through cache.fetch and through the runtime's fetch with a cache of its own. */
+  async function settledBoth(cache: HttpCache, url: string) {
+    const mine = await settle(cache.fetch(url));
+    const theirs = await settle(runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+    return { mine, theirs };
+  }
+
   const made: Array<{ name: string; path: string; route: (req: IncomingMessage, res: ServerResponse) => void }> = [
     {
       name: 'a document not to store, with two Set-Cookie fields and a Latin-1 value',
@@ -282,10 +289,7 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     }
     if (port === undefined) throw new Error('none of the bad ports tried is free on 127.0.0.1');
     try {
-      const ours = await readyCache();
-      const url = `http://127.0.0.1:${port}/ok`;
-      const mine = await settle(ours.fetch(url));
-      const theirs = await settle(runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+      const { mine, theirs } = await settledBoth(await readyCache(), `http://127.0.0.1:${port}/ok`);
       expect(theirs.error).to.not.equal(undefined);
       expect(mine).to.deep.equal(theirs);
       expect(received).to.equal(0);
@@ -300,10 +304,7 @@ describe('cache.fetch: requests that are no fresh hit, answered through the cach
     await new Promise<void>((resolve) => closed.listen(0, '127.0.0.1', resolve));
     const { port } = closed.address() as AddressInfo;
     await new Promise((resolve) => closed.close(resolve));
-    const ours = await readyCache();
-    const url = `http://127.0.0.1:${port}/nothing`;
-    const mine = await settle(ours.fetch(url));
-    const theirs = await settle(runtimeFetch(url, { dispatcher: env.cache().dispatcher } as unknown as RequestInit));
+    const { mine, theirs } = await settledBoth(await readyCache(), `http://127.0.0.1:${port}/nothing`);
     expect(mine.error).to.not.equal(undefined);
     expect(mine).to.deep.equal(theirs);
     expect(mine.error?.['code']).to.equal('ECONNREFUSED');
