@@ -10,6 +10,7 @@
  */
 import { stringify } from 'node:querystring';
 import type { Dispatcher } from 'undici';
+import { flattenHeaderPairs } from '../policy/headers.js';
 
 type Options = Dispatcher.DispatchOptions;
 
@@ -57,12 +58,7 @@ export function ownOptions(opts: Options): Options {
 function copyHeaders(headers: object): Options['headers'] | undefined {
   if (Array.isArray(headers)) return headers.map(copyValue) as string[];
   if (typeof (headers as Iterable<unknown>)[Symbol.iterator] === 'function') {
-    const flat: unknown[] = [];
-    for (const pair of headers as Iterable<unknown>) {
-      if (!Array.isArray(pair) || pair.length !== 2) return undefined;
-      flat.push(copyValue(pair[0]), copyValue(pair[1]));
-    }
-    return flat as string[];
+    return flattenHeaderPairs([...(headers as Iterable<unknown>)])?.map(copyValue) as string[] | undefined;
   }
   // Without a prototype: a field named __proto__ stays a field.
   const own: Record<string, unknown> = Object.create(null);

@@ -420,11 +420,16 @@ export class RecordStore {
    * whatever the storage is doing; the deletion runs off the request path.
    */
   invalidate(keys: string[]): void {
+    void this.#deleteQueued(keys, 'invalidate');
+  }
+
+  /** Deletes these keys with their variants and aliases behind the writes queued for them; lookups miss them at once. */
+  #deleteQueued(keys: string[], name: string): Promise<void> {
     const deletion: Deletion = { kind: 'deleted' };
-    void this.#writes.enqueue(
+    return this.#writes.enqueue(
       keys.map((key) => [key, deletion] as const),
       () => invalidateKeys(this.#responses, this.#redirects, keys),
-      'invalidate',
+      name,
     );
   }
 
@@ -517,12 +522,7 @@ export class RecordStore {
         if (doomed.length > 0) deleted += await this.#purge(doomed, soft);
         if (onItsWay.length > 0) {
           // Deleted once it has landed (made stale would need it landed first): queued behind its write.
-          const deletion: Deletion = { kind: 'deleted' };
-          await this.#writes.enqueue(
-            onItsWay.map((key) => [key, deletion] as const),
-            () => invalidateKeys(this.#responses, this.#redirects, onItsWay),
-            'purge by tag',
-          );
+          await this.#deleteQueued(onItsWay, 'purge by tag');
           deleted += onItsWay.length;
         }
         // A response made stale still carries its tags: its index entries stay.
