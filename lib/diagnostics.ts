@@ -4,10 +4,11 @@
  * to a logger. Nothing is printed by default; publishing costs nothing when
  * no one subscribes.
  */
-import diagnostics from 'node:diagnostics_channel';
 import { redactUrl } from './redact.js';
 import type { StatsCounter } from './stats.js';
 import { StorageRequestError } from './storage/contract.js';
+
+const diagnostics = process.getBuiltinModule('node:diagnostics_channel'); // not an import (a cold start: scripts/bundle.mjs)
 
 export interface Logger {
   debug?(message: string, details?: Record<string, unknown>): void;

@@ -1,5 +1,5 @@
 /** SHA-256 digests, base64url: fixed-length stand-ins for keys, credentials and header values. */
-import { hash, scryptSync } from 'node:crypto';
+const { hash, scryptSync } = process.getBuiltinModule('node:crypto'); // not an import (a cold start: scripts/bundle.mjs)
 
 export function digest(text: string | Uint8Array): string {
   return hash('sha256', text, 'base64url');

@@ -21,8 +21,9 @@
  * origin bypass the cache; a response whose request undici did not create at
  * once (a Pool queued it) is not stored either, while that is all it knows.
  */
-import { channel } from 'node:diagnostics_channel';
 import type { Dispatcher } from 'undici';
+
+const { channel } = process.getBuiltinModule('node:diagnostics_channel'); // not an import (a cold start: scripts/bundle.mjs)
 
 type Handler = Dispatcher.DispatchHandler;
 type Options = Dispatcher.DispatchOptions;

@@ -8,9 +8,10 @@
  * options are copied before it (ownOptions), so that the caller's objects,
  * changed meanwhile for its next request, change nothing of this one.
  */
-import { stringify } from 'node:querystring';
 import type { Dispatcher } from 'undici';
 import { flattenHeaderPairs } from '../policy/headers.js';
+
+const { stringify } = process.getBuiltinModule('node:querystring'); // not an import (a cold start: scripts/bundle.mjs)
 
 type Options = Dispatcher.DispatchOptions;
 

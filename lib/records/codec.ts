@@ -7,12 +7,13 @@
  * (a checksum that does not match, a value no record can have) come back as
  * `undefined`, and the cache treats them as a miss.
  */
-import { createRequire } from 'node:module';
 import type { Packr } from 'msgpackr/pack';
 import { type Compression, compressFrame, uncompressFrame } from './compression.js';
 import { frame, unframe } from './frame.js';
 import type { StoredAliases, StoredRecord, StoredResponse, StoredVariants } from './model.js';
 import { isTag, MAX_TAGS } from './tags.js';
+
+const { createRequire } = process.getBuiltinModule('node:module'); // not an import (a cold start: scripts/bundle.mjs)
 
 const MAGIC = 0xcac;
 /** Bump when a table below changes; older records then read as misses. 2: the CRC-32 trailer. 3: tags. 4: the key of a response's request, and of its redirect's target. */

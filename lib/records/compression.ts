@@ -14,8 +14,9 @@
  * reads a zstd envelope as a miss and leaves it alone (`unreadableHere`):
  * other processes may read it.
  */
-import zlib from 'node:zlib';
 import { CODEC_IDS, ENVELOPE } from '../envelope.js';
+
+const zlib = process.getBuiltinModule('node:zlib'); // not an import (a cold start: scripts/bundle.mjs)
 
 export type CompressionCodec = 'brotli' | 'deflate' | 'zstd';
 

@@ -4,10 +4,11 @@
  * small index (the header names and a generation); each variant lives under
  * a key derived from that generation and the normalized header values.
  */
-import { randomUUID } from 'node:crypto';
 import { lowerAscii, trimOws } from '../ascii.js';
 import { type CredentialDigests, digest } from '../digest.js';
 import { redactParameters } from '../redact.js';
+
+const { randomUUID } = process.getBuiltinModule('node:crypto'); // not an import (a cold start: scripts/bundle.mjs)
 
 /** Request header fields by lower-case name (as the policy normalizes them). */
 export type RequestFields = Readonly<Record<string, string>>;

@@ -26,12 +26,13 @@
  * the circuit breaker.
  */
 
-import { randomUUID } from 'node:crypto';
 import { type Clock, isClock, systemClock, type Timer } from '../clock.js';
 import { describe } from '../describe.js';
 import type { CompletePartition, LeaseAttempt, Partition, PartitionCapabilities, SetOptions, Storage } from './contract.js';
 import { completePartition, declares, mayHaveEvicted } from './contract.js';
 import { MemoryStorage, type MemoryStorageOptions } from './memory.js';
+
+const { randomUUID } = process.getBuiltinModule('node:crypto'); // not an import (a cold start: scripts/bundle.mjs)
 
 export interface TieredStorageOptions {
   /** The storage behind: the source of truth. */
