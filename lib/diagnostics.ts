@@ -4,11 +4,12 @@
  * to a logger. Nothing is printed by default; publishing costs nothing when
  * no one subscribes.
  */
+import type diagnostics from 'node:diagnostics_channel';
 import { redactUrl } from './redact.js';
 import type { StatsCounter } from './stats.js';
 import { StorageRequestError } from './storage/contract.js';
 
-const diagnostics = process.getBuiltinModule('node:diagnostics_channel'); // not an import (a cold start: scripts/bundle.mjs)
+const { channel } = process.getBuiltinModule('node:diagnostics_channel'); // not an import (a cold start: scripts/bundle.mjs)
 
 export interface Logger {
   debug?(message: string, details?: Record<string, unknown>): void;
@@ -17,16 +18,21 @@ export interface Logger {
   error?(message: string, details?: Record<string, unknown>): void;
 }
 
-export const channels = {
+export const channels: {
   /** Every lookup outcome and its reason: `{ method, url, key, outcome, reason }`. */
-  decision: diagnostics.channel('cachette:decision'),
+  readonly decision: diagnostics.Channel<unknown, unknown>;
   /** Every store decision: `{ method, url, key, stored, reason, bytes? }`. */
-  store: diagnostics.channel('cachette:store'),
+  readonly store: diagnostics.Channel<unknown, unknown>;
   /** A storage call failed and the cache went on without it: `{ operation, partition, error }`. */
-  storageError: diagnostics.channel('cachette:storage-error'),
+  readonly storageError: diagnostics.Channel<unknown, unknown>;
   /** The storage circuit breaker changed state: `{ state, failures }`. */
-  breaker: diagnostics.channel('cachette:breaker'),
-} as const;
+  readonly breaker: diagnostics.Channel<unknown, unknown>;
+} = {
+  decision: channel('cachette:decision'),
+  store: channel('cachette:store'),
+  storageError: channel('cachette:storage-error'),
+  breaker: channel('cachette:breaker'),
+};
 
 /**
  * What the cache did with a request: served it (`hit`), fetched it (`miss`),
