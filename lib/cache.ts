@@ -353,8 +353,10 @@ export class HttpCache {
     if (soft !== undefined && (options.expired !== undefined || options.olderThan !== undefined)) {
       throw new TypeError('delete({ soft: true }) makes entries named by entries, tags or matching stale: expired and olderThan delete');
     }
-    // Requests made from now on are answered anew, and a response to one sent before is not stored.
-    this.#ctx.flights.invalidate(keys);
+    // Requests made from now on are answered anew, and a response to one sent before is not stored: by key, or, for
+    // a purge by tag or match (which names no key of a response on its way), every one.
+    if ((tags !== undefined && tags.length > 0) || matches !== undefined) this.#ctx.flights.invalidateAll();
+    else this.#ctx.flights.invalidate(keys);
     let deleted = await records.deleteKeys(keys, soft);
     if (tags !== undefined && tags.length > 0) deleted += await records.deleteTagged(tags, soft);
     if (matches !== undefined) deleted += await records.deleteListed(this.#matchingKeys(matches), soft);

@@ -161,6 +161,19 @@ export class Flights {
     }
   }
 
+  /**
+   * Stored responses were purged by what they carry (a tag, a match of their
+   * metadata), which names no key of a response still on its way: every
+   * flight is detached, and no response to a request sent before is stored.
+   * A few more requests reach the origin once; none brings back what was purged.
+   */
+  invalidateAll(): void {
+    this.#stamp += 1;
+    this.#invalidated.clear();
+    this.#forgottenAt = this.#stamp;
+    this.#inFlight.clear();
+  }
+
   /** Whether the key was invalidated after a request that noted `stamp` was sent. */
   invalidatedSince(key: string, stamp: number): boolean {
     if (stamp < this.#forgottenAt) return true;

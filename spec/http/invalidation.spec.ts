@@ -1,3 +1,4 @@
+import diagnostics from 'node:diagnostics_channel';
 import { expect } from 'chai';
 import { Gate, respond } from '../../fixtures/origin.js';
 import { fetchText, useOrigin } from '../support.js';
@@ -84,7 +85,7 @@ describe('RFC 9111 §4.4: an invalidation also reaches the responses on their wa
   const env = useOrigin({ clock: true });
 
   /** An origin whose GET answers what /thing is when the GET arrives, held at the gate; a POST changes it. */
-  function versioned(): { gate: Gate; version: () => number } {
+  function versioned(): { gate: Gate; version: () => number; bump: () => void } {
     let version = 1;
     const gate = new Gate();
     gate.open();
@@ -102,10 +103,16 @@ describe('RFC 9111 §4.4: an invalidation also reaches the responses on their wa
         return;
       }
       await gate.guard(() => undefined)(req, res, Buffer.alloc(0));
-      res.writeHead(200, { etag: `"${now}"`, 'cache-control': 'max-age=60' });
+      res.writeHead(200, { etag: `"${now}"`, 'cache-control': 'max-age=60', 'cache-tag': 'thing' });
       res.end(now);
     });
-    return { gate, version: () => version };
+    return {
+      gate,
+      version: () => version,
+      bump: () => {
+        version += 1;
+      },
+    };
   }
 
   const waitFor = async (condition: () => boolean) => {
@@ -150,4 +157,51 @@ describe('RFC 9111 §4.4: an invalidation also reaches the responses on their wa
     await cache.settled();
     expect(await cache.contains(thing)).to.equal(false);
   });
+
+  for (const [name, purge] of [
+    ['tag', (_thing: string) => ({ tags: ['thing'] })],
+    ['match', (thing: string) => ({ matching: { url: thing } })],
+    ['tag, soft', (_thing: string) => ({ tags: ['thing'], soft: true })],
+  ] as const) {
+    it(`a purge by ${name} reaches the responses on their way: a request made after it waits for none, and none sent before is stored`, async () => {
+      const { gate, bump } = versioned();
+      const cache = env.cache({ cacheTagsHeader: 'cache-tag' });
+      const thing = `${env.origin.url}/thing`;
+      expect((await fetchText(cache, thing)).body).to.equal('v1');
+      await cache.settled();
+      await env.clock.advance(61);
+      gate.close();
+      // Sent before the content changes and the purge is made: its answer is the old one.
+      const early = fetchText(cache, thing);
+      let after: ReturnType<typeof fetchText>;
+      try {
+        await waitFor(() => gate.waiting === 1);
+        bump();
+        await cache.delete(purge(thing));
+        after = fetchText(cache, thing);
+        // At the origin: it joined no flight sent before the purge.
+        await waitFor(() => gate.waiting === 2);
+        expect(gate.waiting).to.equal(2);
+      } finally {
+        gate.open();
+      }
+      const notStored: unknown[] = [];
+      const listener = (event: unknown) => {
+        if ((event as { stored: boolean }).stored === false) notStored.push((event as { reason: string }).reason);
+      };
+      diagnostics.subscribe('cachette:store', listener);
+      try {
+        expect((await early).body).to.equal('v1');
+        expect((await after).body).to.equal('v2');
+        await cache.settled();
+      } finally {
+        diagnostics.unsubscribe('cachette:store', listener);
+      }
+      // The revalidation sent before the purge: its answer is not stored.
+      expect(notStored).to.deep.equal(['invalidated']);
+      const later = await fetchText(cache, thing);
+      expect(later.body).to.equal('v2');
+      expect(later.cacheStatus).to.match(/hit/);
+    });
+  }
 });

@@ -88,14 +88,15 @@ describe('purges racing the writes on their way', () => {
     while (finish === undefined) await turns(1);
     version = 2;
     writes.close();
-    // The purge begins, and waits at its listing of the tag's index.
-    const purge = cache.delete({ tags: ['products'] });
-    await turns(5);
-    // The response ends: its tag's index entry lands, its record waits at the gate.
+    // The response ends before the purge: its tag's index entry lands, its record waits at the gate. (One still
+    // arriving when the purge is made is not stored at all: spec/http/invalidation.spec.ts.)
     finish();
     expect((await pending).body).to.equal('v1');
     await turns(20);
     expect(writes.waiting).to.equal(1);
+    // The purge begins, and waits at its listing of the tag's index.
+    const purge = cache.delete({ tags: ['products'] });
+    await turns(5);
     listings.open();
     await turns(20);
     writes.open();
