@@ -81,15 +81,14 @@ function reached(from) {
   return seen;
 }
 const lightGraph = reached(light);
-const shared = [...reached([main])].filter((file) => lightGraph.has(file));
-const sharedSet = new Set(shared);
+const shared = new Set([...reached([main])].filter((file) => lightGraph.has(file)));
 /** What each entry point or lazy module imports besides its own imports. */
 const joins = new Map(
   [...entryPoints, ...new Set(lazy)].flatMap((file) => {
     if (file === main) return [];
     if (!lightGraph.has(file)) return [[file, 'cachette:main']];
     // One that shares none (OpenTelemetry's) stays as light as it was.
-    return [...reached([file])].some((module) => sharedSet.has(module)) ? [[file, 'cachette:shared']] : [];
+    return [...reached([file])].some((module) => shared.has(module)) ? [[file, 'cachette:shared']] : [];
   }),
 );
 
@@ -107,18 +106,18 @@ await build({
         builder.onResolve({ filter: /^cachette:main$/ }, () => ({ path: main }));
         builder.onResolve({ filter: /^cachette:shared$/ }, () => ({ path: 'shared', namespace: 'cachette' }));
         builder.onLoad({ filter: /^shared$/, namespace: 'cachette' }, () => ({
-          contents: shared.map((file) => `import ${JSON.stringify(file)};`).join('\n'),
+          contents: [...shared].map((file) => `import ${JSON.stringify(file)};`).join('\n'),
           loader: 'js',
           resolveDir: root,
         }));
         builder.onLoad({ filter: /\.js$/ }, (args) => {
-          const join = joins.get(args.path);
-          if (join === undefined) return undefined;
+          const added = joins.get(args.path);
+          if (added === undefined) return undefined;
           const source = readFileSync(args.path, 'utf8');
           // Before the source map's comment: no line of tsc's output moves, so its map still holds.
           const at = source.lastIndexOf('//# sourceMappingURL=');
           const cut = at === -1 ? source.length : at;
-          return { contents: `${source.slice(0, cut)}import "${join}";\n${source.slice(cut)}`, loader: 'js', resolveDir: dirname(args.path) };
+          return { contents: `${source.slice(0, cut)}import "${added}";\n${source.slice(cut)}`, loader: 'js', resolveDir: dirname(args.path) };
         });
       },
     },
