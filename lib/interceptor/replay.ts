@@ -10,6 +10,17 @@ import { toRawHeaders, undiciAdapter } from './undici/index.js';
 
 type Handler = Dispatcher.DispatchHandler;
 
+/**
+ * What a replay holds once it has ended (or failed). Its handler and the
+ * response it played are let go then: undici's consumers keep the controller
+ * referenced after the end (a body readable's resume and abort callbacks), and
+ * V8's young-generation collector keeps whatever it reaches alive for longer
+ * than the request — on Node 24 a 2 KB hit promoted ~1 KB per request to the
+ * old generation while the replay kept them (ARCHITECTURE.md, "Memos").
+ */
+const ENDED: Handler = { onRequestStart() {}, onResponseStart() {}, onResponseData() {}, onResponseEnd() {}, onResponseError() {} };
+const PLAYED: ReplayResponse = { status: 0, statusText: '', headers: {}, body: undefined, rawHeaders: undefined };
+
 /** Chunk size for replayed bodies, so that a paused consumer stops a large body mid-way. */
 const CHUNK_BYTES = 64 * 1024;
 
@@ -35,8 +46,8 @@ export function replay(handler: Handler, response: ReplayResponse): void {
 class Replay implements Dispatcher.DispatchController {
   rawTrailers: Buffer[] | null = null;
   #rawHeaders: Buffer[] | null | undefined;
-  readonly #handler: Handler;
-  readonly #response: ReplayResponse;
+  #handler: Handler;
+  #response: ReplayResponse;
   #offset = 0;
   #done = false;
   #aborted = false;
@@ -124,7 +135,7 @@ class Replay implements Dispatcher.DispatchController {
       }
       if (this.#done || this.#aborted) return;
       this.#done = true;
-      this.#handler.onResponseEnd?.(this, {});
+      this.#end().onResponseEnd?.(this, {});
     } catch (error) {
       this.#fail(toError(error));
     }
@@ -133,7 +144,19 @@ class Replay implements Dispatcher.DispatchController {
   #fail(error: Error): void {
     if (this.#done) return;
     this.#done = true;
-    this.#handler.onResponseError?.(this, error);
+    this.#end().onResponseError?.(this, error);
+  }
+
+  /**
+   * Lets go of the handler and the response (see ENDED), the raw headers
+   * made first should a consumer still ask for them; returns the handler, for its last call.
+   */
+  #end(): Handler {
+    const handler = this.#handler;
+    this.#handler = ENDED;
+    if (this.#rawHeaders === undefined) this.#rawHeaders = this.rawHeaders;
+    this.#response = PLAYED;
+    return handler;
   }
 }
 
