@@ -71,6 +71,20 @@ function start(script: string, args: string[], env: Record<string, string>): Pro
   });
 }
 
+/**
+ * Stops a proxy and waits for it to be gone: the next contender is not measured while one exits beside it
+ * (its heap torn down, its storage's connections closed).
+ */
+async function stop(child: ChildProcess): Promise<void> {
+  child.removeAllListeners('exit');
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  child.disconnect();
+  const late = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(late);
+}
+
 function ask<T>(child: ChildProcess, question: string): Promise<T> {
   return new Promise((resolve) => {
     child.once('message', (message) => resolve(message as T));
@@ -136,8 +150,7 @@ try {
   const warm = await start('load-proxy.js', ['none'], { UPSTREAM: `http://127.0.0.1:${upstream.port}` });
   await drive(warm.port, '', 2);
   await drive(warm.port, '/mixed', 2);
-  warm.child.removeAllListeners('exit');
-  warm.child.disconnect();
+  await stop(warm.child);
   const chosen = [...contenders, ...fetchContenders].filter((name) => only === undefined || only.includes(name));
   const runs = new Map<string, LoadFigures[]>(chosen.map((name) => [name, []]));
   for (let round = 0; round < ROUNDS; round++) {
@@ -154,8 +167,7 @@ try {
       const run = await drive(proxy.port, prefix, DURATION_S);
       const upstreamRequests = (await ask<{ count: number }>(upstream.child, 'count')).count - before;
       const rssMiB = (await ask<{ rss: number }>(proxy.child, 'rss')).rss / 1024 / 1024;
-      proxy.child.removeAllListeners('exit');
-      proxy.child.disconnect();
+      await stop(proxy.child);
       const served = run.requests.total;
       runs.get(contender)?.push({
         requestsPerSecond: Math.round(run.requests.average),
