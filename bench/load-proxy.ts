@@ -48,13 +48,13 @@ async function dispatcher(): Promise<Dispatcher> {
     case 'cachette-redis':
       return cachette(new RedisStorage({ url: process.env['REDIS_URL'] as string, keyPrefix: `load-${process.pid}:` }));
     case 'cachette-dynamodb-tier': {
-      // DynamoDB Local (placeholder credentials it accepts); the table is made on first use.
+      // DynamoDB Local (placeholder credentials it accepts); the run's table, made by the first proxy that uses it.
       const client = new DynamoDBClient({
         endpoint: process.env['DYNAMODB_ENDPOINT'] as string,
         region: 'us-east-1',
         credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
       });
-      const storage = new DynamoDBStorage({ tableName: `load_${process.pid}`, client, createTable: true });
+      const storage = new DynamoDBStorage({ tableName: process.env['DYNAMODB_TABLE'] as string, client, createTable: true });
       await storage.createTable();
       return cachette(storage, true);
     }
