@@ -10,16 +10,19 @@
  * Each process has its own memory tier; deletions made by other processes
  * reach it through a generation stamp in the storage behind (one small
  * record, `generation` in the `syncPartition`): every delete, bulk delete or
- * clear writes a new stamp, and a memory tier reads the stamp at most once
- * per `syncEvery` ms — only when about to answer from memory after that
- * long, so reads that go to the storage anyway pay nothing — and empties
- * itself when the stamp changed. So what another process
- * deleted is served from this one's memory for at most `syncEvery` (plus one
- * read of the stamp); the cost is one write per deletion and at most one read
- * per `syncEvery` per process. If the stamp cannot be read — an error, or
- * no answer within `readTimeout` (a storage that is down may queue the read
- * forever) — memory goes on answering and the next read of the stamp comes
- * `syncEvery` later.
+ * clear writes a new stamp, and a memory tier reads the stamp when about to
+ * answer from memory with what it last heard older than three quarters of
+ * `syncEvery` ms (reads that go to the storage anyway pay nothing), and
+ * empties itself when the stamp changed. Until `syncEvery` has passed, that
+ * read goes on in the background and memory answers meanwhile, so under
+ * steady traffic no request waits for it; after `syncEvery` without one, the
+ * next answer from memory waits for it. So what another process deleted is
+ * served from this one's memory for at most `syncEvery`, counted from the
+ * start of the last read that heard; the cost is one write per deletion and
+ * at most one read per ¾ `syncEvery` per process. If the stamp cannot be
+ * read — an error, or no answer within `readTimeout` (a storage that is down
+ * may queue the read forever) — memory goes on answering and the next read
+ * of the stamp comes ¾ `syncEvery` later.
  *
  * Memory answers whatever the storage behind is doing: the cache asks it
  * (`localReader`) when the storage fails, passes its deadline or is skipped by
@@ -75,12 +78,15 @@ function stampTime(stamp: string): number {
 
 /**
  * The generation stamp shared through the storage behind: written on every
- * deletion, read at most once per `syncEvery` ms; a stamp that changed
- * empties memory (`forget`).
+ * deletion, read ahead once what memory last heard is ¾ `syncEvery` old,
+ * waited for once it is `syncEvery` old; a stamp that changed empties memory
+ * (`forget`).
  */
 class Generation {
   readonly #partition: Partition;
   readonly #everyMs: number;
+  /** From this age on, the first to ask starts the next read in the background. */
+  readonly #aheadMs: number;
   readonly #readMs: number;
   readonly #forget: () => void;
   readonly #clock: Clock;
@@ -99,18 +105,31 @@ class Generation {
     this.#startedAt = clock.now();
     this.#partition = partition;
     this.#everyMs = everyMs;
+    this.#aheadMs = everyMs * 0.75;
     this.#readMs = readMs;
     this.#forget = forget;
   }
 
-  /** Memory may answer without a check. */
-  get current(): boolean {
-    return this.#clock.monotonic() - this.#checkedAt < this.#everyMs;
+  /**
+   * Memory may answer without waiting for a read of the stamp. Past ¾ of
+   * `syncEvery`, the first to ask starts the next read in the background,
+   * so that under steady traffic none waits.
+   */
+  mayAnswer(): boolean {
+    const age = this.#clock.monotonic() - this.#checkedAt;
+    if (age < this.#aheadMs) return true;
+    if (age >= this.#everyMs) return false;
+    void this.#read();
+    return true;
   }
 
-  /** Reads the stamp unless it was read within `syncEvery` (one read under way at a time). */
+  /** Reads the stamp unless memory may answer without waiting. */
   ensure(): Promise<void> | undefined {
-    if (this.current) return undefined;
+    return this.mayAnswer() ? undefined : this.#read();
+  }
+
+  /** One read under way at a time; it never rejects. */
+  #read(): Promise<void> {
     this.#checking ??= this.#check().finally(() => {
       this.#checking = undefined;
     });
@@ -119,6 +138,8 @@ class Generation {
 
   async #check(): Promise<void> {
     let timer: Timer | undefined;
+    // What the stamp says holds from the moment it was asked for.
+    const began = this.#clock.monotonic();
     try {
       const timeUp = new Promise<never>((_, reject) => {
         timer = this.#clock.setTimer(() => reject(new Error('the stamp could not be read in time')), this.#readMs);
@@ -130,12 +151,13 @@ class Generation {
       // Keys deleted elsewhere: a memory that hears of each changed key has dropped them already.
       if (changed && !(this.watching && stamp.endsWith(KEYS_STAMP))) this.#forget();
       this.#known = stamp;
+      this.#checkedAt = began;
     } catch {
       // The storage behind cannot say: memory goes on answering, and asks again later.
+      this.#checkedAt = this.#clock.monotonic();
     } finally {
       timer?.cancel();
     }
-    this.#checkedAt = this.#clock.monotonic();
   }
 
   /**
@@ -334,8 +356,10 @@ class TieredPartition implements CompletePartition {
 
   /** From memory at once; null (ask get()) when memory does not have it, or must first hear of deletions made elsewhere. */
   getSync(key: string): Uint8Array | undefined | null {
-    if (!this.#generation.current) return null;
-    return this.#front.getSync(key) ?? null;
+    // Memory's own misses go to the storage behind: they need no read of the stamp.
+    const near = this.#front.getSync(key);
+    if (near === undefined || !this.#generation.mayAnswer()) return null;
+    return near;
   }
 
   /**
@@ -359,9 +383,10 @@ class TieredPartition implements CompletePartition {
     void this.#front.clear();
   }
 
-  /** Before answering from memory: hear of deletions made elsewhere, if `syncEvery` has passed. */
+  /** Before answering from memory: hear of deletions made elsewhere, if `syncEvery` has passed (see Generation). */
   async #heard(keys: readonly string[]): Promise<void> {
-    if (!this.#generation.current && keys.some((key) => this.#front.getSync(key) !== undefined)) await this.#generation.ensure();
+    const reading = keys.some((key) => this.#front.getSync(key) !== undefined) ? this.#generation.ensure() : undefined;
+    if (reading !== undefined) await reading;
   }
 
   async get(key: string): Promise<Uint8Array | undefined> {

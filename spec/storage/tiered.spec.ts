@@ -3,7 +3,7 @@ import { CommandCounter, dropTables, dynamoStorage, uniqueTableName } from '../.
 import { dynamoEndpoint, localClient } from '../../fixtures/dynamodb-local.js';
 import { respond } from '../../fixtures/origin.js';
 import { withLatency } from '../../fixtures/storage-views.js';
-import type { Offering } from '../../lib/storage/contract.js';
+import type { Offering, Storage } from '../../lib/storage/contract.js';
 import { DynamoDBStorage } from '../../lib/storage/dynamodb/storage.js';
 import { MemoryStorage } from '../../lib/storage/memory.js';
 import { SqliteStorage } from '../../lib/storage/sqlite.js';
@@ -57,6 +57,129 @@ describe('TieredStorage: a memory tier in front of a storage', () => {
     await other.get('j');
     await one.clear();
     expect(await other.get('j')).to.equal(undefined);
+  });
+
+  describe('the purge stamp is read ahead: under steady traffic no answer waits for it', () => {
+    /** A MemoryStorage whose reads of the stamp are counted, and can be held until released. */
+    function stampReads(back: MemoryStorage) {
+      let reads = 0;
+      let held: Promise<void> | undefined;
+      let open = () => {};
+      const storage: Storage = {
+        partition(name) {
+          const inner = back.partition(name);
+          if (name !== 'tiers') return inner;
+          return {
+            capabilities: inner.capabilities,
+            get: async (key) => {
+              reads += 1;
+              await held;
+              return inner.get(key);
+            },
+            keys: () => inner.keys(),
+            set: (key, value, options) => inner.set(key, value, options),
+            delete: (key) => inner.delete(key),
+            clear: () => inner.clear(),
+          };
+        },
+        close: () => back.close(),
+      };
+      return {
+        storage,
+        reads: () => reads,
+        hold: () => {
+          held = new Promise((resolve) => {
+            open = resolve;
+          });
+        },
+        release: async () => {
+          held = undefined;
+          open();
+          // The read's own continuations.
+          for (let i = 0; i < 5; i++) await new Promise(setImmediate);
+        },
+      };
+    }
+    const one = new Uint8Array([1]);
+
+    it('past ¾ of syncEvery, memory answers while the read goes on; a deletion elsewhere is heard once it lands', async () => {
+      const back = new MemoryStorage();
+      const stamp = stampReads(back);
+      const clock = new FakeClock();
+      const tier = new TieredStorage({ back: stamp.storage, syncEvery: 1000, readTimeout: 60_000, clock }).partition('p') as Offering<'syncReads'>;
+      const elsewhere = new TieredStorage({ back: stamp.storage, syncEvery: 1000, clock }).partition('p');
+      await tier.set('k', one);
+      await clock.advance(0.7);
+      expect(tier.getSync('k'), 'before ¾ of syncEvery').to.deep.equal(one);
+      expect(stamp.reads(), 'no read before ¾ of syncEvery').to.equal(0);
+      expect(await elsewhere.delete('k')).to.equal(true);
+      stamp.hold();
+      await clock.advance(0.1);
+      expect(tier.getSync('k'), 'answered at once, the read under way').to.deep.equal(one);
+      expect(await tier.get('k'), 'get() does not wait either').to.deep.equal(one);
+      expect(stamp.reads(), 'one read, started by the first to ask').to.equal(1);
+      await clock.advance(0.1);
+      expect(tier.getSync('k')).to.deep.equal(one);
+      expect(stamp.reads(), 'one read under way at a time').to.equal(1);
+      await stamp.release();
+      expect(tier.getSync('k'), 'the stamp changed: memory forgot').to.equal(null);
+      expect(await tier.get('k')).to.equal(undefined);
+    });
+
+    it('past syncEvery without a read, the answer from memory waits for one', async () => {
+      const back = new MemoryStorage();
+      const stamp = stampReads(back);
+      const clock = new FakeClock();
+      const tier = new TieredStorage({ back: stamp.storage, syncEvery: 1000, clock }).partition('p') as Offering<'syncReads'>;
+      await tier.set('k', one);
+      await clock.advance(1);
+      expect(tier.getSync('k'), 'syncEvery has passed: ask get()').to.equal(null);
+      stamp.hold();
+      let answered: Uint8Array | undefined;
+      const reading = tier.get('k').then((value) => {
+        answered = value;
+      });
+      await new Promise(setImmediate);
+      expect(answered, 'waits for the stamp').to.equal(undefined);
+      expect(stamp.reads()).to.equal(1);
+      await stamp.release();
+      await reading;
+      expect(answered).to.deep.equal(one);
+      expect(tier.getSync('k'), 'heard: memory answers at once again').to.deep.equal(one);
+    });
+
+    it('syncEvery counts from the start of the read that heard, not its end', async () => {
+      const back = new MemoryStorage();
+      const stamp = stampReads(back);
+      const clock = new FakeClock();
+      const tier = new TieredStorage({ back: stamp.storage, syncEvery: 1000, readTimeout: 60_000, clock }).partition('p') as Offering<'syncReads'>;
+      await tier.set('k', one);
+      await clock.advance(0.8);
+      stamp.hold();
+      expect(tier.getSync('k')).to.deep.equal(one);
+      await clock.advance(0.9);
+      await stamp.release();
+      stamp.hold();
+      expect(tier.getSync('k'), '0.9 s after the read began, the next one under way').to.deep.equal(one);
+      expect(stamp.reads()).to.equal(2);
+      await clock.advance(0.1);
+      expect(tier.getSync('k'), 'syncEvery after the read that heard began').to.equal(null);
+      await stamp.release();
+      expect(tier.getSync('k'), 'the next one heard').to.deep.equal(one);
+    });
+
+    it('a memory miss starts no read of the stamp', async () => {
+      const back = new MemoryStorage();
+      const stamp = stampReads(back);
+      const clock = new FakeClock();
+      const tier = new TieredStorage({ back: stamp.storage, syncEvery: 1000, clock }).partition('p') as Offering<'syncReads'>;
+      await clock.advance(0.9);
+      expect(tier.getSync('absent')).to.equal(null);
+      expect(await tier.get('absent')).to.equal(undefined);
+      await clock.advance(0.2);
+      expect(await tier.get('absent')).to.equal(undefined);
+      expect(stamp.reads()).to.equal(0);
+    });
   });
 
   it('writes, deletes and clears reach both tiers', async () => {
