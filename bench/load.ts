@@ -5,8 +5,8 @@
  * upstream (bench/load-upstream.ts, its own process) answering after 1 ms
  * with `max-age=600`. Per contender: requests per second, latency p50/p99,
  * the hit ratio (1 − upstream requests / requests served) and the proxy's
- * RSS, all in one run: three rounds through every contender (the second
- * backwards), each contender standing by its median round, every round's
+ * RSS, all in one run: seven rounds through every contender (every other
+ * one backwards), each contender standing by its median round, every round's
  * requests per second kept beside it. Prints one JSON line.
  */
 import { type ChildProcess, execFileSync, fork } from 'node:child_process';
@@ -46,8 +46,12 @@ const autocannon = createRequire(import.meta.url)('autocannon') as Autocannon;
 
 const here = fileURLToPath(new URL('.', import.meta.url));
 const DURATION_S = Number(process.env['LOAD_SECONDS'] ?? 5);
-/** Each contender runs this many times, in a fresh proxy each time, the rounds interleaved (LOAD_ROUNDS): five, as one 5 s round of the same code differs from the next by ±12% on a 2-core VM. */
-const ROUNDS = Number(process.env['LOAD_ROUNDS'] ?? 5);
+/**
+ * Each contender runs this many times, in a fresh proxy each time, the rounds interleaved (LOAD_ROUNDS): seven, as
+ * one 5 s round of the same code differs from the next by ±12% on a 2-core VM, and a slow spell of the VM can take
+ * two or three rounds of five (docs/performance.md).
+ */
+const ROUNDS = Number(process.env['LOAD_ROUNDS'] ?? 7);
 const URLS = 100;
 
 /** Node 24, for the contenders that need it (undici's SqliteCacheStore is node:sqlite), with its peers (undici 8). */
