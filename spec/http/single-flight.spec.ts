@@ -26,6 +26,23 @@ describe('single-flight: concurrent identical misses reach the origin once', () 
     expect(collapsed[0]?.cacheStatus).to.match(/^cachette; fwd=uri-miss; fwd-status=200; stored; collapsed; ttl=\d+$/);
   });
 
+  it("a request collapsed into another's adds none of its tags: the stored response carries the leader's (as a hit adds none)", async () => {
+    const gate = new Gate();
+    env.origin.route('/tagged', gate.guard(respond(200, { 'cache-control': 'max-age=60' }, 'tagged')));
+    const cache = env.cache();
+    const seen = decisions(cache);
+    const leader = fetchText(cache, url('/tagged'), { cachette: { tags: ['leader'] } });
+    const follower = fetchText(cache, url('/tagged'), { cachette: { tags: ['follower'] } });
+    await seen.reached(2);
+    gate.open();
+    expect((await follower).cacheStatus).to.match(/collapsed/);
+    await leader;
+    await cache.settled();
+    expect(await cache.delete({ tags: ['follower'] })).to.equal(0);
+    expect(await cache.delete({ tags: ['leader'] })).to.equal(1);
+    expect(env.origin.hits('/tagged')).to.equal(1);
+  });
+
   it('collapses revalidations of a stale entry too', async () => {
     let calls = 0;
     const gate = new Gate();
