@@ -154,6 +154,23 @@ describe('DynamoDBStorage (DynamoDB Local)', function () {
       await dropTable(tableName);
     });
 
+    it('createTable: true makes sure of a table per place: one of the same name in another region is asked for on its own', async () => {
+      const tableName = uniqueTableName();
+      const here = new CommandCounter();
+      const there = new CommandCounter();
+      const first = new DynamoDBStorage({ tableName, client: here.attach(await localClient()), createTable: true });
+      // DynamoDB Local runs with -sharedDb: its regions share tables, so the second finds the table there and says so.
+      const elsewhere = new DynamoDBStorage({ tableName, client: there.attach(await localClient({ region: 'eu-west-1' })), createTable: true });
+      await first.partition('p').set('k', encode('v'));
+      await elsewhere.partition('p').set('k', encode('w'));
+      expect(here.get('CreateTableCommand')).to.equal(1);
+      expect(there.get('CreateTableCommand'), 'the other region is not taken on the first one’s word').to.equal(1);
+      const described = there.get('DescribeTableCommand');
+      for (let i = 0; i < 3; i++) await elsewhere.partition('p').get('k');
+      expect(there.get('DescribeTableCommand'), 'and then once is enough there too').to.equal(described);
+      await dropTable(tableName);
+    });
+
     describe('createTable: false and no table', () => {
       const env = useOrigin();
 

@@ -36,7 +36,7 @@ export interface DynamoDBStorageOptions {
   client?: Client;
   /** Configuration for the client this storage creates when none is given (region from the environment). */
   clientConfig?: DynamoDBClientConfig;
-  /** Create the table (on-demand, TTL on) on first use, once per process. Default: false. */
+  /** Create the table (on-demand, TTL on) on first use, once per process for each region and endpoint. Default: false. */
   createTable?: boolean;
   /** Partition keys each cache partition spreads over (write sharding). Fixed for a table's life. Default: 8. */
   shards?: number;
@@ -68,8 +68,23 @@ const DEFAULTS = {
   concurrency: 4,
 };
 
-/** Tables this process has already made sure of: a hit never calls DescribeTable. */
+/**
+ * Tables this process has already made sure of, by where they are (the client's region and endpoint) and their
+ * key schema: a hit never calls DescribeTable, and a table of the same name elsewhere (another region, DynamoDB
+ * Local beside AWS) is made sure of on its own.
+ */
 const ensuredTables = new Map<string, Promise<void>>();
+
+/** Where a client's requests go: its region and configured endpoint ('' for what it cannot say). */
+async function locationOf(client: Client): Promise<string> {
+  const config = (client as { config?: { region?: unknown; endpoint?: unknown } }).config;
+  const resolve = async (value: unknown): Promise<unknown> => (typeof value === 'function' ? await (value as () => unknown)() : value);
+  try {
+    return JSON.stringify([await resolve(config?.region), await resolve(config?.endpoint)]) ?? '';
+  } catch {
+    return '';
+  }
+}
 
 interface Shared {
   client: Client;
@@ -91,6 +106,8 @@ export class DynamoDBStorage implements Storage {
   readonly #shared: Shared;
   readonly #ownsClient: boolean;
   readonly #partitions = new Map<string, DynamoPartition>();
+  /** This storage's table made sure of (createTable: true). */
+  #ensured: Promise<void> | undefined;
 
   constructor(options: DynamoDBStorageOptions) {
     if (options === null || typeof options !== 'object') {
@@ -151,17 +168,26 @@ export class DynamoDBStorage implements Storage {
     if (this.#ownsClient) this.client.destroy();
   }
 
-  #ensure(key: string): Promise<void> {
-    let ensured = ensuredTables.get(key);
-    if (ensured === undefined) {
-      ensured = this.createTable().catch((error: unknown) => {
-        // A failure is not remembered: the next operation tries again.
-        ensuredTables.delete(key);
-        throw error;
-      });
-      ensuredTables.set(key, ensured);
-    }
-    return ensured;
+  #ensure(table: string): Promise<void> {
+    if (this.#ensured !== undefined) return this.#ensured;
+    const ensuring = locationOf(this.client).then((location) => {
+      const key = `${location}\u0000${table}`;
+      let ensured = ensuredTables.get(key);
+      if (ensured === undefined) {
+        ensured = this.createTable().catch((error: unknown) => {
+          ensuredTables.delete(key);
+          throw error;
+        });
+        ensuredTables.set(key, ensured);
+      }
+      return ensured;
+    });
+    // A failure is not remembered (this storage's, or another's it waited for): the next operation tries again.
+    this.#ensured = ensuring;
+    ensuring.catch(() => {
+      if (this.#ensured === ensuring) this.#ensured = undefined;
+    });
+    return ensuring;
   }
 }
 
