@@ -80,7 +80,7 @@ async function locationOf(client: Client): Promise<string> {
   const config = (client as { config?: { region?: unknown; endpoint?: unknown } }).config;
   const resolve = async (value: unknown): Promise<unknown> => (typeof value === 'function' ? await (value as () => unknown)() : value);
   try {
-    return JSON.stringify([await resolve(config?.region), await resolve(config?.endpoint)]) ?? '';
+    return JSON.stringify([await resolve(config?.region), await resolve(config?.endpoint)]);
   } catch {
     return '';
   }
